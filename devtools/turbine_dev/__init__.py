@@ -1,0 +1,5 @@
+"""Development and test harness for Turbine Operator: local control plane, embedded AWS, demo.
+
+Nothing here is imported by the product (`turbine_operator`); it exists so that tests, `make demo`
+and the benchmarks run against real components started on loopback.
+"""

@@ -1,0 +1,141 @@
+"""Builds kube-apiserver and etcd from their Go modules into a cache keyed by versions.
+
+The Kubernetes module cannot be `go install`-ed directly (its go.mod replaces every staging module
+with a local path), so a throw-away wrapper module requires it and points each staging module at
+its published `v0.<minor>.<patch>` tag. etcd gets its own wrapper so that minimal version selection
+cannot move kube-apiserver's shared dependencies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+KUBERNETES_VERSION = "v1.36.3"
+ETCD_VERSION = "v3.6.16"
+
+_STAGING_REPLACE = re.compile(r"^\s*(k8s\.io/[\w.-]+)\s+=>\s+\./staging/", re.MULTILINE)
+
+
+@dataclasses.dataclass(frozen=True)
+class ControlPlaneBinaries:
+    kube_apiserver: Path
+    etcd: Path
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "turbine-operator" / "control-plane"
+
+
+def binaries_dir(go_version: str) -> Path:
+    return cache_root() / f"k8s-{KUBERNETES_VERSION}-etcd-{ETCD_VERSION}-{go_version}"
+
+
+def ensure_binaries(*, log: bool = True) -> ControlPlaneBinaries:
+    """Returns cached binaries, building whichever is missing or reports the wrong version."""
+    target = binaries_dir(_go_env("GOVERSION"))
+    target.mkdir(parents=True, exist_ok=True)
+    apiserver = target / "kube-apiserver"
+    etcd = target / "etcd"
+    if not _reports_version(apiserver, ["--version"], f"Kubernetes {KUBERNETES_VERSION}"):
+        _timed(log, "kube-apiserver", lambda: _build_kube_apiserver(apiserver))
+    if not _reports_version(etcd, ["--version"], f"etcd Version: {ETCD_VERSION.lstrip('v')}"):
+        _timed(log, "etcd", lambda: _build_etcd(etcd))
+    return ControlPlaneBinaries(kube_apiserver=apiserver, etcd=etcd)
+
+
+def _timed(log: bool, name: str, build: object) -> None:
+    started = time.monotonic()
+    if log:
+        print(f"building {name} (cached afterwards) ...", file=sys.stderr, flush=True)
+    assert callable(build)
+    build()
+    if log:
+        print(f"built {name} in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+
+
+def _reports_version(binary: Path, args: list[str], expected: str) -> bool:
+    if not binary.exists():
+        return False
+    try:
+        result = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return expected in result.stdout + result.stderr
+
+
+def _go_env(name: str) -> str:
+    return subprocess.run(["go", "env", name], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _go(workdir: Path, *args: str) -> str:
+    env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
+    result = subprocess.run(["go", *args], cwd=workdir, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"go {' '.join(args)} failed:\n{result.stderr[-4000:]}")
+    return result.stdout
+
+
+def _staging_modules(workdir: Path) -> list[str]:
+    info = json.loads(_go(workdir, "mod", "download", "-json", f"k8s.io/kubernetes@{KUBERNETES_VERSION}"))
+    go_mod = Path(info["GoMod"]).read_text()
+    return sorted(set(_STAGING_REPLACE.findall(go_mod)))
+
+
+def _install_atomically(workdir: Path, output: Path, build_args: list[str]) -> None:
+    partial = output.with_name(output.name + ".partial")
+    _go(workdir, "build", "-trimpath", "-o", str(partial), *build_args)
+    partial.replace(output)
+
+
+def _build_kube_apiserver(output: Path) -> None:
+    minor = KUBERNETES_VERSION.split(".")[1]
+    staging_tag = "v0." + KUBERNETES_VERSION.split(".", 1)[1]
+    with tempfile.TemporaryDirectory(prefix="kbuild-") as tmp:
+        workdir = Path(tmp)
+        _go(workdir, "mod", "init", "local/kbuild")
+        _go(workdir, "mod", "edit", "-go=1.26.0", "-godebug=default=go1.26")
+        for module in _staging_modules(workdir):
+            _go(workdir, "mod", "edit", f"-replace={module}={module}@{staging_tag}")
+        _go(workdir, "get", f"k8s.io/kubernetes/cmd/kube-apiserver@{KUBERNETES_VERSION}")
+        stamp = "k8s.io/component-base/version"
+        ldflags = " ".join(
+            [
+                "-s -w",
+                f"-X {stamp}.gitVersion={KUBERNETES_VERSION}",
+                f"-X {stamp}.gitMajor=1",
+                f"-X {stamp}.gitMinor={minor}",
+                f"-X {stamp}.gitTreeState=clean",
+                f"-X {stamp}.buildDate=1970-01-01T00:00:00Z",
+            ]
+        )
+        _install_atomically(
+            workdir,
+            output,
+            ["-tags", "selinux,notest", "-ldflags", ldflags, "k8s.io/kubernetes/cmd/kube-apiserver"],
+        )
+
+
+def _build_etcd(output: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="etcdbuild-") as tmp:
+        workdir = Path(tmp)
+        _go(workdir, "mod", "init", "local/etcdbuild")
+        _go(workdir, "get", f"go.etcd.io/etcd/server/v3@{ETCD_VERSION}")
+        _install_atomically(workdir, output, ["-ldflags", "-s -w", "go.etcd.io/etcd/server/v3"])
+
+
+def main() -> None:
+    binaries = ensure_binaries()
+    print(binaries.kube_apiserver.parent)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""A small Kubernetes client for tests, the demo and benchmarks (the product uses kopf)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+GROUP = "turbine.dev"
+VERSION = "v1alpha1"
+PLURAL = "turbinestacks"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CRD_PATH = REPO_ROOT / "crds" / "turbinestacks.turbine.dev.yaml"
+
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.25) -> T:
+    """Polls until `probe` returns something truthy; the last value is in the timeout message."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {last!r}")
+
+
+class KubeApi:
+    """Plain-dict access to the API; the generated clients' typed models would add nothing here."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        self.api_client: Any = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+        self.core: Any = client.CoreV1Api(self.api_client)
+        self.custom: Any = client.CustomObjectsApi(self.api_client)
+        self.extensions: Any = client.ApiextensionsV1Api(self.api_client)
+        self.rbac: Any = client.RbacAuthorizationV1Api(self.api_client)
+
+    def create_namespace(self, name: str) -> None:
+        self.core.create_namespace({"metadata": {"name": name}})
+
+    def install_crd(self, path: Path = CRD_PATH, timeout: float = 30) -> None:
+        body = yaml.safe_load(path.read_text())
+        name = body["metadata"]["name"]
+        try:
+            existing = self.extensions.read_custom_resource_definition(name)
+            body["metadata"]["resourceVersion"] = existing.metadata.resource_version
+            self.extensions.replace_custom_resource_definition(name, body)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+            self.extensions.create_custom_resource_definition(body)
+
+        def established() -> bool:
+            crd = self.extensions.read_custom_resource_definition(name)
+            return any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or [])
+
+        wait_for(established, timeout, f"CRD {name} Established")
+
+    def create_stack(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, body
+        )
+        return result
+
+    def get_stack(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            result: dict[str, Any] = self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return result
+
+    def patch_stack(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name, patch
+        )
+        return result
+
+    def delete_stack(self, namespace: str, name: str) -> None:
+        self.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+
+    def condition(self, namespace: str, name: str, kind: str) -> dict[str, Any] | None:
+        body = self.get_stack(namespace, name) or {}
+        for condition in body.get("status", {}).get("conditions", []):
+            if condition.get("type") == kind:
+                return dict(condition)
+        return None
+
+    def wait_condition(
+        self, namespace: str, name: str, kind: str, status: str = "True", timeout: float = 120
+    ) -> dict[str, Any]:
+        def matches() -> dict[str, Any] | None:
+            body = self.get_stack(namespace, name) or {}
+            condition = self.condition(namespace, name, kind)
+            current = body.get("status", {}).get("observedGeneration") == body.get("metadata", {}).get(
+                "generation"
+            )
+            if condition and condition.get("status") == status and current:
+                return body
+            return None
+
+        return wait_for(matches, timeout, f"{namespace}/{name} {kind}={status}")
+
+    def events_for(self, namespace: str, name: str) -> list[Any]:
+        events = self.core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}")
+        return list(events.items)

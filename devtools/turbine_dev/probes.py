@@ -1,0 +1,52 @@
+"""Probes of a running operator shared by tests, the demo and benchmarks: AWS call counts, manifests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import REGISTRY
+
+MUTATING_OPERATIONS = frozenset(
+    {
+        "CreateChangeSet",
+        "ExecuteChangeSet",
+        "DeleteChangeSet",
+        "CreateStack",
+        "UpdateStack",
+        "DeleteStack",
+        "ContinueUpdateRollback",
+        "UpdateTerminationProtection",
+        "PutObject",
+    }
+)
+
+
+def aws_calls() -> dict[str, float]:
+    """AWS requests made by the operator in this process so far, by operation."""
+    calls: dict[str, float] = {}
+    for metric in REGISTRY.collect():
+        if metric.name != "turbine_aws_requests":
+            continue
+        for sample in metric.samples:
+            if sample.name.endswith("_total"):
+                operation = sample.labels["operation"]
+                calls[operation] = calls.get(operation, 0) + sample.value
+    return calls
+
+
+def mutating_calls_since(before: dict[str, float]) -> dict[str, float]:
+    after = aws_calls()
+    return {
+        operation: count - before.get(operation, 0)
+        for operation, count in after.items()
+        if operation in MUTATING_OPERATIONS and count - before.get(operation, 0) > 0
+    }
+
+
+def turbine_stack(name: str, bucket: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "turbine.dev/v1alpha1",
+        "kind": "TurbineStack",
+        "metadata": {"name": name},
+        "spec": {"templateBucket": {"name": bucket, "prefix": "turbine/"}, **spec},
+    }

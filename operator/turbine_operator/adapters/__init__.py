@@ -1,0 +1,1 @@
+"""Adapters: the only code that touches AWS, the file system and the environment."""

@@ -1,0 +1,82 @@
+"""Maps botocore failures to the domain errors in turbine_operator.core.errors."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+
+from turbine_operator.core.errors import (
+    AwsAccessDenied,
+    AwsError,
+    AwsValidationError,
+    TemplateBucketMissing,
+    TransientAwsError,
+)
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "SlowDown",
+        "ProvisionedThroughputExceededException",
+        "PriorRequestNotComplete",
+    }
+)
+ACCESS_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "ExpiredToken",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "UnrecognizedClientException",
+    }
+)
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def error_message(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Message", ""))
+
+
+def is_throttling(error: ClientError) -> bool:
+    return error_code(error) in THROTTLING_CODES
+
+
+def translate(operation: str, error: Exception) -> AwsError:
+    if isinstance(error, ClientError):
+        code, message = error_code(error), error_message(error)
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in THROTTLING_CODES or status >= 500:
+            return TransientAwsError(operation, code, message)
+        if code in ACCESS_CODES:
+            return AwsAccessDenied(operation, code, message)
+        if code == "NoSuchBucket":
+            return TemplateBucketMissing(operation, code, message)
+        if code in ("ValidationError", "InsufficientCapabilitiesException", "LimitExceededException"):
+            return AwsValidationError(operation, code, message)
+        return AwsError(operation, code, message)
+    if isinstance(error, NoCredentialsError):
+        return AwsAccessDenied(operation, "NoCredentials", "no AWS credentials were found")
+    if isinstance(error, EndpointConnectionError | BotoCoreError):
+        return TransientAwsError(operation, type(error).__name__, str(error))
+    raise error
+
+
+@contextlib.contextmanager
+def aws_call(operation: str) -> Iterator[None]:
+    """Runs one AWS call and re-raises its failure as a domain error."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as error:
+        raise translate(operation, error) from error

@@ -1,0 +1,229 @@
+"""The CloudFormation and S3 adapter: observations in, requests out, domain errors only."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from turbine_operator.adapters.aws_errors import aws_call, error_code, error_message
+from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.core.observations import ObservedChangeSet, ObservedStack, ResourceChange
+from turbine_operator.core.planning import ChangeSetKind
+from turbine_operator.core.rendering import DesiredStack
+
+_CANCELLED = ("Resource creation cancelled", "Resource update cancelled")
+_MAX_EVENT_PAGES = 5
+
+
+def s3_url(bucket: str, region: str, key: str) -> str:
+    return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
+
+
+def _iso(value: object) -> str | None:
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+    return None
+
+
+def _observed_stack(raw: Mapping[str, Any]) -> ObservedStack:
+    return ObservedStack(
+        stack_id=raw["StackId"],
+        name=raw["StackName"],
+        status=raw["StackStatus"],
+        status_reason=raw.get("StackStatusReason"),
+        tags={tag["Key"]: tag["Value"] for tag in raw.get("Tags", [])},
+        outputs={
+            output["OutputKey"]: str(output.get("OutputValue", "")) for output in raw.get("Outputs", [])
+        },
+        termination_protection=bool(raw.get("EnableTerminationProtection", False)),
+    )
+
+
+def _resource_change(raw: Mapping[str, Any]) -> ResourceChange | None:
+    change = raw.get("ResourceChange")
+    if raw.get("Type") != "Resource" or not change:
+        return None
+    return ResourceChange(
+        action=change.get("Action", ""),
+        logical_resource_id=change.get("LogicalResourceId", ""),
+        resource_type=change.get("ResourceType", ""),
+        replacement=change.get("Replacement") if change.get("Action") == "Modify" else None,
+    )
+
+
+class StackGateway:
+    """Everything the reconciler asks of AWS for one stack's region and role."""
+
+    def __init__(self, sessions: AwsSessions, region: str, role_arn: str | None) -> None:
+        self.region = region
+        self._cloudformation = sessions.client("cloudformation", region, role_arn)
+        self._s3 = sessions.client("s3", region, role_arn)
+
+    def describe_stack(self, name_or_id: str) -> ObservedStack | None:
+        try:
+            with aws_call("DescribeStacks"):
+                reply = self._cloudformation.describe_stacks(StackName=name_or_id)
+        except Exception as error:
+            cause = error.__cause__
+            if isinstance(cause, ClientError) and "does not exist" in error_message(cause):
+                return None
+            raise
+        stacks = reply.get("Stacks", [])
+        if not stacks or stacks[0]["StackStatus"] == "DELETE_COMPLETE":
+            return None
+        return _observed_stack(stacks[0])
+
+    def describe_change_set(self, stack_name: str, change_set_name: str) -> ObservedChangeSet | None:
+        changes: list[ResourceChange] = []
+        arguments = {"StackName": stack_name, "ChangeSetName": change_set_name}
+        first: Mapping[str, Any] | None = None
+        while True:
+            try:
+                with aws_call("DescribeChangeSet"):
+                    reply = self._cloudformation.describe_change_set(**arguments)
+            except Exception as error:
+                cause = error.__cause__
+                if isinstance(cause, ClientError) and error_code(cause) == "ChangeSetNotFound":
+                    return None
+                raise
+            first = first or reply
+            changes += [change for raw in reply.get("Changes", []) if (change := _resource_change(raw))]
+            if not reply.get("NextToken"):
+                break
+            arguments["NextToken"] = reply["NextToken"]
+        return ObservedChangeSet(
+            name=first["ChangeSetName"],
+            status=first["Status"],
+            execution_status=first.get("ExecutionStatus", "UNAVAILABLE"),
+            status_reason=first.get("StatusReason"),
+            changes=tuple(changes),
+            created_at=_iso(first.get("CreationTime")),
+        )
+
+    def upload_bundle(self, desired: DesiredStack) -> int:
+        """Uploads the files the bucket lacks; returns how many were uploaded.
+
+        Keys are content-addressed, so an existing key already holds exactly these bytes.
+        """
+        with aws_call("ListObjectsV2"):
+            pages = self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=desired.bucket, Prefix=desired.key_prefix
+            )
+            present = {item["Key"] for page in pages for item in page.get("Contents", [])}
+        uploaded = 0
+        for key, body in desired.bundle.files.items():
+            full_key = desired.key_prefix + key
+            if full_key in present:
+                continue
+            with aws_call("PutObject"):
+                self._s3.put_object(Bucket=desired.bucket, Key=full_key, Body=body)
+            uploaded += 1
+        return uploaded
+
+    def create_change_set(self, desired: DesiredStack, name: str, kind: ChangeSetKind, token: str) -> None:
+        arguments: dict[str, Any] = {
+            "StackName": desired.stack_name,
+            "ChangeSetName": name,
+            "ChangeSetType": kind.value,
+            "TemplateURL": s3_url(desired.bucket, self.region, desired.template_url_key),
+            "Parameters": [
+                {"ParameterKey": k, "ParameterValue": v} for k, v in sorted(desired.parameters.items())
+            ],
+            "Tags": [{"Key": k, "Value": v} for k, v in sorted(desired.tags.items())],
+            "Capabilities": list(desired.capabilities),
+            "IncludeNestedStacks": True,
+            "ClientToken": token,
+            "Description": f"Turbine Operator change set for {desired.hash[:24]}",
+        }
+        if desired.service_role_arn:
+            arguments["RoleARN"] = desired.service_role_arn
+        try:
+            with aws_call("CreateChangeSet"):
+                self._cloudformation.create_change_set(**arguments)
+        except Exception as error:
+            # A retry after a lost reply: the change set is there, which is what we wanted.
+            cause = error.__cause__
+            if not (isinstance(cause, ClientError) and error_code(cause) == "AlreadyExistsException"):
+                raise
+
+    def delete_change_set(self, stack_name: str, name: str) -> None:
+        try:
+            with aws_call("DeleteChangeSet"):
+                self._cloudformation.delete_change_set(StackName=stack_name, ChangeSetName=name)
+        except Exception as error:
+            cause = error.__cause__
+            if not (isinstance(cause, ClientError) and error_code(cause) == "ChangeSetNotFound"):
+                raise
+
+    def change_set_names(self, stack_name: str) -> list[str]:
+        with aws_call("ListChangeSets"):
+            pages = self._cloudformation.get_paginator("list_change_sets").paginate(StackName=stack_name)
+            return [item["ChangeSetName"] for page in pages for item in page.get("Summaries", [])]
+
+    def execute_change_set(self, stack_name: str, name: str, token: str) -> None:
+        with aws_call("ExecuteChangeSet"):
+            self._cloudformation.execute_change_set(
+                StackName=stack_name, ChangeSetName=name, ClientRequestToken=token
+            )
+
+    def continue_update_rollback(self, stack_name: str, token: str, role_arn: str | None) -> None:
+        arguments: dict[str, Any] = {"StackName": stack_name, "ClientRequestToken": token}
+        if role_arn:
+            arguments["RoleARN"] = role_arn
+        with aws_call("ContinueUpdateRollback"):
+            self._cloudformation.continue_update_rollback(**arguments)
+
+    def set_termination_protection(self, stack_name: str, enabled: bool) -> None:
+        with aws_call("UpdateTerminationProtection"):
+            self._cloudformation.update_termination_protection(
+                StackName=stack_name, EnableTerminationProtection=enabled
+            )
+
+    def delete_stack(self, stack_id: str, token: str, role_arn: str | None) -> None:
+        arguments: dict[str, Any] = {"StackName": stack_id, "ClientRequestToken": token}
+        if role_arn:
+            arguments["RoleARN"] = role_arn
+        with aws_call("DeleteStack"):
+            self._cloudformation.delete_stack(**arguments)
+
+    def first_failure(self, stack_id: str) -> str | None:
+        """The first resource that failed in the stack's latest operation, as `Logical (Type): reason`."""
+        failures: list[Mapping[str, Any]] = []
+        with aws_call("DescribeStackEvents"):
+            pages = self._cloudformation.get_paginator("describe_stack_events").paginate(StackName=stack_id)
+            for number, page in enumerate(pages):
+                events = page.get("StackEvents", [])
+                failures += [event for event in events if _is_root_failure(event)]
+                if number + 1 >= _MAX_EVENT_PAGES or any(
+                    _starts_operation(event, stack_id) for event in events
+                ):
+                    break
+        if not failures:
+            return None
+        first = failures[-1]  # events arrive newest first
+        resource = f"{first.get('LogicalResourceId')} ({first.get('ResourceType')})"
+        return f"{resource}: {first.get('ResourceStatusReason')}"
+
+    def failed_resources(self, stack_id: str) -> list[str]:
+        with aws_call("ListStackResources"):
+            pages = self._cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_id)
+            return [
+                f"{item['LogicalResourceId']}: {item.get('ResourceStatusReason', item['ResourceStatus'])}"
+                for page in pages
+                for item in page.get("StackResourceSummaries", [])
+                if item.get("ResourceStatus", "").endswith("_FAILED")
+            ]
+
+
+def _is_root_failure(event: Mapping[str, Any]) -> bool:
+    reason = str(event.get("ResourceStatusReason") or "")
+    return str(event.get("ResourceStatus", "")).endswith("_FAILED") and not reason.startswith(_CANCELLED)
+
+
+def _starts_operation(event: Mapping[str, Any], stack_id: str) -> bool:
+    return (
+        event.get("PhysicalResourceId") == stack_id and event.get("ResourceStatusReason") == "User Initiated"
+    )

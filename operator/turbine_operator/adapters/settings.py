@@ -1,0 +1,54 @@
+"""Operator configuration from the environment (the `turbine-operator run` flags set these)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+
+REGION_VARIABLES = ("TURBINE_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OperatorSettings:
+    default_region: str
+    poll_interval: float = 15.0
+    resync_interval: float = 600.0
+    metrics_port: int = 9090
+    metrics_address: str = "0.0.0.0"  # noqa: S104 - scraped from inside the cluster
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
+        environ = os.environ if environ is None else environ
+        region = next((environ[name] for name in REGION_VARIABLES if environ.get(name)), "")
+        if not region:
+            raise SettingsError(f"no default region: set one of {', '.join(REGION_VARIABLES)} (or --region)")
+        return cls(
+            default_region=region,
+            poll_interval=_seconds(environ, "TURBINE_POLL_INTERVAL", cls.poll_interval),
+            resync_interval=_seconds(environ, "TURBINE_RESYNC_INTERVAL", cls.resync_interval),
+            metrics_port=int(_seconds(environ, "TURBINE_METRICS_PORT", cls.metrics_port)),
+            metrics_address=environ.get("TURBINE_METRICS_ADDRESS", cls.metrics_address),
+        )
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise SettingsError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def poll_interval_from_environment() -> float:
+    """The timer interval, needed when handlers are registered (before startup runs)."""
+    return _seconds(os.environ, "TURBINE_POLL_INTERVAL", OperatorSettings.poll_interval)

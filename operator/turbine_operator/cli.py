@@ -1,0 +1,155 @@
+"""The `turbine-operator` command: run the operator, or render a TurbineStack offline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from turbine_operator import __version__
+from turbine_operator.adapters.sources import LAMBDAS_DIR_ENV, TEMPLATES_DIR_ENV, load_turbine_sources
+from turbine_operator.core.errors import SpecError
+from turbine_operator.core.rendering import Owner, desired_stack
+from turbine_operator.core.spec import parse_spec
+
+RENDER_UID = "00000000-0000-0000-0000-000000000000"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="turbine-operator",
+        description="Turbine Operator: runs Apache Airflow on AWS from Kubernetes TurbineStack resources.",
+    )
+    parser.add_argument("--version", action="version", version=f"turbine-operator {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="start the operator (kopf) against the current kubeconfig or in-cluster credentials",
+        description="Starts the operator. Every option can also be set by the environment variable shown.",
+    )
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        help="watch this namespace (repeatable; globs like 'team-*' work); default: all namespaces",
+    )
+    scope.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="watch every namespace (the default)"
+    )
+    run.add_argument(
+        "--region", help="default AWS region for TurbineStacks without spec.region [TURBINE_REGION]"
+    )
+    run.add_argument(
+        "--poll-interval",
+        type=float,
+        help="seconds between checks of in-flight stack operations (default 15) [TURBINE_POLL_INTERVAL]",
+    )
+    run.add_argument(
+        "--resync-interval",
+        type=float,
+        help="seconds between re-checks of settled stacks (default 600) [TURBINE_RESYNC_INTERVAL]",
+    )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        help="port of the Prometheus /metrics endpoint, 0 to disable (default 9090) [TURBINE_METRICS_PORT]",
+    )
+    run.add_argument(
+        "--metrics-address",
+        help="address the metrics endpoint binds (default 0.0.0.0) [TURBINE_METRICS_ADDRESS]",
+    )
+    run.add_argument(
+        "--liveness", metavar="URL", help="kopf liveness endpoint, e.g. http://0.0.0.0:8080/healthz"
+    )
+    run.add_argument(
+        "--peering",
+        metavar="NAME",
+        help="use kopf peering (needs the KopfPeering CRD); by default the operator runs standalone",
+    )
+    run.add_argument(
+        "--cfn-dir", type=Path, help=f"folder with Turbine's templates and scripts [{TEMPLATES_DIR_ENV}]"
+    )
+    run.add_argument(
+        "--lambdas-dir", type=Path, help=f"folder with Turbine's Lambda sources [{LAMBDAS_DIR_ENV}]"
+    )
+    run.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    run.add_argument(
+        "--log-format", choices=["plain", "full", "json"], default="full", help="log line format"
+    )
+
+    render = commands.add_parser(
+        "render",
+        help="print the rendered master template, parameters and uploaded files; no cluster, no AWS",
+        description="Renders a TurbineStack manifest exactly as the operator would, deterministically.",
+    )
+    render.add_argument("-f", "--filename", type=Path, required=True, help="a TurbineStack manifest (YAML)")
+    render.add_argument("--region", default="us-east-1", help="region used when the spec has none")
+    return parser
+
+
+def _run(options: argparse.Namespace) -> int:
+    environment = {
+        "TURBINE_REGION": options.region,
+        "TURBINE_POLL_INTERVAL": options.poll_interval,
+        "TURBINE_RESYNC_INTERVAL": options.resync_interval,
+        "TURBINE_METRICS_PORT": options.metrics_port,
+        "TURBINE_METRICS_ADDRESS": options.metrics_address,
+        TEMPLATES_DIR_ENV: options.cfn_dir,
+        LAMBDAS_DIR_ENV: options.lambdas_dir,
+    }
+    os.environ.update({name: str(value) for name, value in environment.items() if value is not None})
+    argv = ["run", "-m", "turbine_operator.main", f"--log-format={options.log_format}"]
+    argv += [f"--peering={options.peering}"] if options.peering else ["--standalone"]
+    argv += [f"--namespace={namespace}" for namespace in options.namespace] or ["--all-namespaces"]
+    if options.liveness:
+        argv.append(f"--liveness={options.liveness}")
+    if options.verbose:
+        argv.append("--verbose")
+    from kopf.cli import main as kopf_main  # noqa: PLC0415 - only `run` needs kopf's CLI
+
+    kopf_main(args=argv, prog_name="turbine-operator run")
+    return 0
+
+
+def _render(options: argparse.Namespace) -> int:
+    manifest = yaml.safe_load(options.filename.read_text())
+    if not isinstance(manifest, dict) or manifest.get("kind") != "TurbineStack":
+        print(f"{options.filename}: not a TurbineStack manifest", file=sys.stderr)
+        return 2
+    metadata = manifest.get("metadata") or {}
+    namespace, name = metadata.get("namespace", "default"), metadata.get("name", "unnamed")
+    try:
+        spec = parse_spec(manifest.get("spec"), namespace=namespace, name=name, default_region=options.region)
+        desired = desired_stack(spec, Owner(namespace, name, RENDER_UID), load_turbine_sources())
+    except SpecError as error:
+        print(f"{options.filename}: {error}", file=sys.stderr)
+        return 2
+    rendered = {
+        "stackName": desired.stack_name,
+        "region": desired.region,
+        "templateURL": f"s3://{desired.bucket}/{desired.template_url_key}",
+        "parameters": dict(sorted(desired.parameters.items())),
+        "files": [f"s3://{desired.bucket}/{desired.key_prefix}{key}" for key in desired.bundle.files],
+        "masterTemplate": json.loads(desired.bundle.files[desired.template_key]),
+    }
+    sys.stdout.write(yaml.safe_dump(rendered, sort_keys=False, width=120))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = _parser().parse_args(argv)
+    if options.command == "run":
+        return _run(options)
+    return _render(options)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

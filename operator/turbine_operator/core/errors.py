@@ -1,0 +1,42 @@
+"""Domain errors: what can go wrong, in words the planner and the handlers understand."""
+
+from __future__ import annotations
+
+
+class TurbineError(Exception):
+    """Base class of every error the operator raises on purpose."""
+
+
+class SpecError(TurbineError):
+    """The spec cannot be turned into a stack; `field` names where (for example spec.workers.maxSize)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class AwsError(TurbineError):
+    """An AWS call failed; `code` is the AWS error code and `operation` the API operation."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        super().__init__(f"{operation}: {code}: {message}")
+        self.operation = operation
+        self.code = code
+        self.message = message
+
+
+class TransientAwsError(AwsError):
+    """Throttling, 5xx or a network fault: retried with backoff, never fatal."""
+
+
+class AwsAccessDenied(AwsError):
+    """The operator's (or the assumed role's) identity may not do this."""
+
+
+class AwsValidationError(AwsError):
+    """AWS refused the request as invalid (a template or parameter problem, usually)."""
+
+
+class TemplateBucketMissing(AwsError):
+    """The S3 bucket named in spec.templateBucket does not exist or is not reachable."""

@@ -1,0 +1,146 @@
+"""From a TurbineStack spec to the desired stack: template, parameters, tags and files to upload."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+
+from turbine_operator.core.bundle import MASTER_TEMPLATE, Bundle, TurbineSources, build_bundle
+from turbine_operator.core.errors import SpecError
+from turbine_operator.core.naming import ownership_tags
+from turbine_operator.core.spec import OPERATOR_PARAMETERS, TurbineStackSpec
+from turbine_operator.core.templates import Template, declared_parameters, dump_template, load_template
+
+RENDERED_MASTER = "templates/turbine-master.json"
+# Nested stacks may create IAM roles with names and use macros; both need an explicit acknowledgement.
+CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
+
+# Typed spec fields and the master template parameters they set.
+TYPED_PARAMETERS = {
+    "spec.scheduler.instanceType": "SchedulerInstanceType",
+    "spec.webserver.instanceType": "WebserverInstanceType",
+    "spec.webserver.port": "WebServerPort",
+    "spec.webserver.allowedCidr": "AllowHTTPAccessCIDR",
+    "spec.workers.instanceType": "WorkerInstanceType",
+    "spec.workers.minSize": "MinGroupSize",
+    "spec.workers.maxSize": "MaxGroupSize",
+    "spec.workers.growthThreshold": "GrowthThreshold",
+    "spec.workers.shrinkThreshold": "ShrinkThreshold",
+    "spec.airflow.loadExampleDags": "LoadExampleDags",
+    "spec.airflow.loadDefaultConnections": "LoadDefaultCons",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Owner:
+    namespace: str
+    name: str
+    uid: str
+
+
+@dataclasses.dataclass(frozen=True)
+class DesiredStack:
+    stack_name: str
+    region: str
+    bucket: str
+    key_prefix: str
+    template_key: str
+    parameters: Mapping[str, str]
+    tags: Mapping[str, str]
+    bundle: Bundle
+    service_role_arn: str | None
+    capabilities: tuple[str, ...]
+    hash: str
+
+    @property
+    def template_url_key(self) -> str:
+        return self.key_prefix + self.template_key
+
+
+def _flag(value: bool) -> str:
+    return "True" if value else "False"
+
+
+def _number(value: float) -> str:
+    # 0.9 rather than 0.90000001, and 1 rather than 1.0, as a person would type it in the console.
+    return format(value, "g")
+
+
+def typed_parameter_values(spec: TurbineStackSpec) -> dict[str, str]:
+    values = {
+        "spec.scheduler.instanceType": spec.scheduler.instance_type,
+        "spec.webserver.instanceType": spec.webserver.instance_type,
+        "spec.webserver.port": str(spec.webserver.port),
+        "spec.webserver.allowedCidr": spec.webserver.allowed_cidr,
+        "spec.workers.instanceType": spec.workers.instance_type,
+        "spec.workers.minSize": str(spec.workers.min_size),
+        "spec.workers.maxSize": str(spec.workers.max_size),
+        "spec.workers.growthThreshold": _number(spec.workers.growth_threshold),
+        "spec.workers.shrinkThreshold": _number(spec.workers.shrink_threshold),
+        "spec.airflow.loadExampleDags": _flag(spec.airflow.load_example_dags),
+        "spec.airflow.loadDefaultConnections": _flag(spec.airflow.load_default_connections),
+    }
+    return {TYPED_PARAMETERS[field]: value for field, value in values.items()}
+
+
+def stack_parameters(
+    spec: TurbineStackSpec, declared: Mapping[str, object], key_prefix: str
+) -> dict[str, str]:
+    """The master template parameters: typed fields, then the escape hatch, then the bundle location."""
+    typed = typed_parameter_values(spec)
+    by_parameter = {parameter: field for field, parameter in TYPED_PARAMETERS.items()}
+    for name in spec.parameters:
+        if name in by_parameter:
+            raise SpecError(
+                f"spec.parameters.{name}", f"repeats the typed field {by_parameter[name]}; set that instead"
+            )
+        if name not in declared:
+            raise SpecError(f"spec.parameters.{name}", "is not a parameter of the Turbine master template")
+    missing = sorted((set(typed) | OPERATOR_PARAMETERS) - set(declared))
+    if missing:
+        # The bundled master template and the operator disagree: a packaging error, not a user error.
+        raise SpecError("spec", f"the master template does not declare {', '.join(missing)}")
+    return {
+        **typed,
+        **spec.parameters,
+        "QSS3BucketName": spec.template_bucket.name,
+        "QSS3KeyPrefix": key_prefix,
+    }
+
+
+def render_master(master: Template) -> Template:
+    """The master template the stack is created from (later issues add user templates and policies)."""
+    return copy.deepcopy(master)
+
+
+def desired_stack(spec: TurbineStackSpec, owner: Owner, sources: TurbineSources) -> DesiredStack:
+    master = load_template(sources.templates[MASTER_TEMPLATE.removeprefix("templates/")], MASTER_TEMPLATE)
+    rendered = render_master(master)
+    bundle = build_bundle(sources, {RENDERED_MASTER: dump_template(rendered)})
+    key_prefix = bundle.key_prefix(spec.template_bucket.prefix)
+    parameters = stack_parameters(spec, declared_parameters(rendered), key_prefix)
+    tags = {**spec.tags, **ownership_tags(owner.namespace, owner.name, owner.uid)}
+    fingerprint = {
+        "bundle": bundle.digest,
+        "parameters": parameters,
+        "tags": tags,
+        "serviceRoleArn": spec.service_role_arn,
+        "capabilities": CAPABILITIES,
+    }
+    digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:32]
+    return DesiredStack(
+        stack_name=spec.stack_name,
+        region=spec.region,
+        bucket=spec.template_bucket.name,
+        key_prefix=key_prefix,
+        template_key=RENDERED_MASTER,
+        parameters=parameters,
+        tags=tags,
+        bundle=bundle,
+        service_role_arn=spec.service_role_arn,
+        capabilities=CAPABILITIES,
+        hash=digest,
+    )

@@ -1,0 +1,113 @@
+"""From a planned action to what the user sees: the verdict, the event, the pending change set."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from typing import Any
+
+from turbine_operator.core import planning
+from turbine_operator.core.conditions import Verdict, progressing, ready, stalled, waiting
+from turbine_operator.core.observations import ObservedChangeSet
+
+MAX_LISTED_CHANGES = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class Announcement:
+    """A Kubernetes Event: `warning` events are failures a person should look at."""
+
+    reason: str
+    message: str
+    warning: bool = False
+
+
+def change_summary(change_set: ObservedChangeSet) -> str:
+    counts = collections.Counter(change.action for change in change_set.changes)
+    replacements = sum(1 for change in change_set.changes if change.replacement == "True")
+    words = {"Add": "to add", "Modify": "to modify", "Remove": "to remove", "Import": "to import"}
+    parts = [f"{counts[action]} {words.get(action, action.lower())}" for action in sorted(counts)]
+    summary = ", ".join(parts) or "no resource changes"
+    if replacements:
+        summary += f" ({replacements} replaced)"
+    return summary
+
+
+def pending_change_set(change_set: ObservedChangeSet) -> dict[str, Any]:
+    changes = [
+        {
+            "action": change.action,
+            "logicalResourceId": change.logical_resource_id,
+            "resourceType": change.resource_type,
+            **({"replacement": change.replacement} if change.replacement else {}),
+        }
+        for change in change_set.changes[:MAX_LISTED_CHANGES]
+    ]
+    pending: dict[str, Any] = {
+        "name": change_set.name,
+        "summary": change_summary(change_set),
+        "changes": changes,
+    }
+    if change_set.created_at:
+        pending["createdAt"] = change_set.created_at
+    return pending
+
+
+def verdict_for(action: planning.Action, stack_name: str) -> Verdict:
+    match action:
+        case planning.InSync() | planning.AcceptEmptyChangeSet() | planning.SetTerminationProtection():
+            return ready("StackReady", f"Stack {stack_name} matches the spec")
+        case (
+            planning.StartChangeSet(name=name)
+            | planning.ReplaceChangeSet(name=name)
+            | planning.WaitForChangeSet(name=name)
+        ):
+            return progressing("ChangeSetCreating", f"CloudFormation is computing change set {name}")
+        case planning.ExecuteChangeSet(change_set=change_set):
+            return progressing(
+                "ChangeSetExecuting", f"Executing change set {change_set.name}: {change_summary(change_set)}"
+            )
+        case planning.AwaitApproval(change_set=change_set):
+            return waiting(
+                "ChangeSetAwaitingApproval",
+                f"Change set {change_set.name} ({change_summary(change_set)}) waits for approval: "
+                f"set spec.approvedChangeSet to {change_set.name}",
+            )
+        case planning.WaitForStack(status=status):
+            return progressing("StackOperationInProgress", f"Stack {stack_name} is {status}")
+        case planning.ContinueRollback():
+            return progressing(
+                "ContinuingUpdateRollback", f"Continuing the failed rollback of stack {stack_name}"
+            )
+        case planning.Stall(reason=reason, message=message):
+            return stalled(reason.value, message)
+    raise AssertionError(f"unhandled action {action!r}")  # pragma: no cover - the match is exhaustive
+
+
+def announcement_for(action: planning.Action, stack_name: str) -> Announcement | None:
+    """Events for every CloudFormation operation the operator starts; failures are warnings."""
+    match action:
+        case planning.StartChangeSet(name=name, kind=kind) | planning.ReplaceChangeSet(name=name, kind=kind):
+            return Announcement(
+                "ChangeSetCreated", f"Created {kind.value} change set {name} for stack {stack_name}"
+            )
+        case planning.ExecuteChangeSet(change_set=change_set):
+            return Announcement(
+                "ChangeSetExecuted", f"Executing change set {change_set.name}: {change_summary(change_set)}"
+            )
+        case planning.AcceptEmptyChangeSet(name=name):
+            return Announcement(
+                "NoChanges", f"Change set {name} contained no changes; stack {stack_name} is in sync"
+            )
+        case planning.ContinueRollback():
+            return Announcement(
+                "ContinueUpdateRollback", f"Continuing the failed rollback of stack {stack_name}"
+            )
+        case planning.SetTerminationProtection(enabled=enabled):
+            state = "Enabled" if enabled else "Disabled"
+            return Announcement(
+                f"TerminationProtection{state}", f"{state} termination protection on {stack_name}"
+            )
+        case planning.Stall(reason=reason, message=message):
+            return Announcement(reason.value, message, warning=True)
+    return None

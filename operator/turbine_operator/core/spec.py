@@ -1,0 +1,244 @@
+"""The TurbineStack spec as typed, immutable values, parsed from the custom resource.
+
+This mirrors `crds/turbinestacks.turbine.dev.yaml` (a unit test keeps the field sets and defaults
+in step). The API server already enforces the schema; parsing checks it again because
+`turbine-operator render` reads manifests that never went through an API server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from turbine_operator.core.errors import SpecError
+from turbine_operator.core.naming import stack_name_for
+
+STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$")
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+KEY_PREFIX = re.compile(r"^([0-9A-Za-z!_.*'()-]+/)*$")
+INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+CIDR = re.compile(
+    r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+    r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$"
+)
+PARAMETER_NAME = re.compile(r"^[A-Za-z0-9]{1,255}$")
+CHANGE_SET_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+RESERVED_TAG_PREFIXES = ("aws:", "turbine.dev/")
+OPERATOR_PARAMETERS = frozenset({"QSS3BucketName", "QSS3KeyPrefix"})
+
+
+class DeletionPolicy(enum.StrEnum):
+    RETAIN = "Retain"
+    DELETE = "Delete"
+
+
+class UpdatePolicy(enum.StrEnum):
+    AUTO = "Auto"
+    MANUAL = "Manual"
+
+
+@dataclasses.dataclass(frozen=True)
+class TemplateBucket:
+    name: str
+    prefix: str = "turbine/"
+
+
+@dataclasses.dataclass(frozen=True)
+class SchedulerSpec:
+    instance_type: str = "t3.medium"
+
+
+@dataclasses.dataclass(frozen=True)
+class WebserverSpec:
+    instance_type: str = "t3.medium"
+    port: int = 8080
+    allowed_cidr: str = "10.0.0.0/16"
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkersSpec:
+    instance_type: str = "t3.large"
+    min_size: int = 0
+    max_size: int = 10
+    growth_threshold: float = 0.9
+    shrink_threshold: float = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class AirflowSpec:
+    load_example_dags: bool = False
+    load_default_connections: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class TurbineStackSpec:
+    stack_name: str
+    region: str
+    template_bucket: TemplateBucket
+    role_arn: str | None = None
+    service_role_arn: str | None = None
+    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    scheduler: SchedulerSpec = SchedulerSpec()
+    webserver: WebserverSpec = WebserverSpec()
+    workers: WorkersSpec = WorkersSpec()
+    airflow: AirflowSpec = AirflowSpec()
+    parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
+    termination_protection: bool = False
+    suspend: bool = False
+    update_policy: UpdatePolicy = UpdatePolicy.AUTO
+    approved_change_set: str | None = None
+    adopt: bool = False
+
+
+class _Fields:
+    """Reads one object of the raw spec, naming the full field path in every error."""
+
+    def __init__(self, raw: object, path: str) -> None:
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise SpecError(path, "must be an object")
+        self.raw: Mapping[str, Any] = raw
+        self.path = path
+
+    def field(self, key: str) -> str:
+        return f"{self.path}.{key}"
+
+    def string(
+        self, key: str, default: str | None = None, pattern: re.Pattern[str] | None = None
+    ) -> str | None:
+        value = self.raw.get(key, default)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise SpecError(self.field(key), f"must be a string, not {type(value).__name__}")
+        if pattern is not None and not pattern.match(value):
+            raise SpecError(self.field(key), f"{value!r} does not match {pattern.pattern}")
+        return value
+
+    def required_string(self, key: str, pattern: re.Pattern[str] | None = None) -> str:
+        value = self.string(key, pattern=pattern)
+        if value is None:
+            raise SpecError(self.field(key), "is required")
+        return value
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SpecError(self.field(key), f"must be an integer, not {value!r}")
+        if not low <= value <= high:
+            raise SpecError(self.field(key), f"{value} is outside [{low}, {high}]")
+        return value
+
+    def number(self, key: str, default: float, low: float, high: float) -> float:
+        value = self.raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SpecError(self.field(key), f"must be a number, not {value!r}")
+        if not low <= value <= high:
+            raise SpecError(self.field(key), f"{value} is outside [{low}, {high}]")
+        return float(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.raw.get(key, default)
+        if not isinstance(value, bool):
+            raise SpecError(self.field(key), f"must be true or false, not {value!r}")
+        return value
+
+    def string_map(self, key: str) -> dict[str, str]:
+        value = self.raw.get(key) or {}
+        if not isinstance(value, Mapping):
+            raise SpecError(self.field(key), "must be a map of strings")
+        result: dict[str, str] = {}
+        for item_key, item_value in value.items():
+            if not isinstance(item_value, str):
+                raise SpecError(f"{self.field(key)}.{item_key}", "must be a string")
+            result[str(item_key)] = item_value
+        return result
+
+    def nested(self, key: str) -> _Fields:
+        return _Fields(self.raw.get(key), self.field(key))
+
+    def enum(self, key: str, kind: type[enum.StrEnum], default: enum.StrEnum) -> Any:
+        value = self.raw.get(key, default.value)
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(member.value for member in kind)
+            raise SpecError(self.field(key), f"{value!r} is not one of {allowed}") from None
+
+
+def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -> TurbineStackSpec:
+    """Parses and validates the raw spec; raises SpecError naming the first offending field."""
+    spec = _Fields(raw, "spec")
+    bucket = spec.nested("templateBucket")
+    if "templateBucket" not in spec.raw:
+        raise SpecError("spec.templateBucket", "is required")
+    workers = spec.nested("workers")
+    webserver = spec.nested("webserver")
+    airflow = spec.nested("airflow")
+    defaults_workers = WorkersSpec()
+    defaults_webserver = WebserverSpec()
+    parsed_workers = WorkersSpec(
+        instance_type=workers.string("instanceType", defaults_workers.instance_type, INSTANCE_TYPE) or "",
+        min_size=workers.integer("minSize", defaults_workers.min_size, 0, 1000),
+        max_size=workers.integer("maxSize", defaults_workers.max_size, 0, 1000),
+        growth_threshold=workers.number("growthThreshold", defaults_workers.growth_threshold, 0.0, 1.0),
+        shrink_threshold=workers.number("shrinkThreshold", defaults_workers.shrink_threshold, 0.0, 1.0),
+    )
+    if parsed_workers.min_size > parsed_workers.max_size:
+        raise SpecError("spec.workers.minSize", "must not exceed spec.workers.maxSize")
+    if parsed_workers.shrink_threshold >= parsed_workers.growth_threshold:
+        raise SpecError("spec.workers.shrinkThreshold", "must be below spec.workers.growthThreshold")
+    tags = spec.string_map("tags")
+    for key in tags:
+        if key.startswith(RESERVED_TAG_PREFIXES) or len(key) > 128:
+            raise SpecError(
+                f"spec.tags.{key}", "tag keys are at most 128 characters and not aws: or turbine.dev/"
+            )
+    parameters = spec.string_map("parameters")
+    for key in parameters:
+        if not PARAMETER_NAME.match(key):
+            raise SpecError(f"spec.parameters.{key}", "parameter names are alphanumeric")
+        if key in OPERATOR_PARAMETERS:
+            raise SpecError(f"spec.parameters.{key}", "is set by the operator from spec.templateBucket")
+    return TurbineStackSpec(
+        stack_name=spec.string("stackName", pattern=STACK_NAME) or stack_name_for(namespace, name),
+        region=spec.string("region", pattern=REGION) or default_region,
+        role_arn=spec.string("roleArn", pattern=ROLE_ARN),
+        service_role_arn=spec.string("serviceRoleArn", pattern=ROLE_ARN),
+        template_bucket=TemplateBucket(
+            name=bucket.required_string("name", BUCKET_NAME),
+            prefix=bucket.string("prefix", "turbine/", KEY_PREFIX) or "",
+        ),
+        tags=tags,
+        scheduler=SchedulerSpec(
+            instance_type=spec.nested("scheduler").string(
+                "instanceType", SchedulerSpec().instance_type, INSTANCE_TYPE
+            )
+            or "",
+        ),
+        webserver=WebserverSpec(
+            instance_type=webserver.string("instanceType", defaults_webserver.instance_type, INSTANCE_TYPE)
+            or "",
+            port=webserver.integer("port", defaults_webserver.port, 0, 65535),
+            allowed_cidr=webserver.string("allowedCidr", defaults_webserver.allowed_cidr, CIDR) or "",
+        ),
+        workers=parsed_workers,
+        airflow=AirflowSpec(
+            load_example_dags=airflow.boolean("loadExampleDags", False),
+            load_default_connections=airflow.boolean("loadDefaultConnections", False),
+        ),
+        parameters=parameters,
+        deletion_policy=spec.enum("deletionPolicy", DeletionPolicy, DeletionPolicy.RETAIN),
+        termination_protection=spec.boolean("terminationProtection", False),
+        suspend=spec.boolean("suspend", False),
+        update_policy=spec.enum("updatePolicy", UpdatePolicy, UpdatePolicy.AUTO),
+        approved_change_set=spec.string("approvedChangeSet", pattern=CHANGE_SET_NAME),
+        adopt=spec.boolean("adopt", False),
+    )

@@ -1,0 +1,1 @@
+"""kopf handlers: thin wiring from Kubernetes events to the operations."""

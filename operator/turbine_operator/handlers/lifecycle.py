@@ -1,0 +1,69 @@
+"""Operator start-up and shut-down: kopf settings, shared clients, the metrics server."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.adapters.metrics import MetricsServer, observe_client
+from turbine_operator.adapters.settings import OperatorSettings
+from turbine_operator.adapters.sources import load_turbine_sources
+from turbine_operator.handlers.runtime import RUNTIME_KEY, ObjectLocks, Runtime, runtime_of
+from turbine_operator.operations.deletion import Deleter
+from turbine_operator.operations.reconcile import Reconciler
+
+STORAGE_PREFIX = "turbine.dev"
+FINALIZER = "turbine.dev/finalizer"
+
+
+def configure_kopf(settings: kopf.OperatorSettings) -> None:
+    # Names chosen once and for ever: changing them later would orphan finalizers and progress.
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=STORAGE_PREFIX, v1=False)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=STORAGE_PREFIX, key="last-handled-configuration", v1=False
+    )
+    settings.posting.level = logging.INFO
+    settings.networking.request_timeout = 60
+    settings.networking.connect_timeout = 10
+    settings.execution.max_workers = 16
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    # kopf's own logins read KUBECONFIG when they run; the kubernetes client's default login reads
+    # it once at import time, which ignores a kubeconfig chosen later in the same process.
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+
+@kopf.on.startup()
+def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    config = OperatorSettings.from_environment()
+    configure_kopf(settings)
+    sessions = AwsSessions(observer=observe_client)
+    sources = load_turbine_sources()
+    metrics = MetricsServer(config.metrics_address, config.metrics_port) if config.metrics_port else None
+    memo[RUNTIME_KEY] = Runtime(
+        settings=config,
+        reconciler=Reconciler(sessions, sources, config),
+        deleter=Deleter(sessions, config),
+        locks=ObjectLocks(),
+        metrics=metrics,
+    )
+    logger.info(
+        "Turbine Operator started: default region %s, poll every %.0f s, resync every %.0f s, metrics %s",
+        config.default_region,
+        config.poll_interval,
+        config.resync_interval,
+        f"on port {metrics.port}" if metrics else "off",
+    )
+
+
+@kopf.on.cleanup()
+def stop(memo: kopf.Memo, **_: Any) -> None:
+    runtime = runtime_of(memo)
+    if runtime.metrics is not None:
+        runtime.metrics.stop()

@@ -1,0 +1,60 @@
+"""What the handlers share for the operator's lifetime, created by the startup handler."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import kopf
+
+from turbine_operator.adapters.metrics import MetricsServer
+from turbine_operator.adapters.settings import OperatorSettings
+from turbine_operator.operations.deletion import Deleter
+from turbine_operator.operations.reconcile import Reconciler
+
+RUNTIME_KEY = "turbine_runtime"
+
+
+class ObjectLocks:
+    """One lock per TurbineStack, so the timer and a change handler never act on a stack at once."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def _lock(self, uid: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(uid, threading.Lock())
+
+    @contextlib.contextmanager
+    def held(self, uid: str, *, wait: bool = True) -> Iterator[bool]:
+        lock = self._lock(uid)
+        acquired = lock.acquire(blocking=wait)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                lock.release()
+
+    def forget(self, uid: str) -> None:
+        with self._guard:
+            self._locks.pop(uid, None)
+
+
+@dataclasses.dataclass
+class Runtime:
+    settings: OperatorSettings
+    reconciler: Reconciler
+    deleter: Deleter
+    locks: ObjectLocks
+    metrics: MetricsServer | None
+
+
+def runtime_of(memo: kopf.Memo) -> Runtime:
+    runtime: Any = memo.get(RUNTIME_KEY)
+    if not isinstance(runtime, Runtime):
+        raise kopf.TemporaryError("the operator is still starting up", delay=5)
+    return runtime

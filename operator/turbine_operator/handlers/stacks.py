@@ -1,0 +1,87 @@
+"""TurbineStack handlers: thin wiring from kopf causes to the reconcile and delete operations."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from typing import Any
+
+import kopf
+
+from turbine_operator.adapters.metrics import RECONCILE_DURATION, RECONCILES
+from turbine_operator.adapters.settings import poll_interval_from_environment
+from turbine_operator.core.scheduling import follow_up_due
+from turbine_operator.handlers.runtime import runtime_of
+from turbine_operator.operations.resources import Outcome, StackResource
+
+GROUP, VERSION, PLURAL = "turbine.dev", "v1alpha1", "turbinestacks"
+RESOURCE = (GROUP, VERSION, PLURAL)
+
+
+def _resource(body: kopf.Body) -> StackResource:
+    return StackResource(
+        namespace=str(body.metadata.namespace),
+        name=str(body.metadata.name),
+        uid=str(body.metadata.uid),
+        generation=int(body.metadata.get("generation", 0)),
+        spec=dict(body.spec),
+        status=dict(body.status),
+    )
+
+
+def _apply(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
+    for key, value in outcome.status.items():
+        patch.status[key] = value
+    if outcome.announcement is not None:
+        post = kopf.warn if outcome.announcement.warning else kopf.info
+        post(body, reason=outcome.announcement.reason, message=outcome.announcement.message)
+
+
+def _reconcile(trigger: str, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *, wait: bool) -> None:
+    runtime = runtime_of(memo)
+    resource = _resource(body)
+    with runtime.locks.held(resource.uid, wait=wait) as acquired:
+        if not acquired:
+            return  # a change handler is working on this stack right now; the next tick looks again
+        started = time.monotonic()
+        try:
+            outcome = runtime.reconciler.reconcile(resource)
+        except Exception:
+            RECONCILES.labels(trigger, "error").inc()
+            raise
+        RECONCILE_DURATION.labels(trigger).observe(time.monotonic() - started)
+        RECONCILES.labels(trigger, "requeued" if outcome.retry_after else "success").inc()
+    _apply(outcome, body, patch)
+
+
+@kopf.on.resume(*RESOURCE)
+@kopf.on.create(*RESOURCE)
+@kopf.on.update(*RESOURCE)
+def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, reason: str, **_: Any) -> None:
+    _reconcile(str(reason), body, patch, memo, wait=True)
+
+
+@kopf.timer(
+    *RESOURCE, interval=poll_interval_from_environment(), initial_delay=poll_interval_from_environment()
+)
+def follow(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    runtime = runtime_of(memo)
+    now = datetime.datetime.now(datetime.UTC)
+    if follow_up_due(body.status, now, runtime.settings.resync_interval):
+        _reconcile("timer", body, patch, memo, wait=False)
+
+
+@kopf.on.delete(*RESOURCE, errors=kopf.ErrorsMode.TEMPORARY)
+def delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_: Any) -> None:
+    runtime = runtime_of(memo)
+    resource = _resource(body)
+    with runtime.locks.held(resource.uid):
+        outcome = runtime.deleter.delete(resource, retry)
+    _apply(outcome, body, patch)
+    if not outcome.finished:
+        # Only ever temporary: a delete handler that gives up releases the finalizer and orphans the stack.
+        message = next(
+            (c["message"] for c in outcome.status.get("conditions", []) if c["type"] == "Ready"), ""
+        )
+        raise kopf.TemporaryError(message or "deleting", delay=outcome.retry_after or 15)
+    runtime.locks.forget(resource.uid)

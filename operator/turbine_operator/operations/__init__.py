@@ -1,0 +1,1 @@
+"""Operations: reconcile and delete procedures over the adapters, free of kopf."""

@@ -1,0 +1,236 @@
+"""One idempotent reconcile: parse, render, observe, plan, execute one action, report.
+
+It is safe to run at any time and any number of times: every AWS request is derived from the
+desired state (content-addressed change set names and ClientRequestTokens), so a repeated or
+interrupted run never starts a second operation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.adapters.cloudformation import StackGateway
+from turbine_operator.adapters.settings import OperatorSettings
+from turbine_operator.core import planning
+from turbine_operator.core.bundle import TurbineSources
+from turbine_operator.core.conditions import Verdict, progressing, ready_reason, stalled
+from turbine_operator.core.errors import (
+    AwsAccessDenied,
+    AwsError,
+    AwsValidationError,
+    SpecError,
+    TemplateBucketMissing,
+    TransientAwsError,
+)
+from turbine_operator.core.naming import change_set_name, client_request_token, stale_change_sets
+from turbine_operator.core.observations import ObservedStack, StackMemory
+from turbine_operator.core.rendering import DesiredStack, Owner, desired_stack
+from turbine_operator.core.reporting import Announcement, announcement_for, pending_change_set, verdict_for
+from turbine_operator.core.spec import TurbineStackSpec, UpdatePolicy, parse_spec
+from turbine_operator.core.status import StatusFacts, memory_from_status, status_patch
+from turbine_operator.operations.resources import Clock, Outcome, StackResource, timestamp, utc_now
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class _Observation:
+    spec: TurbineStackSpec
+    desired: DesiredStack
+    gateway: StackGateway
+    stack: ObservedStack | None
+    memory: StackMemory
+
+
+class Reconciler:
+    def __init__(
+        self,
+        sessions: AwsSessions,
+        sources: TurbineSources,
+        settings: OperatorSettings,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._sessions = sessions
+        self._sources = sources
+        self._settings = settings
+        self._clock = clock
+
+    def reconcile(self, resource: StackResource) -> Outcome:
+        now = timestamp(self._clock())
+        try:
+            spec = parse_spec(
+                resource.spec,
+                namespace=resource.namespace,
+                name=resource.name,
+                default_region=self._settings.default_region,
+            )
+            if spec.suspend:
+                return self._suspended(resource, spec, now)
+            desired = desired_stack(
+                spec, Owner(resource.namespace, resource.name, resource.uid), self._sources
+            )
+        except SpecError as error:
+            return self._report(resource, now, stalled("InvalidSpec", str(error)), announce_warning=True)
+        gateway = StackGateway(self._sessions, spec.region, spec.role_arn)
+        memory = memory_from_status(resource.status)
+        try:
+            stack = gateway.describe_stack(spec.stack_name)
+            observation = _Observation(spec, desired, gateway, stack, memory)
+            return self._act(resource, observation, now)
+        except TransientAwsError as error:
+            verdict = progressing("Retrying", f"AWS is unavailable or throttling ({error}); retrying")
+            return self._report(resource, now, verdict, spec=spec, desired=desired, retry=True)
+        except (AwsAccessDenied, TemplateBucketMissing, AwsValidationError, AwsError) as error:
+            verdict = stalled(_stall_reason(error), str(error))
+            return self._report(resource, now, verdict, spec=spec, desired=desired, announce_warning=True)
+
+    def _act(self, resource: StackResource, seen: _Observation, now: str) -> Outcome:
+        intent = planning.Intent(
+            desired_hash=seen.desired.hash,
+            owner_uid=resource.uid,
+            adopt=seen.spec.adopt,
+            auto_execute=seen.spec.update_policy is UpdatePolicy.AUTO,
+            approved_change_set=seen.spec.approved_change_set,
+            termination_protection=seen.spec.termination_protection,
+        )
+        change_set = None
+        if planning.needs_change_set(intent, seen.stack, seen.memory):
+            assert seen.stack is not None
+            change_set = seen.gateway.describe_change_set(seen.stack.name, change_set_name(seen.desired.hash))
+        action = planning.plan(intent, seen.stack, change_set, seen.memory)
+        memory = self._execute(action, resource, seen)
+        verdict = verdict_for(action, seen.desired.stack_name)
+        reason_detail = self._failure_detail(action, seen)
+        if reason_detail:
+            verdict = dataclasses.replace(verdict, message=f"{verdict.message}; {reason_detail}")
+        pending = (
+            pending_change_set(action.change_set) if isinstance(action, planning.AwaitApproval) else None
+        )
+        facts = StatusFacts(
+            generation=resource.generation,
+            now=now,
+            stack_name=seen.desired.stack_name,
+            region=seen.spec.region,
+            verdict=verdict,
+            stack=seen.stack,
+            stack_status_reason=reason_detail,
+            desired_hash=seen.desired.hash,
+            memory=memory,
+            pending_change_set=pending,
+        )
+        announcement = announcement_for(action, seen.desired.stack_name)
+        if isinstance(action, planning.Stall) and _already_reported(resource.status, verdict):
+            announcement = None
+        if isinstance(action, planning.AwaitApproval) and not _already_reported(resource.status, verdict):
+            announcement = Announcement("ChangeSetAwaitingApproval", verdict.message)
+        return Outcome(status=status_patch(resource.status, facts), announcement=announcement)
+
+    def _execute(self, action: planning.Action, resource: StackResource, seen: _Observation) -> StackMemory:
+        """Performs the action's AWS calls; returns what to remember about them."""
+        desired, gateway, memory = seen.desired, seen.gateway, seen.memory
+        match action:
+            case (
+                planning.StartChangeSet(name=name, kind=kind)
+                | planning.ReplaceChangeSet(name=name, kind=kind)
+            ):
+                gateway.upload_bundle(desired)
+                if seen.stack is not None:
+                    for stale in stale_change_sets(gateway.change_set_names(seen.stack.stack_id), keep=name):
+                        gateway.delete_change_set(seen.stack.stack_id, stale)
+                    if isinstance(action, planning.ReplaceChangeSet):
+                        gateway.delete_change_set(seen.stack.stack_id, name)
+                token = client_request_token(resource.uid, "change-set", desired.hash, kind.value)
+                gateway.create_change_set(desired, name, kind, token)
+            case planning.ExecuteChangeSet(change_set=change_set):
+                token = client_request_token(resource.uid, "execute", desired.hash)
+                gateway.execute_change_set(desired.stack_name, change_set.name, token)
+                return dataclasses.replace(memory, attempted_hash=desired.hash)
+            case planning.AcceptEmptyChangeSet(name=name):
+                gateway.delete_change_set(desired.stack_name, name)
+                return dataclasses.replace(memory, applied_hash=desired.hash)
+            case planning.ContinueRollback():
+                token = client_request_token(resource.uid, "continue-rollback", desired.hash)
+                gateway.continue_update_rollback(desired.stack_name, token, desired.service_role_arn)
+                return dataclasses.replace(memory, continued_rollback_hash=desired.hash)
+            case planning.SetTerminationProtection(enabled=enabled):
+                gateway.set_termination_protection(desired.stack_name, enabled)
+                return dataclasses.replace(memory, applied_hash=desired.hash)
+            case planning.InSync():
+                return dataclasses.replace(memory, applied_hash=desired.hash)
+        return memory
+
+    def _failure_detail(self, action: planning.Action, seen: _Observation) -> str | None:
+        if not isinstance(action, planning.Stall) or seen.stack is None:
+            return None
+        if action.reason in (
+            planning.StallReason.CREATE_FAILED,
+            planning.StallReason.UPDATE_ROLLED_BACK,
+            planning.StallReason.UPDATE_ROLLBACK_FAILED,
+        ):
+            first = seen.gateway.first_failure(seen.stack.stack_id)
+            return f"first failure: {first}" if first else None
+        if action.reason is planning.StallReason.DELETE_FAILED:
+            failed = seen.gateway.failed_resources(seen.stack.stack_id)
+            return f"resources that failed to delete: {', '.join(failed)}" if failed else None
+        return None
+
+    def _suspended(self, resource: StackResource, spec: TurbineStackSpec, now: str) -> Outcome:
+        # No AWS call at all; the conditions keep saying what was last known.
+        status: dict[str, Any] = {
+            "observedGeneration": resource.generation,
+            "stackName": spec.stack_name,
+            "region": spec.region,
+        }
+        was_suspended = resource.status.get("observedGeneration") == resource.generation
+        announcement = (
+            None if was_suspended else Announcement("Suspended", "spec.suspend is true: no AWS calls")
+        )
+        return Outcome(status=status, announcement=announcement)
+
+    def _report(
+        self,
+        resource: StackResource,
+        now: str,
+        verdict: Verdict,
+        *,
+        spec: TurbineStackSpec | None = None,
+        desired: DesiredStack | None = None,
+        retry: bool = False,
+        announce_warning: bool = False,
+    ) -> Outcome:
+        facts = StatusFacts(
+            generation=resource.generation,
+            now=now,
+            stack_name=spec.stack_name if spec else None,
+            region=spec.region if spec else None,
+            verdict=verdict,
+            desired_hash=desired.hash if desired else None,
+            synced=not retry,
+        )
+        announcement = None
+        if announce_warning and not _already_reported(resource.status, verdict):
+            announcement = Announcement(verdict.reason, verdict.message, warning=True)
+        if retry and not _already_reported(resource.status, verdict):
+            announcement = Announcement(verdict.reason, verdict.message, warning=True)
+        return Outcome(
+            status=status_patch(resource.status, facts),
+            announcement=announcement,
+            retry_after=self._settings.poll_interval if retry else None,
+        )
+
+
+def _stall_reason(error: AwsError) -> str:
+    if isinstance(error, TemplateBucketMissing):
+        return "TemplateBucketMissing"
+    if isinstance(error, AwsAccessDenied):
+        return "AwsAccessDenied"
+    return "AwsRequestRejected"
+
+
+def _already_reported(status: Mapping[str, Any], verdict: Verdict) -> bool:
+    """Whether the Ready condition already carries this reason (so its event was already posted)."""
+    return ready_reason(status.get("conditions") or []) == verdict.reason
