@@ -7,6 +7,7 @@ down (also on failures and Ctrl-C). A missing control plane is an error, never a
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,7 +51,7 @@ def kube(control_plane: ControlPlane) -> KubeApi:
 @pytest.fixture
 def namespace(kube: KubeApi, request: pytest.FixtureRequest) -> str:
     """A fresh namespace per test; never deleted, since no controller-manager would finish it."""
-    stem = request.node.name.lower().replace("_", "-")[:40].strip("-")
+    stem = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower().replace("_", "-"))[:40].strip("-")
     name = f"{stem}-{uuid.uuid4().hex[:6]}"
     kube.create_namespace(name)
     return name

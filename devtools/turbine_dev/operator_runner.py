@@ -18,6 +18,8 @@ STARTUP_TIMEOUT = 30.0
 
 
 STARTED_MESSAGE = "Turbine Operator started"
+# kopf logs every TemporaryError at ERROR level; for the operator they are planned waits and retries.
+PLANNED_RETRY = "failed temporarily"
 
 
 class _ErrorCollector(logging.Handler):
@@ -27,7 +29,7 @@ class _ErrorCollector(logging.Handler):
         self.started = threading.Event()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.ERROR:
+        if record.levelno >= logging.ERROR and PLANNED_RETRY not in record.getMessage():
             self.records.append(record)
             self.started.set()  # wakes the waiter, which then reports the error
         elif STARTED_MESSAGE in record.getMessage():

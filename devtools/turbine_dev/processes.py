@@ -95,6 +95,12 @@ class ManagedProcess:
         self._signal_group(signal.SIGKILL)
         self._log.close()
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an evicted pod would end it: no clean shutdown."""
+        self._signal_group(signal.SIGKILL)
+        self.popen.wait(timeout=30)
+        self._log.close()
+
     def _signal_group(self, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, signum)

@@ -6,7 +6,9 @@ import copy
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Mapping
+from typing import Any
 
 from turbine_operator.core.bundle import MASTER_TEMPLATE, Bundle, TurbineSources, build_bundle
 from turbine_operator.core.errors import SpecError
@@ -61,7 +63,7 @@ class DesiredStack:
 
 
 def _flag(value: bool) -> str:
-    return "True" if value else "False"
+    return "true" if value else "false"
 
 
 def _number(value: float) -> str:
@@ -87,7 +89,7 @@ def typed_parameter_values(spec: TurbineStackSpec) -> dict[str, str]:
 
 
 def stack_parameters(
-    spec: TurbineStackSpec, declared: Mapping[str, object], key_prefix: str
+    spec: TurbineStackSpec, declared: Mapping[str, Mapping[str, Any]], key_prefix: str
 ) -> dict[str, str]:
     """The master template parameters: typed fields, then the escape hatch, then the bundle location."""
     typed = typed_parameter_values(spec)
@@ -103,12 +105,45 @@ def stack_parameters(
     if missing:
         # The bundled master template and the operator disagree: a packaging error, not a user error.
         raise SpecError("spec", f"the master template does not declare {', '.join(missing)}")
-    return {
+    values = {
         **typed,
         **spec.parameters,
         "QSS3BucketName": spec.template_bucket.name,
         "QSS3KeyPrefix": key_prefix,
     }
+    fields = {
+        **by_parameter,
+        **{name: f"spec.parameters.{name}" for name in spec.parameters},
+        "QSS3BucketName": "spec.templateBucket.name",
+        "QSS3KeyPrefix": "spec.templateBucket.prefix",
+    }
+    for name, value in values.items():
+        check_parameter_value(declared[name], value, fields[name])
+    return values
+
+
+def check_parameter_value(declaration: Mapping[str, Any], value: str, field: str) -> None:
+    """Applies the template's own constraints, so CloudFormation never has to reject a value."""
+    allowed = declaration.get("AllowedValues")
+    if allowed is not None and value not in [str(item) for item in allowed]:
+        raise SpecError(field, f"{value!r} is not one of {', '.join(map(str, allowed))}")
+    pattern = declaration.get("AllowedPattern")
+    if pattern is not None and re.fullmatch(str(pattern), value) is None:
+        raise SpecError(field, f"{value!r} does not match the template's pattern {pattern}")
+    if declaration.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise SpecError(field, f"{value!r} is not a number") from None
+        low, high = declaration.get("MinValue"), declaration.get("MaxValue")
+        if (low is not None and number < float(low)) or (high is not None and number > float(high)):
+            raise SpecError(field, f"{value} is outside [{low}, {high}]")
+    else:
+        shortest, longest = declaration.get("MinLength"), declaration.get("MaxLength")
+        if (shortest is not None and len(value) < int(shortest)) or (
+            longest is not None and len(value) > int(longest)
+        ):
+            raise SpecError(field, f"must be {shortest} to {longest} characters long")
 
 
 def render_master(master: Template) -> Template:

@@ -19,9 +19,11 @@ from turbine_operator.core.naming import stack_name_for
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")
-BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 KEY_PREFIX = re.compile(r"^([0-9A-Za-z!_.*'()-]+/)*$")
-INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+INSTANCE_TYPE = re.compile(
+    r"^[a-z][a-z0-9-]*\.([0-9]*(nano|micro|small|medium|large|xlarge)|metal(-[0-9]+xl)?)$"
+)
 CIDR = re.compile(
     r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
     r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$"
@@ -50,7 +52,7 @@ class TemplateBucket:
 
 @dataclasses.dataclass(frozen=True)
 class SchedulerSpec:
-    instance_type: str = "t3.medium"
+    instance_type: str = "t3.large"
 
 
 @dataclasses.dataclass(frozen=True)

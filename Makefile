@@ -1,0 +1,47 @@
+# The two commands that matter: `make demo` and `make test`. Both install what is missing.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+export PATH := $(abspath $(BIN)):$(PATH)
+export PYTHONPATH := $(abspath devtools)
+
+.PHONY: test demo lint typecheck unit integration binaries clean
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+binaries: $(INSTALLED)
+	$(BIN)/python -m turbine_dev.binaries
+
+lint: $(INSTALLED)
+	ruff check .
+	ruff format --check .
+	lint-imports
+	cfn-lint cfn/templates/*.yaml
+	shellcheck .ci/run $$(find cfn -name '*.sh')
+	hadolint Dockerfile
+
+typecheck: $(INSTALLED)
+	mypy operator/turbine_operator devtools/turbine_dev lambdas tests bench
+
+unit: $(INSTALLED)
+	pytest -m 'not integration'
+
+integration: binaries
+	pytest -m integration
+
+test: lint typecheck binaries
+	pytest
+
+demo: binaries
+	$(BIN)/python -m turbine_dev.demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .demo

@@ -1,0 +1,87 @@
+#!/bin/bash
+# Graceful scale-in of a Turbine worker.
+#
+# Polls the instance's target lifecycle state (IMDSv2). When Auto Scaling wants the instance
+# Terminated, stops the Celery worker with a warm shutdown (it takes no new task and finishes
+# the running ones), records lifecycle heartbeats while it drains, and completes the lifecycle
+# action as soon as the worker has exited or DrainTimeout seconds have passed.
+set -euo pipefail
+
+readonly WORKER_UNIT=airflow-worker.service
+readonly POLL_SECONDS=5
+readonly HEARTBEAT_SECONDS=60
+readonly IMDS=http://169.254.169.254/latest
+# Survives restarts of this service, so a crash cannot extend the drain beyond DrainTimeout.
+readonly DEADLINE_FILE=/run/turbine/drain-deadline
+
+set -a
+# shellcheck source=/dev/null
+. /etc/turbine/turbine.env
+set +a
+
+log() { printf 'turbine-worker-drain: %s\n' "$*" >&2; }
+
+imds() {
+  local token
+  token=$(curl -fsS -X PUT "${IMDS}/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
+  curl -fsS -H "X-aws-ec2-metadata-token: ${token}" "${IMDS}/meta-data/$1"
+}
+
+wait_for_termination() {
+  until [[ $(imds autoscaling/target-lifecycle-state 2>/dev/null || true) == Terminated ]]; do
+    sleep "${POLL_SECONDS}"
+  done
+}
+
+worker_is_running() {
+  case "$(systemctl show --property=ActiveState --value "${WORKER_UNIT}")" in
+    active | activating | deactivating | reloading) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+drain_deadline() {
+  if [[ ! -s ${DEADLINE_FILE} ]]; then
+    install -d -m 0755 "$(dirname "${DEADLINE_FILE}")"
+    echo $(($(date +%s) + TURBINE_DRAIN_TIMEOUT)) >"${DEADLINE_FILE}"
+  fi
+  cat "${DEADLINE_FILE}"
+}
+
+lifecycle_action() {
+  local action=$1
+  shift
+  aws autoscaling "${action}" --auto-scaling-group-name "${group}" \
+    --lifecycle-hook-name "${TURBINE_LIFECYCLE_HOOK_NAME}" --instance-id "${instance_id}" "$@"
+}
+
+main() {
+  wait_for_termination
+  instance_id=$(imds instance-id)
+  group=$(imds tags/instance/aws:autoscaling:groupName)
+  local deadline next_heartbeat now
+  deadline=$(drain_deadline)
+  log "termination requested; draining ${WORKER_UNIT} until $(date -u -d "@${deadline}" +%FT%TZ)"
+  systemctl stop --no-block "${WORKER_UNIT}"
+
+  next_heartbeat=0
+  while worker_is_running; do
+    now=$(date +%s)
+    if ((now >= deadline)); then
+      log "DrainTimeout reached with tasks still running"
+      break
+    fi
+    if ((now >= next_heartbeat)); then
+      lifecycle_action record-lifecycle-action-heartbeat || log "heartbeat failed"
+      next_heartbeat=$((now + HEARTBEAT_SECONDS))
+    fi
+    sleep "${POLL_SECONDS}"
+  done
+
+  lifecycle_action complete-lifecycle-action --lifecycle-action-result CONTINUE
+  log "lifecycle action completed"
+  # Nothing is left to do; staying up keeps Restart=always from starting a second drain.
+  exec sleep infinity
+}
+
+main "$@"

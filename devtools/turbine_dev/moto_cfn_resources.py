@@ -1,0 +1,328 @@
+"""CloudFormation features moto 5.2.5 lacks and the Turbine templates use. Dev and test only.
+
+`install()` enables them in the moto of the current process; `turbine_dev.moto_server` calls it
+before the embedded AWS serves requests. What it adds:
+
+* `Fn::GetAtt [NestedStack, Outputs.Name]`: moto's nested `Stack` has no `get_cfn_attribute`,
+  so any nested-stack output crashes stack creation with an internal error.
+* `AWS::SecretsManager::Secret` (with `GenerateSecretString`) and
+  `AWS::SecretsManager::SecretTargetAttachment`: unsupported, so `Ref` to them resolves to
+  nothing and the nested stacks receiving the secret ARNs fail with "Missing parameter".
+* `AWS::CodeDeploy::Application` and `AWS::CodeDeploy::DeploymentGroup`: unsupported, so the
+  CodeDeploy outputs the operator reads would be missing.
+
+Each resource is created in moto's own service backend, so tests can read it back (for
+instance the generated secrets through `GetSecretValue`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from moto.cloudformation import parsing
+from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+from moto.cloudformation.models import Stack
+from moto.codedeploy.models import codedeploy_backends
+from moto.core.common_models import CloudFormationModel
+from moto.secretsmanager.models import secretsmanager_backends
+
+
+def _nested_stack_attribute(self: Stack, attribute_name: str) -> Any:
+    if attribute_name.startswith("Outputs."):
+        output = self.output_map.get(attribute_name.removeprefix("Outputs."))
+        if output is not None:
+            return output.value
+    raise UnformattedGetAttTemplateException()
+
+
+def _generated_secret_string(backend: Any, generate: dict[str, Any]) -> str:
+    password = backend.get_random_password(
+        password_length=int(generate.get("PasswordLength", 32)),
+        exclude_characters=generate.get("ExcludeCharacters", ""),
+        exclude_numbers=_flag(generate, "ExcludeNumbers"),
+        exclude_punctuation=_flag(generate, "ExcludePunctuation"),
+        exclude_uppercase=_flag(generate, "ExcludeUppercase"),
+        exclude_lowercase=_flag(generate, "ExcludeLowercase"),
+        include_space=_flag(generate, "IncludeSpace"),
+        require_each_included_type=_flag(generate, "RequireEachIncludedType", default=True),
+    )
+    password = json.loads(password)["RandomPassword"]
+    template, key = generate.get("SecretStringTemplate"), generate.get("GenerateStringKey")
+    if template and key:
+        document = json.loads(template)
+        document[key] = password
+        return json.dumps(document)
+    return str(password)
+
+
+def _flag(properties: dict[str, Any], name: str, default: bool = False) -> bool:
+    return str(properties.get(name, default)).lower() == "true"
+
+
+class SecretsManagerSecret(CloudFormationModel):
+    # moto files every model under the service named by the second part of its module.
+    __module__ = "moto.secretsmanager.turbine_extensions"
+
+    def __init__(self, arn: str, name: str) -> None:
+        self.arn = arn
+        self.name = name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SecretsManager::Secret"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Id"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "Id":
+            return self.arn
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> SecretsManagerSecret:
+        backend = secretsmanager_backends[account_id][region_name]
+        properties = cloudformation_json.get("Properties", {})
+        secret_string = properties.get("SecretString")
+        if secret_string is None and "GenerateSecretString" in properties:
+            secret_string = _generated_secret_string(backend, properties["GenerateSecretString"])
+        created = backend.create_secret(
+            name=resource_name,
+            secret_string=secret_string,
+            secret_binary=None,
+            description=properties.get("Description"),
+            tags=properties.get("Tags"),
+            kms_key_id=properties.get("KmsKeyId"),
+            client_request_token=None,
+            replica_regions=[],
+            force_overwrite=False,
+        )
+        return cls(json.loads(created)["ARN"], resource_name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        secretsmanager_backends[account_id][region_name].delete_secret(resource_name, None, True)
+
+    def is_created(self) -> bool:
+        return True
+
+
+class SecretsManagerSecretTargetAttachment(CloudFormationModel):
+    """Accepted and referenceable; the secret is not filled with the target's host and port."""
+
+    # moto files every model under the service named by the second part of its module.
+    __module__ = "moto.secretsmanager.turbine_extensions"
+
+    def __init__(self, secret_id: str) -> None:
+        self.secret_id = secret_id
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SecretsManager::SecretTargetAttachment"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.secret_id
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> SecretsManagerSecretTargetAttachment:
+        return cls(str(cloudformation_json.get("Properties", {}).get("SecretId", resource_name)))
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        return None
+
+    def is_created(self) -> bool:
+        return True
+
+
+class CodeDeployApplication(CloudFormationModel):
+    # moto files every model under the service named by the second part of its module.
+    __module__ = "moto.codedeploy.turbine_extensions"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "ApplicationName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CodeDeploy::Application"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CodeDeployApplication:
+        properties = cloudformation_json.get("Properties", {})
+        codedeploy_backends[account_id][region_name].create_application(
+            resource_name, properties.get("ComputePlatform", "Server"), properties.get("Tags", [])
+        )
+        return cls(resource_name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        return None
+
+    def is_created(self) -> bool:
+        return True
+
+
+class CodeDeployDeploymentGroup(CloudFormationModel):
+    # moto files every model under the service named by the second part of its module.
+    __module__ = "moto.codedeploy.turbine_extensions"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "DeploymentGroupName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CodeDeploy::DeploymentGroup"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CodeDeployDeploymentGroup:
+        properties = cloudformation_json.get("Properties", {})
+        codedeploy_backends[account_id][region_name].create_deployment_group(
+            application_name=properties["ApplicationName"],
+            deployment_group_name=resource_name,
+            deployment_config_name=properties.get("DeploymentConfigName"),
+            ec2_tag_filters=properties.get("Ec2TagFilters"),
+            on_premises_instance_tag_filters=properties.get("OnPremisesInstanceTagFilters"),
+            auto_scaling_groups=properties.get("AutoScalingGroups"),
+            service_role_arn=properties["ServiceRoleArn"],
+            auto_rollback_configuration=properties.get("AutoRollbackConfiguration"),
+            deployment_style=properties.get("DeploymentStyle"),
+        )
+        return cls(resource_name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        return None
+
+    def is_created(self) -> bool:
+        return True
+
+
+def install() -> None:
+    """Idempotent. The resource models above registered themselves by subclassing."""
+    Stack.get_cfn_attribute = _nested_stack_attribute  # type: ignore[attr-defined]
+    # moto caches its type -> model maps on first use; forget them so the new models count.
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()

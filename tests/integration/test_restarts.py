@@ -1,0 +1,79 @@
+"""An operator killed in the middle of a create converges, after a restart, with exactly one stack."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from turbine_dev.controlplane import ControlPlane
+from turbine_dev.embedded_aws import EmbeddedAws
+from turbine_dev.kube import KubeApi, wait_for
+from turbine_dev.probes import turbine_stack
+from turbine_dev.processes import ManagedProcess
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed")]
+
+
+def _operator(
+    control_plane: ControlPlane, aws: EmbeddedAws, small_templates: Path, namespace: str, log: Path, poll: str
+) -> ManagedProcess:
+    env = {
+        **os.environ,
+        **aws.environment,
+        "KUBECONFIG": str(control_plane.kubeconfig),
+        "TURBINE_POLL_INTERVAL": poll,
+        "TURBINE_METRICS_PORT": "0",
+        "TURBINE_CFN_DIR": str(small_templates),
+    }
+    process = ManagedProcess(
+        "turbine-operator",
+        [sys.executable, "-m", "turbine_operator.cli", "run", "-n", namespace],
+        log,
+        env=env,
+    )
+    process.wait_until(lambda: "Turbine Operator started" in process.log_tail(200), 60, "start-up")
+    return process
+
+
+@pytest.mark.parametrize("kill_when", ["ChangeSetCreating", "FirstStatus"])
+def test_killed_operator_converges_with_one_stack(
+    control_plane: ControlPlane,
+    kube: KubeApi,
+    namespace: str,
+    template_bucket: str,
+    aws_environment: EmbeddedAws,
+    small_templates: Path,
+    tmp_path: Path,
+    kill_when: str,
+) -> None:
+    # A long poll interval holds the first operator between the steps of the create, where it dies.
+    first = _operator(
+        control_plane, aws_environment, small_templates, namespace, tmp_path / "first.log", "3600"
+    )
+    try:
+        kube.create_stack(namespace, turbine_stack("phoenix", template_bucket))
+        wait_for(
+            lambda: (
+                (c := kube.condition(namespace, "phoenix", "Ready"))
+                and (kill_when == "FirstStatus" or c["reason"] == kill_when)
+            ),
+            30,
+            f"the create to reach {kill_when}",
+        )
+    finally:
+        first.kill()
+    second = _operator(
+        control_plane, aws_environment, small_templates, namespace, tmp_path / "second.log", "0.5"
+    )
+    try:
+        body = kube.wait_condition(namespace, "phoenix", "Ready", timeout=60)
+    finally:
+        second.stop()
+    assert body["status"]["stackStatus"] == "CREATE_COMPLETE"
+    stacks = aws_environment.client("cloudformation").list_stacks()["StackSummaries"]
+    assert [s["StackStatus"] for s in stacks if s["StackName"] == f"{namespace}-phoenix"] == [
+        "CREATE_COMPLETE"
+    ]

@@ -1,0 +1,137 @@
+"""Manual approval, ownership and deletion policies, end to end."""
+
+from __future__ import annotations
+
+import pytest
+
+from turbine_dev.embedded_aws import EmbeddedAws
+from turbine_dev.kube import KubeApi, wait_for
+from turbine_dev.operator_runner import running_operator
+from turbine_dev.probes import aws_calls, mutating_calls_since, turbine_stack
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.usefixtures("crd_installed", "small_templates", "kubeconfig_environment"),
+]
+
+
+def _stack(aws: EmbeddedAws, name: str) -> dict[str, object] | None:
+    stacks = aws.client("cloudformation").describe_stacks()["Stacks"]
+    return next((stack for stack in stacks if stack["StackName"] == name), None)
+
+
+def _reason(kube: KubeApi, namespace: str, name: str, kind: str = "Ready") -> str | None:
+    condition = kube.condition(namespace, name, kind)
+    return str(condition["reason"]) if condition else None
+
+
+def test_manual_change_sets_wait_for_approval_in_git(
+    kube: KubeApi, namespace: str, template_bucket: str, aws_environment: EmbeddedAws
+) -> None:
+    with running_operator([namespace]):
+        kube.create_stack(namespace, turbine_stack("manual", template_bucket, updatePolicy="Manual"))
+        pending = wait_for(
+            lambda: (kube.get_stack(namespace, "manual") or {}).get("status", {}).get("pendingChangeSet"),
+            30,
+            "a pending change set",
+        )
+        assert pending["summary"] == "1 to add"
+        assert _reason(kube, namespace, "manual") == "ChangeSetAwaitingApproval"
+        assert _stack(aws_environment, f"{namespace}-manual")["StackStatus"] == "REVIEW_IN_PROGRESS"  # type: ignore[index]
+
+        kube.patch_stack(namespace, "manual", {"spec": {"approvedChangeSet": pending["name"]}})
+        body = kube.wait_condition(namespace, "manual", "Ready", timeout=30)
+        assert body["status"]["stackStatus"] == "CREATE_COMPLETE"
+        assert "pendingChangeSet" not in body["status"]
+
+        kube.patch_stack(namespace, "manual", {"spec": {"workers": {"maxSize": 3}}})
+        second = wait_for(
+            lambda: (
+                (p := (kube.get_stack(namespace, "manual") or {}).get("status", {}).get("pendingChangeSet"))
+                and p["name"] != pending["name"]
+                and p
+            ),
+            30,
+            "the change set of the update",
+        )
+        assert _stack(aws_environment, f"{namespace}-manual")["Outputs"][2]["OutputValue"] != "3"  # type: ignore[index]
+        kube.patch_stack(namespace, "manual", {"spec": {"approvedChangeSet": second["name"]}})
+        wait_for(
+            lambda: (
+                (b := kube.get_stack(namespace, "manual"))
+                and b["status"].get("stackStatus") == "UPDATE_COMPLETE"
+                and _reason(kube, namespace, "manual") == "StackReady"
+            ),
+            30,
+            "the approved update",
+        )
+
+
+def test_a_stack_owned_by_another_turbinestack_is_left_alone(
+    kube: KubeApi, namespace: str, template_bucket: str, aws_environment: EmbeddedAws
+) -> None:
+    with running_operator([namespace]):
+        kube.create_stack(namespace, turbine_stack("first", template_bucket, stackName=f"{namespace}-shared"))
+        kube.wait_condition(namespace, "first", "Ready", timeout=30)
+        before = aws_calls()
+        kube.create_stack(
+            namespace,
+            turbine_stack("second", template_bucket, stackName=f"{namespace}-shared", workers={"maxSize": 2}),
+        )
+        body = kube.wait_condition(namespace, "second", "Stalled", timeout=30)
+        assert _reason(kube, namespace, "second", "Stalled") == "StackNotOwned"
+        assert body["status"]["conditions"][0]["status"] == "False"
+        assert mutating_calls_since(before) == {}
+        parameters = _stack(aws_environment, f"{namespace}-shared")["Parameters"]  # type: ignore[index]
+        assert {"ParameterKey": "MaxGroupSize", "ParameterValue": "10"} in parameters
+
+        kube.delete_stack(namespace, "second")
+        wait_for(lambda: kube.get_stack(namespace, "second") is None, 30, "the second resource to go")
+        assert _stack(aws_environment, f"{namespace}-shared") is not None
+
+
+@pytest.mark.parametrize(
+    ("policy", "stack_survives", "event"),
+    [("Delete", False, "StackDeleted"), ("Retain", True, "StackRetained")],
+)
+def test_deletion_policy(
+    kube: KubeApi,
+    namespace: str,
+    template_bucket: str,
+    aws_environment: EmbeddedAws,
+    policy: str,
+    stack_survives: bool,
+    event: str,
+) -> None:
+    with running_operator([namespace]):
+        kube.create_stack(namespace, turbine_stack("doomed", template_bucket, deletionPolicy=policy))
+        kube.wait_condition(namespace, "doomed", "Ready", timeout=30)
+        kube.delete_stack(namespace, "doomed")
+        wait_for(lambda: kube.get_stack(namespace, "doomed") is None, 30, "the resource to go")
+    assert (_stack(aws_environment, f"{namespace}-doomed") is not None) == stack_survives
+    assert event in {e.reason for e in kube.events_for(namespace, "doomed")}
+
+
+def test_termination_protection_refuses_deletion_until_lifted(
+    kube: KubeApi, namespace: str, template_bucket: str, aws_environment: EmbeddedAws
+) -> None:
+    with running_operator([namespace]):
+        manifest = turbine_stack(
+            "guarded", template_bucket, deletionPolicy="Delete", terminationProtection=True
+        )
+        kube.create_stack(namespace, manifest)
+        kube.wait_condition(namespace, "guarded", "Ready", timeout=30)
+        stack_name = f"{namespace}-guarded"
+        assert _stack(aws_environment, stack_name)["EnableTerminationProtection"] is True  # type: ignore[index]
+
+        kube.delete_stack(namespace, "guarded")
+        wait_for(
+            lambda: _reason(kube, namespace, "guarded", "Stalled") == "TerminationProtected", 30, "Stalled"
+        )
+        message = kube.condition(namespace, "guarded", "Stalled")["message"]  # type: ignore[index]
+        assert "spec.terminationProtection" in message
+        assert _stack(aws_environment, stack_name) is not None
+
+        kube.patch_stack(namespace, "guarded", {"spec": {"terminationProtection": False}})
+        wait_for(lambda: kube.get_stack(namespace, "guarded") is None, 30, "the resource to go")
+    assert _stack(aws_environment, stack_name) is None
