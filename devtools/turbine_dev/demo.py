@@ -141,8 +141,8 @@ def run() -> int:
         say("interrupted; everything started by the demo has been stopped")
         return 130
     finally:
-        if not keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+        # Everything in it (kubeconfig, certificates, logs) belonged to processes that are gone now.
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -84,7 +84,14 @@ class Reconciler:
         except TransientAwsError as error:
             verdict = progressing("Retrying", f"AWS is unavailable or throttling ({error}); retrying")
             return self._report(resource, now, verdict, spec=spec, desired=desired, retry=True)
-        except (AwsAccessDenied, TemplateBucketMissing, AwsValidationError, AwsError) as error:
+        except TemplateBucketMissing as error:
+            message = (
+                f"spec.templateBucket.name: S3 bucket {spec.template_bucket.name} does not exist in "
+                f"{spec.region} or is not reachable ({error.code})"
+            )
+            verdict = stalled("TemplateBucketMissing", message)
+            return self._report(resource, now, verdict, spec=spec, desired=desired, announce_warning=True)
+        except (AwsAccessDenied, AwsValidationError, AwsError) as error:
             verdict = stalled(_stall_reason(error), str(error))
             return self._report(resource, now, verdict, spec=spec, desired=desired, announce_warning=True)
 
@@ -224,8 +231,6 @@ class Reconciler:
 
 
 def _stall_reason(error: AwsError) -> str:
-    if isinstance(error, TemplateBucketMissing):
-        return "TemplateBucketMissing"
     if isinstance(error, AwsAccessDenied):
         return "AwsAccessDenied"
     return "AwsRequestRejected"
