@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 
 from turbine_dev.embedded_aws import EmbeddedAws
@@ -18,6 +21,11 @@ pytestmark = [
 def _stack(aws: EmbeddedAws, name: str) -> dict[str, object] | None:
     stacks = aws.client("cloudformation").describe_stacks()["Stacks"]
     return next((stack for stack in stacks if stack["StackName"] == name), None)
+
+
+def _output(aws: EmbeddedAws, stack_name: str, key: str) -> str | None:
+    stack: Any = _stack(aws, stack_name) or {}
+    return next((o["OutputValue"] for o in stack.get("Outputs", []) if o["OutputKey"] == key), None)
 
 
 def _reason(kube: KubeApi, namespace: str, name: str, kind: str = "Ready") -> str | None:
@@ -54,7 +62,7 @@ def test_manual_change_sets_wait_for_approval_in_git(
             30,
             "the change set of the update",
         )
-        assert _stack(aws_environment, f"{namespace}-manual")["Outputs"][2]["OutputValue"] != "3"  # type: ignore[index]
+        assert _output(aws_environment, f"{namespace}-manual", "MaxWorkers") == "10"
         kube.patch_stack(namespace, "manual", {"spec": {"approvedChangeSet": second["name"]}})
         wait_for(
             lambda: (
@@ -135,3 +143,32 @@ def test_termination_protection_refuses_deletion_until_lifted(
         kube.patch_stack(namespace, "guarded", {"spec": {"terminationProtection": False}})
         wait_for(lambda: kube.get_stack(namespace, "guarded") is None, 30, "the resource to go")
     assert _stack(aws_environment, stack_name) is None
+
+
+def test_suspend_stops_every_aws_call_until_resumed(
+    kube: KubeApi, namespace: str, template_bucket: str, aws_environment: EmbeddedAws
+) -> None:
+    with running_operator([namespace]):
+        kube.create_stack(namespace, turbine_stack("paused", template_bucket))
+        kube.wait_condition(namespace, "paused", "Ready", timeout=30)
+        kube.patch_stack(namespace, "paused", {"spec": {"suspend": True}})
+        wait_for(
+            lambda: (
+                (b := kube.get_stack(namespace, "paused"))
+                and b["status"]["observedGeneration"] == b["metadata"]["generation"]
+            ),
+            30,
+            "the suspension to be observed",
+        )
+        before = aws_calls()
+        kube.patch_stack(namespace, "paused", {"spec": {"workers": {"maxSize": 7}}})
+        time.sleep(3)  # update handler plus several timer ticks
+        assert aws_calls() == before
+        assert "Suspended" in {event.reason for event in kube.events_for(namespace, "paused")}
+
+        kube.patch_stack(namespace, "paused", {"spec": {"suspend": False}})
+        wait_for(
+            lambda: _output(aws_environment, f"{namespace}-paused", "MaxWorkers") == "7",
+            30,
+            "the change made while suspended to be applied",
+        )

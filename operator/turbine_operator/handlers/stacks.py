@@ -67,6 +67,8 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, reason: str, 
 def follow(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     runtime = runtime_of(memo)
     now = datetime.datetime.now(datetime.UTC)
+    if body.spec.get("suspend"):
+        return  # the change handlers record the suspension; nothing to follow meanwhile
     if follow_up_due(body.status, now, runtime.settings.resync_interval):
         _reconcile("timer", body, patch, memo, wait=False)
 
