@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -68,7 +69,8 @@ def _flag(value: bool) -> str:
 
 def _number(value: float) -> str:
     # 0.9 rather than 0.90000001, and 1 rather than 1.0, as a person would type it in the console.
-    return format(value, "g")
+    text = repr(value)
+    return text.removesuffix(".0")
 
 
 def typed_parameter_values(spec: TurbineStackSpec) -> dict[str, str]:
@@ -133,6 +135,8 @@ def check_parameter_value(declaration: Mapping[str, Any], value: str, field: str
     if declaration.get("Type") == "Number":
         try:
             number = float(value)
+            if "_" in value or not math.isfinite(number):
+                raise ValueError(value)
         except ValueError:
             raise SpecError(field, f"{value!r} is not a number") from None
         low, high = declaration.get("MinValue"), declaration.get("MaxValue")

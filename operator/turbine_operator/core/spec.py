@@ -113,14 +113,20 @@ class _Fields:
         return f"{self.path}.{key}"
 
     def string(
-        self, key: str, default: str | None = None, pattern: re.Pattern[str] | None = None
+        self,
+        key: str,
+        default: str | None = None,
+        pattern: re.Pattern[str] | None = None,
+        max_length: int | None = None,
     ) -> str | None:
         value = self.raw.get(key, default)
         if value is None:
             return None
         if not isinstance(value, str):
             raise SpecError(self.field(key), f"must be a string, not {type(value).__name__}")
-        if pattern is not None and not pattern.match(value):
+        if max_length is not None and len(value) > max_length:
+            raise SpecError(self.field(key), f"is longer than {max_length} characters")
+        if pattern is not None and not pattern.fullmatch(value):
             raise SpecError(self.field(key), f"{value!r} does not match {pattern.pattern}")
         return value
 
@@ -152,14 +158,20 @@ class _Fields:
             raise SpecError(self.field(key), f"must be true or false, not {value!r}")
         return value
 
-    def string_map(self, key: str) -> dict[str, str]:
+    def string_map(self, key: str, max_items: int, max_value_length: int) -> dict[str, str]:
         value = self.raw.get(key) or {}
         if not isinstance(value, Mapping):
             raise SpecError(self.field(key), "must be a map of strings")
+        if len(value) > max_items:
+            raise SpecError(self.field(key), f"has more than {max_items} entries")
         result: dict[str, str] = {}
         for item_key, item_value in value.items():
             if not isinstance(item_value, str):
                 raise SpecError(f"{self.field(key)}.{item_key}", "must be a string")
+            if len(item_value) > max_value_length:
+                raise SpecError(
+                    f"{self.field(key)}.{item_key}", f"is longer than {max_value_length} characters"
+                )
             result[str(item_key)] = item_value
         return result
 
@@ -197,15 +209,15 @@ def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -
         raise SpecError("spec.workers.minSize", "must not exceed spec.workers.maxSize")
     if parsed_workers.shrink_threshold >= parsed_workers.growth_threshold:
         raise SpecError("spec.workers.shrinkThreshold", "must be below spec.workers.growthThreshold")
-    tags = spec.string_map("tags")
+    tags = spec.string_map("tags", max_items=40, max_value_length=256)
     for key in tags:
         if key.startswith(RESERVED_TAG_PREFIXES) or len(key) > 128:
             raise SpecError(
                 f"spec.tags.{key}", "tag keys are at most 128 characters and not aws: or turbine.dev/"
             )
-    parameters = spec.string_map("parameters")
+    parameters = spec.string_map("parameters", max_items=60, max_value_length=4096)
     for key in parameters:
-        if not PARAMETER_NAME.match(key):
+        if not PARAMETER_NAME.fullmatch(key):
             raise SpecError(f"spec.parameters.{key}", "parameter names are alphanumeric")
         if key in OPERATOR_PARAMETERS:
             raise SpecError(f"spec.parameters.{key}", "is set by the operator from spec.templateBucket")
@@ -216,7 +228,7 @@ def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -
         service_role_arn=spec.string("serviceRoleArn", pattern=ROLE_ARN),
         template_bucket=TemplateBucket(
             name=bucket.required_string("name", BUCKET_NAME),
-            prefix=bucket.string("prefix", "turbine/", KEY_PREFIX) or "",
+            prefix=bucket.string("prefix", "turbine/", KEY_PREFIX, max_length=200) or "",
         ),
         tags=tags,
         scheduler=SchedulerSpec(
@@ -228,7 +240,7 @@ def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -
         webserver=WebserverSpec(
             instance_type=webserver.string("instanceType", defaults_webserver.instance_type, INSTANCE_TYPE)
             or "",
-            port=webserver.integer("port", defaults_webserver.port, 0, 65535),
+            port=webserver.integer("port", defaults_webserver.port, 1, 65535),
             allowed_cidr=webserver.string("allowedCidr", defaults_webserver.allowed_cidr, CIDR) or "",
         ),
         workers=parsed_workers,

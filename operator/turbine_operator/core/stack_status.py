@@ -28,7 +28,8 @@ _PHASES = {
     "IMPORT_ROLLBACK_COMPLETE": StackPhase.UPDATE_ROLLED_BACK,
     "UPDATE_ROLLBACK_FAILED": StackPhase.UPDATE_ROLLBACK_FAILED,
     "IMPORT_ROLLBACK_FAILED": StackPhase.UPDATE_ROLLBACK_FAILED,
-    "UPDATE_FAILED": StackPhase.UPDATE_ROLLBACK_FAILED,
+    # Only with rollback disabled: the stack stays updatable, so it is treated like a rolled-back update.
+    "UPDATE_FAILED": StackPhase.UPDATE_ROLLED_BACK,
     "DELETE_FAILED": StackPhase.DELETE_FAILED,
     "DELETE_COMPLETE": StackPhase.DELETED,
 }

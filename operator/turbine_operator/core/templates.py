@@ -37,6 +37,13 @@ class _CloudFormationLoader(yaml.SafeLoader):
     """A SafeLoader that turns `!Ref x` into `{"Ref": "x"}`, `!Sub s` into `{"Fn::Sub": s}`, and so on."""
 
 
+# CloudFormation reads 2010-09-09 as a string; YAML 1.1 would make it a datetime.date.
+_CloudFormationLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _node_value(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     if isinstance(node, yaml.ScalarNode):
         return loader.construct_scalar(node)
@@ -71,7 +78,16 @@ for _name in _SHORT_FUNCTIONS:
 def load_template(body: bytes | str, where: str) -> Template:
     """Parses a JSON or YAML template; `where` names it in errors (a field path or a file)."""
     try:
-        document = yaml.load(body, Loader=_CloudFormationLoader)  # noqa: S506 - a SafeLoader subclass
+        text = body.decode("utf-8-sig") if isinstance(body, bytes) else body
+    except UnicodeDecodeError:
+        raise SpecError(where, "is not UTF-8 text") from None
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    try:
+        if document is None:
+            document = yaml.load(text, Loader=_CloudFormationLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         raise SpecError(where, f"is not valid YAML or JSON: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):

@@ -1,0 +1,546 @@
+"""The planner as a decision table: (intent, stack, change set, memory) -> the one next action."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import typing
+
+import pytest
+from mypy_boto3_cloudformation.literals import StackStatusType
+
+from turbine_operator.core.naming import OWNER_UID_TAG, change_set_name, ownership_tags
+from turbine_operator.core.observations import ObservedChangeSet, ObservedStack, ResourceChange, StackMemory
+from turbine_operator.core.planning import (
+    AcceptEmptyChangeSet,
+    Action,
+    AwaitApproval,
+    ChangeSetKind,
+    ContinueRollback,
+    ExecuteChangeSet,
+    InSync,
+    Intent,
+    ReplaceChangeSet,
+    SetTerminationProtection,
+    Stall,
+    StallReason,
+    StartChangeSet,
+    WaitForChangeSet,
+    WaitForStack,
+    is_empty_change_set,
+    is_owned_by,
+    needs_change_set,
+    plan,
+)
+
+DESIRED = "d" * 32
+PREVIOUS = "p" * 32
+UID = "6f1c0d3e-8a40-4c57-9a0e-6d2d5b1c2f10"
+NAME = change_set_name(DESIRED)
+NO_CHANGES = (
+    "The submitted information didn't contain changes. Submit different information to create a change set."
+)
+NO_UPDATES = "No updates are to be performed."
+
+AUTO = Intent(
+    desired_hash=DESIRED,
+    owner_uid=UID,
+    adopt=False,
+    auto_execute=True,
+    approved_change_set=None,
+    termination_protection=False,
+)
+MANUAL = dataclasses.replace(AUTO, auto_execute=False)
+FRESH = StackMemory()
+APPLIED = StackMemory(applied_hash=DESIRED, attempted_hash=DESIRED)
+OUTDATED = StackMemory(applied_hash=PREVIOUS, attempted_hash=PREVIOUS)
+
+
+def stack(
+    status: str, *, owner: str | None = UID, protection: bool = False, reason: str | None = None
+) -> ObservedStack:
+    tags = ownership_tags("airflow", "prod", owner) if owner else {"team": "data"}
+    return ObservedStack(
+        stack_id=f"arn:aws:cloudformation:eu-west-1:123456789012:stack/airflow-prod/{status.lower()}",
+        name="airflow-prod",
+        status=status,
+        status_reason=reason,
+        tags=tags,
+        outputs={},
+        termination_protection=protection,
+    )
+
+
+def change_set(
+    status: str = "CREATE_COMPLETE", execution: str = "AVAILABLE", reason: str | None = None
+) -> ObservedChangeSet:
+    return ObservedChangeSet(
+        name=NAME,
+        status=status,
+        execution_status=execution,
+        status_reason=reason,
+        changes=(ResourceChange("Modify", "TaskQueue", "AWS::SQS::Queue", "False"),),
+    )
+
+
+AVAILABLE = change_set()
+
+IN_PROGRESS_STATUSES = [
+    "CREATE_IN_PROGRESS",
+    "ROLLBACK_IN_PROGRESS",
+    "UPDATE_IN_PROGRESS",
+    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+    "UPDATE_ROLLBACK_IN_PROGRESS",
+    "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+    "DELETE_IN_PROGRESS",
+    "IMPORT_IN_PROGRESS",
+    "IMPORT_ROLLBACK_IN_PROGRESS",
+]
+
+Expected = Action | StallReason
+
+
+def check(action: Action, expected: Expected) -> None:
+    """A StallReason matches any Stall with that reason (messages are for people, not tables)."""
+    if isinstance(expected, StallReason):
+        assert isinstance(action, Stall), action
+        assert action.reason is expected
+        assert action.message
+    else:
+        assert action == expected
+
+
+# (intent, stack, change set, memory, expected): the stack-level branches.
+STACK_CASES: list[
+    tuple[str, Intent, ObservedStack | None, ObservedChangeSet | None, StackMemory, Expected]
+] = [
+    ("no-stack-creates", AUTO, None, None, FRESH, StartChangeSet(NAME, ChangeSetKind.CREATE)),
+    ("no-stack-ignores-memory", AUTO, None, None, APPLIED, StartChangeSet(NAME, ChangeSetKind.CREATE)),
+    ("foreign-stack-stalls", AUTO, stack("CREATE_COMPLETE", owner=None), None, FRESH, StallReason.NOT_OWNED),
+    (
+        "other-owners-stack-stalls",
+        AUTO,
+        stack("CREATE_COMPLETE", owner="someone-else"),
+        None,
+        FRESH,
+        StallReason.NOT_OWNED,
+    ),
+    (
+        "foreign-stack-stalls-even-while-busy",
+        AUTO,
+        stack("UPDATE_IN_PROGRESS", owner=None),
+        None,
+        FRESH,
+        StallReason.NOT_OWNED,
+    ),
+    (
+        "adopt-takes-over-foreign-stack",
+        dataclasses.replace(AUTO, adopt=True),
+        stack("CREATE_COMPLETE", owner=None),
+        None,
+        FRESH,
+        StartChangeSet(NAME, ChangeSetKind.UPDATE),
+    ),
+    (
+        "adopt-executes-on-foreign-stack",
+        dataclasses.replace(AUTO, adopt=True),
+        stack("UPDATE_COMPLETE", owner="someone-else"),
+        AVAILABLE,
+        FRESH,
+        ExecuteChangeSet(AVAILABLE),
+    ),
+    ("create-failed-stalls", AUTO, stack("CREATE_FAILED"), None, FRESH, StallReason.CREATE_FAILED),
+    ("rollback-complete-stalls", AUTO, stack("ROLLBACK_COMPLETE"), None, FRESH, StallReason.CREATE_FAILED),
+    ("rollback-failed-stalls", AUTO, stack("ROLLBACK_FAILED"), None, APPLIED, StallReason.CREATE_FAILED),
+    ("delete-failed-stalls", AUTO, stack("DELETE_FAILED"), None, APPLIED, StallReason.DELETE_FAILED),
+    (
+        "update-rollback-failed-continues",
+        AUTO,
+        stack("UPDATE_ROLLBACK_FAILED"),
+        None,
+        OUTDATED,
+        ContinueRollback(),
+    ),
+    (
+        "update-rollback-failed-continues-once-per-desired-state",
+        AUTO,
+        stack("UPDATE_ROLLBACK_FAILED"),
+        None,
+        dataclasses.replace(OUTDATED, continued_rollback_hash=PREVIOUS),
+        ContinueRollback(),
+    ),
+    (
+        "update-rollback-failed-after-continuing-stalls",
+        AUTO,
+        stack("UPDATE_ROLLBACK_FAILED"),
+        None,
+        dataclasses.replace(OUTDATED, continued_rollback_hash=DESIRED),
+        StallReason.UPDATE_ROLLBACK_FAILED,
+    ),
+    (
+        "import-rollback-failed-continues",
+        AUTO,
+        stack("IMPORT_ROLLBACK_FAILED"),
+        None,
+        OUTDATED,
+        ContinueRollback(),
+    ),
+    (
+        "update-rolled-back-same-desired-stalls",
+        AUTO,
+        stack("UPDATE_ROLLBACK_COMPLETE"),
+        AVAILABLE,
+        StackMemory(applied_hash=PREVIOUS, attempted_hash=DESIRED),
+        StallReason.UPDATE_ROLLED_BACK,
+    ),
+    (
+        "update-rolled-back-new-desired-starts-change-set",
+        AUTO,
+        stack("UPDATE_ROLLBACK_COMPLETE"),
+        None,
+        OUTDATED,
+        StartChangeSet(NAME, ChangeSetKind.UPDATE),
+    ),
+    (
+        "update-rolled-back-new-desired-executes",
+        AUTO,
+        stack("UPDATE_ROLLBACK_COMPLETE"),
+        AVAILABLE,
+        OUTDATED,
+        ExecuteChangeSet(AVAILABLE),
+    ),
+    (
+        # The spec went back to what the stack was rolled back to.
+        "update-rolled-back-to-desired-is-in-sync",
+        AUTO,
+        stack("UPDATE_ROLLBACK_COMPLETE"),
+        None,
+        StackMemory(applied_hash=DESIRED, attempted_hash=PREVIOUS),
+        InSync(),
+    ),
+    ("applied-create-complete-in-sync", AUTO, stack("CREATE_COMPLETE"), None, APPLIED, InSync()),
+    ("applied-update-complete-in-sync", AUTO, stack("UPDATE_COMPLETE"), None, APPLIED, InSync()),
+    ("applied-import-complete-in-sync", AUTO, stack("IMPORT_COMPLETE"), None, APPLIED, InSync()),
+    (
+        "applied-ignores-a-leftover-change-set",
+        AUTO,
+        stack("UPDATE_COMPLETE"),
+        change_set(execution="OBSOLETE"),
+        APPLIED,
+        InSync(),
+    ),
+    (
+        "applied-enables-termination-protection",
+        dataclasses.replace(AUTO, termination_protection=True),
+        stack("UPDATE_COMPLETE"),
+        None,
+        APPLIED,
+        SetTerminationProtection(True),
+    ),
+    (
+        "applied-disables-termination-protection",
+        AUTO,
+        stack("UPDATE_COMPLETE", protection=True),
+        None,
+        APPLIED,
+        SetTerminationProtection(False),
+    ),
+    (
+        "applied-with-protection-already-on-in-sync",
+        dataclasses.replace(AUTO, termination_protection=True),
+        stack("UPDATE_COMPLETE", protection=True),
+        None,
+        APPLIED,
+        InSync(),
+    ),
+    (
+        "outdated-stable-starts-update",
+        AUTO,
+        stack("UPDATE_COMPLETE"),
+        None,
+        OUTDATED,
+        StartChangeSet(NAME, ChangeSetKind.UPDATE),
+    ),
+    (
+        "never-applied-stable-starts-update",
+        AUTO,
+        stack("CREATE_COMPLETE"),
+        None,
+        FRESH,
+        StartChangeSet(NAME, ChangeSetKind.UPDATE),
+    ),
+    (
+        "review-starts-create",
+        AUTO,
+        stack("REVIEW_IN_PROGRESS"),
+        None,
+        FRESH,
+        StartChangeSet(NAME, ChangeSetKind.CREATE),
+    ),
+    (
+        # A REVIEW stack has nothing applied, whatever the memory says.
+        "review-with-applied-memory-still-creates",
+        AUTO,
+        stack("REVIEW_IN_PROGRESS"),
+        None,
+        APPLIED,
+        StartChangeSet(NAME, ChangeSetKind.CREATE),
+    ),
+    (
+        "review-executes-create",
+        AUTO,
+        stack("REVIEW_IN_PROGRESS"),
+        AVAILABLE,
+        FRESH,
+        ExecuteChangeSet(AVAILABLE),
+    ),
+    (
+        "review-manual-awaits-approval",
+        MANUAL,
+        stack("REVIEW_IN_PROGRESS"),
+        AVAILABLE,
+        FRESH,
+        AwaitApproval(AVAILABLE),
+    ),
+    ("unknown-status-waits", AUTO, stack("SOMETHING_NEW"), None, FRESH, WaitForStack("SOMETHING_NEW")),
+]
+
+
+@pytest.mark.parametrize(
+    ("intent", "observed", "observed_change_set", "memory", "expected"),
+    [pytest.param(*case, id=case_id) for case_id, *case in STACK_CASES],
+)
+def test_plan_for_the_stack(
+    intent: Intent,
+    observed: ObservedStack | None,
+    observed_change_set: ObservedChangeSet | None,
+    memory: StackMemory,
+    expected: Expected,
+) -> None:
+    check(plan(intent, observed, observed_change_set, memory), expected)
+
+
+@pytest.mark.parametrize("status", IN_PROGRESS_STATUSES)
+@pytest.mark.parametrize("memory", [FRESH, APPLIED, OUTDATED], ids=["fresh", "applied", "outdated"])
+def test_stack_in_progress_waits(status: str, memory: StackMemory) -> None:
+    assert plan(AUTO, stack(status), AVAILABLE, memory) == WaitForStack(status)
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        ("CREATE_FAILED", "Resource creation cancelled"),
+        ("DELETE_FAILED", "Bucket not empty"),
+        ("ROLLBACK_COMPLETE", None),
+    ],
+)
+def test_stall_message_names_the_stack_and_why(status: str, reason: str | None) -> None:
+    action = plan(AUTO, stack(status, reason=reason), None, FRESH)
+    assert isinstance(action, Stall)
+    assert "airflow-prod" in action.message
+    assert (reason or status) in action.message
+
+
+# (intent, change set, expected) on an outdated, owned UPDATE_COMPLETE stack: the change-set branches.
+CHANGE_SET_CASES: list[tuple[str, Intent, ObservedChangeSet | None, Expected]] = [
+    ("missing-starts", AUTO, None, StartChangeSet(NAME, ChangeSetKind.UPDATE)),
+    ("create-pending-waits", AUTO, change_set("CREATE_PENDING", "UNAVAILABLE"), WaitForChangeSet(NAME)),
+    (
+        "create-in-progress-waits",
+        AUTO,
+        change_set("CREATE_IN_PROGRESS", "UNAVAILABLE"),
+        WaitForChangeSet(NAME),
+    ),
+    (
+        "failed-no-changes-accepted",
+        AUTO,
+        change_set("FAILED", "UNAVAILABLE", NO_CHANGES),
+        AcceptEmptyChangeSet(NAME),
+    ),
+    (
+        "failed-no-updates-accepted",
+        AUTO,
+        change_set("FAILED", "UNAVAILABLE", NO_UPDATES),
+        AcceptEmptyChangeSet(NAME),
+    ),
+    (
+        "failed-no-changes-accepted-even-in-manual",
+        MANUAL,
+        change_set("FAILED", "UNAVAILABLE", NO_CHANGES),
+        AcceptEmptyChangeSet(NAME),
+    ),
+    (
+        "failed-template-error-stalls",
+        AUTO,
+        change_set("FAILED", "UNAVAILABLE", "Template format error: Unresolved resource dependencies"),
+        StallReason.CHANGE_SET_FAILED,
+    ),
+    (
+        "failed-without-reason-stalls",
+        AUTO,
+        change_set("FAILED", "UNAVAILABLE", None),
+        StallReason.CHANGE_SET_FAILED,
+    ),
+    ("available-auto-executes", AUTO, AVAILABLE, ExecuteChangeSet(AVAILABLE)),
+    ("available-manual-awaits-approval", MANUAL, AVAILABLE, AwaitApproval(AVAILABLE)),
+    (
+        "available-manual-approved-executes",
+        dataclasses.replace(MANUAL, approved_change_set=NAME),
+        AVAILABLE,
+        ExecuteChangeSet(AVAILABLE),
+    ),
+    (
+        # An approval of an earlier change set does not carry over to a different desired state.
+        "available-manual-other-approved-awaits",
+        dataclasses.replace(MANUAL, approved_change_set=change_set_name(PREVIOUS)),
+        AVAILABLE,
+        AwaitApproval(AVAILABLE),
+    ),
+    (
+        "execute-in-progress-waits",
+        AUTO,
+        change_set(execution="EXECUTE_IN_PROGRESS"),
+        WaitForStack("UPDATE_COMPLETE"),
+    ),
+    ("execute-complete-in-sync", AUTO, change_set(execution="EXECUTE_COMPLETE"), InSync()),
+    (
+        "execute-complete-sets-protection",
+        dataclasses.replace(AUTO, termination_protection=True),
+        change_set(execution="EXECUTE_COMPLETE"),
+        SetTerminationProtection(True),
+    ),
+    ("execute-failed-stalls", AUTO, change_set(execution="EXECUTE_FAILED"), StallReason.UPDATE_ROLLED_BACK),
+    (
+        "obsolete-replaced",
+        AUTO,
+        change_set(execution="OBSOLETE"),
+        ReplaceChangeSet(NAME, ChangeSetKind.UPDATE),
+    ),
+    (
+        "unavailable-replaced",
+        AUTO,
+        change_set(execution="UNAVAILABLE"),
+        ReplaceChangeSet(NAME, ChangeSetKind.UPDATE),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("intent", "observed_change_set", "expected"),
+    [pytest.param(*case, id=case_id) for case_id, *case in CHANGE_SET_CASES],
+)
+def test_plan_for_the_change_set(
+    intent: Intent, observed_change_set: ObservedChangeSet | None, expected: Expected
+) -> None:
+    check(plan(intent, stack("UPDATE_COMPLETE"), observed_change_set, OUTDATED), expected)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        ("CREATE_COMPLETE", ChangeSetKind.UPDATE),
+        ("UPDATE_ROLLBACK_COMPLETE", ChangeSetKind.UPDATE),
+        ("REVIEW_IN_PROGRESS", ChangeSetKind.CREATE),
+    ],
+)
+@pytest.mark.parametrize(
+    ("observed_change_set", "make"),
+    [(None, StartChangeSet), (change_set(execution="OBSOLETE"), ReplaceChangeSet)],
+    ids=["start", "replace"],
+)
+def test_change_set_kind_follows_the_stack(
+    status: str,
+    kind: ChangeSetKind,
+    observed_change_set: ObservedChangeSet | None,
+    make: type[StartChangeSet] | type[ReplaceChangeSet],
+) -> None:
+    assert plan(AUTO, stack(status), observed_change_set, OUTDATED) == make(NAME, kind)
+
+
+def test_change_set_is_named_after_the_desired_state() -> None:
+    action = plan(dataclasses.replace(AUTO, desired_hash="e" * 32), None, None, FRESH)
+    assert action == StartChangeSet(change_set_name("e" * 32), ChangeSetKind.CREATE)
+
+
+@pytest.mark.parametrize(
+    ("observed_change_set", "empty"),
+    [
+        (change_set("FAILED", "UNAVAILABLE", NO_CHANGES), True),
+        (change_set("FAILED", "UNAVAILABLE", NO_UPDATES), True),
+        (change_set("FAILED", "UNAVAILABLE", "Parameter X is invalid"), False),
+        (change_set("FAILED", "UNAVAILABLE", None), False),
+        # Only a FAILED change set can be empty; a reason on another status is just text.
+        (change_set("CREATE_COMPLETE", "AVAILABLE", NO_CHANGES), False),
+    ],
+)
+def test_is_empty_change_set(observed_change_set: ObservedChangeSet, empty: bool) -> None:
+    assert is_empty_change_set(observed_change_set) is empty
+
+
+@pytest.mark.parametrize(
+    ("tags", "owned"),
+    [
+        ({OWNER_UID_TAG: UID}, True),
+        ({OWNER_UID_TAG: "other"}, False),
+        ({}, False),
+        ({"owner-uid": UID}, False),
+    ],
+)
+def test_is_owned_by_reads_the_owner_uid_tag(tags: dict[str, str], owned: bool) -> None:
+    assert is_owned_by(dataclasses.replace(stack("CREATE_COMPLETE"), tags=tags), UID) is owned
+
+
+@pytest.mark.parametrize(
+    ("observed", "memory", "needed"),
+    [
+        (None, FRESH, False),
+        (stack("REVIEW_IN_PROGRESS"), FRESH, True),
+        (stack("REVIEW_IN_PROGRESS"), APPLIED, True),
+        (stack("CREATE_COMPLETE"), FRESH, True),
+        (stack("UPDATE_COMPLETE"), OUTDATED, True),
+        (stack("UPDATE_COMPLETE"), APPLIED, False),
+        (stack("UPDATE_ROLLBACK_COMPLETE"), OUTDATED, True),
+        (stack("UPDATE_ROLLBACK_COMPLETE"), APPLIED, False),
+        (stack("UPDATE_IN_PROGRESS"), OUTDATED, False),
+        (stack("CREATE_FAILED"), FRESH, False),
+        (stack("UPDATE_ROLLBACK_FAILED"), OUTDATED, False),
+        (stack("DELETE_FAILED"), OUTDATED, False),
+    ],
+    ids=lambda value: value.status if isinstance(value, ObservedStack) else None,
+)
+def test_needs_change_set(observed: ObservedStack | None, memory: StackMemory, needed: bool) -> None:
+    assert needs_change_set(AUTO, observed, memory) is needed
+
+
+# The adapter reports a DELETE_COMPLETE stack as no stack at all, so the planner never sees one.
+OBSERVABLE_STATUSES = sorted(set(typing.get_args(StackStatusType)) - {"DELETE_COMPLETE"})
+MEMORIES = [
+    FRESH,
+    APPLIED,
+    OUTDATED,
+    StackMemory(applied_hash=PREVIOUS, attempted_hash=DESIRED),
+    StackMemory(applied_hash=PREVIOUS, attempted_hash=DESIRED, continued_rollback_hash=DESIRED),
+]
+ANY_CHANGE_SETS = [
+    AVAILABLE,
+    change_set("CREATE_PENDING", "UNAVAILABLE"),
+    change_set("FAILED", "UNAVAILABLE", NO_CHANGES),
+    change_set(execution="EXECUTE_COMPLETE"),
+    change_set(execution="OBSOLETE"),
+]
+
+
+INTENTS = [AUTO, MANUAL, dataclasses.replace(AUTO, adopt=True)]
+
+
+@pytest.mark.parametrize("status", OBSERVABLE_STATUSES)
+def test_plan_ignores_the_change_set_when_needs_change_set_is_false(status: str) -> None:
+    # The reconciler fetches the change set only when needs_change_set is true and passes None
+    # otherwise; a plan that would differ with a change set would then silently act on None.
+    observed = stack(status)
+    for memory, intent in itertools.product(MEMORIES, INTENTS):
+        if needs_change_set(intent, observed, memory):
+            continue
+        without = plan(intent, observed, None, memory)
+        for candidate in ANY_CHANGE_SETS:
+            assert plan(intent, observed, candidate, memory) == without, (memory, intent, candidate)

@@ -1,0 +1,650 @@
+"""parse_spec against the CRD: same fields, same defaults, and every CRD constraint enforced again.
+
+The CRD is the contract (the API server validates it); parse_spec re-validates because
+`turbine-operator render` reads manifests that never went through an API server. The tests below
+read the CRD YAML, so a field or constraint added to one side only shows up as a failure here.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import enum
+import functools
+import re
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from turbine_operator.core.errors import SpecError
+from turbine_operator.core.spec import (
+    AirflowSpec,
+    DeletionPolicy,
+    SchedulerSpec,
+    TemplateBucket,
+    TurbineStackSpec,
+    UpdatePolicy,
+    WebserverSpec,
+    WorkersSpec,
+    parse_spec,
+)
+
+CRD_PATH = Path(__file__).resolve().parents[2] / "crds" / "turbinestacks.turbine.dev.yaml"
+MINIMAL: dict[str, Any] = {"templateBucket": {"name": "turbine-templates"}}
+
+
+def parse(raw: object) -> TurbineStackSpec:
+    return parse_spec(raw, namespace="airflow", name="prod", default_region="eu-west-1")
+
+
+def with_value(path: str, value: object, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """MINIMAL (or `base`) with the dotted camelCase `path` set to `value`."""
+    raw = copy.deepcopy(MINIMAL if base is None else base)
+    *parents, leaf = path.split(".")
+    node = raw
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+    return raw
+
+
+@functools.cache
+def crd_spec_schema() -> dict[str, Any]:
+    crd = yaml.safe_load(CRD_PATH.read_text())
+    (version,) = crd["spec"]["versions"]
+    schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    return schema
+
+
+def crd_properties(schema: dict[str, Any], path: str = "spec") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every property below `schema`, recursively, as (dotted camelCase path, schema)."""
+    for key, child in schema.get("properties", {}).items():
+        child_path = f"{path}.{key}"
+        yield child_path, child
+        yield from crd_properties(child, child_path)
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def dataclass_fields(cls: type[Any], path: str = "spec") -> Iterator[tuple[str, Any]]:
+    """Every field of the spec dataclasses, recursively, as (dotted snake_case path, resolved type)."""
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        field_path = f"{path}.{field.name}"
+        field_type = hints[field.name]
+        yield field_path, field_type
+        if dataclasses.is_dataclass(field_type):
+            yield from dataclass_fields(typing.cast(type[Any], field_type), field_path)
+
+
+def dataclass_default(cls: type[Any], snake_path: str) -> object:
+    """The default of the dataclass field at `snake_path` (below spec.)."""
+    *parents, leaf = snake_path.split(".")[1:]
+    for name in parents:
+        cls = typing.get_type_hints(cls)[name]
+    (field,) = [field for field in dataclasses.fields(cls) if field.name == leaf]
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
+
+
+def value_at(spec: TurbineStackSpec, snake_path: str) -> object:
+    value: object = spec
+    for name in snake_path.split(".")[1:]:
+        value = getattr(value, name)
+    return value
+
+
+def plain(value: object) -> object:
+    """A dataclass or enum value as the JSON the CRD default is written in."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
+# --- field sets and defaults ------------------------------------------------------------------
+
+
+def test_minimal_spec_takes_every_default() -> None:
+    assert parse(MINIMAL) == TurbineStackSpec(
+        stack_name="airflow-prod",
+        region="eu-west-1",
+        template_bucket=TemplateBucket(name="turbine-templates", prefix="turbine/"),
+    )
+
+
+def test_null_nested_objects_take_their_defaults() -> None:
+    # YAML `workers:` with nothing below it arrives as None; it must mean "all defaults".
+    raw = {**MINIMAL, "scheduler": None, "webserver": None, "workers": None, "airflow": None, "tags": None}
+    assert parse(raw) == parse(MINIMAL)
+
+
+def test_every_crd_spec_property_has_a_description() -> None:
+    missing = [path for path, schema in crd_properties(crd_spec_schema()) if not schema.get("description")]
+    assert missing == []
+
+
+def test_crd_spec_properties_match_the_dataclass_fields() -> None:
+    crd_fields = {
+        ".".join(snake(part) for part in path.split(".")) for path, _ in crd_properties(crd_spec_schema())
+    }
+    model_fields = {path for path, _ in dataclass_fields(TurbineStackSpec)}
+    assert crd_fields == model_fields
+
+
+def test_crd_object_properties_are_dataclasses_and_leaves_are_not() -> None:
+    # tags and parameters are free-form maps (additionalProperties), not nested dataclasses.
+    model_types = dict(dataclass_fields(TurbineStackSpec))
+    for path, schema in crd_properties(crd_spec_schema()):
+        field_type = model_types[".".join(snake(part) for part in path.split("."))]
+        has_properties = "properties" in schema
+        assert dataclasses.is_dataclass(field_type) == has_properties, path
+
+
+def crd_defaults() -> list[tuple[str, object]]:
+    return [
+        (path, schema["default"]) for path, schema in crd_properties(crd_spec_schema()) if "default" in schema
+    ]
+
+
+@pytest.mark.parametrize(("path", "crd_default"), crd_defaults(), ids=[path for path, _ in crd_defaults()])
+def test_crd_defaults_equal_the_dataclass_defaults(path: str, crd_default: object) -> None:
+    snake_path = ".".join(snake(part) for part in path.split("."))
+    model_default = plain(dataclass_default(TurbineStackSpec, snake_path))
+    if isinstance(crd_default, dict):
+        # An object default ({} or a partial object) is completed by the defaults of its fields.
+        assert isinstance(model_default, dict)
+        assert {key: model_default[snake(key)] for key in crd_default} == crd_default
+    else:
+        assert model_default == crd_default
+
+
+@pytest.mark.parametrize(("path", "crd_default"), crd_defaults(), ids=[path for path, _ in crd_defaults()])
+def test_parse_spec_applies_the_crd_defaults(path: str, crd_default: object) -> None:
+    parsed = plain(value_at(parse(MINIMAL), ".".join(snake(part) for part in path.split("."))))
+    if isinstance(crd_default, dict):
+        assert isinstance(parsed, dict)
+        assert {key: parsed[snake(key)] for key in crd_default} == crd_default
+    else:
+        assert parsed == crd_default
+
+
+FULL_SPEC: dict[str, Any] = {
+    "stackName": "TurbineProd",
+    "region": "us-gov-west-1",
+    "roleArn": "arn:aws:iam::123456789012:role/turbine-operator",
+    "serviceRoleArn": "arn:aws-us-gov:iam::123456789012:role/path/cfn-service",
+    "templateBucket": {"name": "my-templates-bucket", "prefix": ""},
+    "tags": {"team": "data", "cost-center": "42"},
+    "scheduler": {"instanceType": "m5.xlarge"},
+    "webserver": {"instanceType": "c6g.large", "port": 80, "allowedCidr": "192.168.0.0/24"},
+    "workers": {
+        "instanceType": "r6i.2xlarge",
+        "minSize": 2,
+        "maxSize": 20,
+        "growthThreshold": 0.75,
+        "shrinkThreshold": 0.25,
+    },
+    "airflow": {"loadExampleDags": True, "loadDefaultConnections": True},
+    "parameters": {"DrainTimeout": "600"},
+    "deletionPolicy": "Delete",
+    "terminationProtection": True,
+    "suspend": True,
+    "updatePolicy": "Manual",
+    "approvedChangeSet": "turbine-0123456789abcdef01234567",
+    "adopt": True,
+}
+
+
+def test_full_spec_parses_every_field() -> None:
+    assert parse(FULL_SPEC) == TurbineStackSpec(
+        stack_name="TurbineProd",
+        region="us-gov-west-1",
+        role_arn="arn:aws:iam::123456789012:role/turbine-operator",
+        service_role_arn="arn:aws-us-gov:iam::123456789012:role/path/cfn-service",
+        template_bucket=TemplateBucket(name="my-templates-bucket", prefix=""),
+        tags={"team": "data", "cost-center": "42"},
+        scheduler=SchedulerSpec(instance_type="m5.xlarge"),
+        webserver=WebserverSpec(instance_type="c6g.large", port=80, allowed_cidr="192.168.0.0/24"),
+        workers=WorkersSpec(
+            instance_type="r6i.2xlarge", min_size=2, max_size=20, growth_threshold=0.75, shrink_threshold=0.25
+        ),
+        airflow=AirflowSpec(load_example_dags=True, load_default_connections=True),
+        parameters={"DrainTimeout": "600"},
+        deletion_policy=DeletionPolicy.DELETE,
+        termination_protection=True,
+        suspend=True,
+        update_policy=UpdatePolicy.MANUAL,
+        approved_change_set="turbine-0123456789abcdef01234567",
+        adopt=True,
+    )
+
+
+def leaf_paths() -> list[str]:
+    return [path for path, schema in crd_properties(crd_spec_schema()) if "properties" not in schema]
+
+
+@pytest.mark.parametrize("path", leaf_paths())
+def test_parse_spec_reads_every_crd_leaf_property(path: str) -> None:
+    # FULL_SPEC sets every leaf to a non-default value; a property parse_spec ignored would still
+    # have its default here. (The CRD field-set test above makes FULL_SPEC's coverage exhaustive.)
+    snake_path = ".".join(snake(part) for part in path.split("."))
+    assert value_at(parse(FULL_SPEC), snake_path) != value_at(parse(MINIMAL), snake_path)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "snake_path", "expected"),
+    [
+        ("webserver.port", 1, "spec.webserver.port", 1),
+        ("webserver.port", 65535, "spec.webserver.port", 65535),
+        ("workers.growthThreshold", 1, "spec.workers.growth_threshold", 1.0),
+        ("workers.shrinkThreshold", 0, "spec.workers.shrink_threshold", 0.0),
+        ("workers.maxSize", 0, "spec.workers.max_size", 0),
+        ("workers.maxSize", 1000, "spec.workers.max_size", 1000),
+        ("templateBucket.prefix", "a/b-c/", "spec.template_bucket.prefix", "a/b-c/"),
+        ("templateBucket.name", "abc", "spec.template_bucket.name", "abc"),
+        ("stackName", "a" * 128, "spec.stack_name", "a" * 128),
+        ("region", "cn-north-1", "spec.region", "cn-north-1"),
+        ("region", "us-isob-east-1", "spec.region", "us-isob-east-1"),
+        ("webserver.allowedCidr", "0.0.0.0/0", "spec.webserver.allowed_cidr", "0.0.0.0/0"),
+        ("webserver.allowedCidr", "203.0.113.7/32", "spec.webserver.allowed_cidr", "203.0.113.7/32"),
+        ("workers.instanceType", "t4g.nano", "spec.workers.instance_type", "t4g.nano"),
+        ("workers.instanceType", "m7i-flex.2xlarge", "spec.workers.instance_type", "m7i-flex.2xlarge"),
+        ("workers.instanceType", "c5.metal", "spec.workers.instance_type", "c5.metal"),
+        ("workers.instanceType", "m7i.metal-24xl", "spec.workers.instance_type", "m7i.metal-24xl"),
+        ("tags", {"k" * 128: "v" * 256}, "spec.tags", {"k" * 128: "v" * 256}),
+    ],
+    ids=lambda value: str(value)[:30] if isinstance(value, str) else None,
+)
+def test_boundary_values_are_accepted(path: str, value: object, snake_path: str, expected: object) -> None:
+    assert value_at(parse(with_value(path, value)), snake_path) == expected
+
+
+def test_thresholds_given_as_integers_become_floats() -> None:
+    parsed = parse(with_value("workers", {"growthThreshold": 1, "shrinkThreshold": 0}))
+    assert isinstance(parsed.workers.growth_threshold, float)
+    assert isinstance(parsed.workers.shrink_threshold, float)
+
+
+# --- invalid specs: one case per CRD constraint (and a few the CRD cannot express) ---------------
+
+# (constraint, raw spec, the field SpecError must name). A constraint is
+# "<path>:<keyword>" for the keywords collected by crd_constraints() below.
+INVALID: list[tuple[str, object, str]] = [
+    ("spec:type", ["templateBucket"], "spec"),
+    ("spec:type", "templateBucket: {name: x}", "spec"),
+    ("spec:required", {}, "spec.templateBucket"),
+    ("spec.stackName:type", with_value("stackName", 42), "spec.stackName"),
+    ("spec.stackName:minLength", with_value("stackName", ""), "spec.stackName"),
+    ("spec.stackName:maxLength", with_value("stackName", "a" * 129), "spec.stackName"),
+    ("spec.stackName:pattern", with_value("stackName", "1turbine"), "spec.stackName"),
+    ("spec.stackName:pattern", with_value("stackName", "turbine_prod"), "spec.stackName"),
+    ("spec.stackName:pattern", with_value("stackName", "turbine.prod"), "spec.stackName"),
+    ("spec.region:type", with_value("region", ["eu-west-1"]), "spec.region"),
+    ("spec.region:pattern", with_value("region", "EU-WEST-1"), "spec.region"),
+    ("spec.region:pattern", with_value("region", "eu-west"), "spec.region"),
+    ("spec.roleArn:type", with_value("roleArn", {"arn": "x"}), "spec.roleArn"),
+    ("spec.roleArn:pattern", with_value("roleArn", "arn:aws:iam::12345:role/x"), "spec.roleArn"),
+    (
+        "spec.serviceRoleArn:type",
+        with_value("serviceRoleArn", 123456789012),
+        "spec.serviceRoleArn",
+    ),
+    (
+        "spec.serviceRoleArn:pattern",
+        with_value("serviceRoleArn", "arn:aws:iam::123456789012:user/cfn"),
+        "spec.serviceRoleArn",
+    ),
+    ("spec.templateBucket:type", {"templateBucket": "turbine-templates"}, "spec.templateBucket"),
+    ("spec.templateBucket:required", {"templateBucket": {"prefix": "x/"}}, "spec.templateBucket.name"),
+    ("spec.templateBucket:required", {"templateBucket": None}, "spec.templateBucket.name"),
+    ("spec.templateBucket.name:type", {"templateBucket": {"name": 7}}, "spec.templateBucket.name"),
+    (
+        "spec.templateBucket.name:minLength",
+        {"templateBucket": {"name": "ab"}},
+        "spec.templateBucket.name",
+    ),
+    (
+        "spec.templateBucket.name:maxLength",
+        {"templateBucket": {"name": "a" * 64}},
+        "spec.templateBucket.name",
+    ),
+    (
+        "spec.templateBucket.name:pattern",
+        {"templateBucket": {"name": "My_Bucket"}},
+        "spec.templateBucket.name",
+    ),
+    (
+        "spec.templateBucket.name:pattern",
+        {"templateBucket": {"name": "bucket-"}},
+        "spec.templateBucket.name",
+    ),
+    (
+        # Dots break HTTPS virtual-hosted URLs, which the template URLs use.
+        "spec.templateBucket.name:pattern",
+        {"templateBucket": {"name": "my.bucket"}},
+        "spec.templateBucket.name",
+    ),
+    (
+        "spec.templateBucket.prefix:type",
+        with_value("templateBucket.prefix", 1),
+        "spec.templateBucket.prefix",
+    ),
+    (
+        "spec.templateBucket.prefix:maxLength",
+        with_value("templateBucket.prefix", "ab/" + "a/" * 99),
+        "spec.templateBucket.prefix",
+    ),
+    (
+        "spec.templateBucket.prefix:pattern",
+        with_value("templateBucket.prefix", "turbine"),
+        "spec.templateBucket.prefix",
+    ),
+    (
+        "spec.templateBucket.prefix:pattern",
+        with_value("templateBucket.prefix", "/turbine/"),
+        "spec.templateBucket.prefix",
+    ),
+    ("spec.tags:type", with_value("tags", "team=data"), "spec.tags"),
+    (
+        "spec.tags:maxProperties",
+        with_value("tags", {f"tag{index}": "x" for index in range(41)}),
+        "spec.tags",
+    ),
+    (
+        "spec.tags:rule0",
+        with_value("tags", {"aws:cloudformation:x": "v"}),
+        "spec.tags.aws:cloudformation:x",
+    ),
+    (
+        "spec.tags:rule0",
+        with_value("tags", {"turbine.dev/owner-uid": "spoofed"}),
+        "spec.tags.turbine.dev/owner-uid",
+    ),
+    ("spec.tags:rule0", with_value("tags", {"k" * 129: "v"}), f"spec.tags.{'k' * 129}"),
+    ("spec.tags.*:type", with_value("tags", {"team": 1}), "spec.tags.team"),
+    ("spec.tags.*:maxLength", with_value("tags", {"team": "x" * 257}), "spec.tags.team"),
+    ("spec.scheduler:type", with_value("scheduler", "m5.large"), "spec.scheduler"),
+    (
+        "spec.scheduler.instanceType:type",
+        with_value("scheduler.instanceType", 5),
+        "spec.scheduler.instanceType",
+    ),
+    (
+        "spec.scheduler.instanceType:pattern",
+        with_value("scheduler.instanceType", "T3.Medium"),
+        "spec.scheduler.instanceType",
+    ),
+    ("spec.webserver:type", with_value("webserver", [80]), "spec.webserver"),
+    (
+        "spec.webserver.instanceType:type",
+        with_value("webserver.instanceType", True),
+        "spec.webserver.instanceType",
+    ),
+    (
+        "spec.webserver.instanceType:pattern",
+        with_value("webserver.instanceType", "t3.huge"),
+        "spec.webserver.instanceType",
+    ),
+    (
+        "spec.webserver.instanceType:pattern",
+        with_value("webserver.instanceType", "t3"),
+        "spec.webserver.instanceType",
+    ),
+    ("spec.webserver.port:type", with_value("webserver.port", "8080"), "spec.webserver.port"),
+    ("spec.webserver.port:type", with_value("webserver.port", True), "spec.webserver.port"),
+    ("spec.webserver.port:type", with_value("webserver.port", 8080.0), "spec.webserver.port"),
+    ("spec.webserver.port:minimum", with_value("webserver.port", -1), "spec.webserver.port"),
+    ("spec.webserver.port:maximum", with_value("webserver.port", 65536), "spec.webserver.port"),
+    (
+        "spec.webserver.allowedCidr:type",
+        with_value("webserver.allowedCidr", ["10.0.0.0/16"]),
+        "spec.webserver.allowedCidr",
+    ),
+    (
+        "spec.webserver.allowedCidr:pattern",
+        with_value("webserver.allowedCidr", "10.0.0.0/33"),
+        "spec.webserver.allowedCidr",
+    ),
+    (
+        "spec.webserver.allowedCidr:pattern",
+        with_value("webserver.allowedCidr", "256.0.0.0/8"),
+        "spec.webserver.allowedCidr",
+    ),
+    (
+        "spec.webserver.allowedCidr:pattern",
+        with_value("webserver.allowedCidr", "10.0.0.0"),
+        "spec.webserver.allowedCidr",
+    ),
+    ("spec.workers:type", with_value("workers", 3), "spec.workers"),
+    (
+        "spec.workers:rule0",
+        with_value("workers", {"minSize": 5, "maxSize": 4}),
+        "spec.workers.minSize",
+    ),
+    ("spec.workers:rule0", with_value("workers", {"minSize": 11}), "spec.workers.minSize"),
+    (
+        "spec.workers:rule1",
+        with_value("workers", {"growthThreshold": 0.5, "shrinkThreshold": 0.5}),
+        "spec.workers.shrinkThreshold",
+    ),
+    (
+        "spec.workers:rule1",
+        with_value("workers", {"growthThreshold": 0.4}),
+        "spec.workers.shrinkThreshold",
+    ),
+    (
+        "spec.workers.instanceType:type",
+        with_value("workers.instanceType", 5),
+        "spec.workers.instanceType",
+    ),
+    (
+        "spec.workers.instanceType:pattern",
+        with_value("workers.instanceType", "t3 large"),
+        "spec.workers.instanceType",
+    ),
+    ("spec.workers.minSize:type", with_value("workers.minSize", "1"), "spec.workers.minSize"),
+    ("spec.workers.minSize:minimum", with_value("workers.minSize", -1), "spec.workers.minSize"),
+    ("spec.workers.minSize:maximum", with_value("workers.minSize", 1001), "spec.workers.minSize"),
+    ("spec.workers.maxSize:type", with_value("workers.maxSize", 2.5), "spec.workers.maxSize"),
+    ("spec.workers.maxSize:minimum", with_value("workers.maxSize", -1), "spec.workers.maxSize"),
+    ("spec.workers.maxSize:maximum", with_value("workers.maxSize", 1001), "spec.workers.maxSize"),
+    (
+        "spec.workers.growthThreshold:type",
+        with_value("workers.growthThreshold", "0.9"),
+        "spec.workers.growthThreshold",
+    ),
+    (
+        "spec.workers.growthThreshold:type",
+        with_value("workers.growthThreshold", True),
+        "spec.workers.growthThreshold",
+    ),
+    (
+        "spec.workers.growthThreshold:minimum",
+        with_value("workers.growthThreshold", -0.1),
+        "spec.workers.growthThreshold",
+    ),
+    (
+        "spec.workers.growthThreshold:maximum",
+        with_value("workers.growthThreshold", 1.01),
+        "spec.workers.growthThreshold",
+    ),
+    (
+        "spec.workers.growthThreshold:maximum",
+        with_value("workers.growthThreshold", float("nan")),
+        "spec.workers.growthThreshold",
+    ),
+    (
+        "spec.workers.shrinkThreshold:type",
+        with_value("workers.shrinkThreshold", [0.5]),
+        "spec.workers.shrinkThreshold",
+    ),
+    (
+        "spec.workers.shrinkThreshold:minimum",
+        with_value("workers.shrinkThreshold", -0.5),
+        "spec.workers.shrinkThreshold",
+    ),
+    (
+        "spec.workers.shrinkThreshold:maximum",
+        with_value("workers.shrinkThreshold", 2),
+        "spec.workers.shrinkThreshold",
+    ),
+    ("spec.airflow:type", with_value("airflow", True), "spec.airflow"),
+    (
+        "spec.airflow.loadExampleDags:type",
+        with_value("airflow.loadExampleDags", "yes"),
+        "spec.airflow.loadExampleDags",
+    ),
+    (
+        "spec.airflow.loadDefaultConnections:type",
+        with_value("airflow.loadDefaultConnections", 1),
+        "spec.airflow.loadDefaultConnections",
+    ),
+    ("spec.parameters:type", with_value("parameters", ["DrainTimeout=60"]), "spec.parameters"),
+    (
+        "spec.parameters:maxProperties",
+        with_value("parameters", {f"Parameter{index}": "x" for index in range(61)}),
+        "spec.parameters",
+    ),
+    (
+        "spec.parameters:rule0",
+        with_value("parameters", {"Drain-Timeout": "1"}),
+        "spec.parameters.Drain-Timeout",
+    ),
+    (
+        "spec.parameters:rule0",
+        with_value("parameters", {"P" * 256: "1"}),
+        f"spec.parameters.{'P' * 256}",
+    ),
+    (
+        "spec.parameters:rule1",
+        with_value("parameters", {"QSS3BucketName": "other"}),
+        "spec.parameters.QSS3BucketName",
+    ),
+    (
+        "spec.parameters:rule1",
+        with_value("parameters", {"QSS3KeyPrefix": "x/"}),
+        "spec.parameters.QSS3KeyPrefix",
+    ),
+    (
+        "spec.parameters.*:type",
+        with_value("parameters", {"DrainTimeout": 600}),
+        "spec.parameters.DrainTimeout",
+    ),
+    (
+        "spec.parameters.*:maxLength",
+        with_value("parameters", {"DrainTimeout": "1" * 4097}),
+        "spec.parameters.DrainTimeout",
+    ),
+    ("spec.deletionPolicy:type", with_value("deletionPolicy", 1), "spec.deletionPolicy"),
+    ("spec.deletionPolicy:enum", with_value("deletionPolicy", "Orphan"), "spec.deletionPolicy"),
+    ("spec.deletionPolicy:enum", with_value("deletionPolicy", "delete"), "spec.deletionPolicy"),
+    (
+        "spec.terminationProtection:type",
+        with_value("terminationProtection", "true"),
+        "spec.terminationProtection",
+    ),
+    ("spec.suspend:type", with_value("suspend", 0), "spec.suspend"),
+    ("spec.updatePolicy:type", with_value("updatePolicy", ["Auto"]), "spec.updatePolicy"),
+    ("spec.updatePolicy:enum", with_value("updatePolicy", "manual"), "spec.updatePolicy"),
+    ("spec.approvedChangeSet:type", with_value("approvedChangeSet", 1), "spec.approvedChangeSet"),
+    (
+        "spec.approvedChangeSet:maxLength",
+        with_value("approvedChangeSet", "t" * 129),
+        "spec.approvedChangeSet",
+    ),
+    (
+        "spec.approvedChangeSet:pattern",
+        with_value("approvedChangeSet", "turbine_abc"),
+        "spec.approvedChangeSet",
+    ),
+    ("spec.adopt:type", with_value("adopt", "yes"), "spec.adopt"),
+]
+
+_CONSTRAINT_KEYWORDS = ("type", "required", "minLength", "maxLength", "pattern", "minimum", "maximum", "enum")
+
+
+def crd_constraints(schema: dict[str, Any], path: str = "spec") -> Iterator[str]:
+    """Every validation the CRD applies below (and at) `schema`, named like INVALID's constraints."""
+    for keyword in (*_CONSTRAINT_KEYWORDS, "maxProperties"):
+        if keyword in schema:
+            yield f"{path}:{keyword}"
+    additional = schema.get("additionalProperties")
+    if isinstance(additional, dict):
+        yield from (f"{path}.*:{keyword}" for keyword in _CONSTRAINT_KEYWORDS if keyword in additional)
+    for index, validation in enumerate(schema.get("x-kubernetes-validations", [])):
+        # Transition rules (oldSelf) need the previous object; parse_spec only sees one spec.
+        if "oldSelf" not in validation["rule"]:
+            yield f"{path}:rule{index}"
+    for key, child in schema.get("properties", {}).items():
+        yield from crd_constraints(child, f"{path}.{key}")
+
+
+def test_invalid_cases_cover_every_crd_constraint() -> None:
+    assert {constraint for constraint, *_ in INVALID} == set(crd_constraints(crd_spec_schema()))
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        pytest.param(
+            raw,
+            field,
+            id=f"{constraint}-{index}",
+        )
+        for index, (constraint, raw, field) in enumerate(INVALID)
+    ],
+)
+def test_invalid_spec_names_the_offending_field(raw: object, field: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse(raw)
+    assert caught.value.field == field
+    assert str(caught.value).startswith(f"{field}: ")
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("stackName", "turbine\n", "spec.stackName"),
+        ("region", "eu-west-1\n", "spec.region"),
+        ("roleArn", "arn:aws:iam::123456789012:role/x\n", "spec.roleArn"),
+        ("templateBucket.name", "turbine-templates\n", "spec.templateBucket.name"),
+        ("templateBucket.prefix", "turbine/\n", "spec.templateBucket.prefix"),
+        ("webserver.allowedCidr", "10.0.0.0/16\n", "spec.webserver.allowedCidr"),
+        ("approvedChangeSet", "turbine-abc\n", "spec.approvedChangeSet"),
+    ],
+)
+def test_values_with_a_trailing_newline_are_rejected(path: str, value: str, field: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse(with_value(path, value))
+    assert caught.value.field == field
+
+
+def test_webserver_port_zero_is_rejected() -> None:
+    with pytest.raises(SpecError) as caught:
+        parse(with_value("webserver.port", 0))
+    assert caught.value.field == "spec.webserver.port"
+
+
+def test_explicit_stack_name_and_region_override_the_defaults() -> None:
+    parsed = parse({**MINIMAL, "stackName": "Custom", "region": "ap-southeast-2"})
+    assert (parsed.stack_name, parsed.region) == ("Custom", "ap-southeast-2")
+
+
+def test_default_stack_name_is_valid_even_for_awkward_resource_names() -> None:
+    parsed = parse_spec(MINIMAL, namespace="1team", name="airflow.prod", default_region="eu-west-1")
+    assert re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", parsed.stack_name)
+
+
+def test_spec_is_immutable() -> None:
+    parsed = parse(MINIMAL)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parsed.stack_name = "other"  # type: ignore[misc]

@@ -1,0 +1,156 @@
+"""The status stanza as a merge patch: what is set, what is removed, and what is remembered."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from turbine_operator.core.conditions import progressing, ready
+from turbine_operator.core.observations import ObservedStack, StackMemory
+from turbine_operator.core.status import StatusFacts, memory_from_status, replaced_map, status_patch
+
+NOW = "2024-05-01T12:00:00Z"
+READY = ready("StackReady", "Stack airflow-prod matches the spec")
+STACK = ObservedStack(
+    stack_id="arn:aws:cloudformation:eu-west-1:123456789012:stack/airflow-prod/1",
+    name="airflow-prod",
+    status="UPDATE_COMPLETE",
+    status_reason="Update done",
+    tags={},
+    outputs={"WebserverURL": "http://web:8080", "QueueName": "tasks"},
+    termination_protection=False,
+)
+MEMORY = StackMemory(applied_hash="a" * 32, attempted_hash="b" * 32, continued_rollback_hash=None)
+
+
+def facts(**overrides: Any) -> StatusFacts:
+    values: dict[str, Any] = {
+        "generation": 7,
+        "now": NOW,
+        "stack_name": None,
+        "region": None,
+        "verdict": READY,
+    }
+    return StatusFacts(**{**values, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("previous", "current", "expected"),
+    [
+        (None, {}, {}),
+        (None, {"A": "1"}, {"A": "1"}),
+        ({}, {"A": "1"}, {"A": "1"}),
+        ({"A": "0"}, {"A": "1"}, {"A": "1"}),
+        ({"A": "1", "B": "2"}, {"A": "1"}, {"A": "1", "B": None}),
+        ({"A": "1", "B": "2"}, {}, {"A": None, "B": None}),
+        ({"A": "1"}, {"C": "3"}, {"A": None, "C": "3"}),
+    ],
+)
+def test_replaced_map_removes_keys_that_disappeared(
+    previous: Mapping[str, Any] | None, current: dict[str, str], expected: dict[str, str | None]
+) -> None:
+    assert replaced_map(previous, current) == expected
+
+
+def test_minimal_patch_sets_generation_conditions_and_sync_time() -> None:
+    patch = status_patch({}, facts())
+    assert set(patch) == {"observedGeneration", "conditions", "pendingChangeSet", "lastSyncTime"}
+    assert patch["observedGeneration"] == 7
+    assert patch["lastSyncTime"] == NOW
+    assert patch["pendingChangeSet"] is None
+    assert [condition["type"] for condition in patch["conditions"]] == ["Ready"]
+
+
+def test_patch_without_a_sync_leaves_the_sync_time_alone() -> None:
+    # A retry after a throttled call did not compare the stack with the spec.
+    patch = status_patch(
+        {"lastSyncTime": "earlier"}, facts(synced=False, verdict=progressing("Retrying", "x"))
+    )
+    assert "lastSyncTime" not in patch
+
+
+def test_full_patch_reports_the_stack() -> None:
+    patch = status_patch(
+        {"outputs": {"Removed": "x", "QueueName": "old"}},
+        facts(
+            stack_name="airflow-prod",
+            region="eu-west-1",
+            stack=STACK,
+            desired_hash="d" * 32,
+            memory=MEMORY,
+            pending_change_set={"name": "turbine-x", "summary": "1 to add", "changes": []},
+        ),
+    )
+    assert patch == {
+        "observedGeneration": 7,
+        "conditions": patch["conditions"],
+        "pendingChangeSet": {"name": "turbine-x", "summary": "1 to add", "changes": []},
+        "lastSyncTime": NOW,
+        "stackName": "airflow-prod",
+        "region": "eu-west-1",
+        "desiredHash": "d" * 32,
+        "stackId": STACK.stack_id,
+        "stackStatus": "UPDATE_COMPLETE",
+        "stackStatusReason": "Update done",
+        "outputs": {"Removed": None, "QueueName": "tasks", "WebserverURL": "http://web:8080"},
+        "lastAppliedHash": "a" * 32,
+        "lastAttemptedHash": "b" * 32,
+        "continuedRollbackHash": None,
+    }
+
+
+def test_explicit_status_reason_overrides_the_stacks() -> None:
+    patch = status_patch({}, facts(stack=STACK, stack_status_reason="first failure: Workers: limit exceeded"))
+    assert patch["stackStatusReason"] == "first failure: Workers: limit exceeded"
+
+
+def test_a_stack_without_reason_clears_the_old_reason() -> None:
+    stack = ObservedStack("arn", "airflow-prod", "CREATE_COMPLETE", None, {}, {}, False)
+    assert status_patch({"stackStatusReason": "old"}, facts(stack=stack))["stackStatusReason"] is None
+
+
+def test_patch_without_a_stack_or_memory_leaves_those_fields_alone() -> None:
+    previous = {"stackId": "arn", "outputs": {"A": "1"}, "lastAppliedHash": "a" * 32}
+    patch = status_patch(previous, facts())
+    assert not {"stackId", "stackStatus", "outputs", "lastAppliedHash", "lastAttemptedHash"} & set(patch)
+
+
+def test_memory_round_trips_through_the_status() -> None:
+    patch = status_patch({}, facts(memory=MEMORY))
+    assert memory_from_status(patch) == MEMORY
+
+
+def test_memory_from_an_empty_status_is_empty() -> None:
+    assert memory_from_status({}) == StackMemory()
+
+
+def test_status_patch_does_not_mutate_the_previous_status() -> None:
+    previous: dict[str, Any] = {"outputs": {"A": "1"}, "conditions": [{"type": "Ready", "status": "False"}]}
+    snapshot = {"outputs": {"A": "1"}, "conditions": [{"type": "Ready", "status": "False"}]}
+    status_patch(previous, facts(stack=STACK))
+    assert previous == snapshot
+
+
+def test_status_patch_keeps_the_transition_time_of_an_unchanged_condition_and_foreign_ones() -> None:
+    earlier = "2024-05-01T10:00:00Z"
+    foreign = {"type": "example.com/Audited", "status": "True", "lastTransitionTime": earlier, "reason": "Ok"}
+    previous = {
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True",
+                "lastTransitionTime": earlier,
+                "reason": "StackReady",
+                "message": "",
+            },
+            foreign,
+        ]
+    }
+    conditions = status_patch(previous, facts())["conditions"]
+    assert conditions[0]["lastTransitionTime"] == earlier
+    assert conditions[0]["observedGeneration"] == 7
+    assert foreign in conditions
+    moved = status_patch(previous, facts(verdict=progressing("ChangeSetCreating", "x")))["conditions"]
+    assert moved[0]["lastTransitionTime"] == NOW
