@@ -11,6 +11,9 @@ names the real AWS behaviour it restores:
   ValidationError (moto has no termination protection at all).
 - ExecuteChangeSet leaves the stack with the change set's template, parameters, tags and
   outputs (moto updates only the resources, so DescribeStacks keeps showing the old ones).
+- The empty stack a CREATE change set makes (REVIEW_IN_PROGRESS) has no tags until the change
+  set is executed; the tags are on the change set, and DescribeChangeSet returns them (moto tags
+  the stack at once and never returns a change set's tags).
 """
 
 from __future__ import annotations
@@ -36,25 +39,16 @@ def _find_change_set(backend: Any, name: str) -> Any:
 
 
 def install() -> None:
-    backend_class: Any = models.CloudFormationBackend
-    response_class: Any = responses.CloudFormationResponse
-    original_describe = backend_class.describe_change_set
-    original_delete = backend_class.delete_change_set
-    original_create = backend_class.create_change_set
-    original_delete_stack = backend_class.delete_stack
-    change_set_class: Any = models.ChangeSet
-    original_apply = change_set_class.apply
+    _change_sets_behave_like_aws()
+    _executed_change_sets_update_the_stack()
+    _termination_protection()
 
-    def apply(self: Any) -> None:
-        original_apply(self)
-        stack = self.stack
-        stack.template = self.template
-        stack._parse_template()
-        stack.parameters = dict(self.parameters)
-        if self.tags:
-            stack.tags = dict(self.tags)
-        stack.description = stack.template_dict.get("Description")
-        stack.output_map = stack._create_output_map()
+
+def _change_sets_behave_like_aws() -> None:
+    backend: Any = models.CloudFormationBackend
+    original_describe = backend.describe_change_set
+    original_delete = backend.delete_change_set
+    original_create = backend.create_change_set
 
     def describe_change_set(self: Any, change_set_name: str) -> Any:
         if _find_change_set(self, change_set_name) is None:
@@ -70,7 +64,41 @@ def install() -> None:
         existing = _find_change_set(self, change_set_name)
         if existing is not None and existing.stack_name == stack_name:
             raise AlreadyExistsException(f"ChangeSet {change_set_name} already exists")
-        return original_create(self, stack_name, change_set_name, *args, **kwargs)
+        change_set_id, stack_id = original_create(self, stack_name, change_set_name, *args, **kwargs)
+        change_set = self.change_sets[change_set_id]
+        change_set.tags = [{"Key": key, "Value": value} for key, value in (change_set.tags or {}).items()]
+        stack = self.stacks[stack_id]
+        if stack.status == "REVIEW_IN_PROGRESS":
+            stack.tags = {}
+        return change_set_id, stack_id
+
+    backend.describe_change_set = describe_change_set
+    backend.delete_change_set = delete_change_set
+    backend.create_change_set = create_change_set
+
+
+def _executed_change_sets_update_the_stack() -> None:
+    change_set_class: Any = models.ChangeSet
+    original_apply = change_set_class.apply
+
+    def apply(self: Any) -> None:
+        original_apply(self)
+        stack = self.stack
+        stack.template = self.template
+        stack._parse_template()
+        stack.parameters = dict(self.parameters)
+        if self.tags:
+            stack.tags = {tag["Key"]: tag["Value"] for tag in self.tags}
+        stack.description = stack.template_dict.get("Description")
+        stack.output_map = stack._create_output_map()
+
+    change_set_class.apply = apply
+
+
+def _termination_protection() -> None:
+    backend: Any = models.CloudFormationBackend
+    response_class: Any = responses.CloudFormationResponse
+    original_delete_stack = backend.delete_stack
 
     def delete_stack(self: Any, name_or_stack_id: str) -> None:
         try:
@@ -88,9 +116,5 @@ def install() -> None:
         stack.enable_termination_protection = self._get_bool_param("EnableTerminationProtection", False)
         return ActionResult({"StackId": stack.stack_id})
 
-    change_set_class.apply = apply
-    backend_class.describe_change_set = describe_change_set
-    backend_class.delete_change_set = delete_change_set
-    backend_class.create_change_set = create_change_set
-    backend_class.delete_stack = delete_stack
+    backend.delete_stack = delete_stack
     response_class.update_termination_protection = update_termination_protection

@@ -158,6 +158,19 @@ class StackGateway:
             if not (isinstance(cause, ClientError) and error_code(cause) == "ChangeSetNotFound"):
                 raise
 
+    def change_set_tags(self, stack_id: str, prefix: str) -> dict[str, str]:
+        """Tags of the stack's first change set whose name starts with `prefix` ({} if none).
+
+        A stack that a CREATE change set made stays untagged until the change set is executed,
+        so while it is in review its owner can only be read from the change set.
+        """
+        for name in self.change_set_names(stack_id):
+            if name.startswith(prefix):
+                with aws_call("DescribeChangeSet"):
+                    reply = self._cloudformation.describe_change_set(StackName=stack_id, ChangeSetName=name)
+                return {tag["Key"]: tag["Value"] for tag in reply.get("Tags", [])}
+        return {}
+
     def change_set_names(self, stack_name: str) -> list[str]:
         with aws_call("ListChangeSets"):
             pages = self._cloudformation.get_paginator("list_change_sets").paginate(StackName=stack_name)
@@ -194,12 +207,16 @@ class StackGateway:
         failures: list[Mapping[str, Any]] = []
         with aws_call("DescribeStackEvents"):
             pages = self._cloudformation.get_paginator("describe_stack_events").paginate(StackName=stack_id)
+            operation_started = False
             for number, page in enumerate(pages):
-                events = page.get("StackEvents", [])
-                failures += [event for event in events if _is_root_failure(event)]
-                if number + 1 >= _MAX_EVENT_PAGES or any(
-                    _starts_operation(event, stack_id) for event in events
-                ):
+                # Newest first: collect until the event that started the latest operation.
+                for event in page.get("StackEvents", []):
+                    if _is_root_failure(event):
+                        failures.append(event)
+                    if _starts_operation(event, stack_id):
+                        operation_started = True
+                        break
+                if operation_started or number + 1 >= _MAX_EVENT_PAGES:
                     break
         if not failures:
             return None

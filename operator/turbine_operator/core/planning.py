@@ -136,11 +136,13 @@ def is_empty_change_set(change_set: ObservedChangeSet) -> bool:
 
 def needs_change_set(intent: Intent, stack: ObservedStack | None, memory: StackMemory) -> bool:
     """Whether the planner must see the desired change set (so the adapter fetches it only then)."""
-    if stack is None:
-        return False
+    if stack is None or (not intent.adopt and not is_owned_by(stack, intent.owner_uid)):
+        return False  # the plan stalls (not ours) without looking at change sets
     phase = phase_of(stack.status)
     if phase is StackPhase.REVIEW:
         return True
+    if phase is StackPhase.UPDATE_ROLLED_BACK and memory.attempted_hash == intent.desired_hash:
+        return False  # the plan stalls (this spec already rolled back) without looking either
     return (
         phase in (StackPhase.STABLE, StackPhase.UPDATE_ROLLED_BACK)
         and memory.applied_hash != intent.desired_hash

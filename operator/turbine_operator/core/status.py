@@ -46,9 +46,10 @@ def status_patch(previous: Mapping[str, Any], facts: StatusFacts) -> dict[str, A
         "conditions": merge_conditions(
             previous.get("conditions") or [], facts.verdict, facts.generation, facts.now
         ),
-        "pendingChangeSet": dict(facts.pending_change_set) if facts.pending_change_set else None,
     }
     if facts.synced:
+        # Only a completed look at AWS may clear the pending change set; a throttled call must not.
+        patch["pendingChangeSet"] = dict(facts.pending_change_set) if facts.pending_change_set else None
         patch["lastSyncTime"] = facts.now
     if facts.stack_name:
         patch["stackName"] = facts.stack_name

@@ -81,12 +81,14 @@ class Deleter:
             gateway.set_termination_protection(stack.stack_id, enabled=False)
         discriminators = [stack.stack_id] + ([str(attempt)] if phase is StackPhase.DELETE_FAILED else [])
         role = resource.spec.get("serviceRoleArn")
+        # Read what failed before deleting again: afterwards those resources are in progress once more.
+        failed = gateway.failed_resources(stack.stack_id) if phase is StackPhase.DELETE_FAILED else []
         gateway.delete_stack(
             stack.stack_id, client_request_token(resource.uid, "delete", *discriminators), role
         )
         if phase is StackPhase.DELETE_FAILED:
-            failed = ", ".join(gateway.failed_resources(stack.stack_id)) or stack.status_reason or ""
-            verdict = stalled("StackDeleteFailed", f"Deleting stack {stack_name} failed, retrying: {failed}")
+            listed = ", ".join(failed) or stack.status_reason or ""
+            verdict = stalled("StackDeleteFailed", f"Deleting stack {stack_name} failed, retrying: {listed}")
             return self._waiting(resource, verdict, stack, warn=True)
         announcement = Announcement("StackDeleting", f"Deleting stack {stack_name}")
         return self._waiting(

@@ -26,11 +26,18 @@ from turbine_operator.core.errors import (
     TemplateBucketMissing,
     TransientAwsError,
 )
-from turbine_operator.core.naming import change_set_name, client_request_token, stale_change_sets
+from turbine_operator.core.naming import (
+    CHANGE_SET_PREFIX,
+    OWNER_UID_TAG,
+    change_set_name,
+    client_request_token,
+    stale_change_sets,
+)
 from turbine_operator.core.observations import ObservedStack, StackMemory
 from turbine_operator.core.rendering import DesiredStack, Owner, desired_stack
 from turbine_operator.core.reporting import Announcement, announcement_for, pending_change_set, verdict_for
 from turbine_operator.core.spec import TurbineStackSpec, UpdatePolicy, parse_spec
+from turbine_operator.core.stack_status import StackPhase, phase_of
 from turbine_operator.core.status import StatusFacts, memory_from_status, status_patch
 from turbine_operator.operations.resources import Clock, Outcome, StackResource, timestamp, utc_now
 
@@ -78,7 +85,7 @@ class Reconciler:
         gateway = StackGateway(self._sessions, spec.region, spec.role_arn)
         memory = memory_from_status(resource.status)
         try:
-            stack = gateway.describe_stack(spec.stack_name)
+            stack = self._with_review_owner(gateway, gateway.describe_stack(spec.stack_name))
             observation = _Observation(spec, desired, gateway, stack, memory)
             return self._act(resource, observation, now)
         except TransientAwsError as error:
@@ -94,6 +101,14 @@ class Reconciler:
         except (AwsAccessDenied, AwsValidationError, AwsError) as error:
             verdict = stalled(_stall_reason(error), str(error))
             return self._report(resource, now, verdict, spec=spec, desired=desired, announce_warning=True)
+
+    @staticmethod
+    def _with_review_owner(gateway: StackGateway, stack: ObservedStack | None) -> ObservedStack | None:
+        """A stack still in review carries no tags yet; its owner is on our change set."""
+        if stack is None or phase_of(stack.status) is not StackPhase.REVIEW or OWNER_UID_TAG in stack.tags:
+            return stack
+        tags = gateway.change_set_tags(stack.stack_id, CHANGE_SET_PREFIX)
+        return dataclasses.replace(stack, tags={**tags, **stack.tags})
 
     def _act(self, resource: StackResource, seen: _Observation, now: str) -> Outcome:
         intent = planning.Intent(
@@ -150,17 +165,21 @@ class Reconciler:
                         gateway.delete_change_set(seen.stack.stack_id, stale)
                     if isinstance(action, planning.ReplaceChangeSet):
                         gateway.delete_change_set(seen.stack.stack_id, name)
-                token = client_request_token(resource.uid, "change-set", desired.hash, kind.value)
+                token = client_request_token(
+                    resource.uid, "change-set", str(resource.generation), desired.hash, kind.value
+                )
                 gateway.create_change_set(desired, name, kind, token)
             case planning.ExecuteChangeSet(change_set=change_set):
-                token = client_request_token(resource.uid, "execute", desired.hash)
+                token = client_request_token(resource.uid, "execute", str(resource.generation), desired.hash)
                 gateway.execute_change_set(desired.stack_name, change_set.name, token)
                 return dataclasses.replace(memory, attempted_hash=desired.hash)
             case planning.AcceptEmptyChangeSet(name=name):
                 gateway.delete_change_set(desired.stack_name, name)
                 return dataclasses.replace(memory, applied_hash=desired.hash)
             case planning.ContinueRollback():
-                token = client_request_token(resource.uid, "continue-rollback", desired.hash)
+                token = client_request_token(
+                    resource.uid, "continue-rollback", str(resource.generation), desired.hash
+                )
                 gateway.continue_update_rollback(desired.stack_name, token, desired.service_role_arn)
                 return dataclasses.replace(memory, continued_rollback_hash=desired.hash)
             case planning.SetTerminationProtection(enabled=enabled):

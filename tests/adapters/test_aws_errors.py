@@ -1,0 +1,241 @@
+"""aws_errors: botocore failures, as real AWS reports them, become the right domain errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+
+from turbine_operator.adapters import aws_errors
+from turbine_operator.adapters.aws_errors import aws_call, error_code, error_message, translate
+from turbine_operator.core.errors import (
+    AwsAccessDenied,
+    AwsError,
+    AwsValidationError,
+    TemplateBucketMissing,
+    TransientAwsError,
+)
+
+from .stubbing import STACK_NAME, RecordingStubber
+
+ACCESS_DENIED_MESSAGE = (
+    "User: arn:aws:sts::123456789012:assumed-role/turbine-operator/botocore-session-1 is not authorized "
+    "to perform: cloudformation:DescribeStacks on resource: arn:aws:cloudformation:us-east-1:123456789012:"
+    "stack/airflow-demo/* because no identity-based policy allows the cloudformation:DescribeStacks action"
+)
+
+CLOUDFORMATION_ERRORS = [
+    pytest.param("Throttling", "Rate exceeded", 400, TransientAwsError, id="throttling"),
+    pytest.param("ThrottlingException", "Rate exceeded", 400, TransientAwsError, id="throttling-exception"),
+    pytest.param("RequestLimitExceeded", "Request limit exceeded.", 503, TransientAwsError, id="limit-503"),
+    pytest.param("TooManyRequestsException", "Too Many Requests", 429, TransientAwsError, id="429"),
+    pytest.param("ServiceUnavailable", "Service is unavailable", 503, TransientAwsError, id="503"),
+    pytest.param("InternalFailure", "An internal error has occurred", 500, TransientAwsError, id="500"),
+    pytest.param("SomethingNew", "A future error code", 502, TransientAwsError, id="unknown-5xx"),
+    pytest.param("AccessDenied", ACCESS_DENIED_MESSAGE, 403, AwsAccessDenied, id="access-denied"),
+    pytest.param(
+        "ExpiredToken",
+        "The security token included in the request is expired",
+        400,
+        AwsAccessDenied,
+        id="expired-token",
+    ),
+    pytest.param(
+        "InvalidClientTokenId",
+        "The security token included in the request is invalid.",
+        403,
+        AwsAccessDenied,
+        id="invalid-token",
+    ),
+    pytest.param(
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided.",
+        403,
+        AwsAccessDenied,
+        id="signature",
+    ),
+    pytest.param(
+        "ValidationError",
+        "Template format error: Unresolved resource dependencies [Queue] in the Resources block",
+        400,
+        AwsValidationError,
+        id="validation",
+    ),
+    pytest.param(
+        "InsufficientCapabilitiesException",
+        "Requires capabilities : [CAPABILITY_NAMED_IAM]",
+        400,
+        AwsValidationError,
+        id="capabilities",
+    ),
+    pytest.param(
+        "LimitExceededException",
+        "Cannot exceed quota for StacksPerAccount: 2000",
+        400,
+        AwsValidationError,
+        id="quota",
+    ),
+    pytest.param(
+        "AlreadyExistsException", f"Stack [{STACK_NAME}] already exists", 400, AwsError, id="unknown-code"
+    ),
+    pytest.param(
+        "TokenAlreadyExistsException",
+        "ClientRequestToken turbine-delete-abc already exists",
+        400,
+        AwsError,
+        id="token-exists",
+    ),
+]
+
+
+@pytest.mark.parametrize(("code", "message", "http_status", "expected"), CLOUDFORMATION_ERRORS)
+def test_stubbed_cloudformation_errors_become_domain_errors(
+    cf_stub: RecordingStubber, code: str, message: str, http_status: int, expected: type[AwsError]
+) -> None:
+    cf_stub.add_client_error(
+        "describe_stacks",
+        code,
+        message,
+        http_status_code=http_status,
+        expected_params={"StackName": STACK_NAME},
+    )
+
+    with pytest.raises(AwsError) as caught, aws_call("DescribeStacks"):
+        cf_stub.client.describe_stacks(StackName=STACK_NAME)  # type: ignore[attr-defined]
+
+    cf_stub.verify()
+    error = caught.value
+    assert type(error) is expected
+    assert (error.operation, error.code, error.message) == ("DescribeStacks", code, message)
+    assert str(error) == f"DescribeStacks: {code}: {message}"
+    assert isinstance(error.__cause__, ClientError)
+
+
+def test_no_such_bucket_from_s3_means_the_template_bucket_is_missing(s3_stub: RecordingStubber) -> None:
+    s3_stub.add_client_error(
+        "list_objects_v2",
+        "NoSuchBucket",
+        "The specified bucket does not exist",
+        http_status_code=404,
+        service_error_meta={"BucketName": "turbine-templates"},
+    )
+
+    with pytest.raises(TemplateBucketMissing) as caught, aws_call("ListObjectsV2"):
+        s3_stub.client.list_objects_v2(Bucket="turbine-templates", Prefix="turbine/")  # type: ignore[attr-defined]
+
+    s3_stub.verify()
+    assert caught.value.code == "NoSuchBucket"
+    assert caught.value.message == "The specified bucket does not exist"
+
+
+def test_s3_access_denied_is_access_denied(s3_stub: RecordingStubber) -> None:
+    s3_stub.add_client_error("put_object", "AccessDenied", "Access Denied", http_status_code=403)
+
+    with pytest.raises(AwsAccessDenied), aws_call("PutObject"):
+        s3_stub.client.put_object(Bucket="turbine-templates", Key="k", Body=b"x")  # type: ignore[attr-defined]
+
+    s3_stub.verify()
+
+
+def test_s3_slow_down_is_transient(s3_stub: RecordingStubber) -> None:
+    s3_stub.add_client_error(
+        "put_object", "SlowDown", "Please reduce your request rate.", http_status_code=503
+    )
+
+    with pytest.raises(TransientAwsError), aws_call("PutObject"):
+        s3_stub.client.put_object(Bucket="turbine-templates", Key="k", Body=b"x")  # type: ignore[attr-defined]
+
+    s3_stub.verify()
+
+
+def _client_error(code: str, message: str, status: int, operation: str) -> ClientError:
+    response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, operation)
+
+
+@pytest.mark.parametrize("code", sorted(aws_errors.THROTTLING_CODES))
+def test_every_throttling_code_is_transient_even_with_a_4xx_status(code: str) -> None:
+    error = _client_error(code, "Rate exceeded", 400, "CreateChangeSet")
+
+    assert aws_errors.is_throttling(error)
+    assert type(translate("CreateChangeSet", error)) is TransientAwsError
+
+
+@pytest.mark.parametrize("code", sorted(aws_errors.ACCESS_CODES))
+def test_every_access_code_is_access_denied(code: str) -> None:
+    error = _client_error(code, "denied", 403, "PutObject")
+
+    assert type(translate("PutObject", error)) is AwsAccessDenied
+
+
+def test_a_client_error_without_an_error_body_is_a_plain_aws_error() -> None:
+    error = ClientError({}, "DescribeStacks")
+
+    translated = translate("DescribeStacks", error)
+
+    assert type(translated) is AwsError
+    assert (error_code(error), error_message(error)) == ("Unknown", "")
+    assert translated.code == "Unknown"
+
+
+def test_missing_credentials_are_access_denied() -> None:
+    translated = translate("DescribeStacks", NoCredentialsError())
+
+    assert type(translated) is AwsAccessDenied
+    assert translated.code == "NoCredentials"
+    assert "no AWS credentials" in translated.message
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(
+            EndpointConnectionError(endpoint_url="https://cloudformation.us-east-1.amazonaws.com/"),
+            id="endpoint",
+        ),
+        pytest.param(
+            ConnectTimeoutError(endpoint_url="https://cloudformation.us-east-1.amazonaws.com/"),
+            id="connect-timeout",
+        ),
+        pytest.param(
+            ReadTimeoutError(endpoint_url="https://turbine-templates.s3.us-east-1.amazonaws.com/"),
+            id="read-timeout",
+        ),
+    ],
+)
+def test_network_failures_are_transient(error: Exception) -> None:
+    translated = translate("DescribeStacks", error)
+
+    assert type(translated) is TransientAwsError
+    assert translated.code == type(error).__name__
+    assert "amazonaws.com" in translated.message
+
+
+def test_endpoint_connection_error_through_aws_call_keeps_its_cause() -> None:
+    original = EndpointConnectionError(endpoint_url="https://cloudformation.us-east-1.amazonaws.com/")
+
+    with pytest.raises(TransientAwsError) as caught, aws_call("DescribeStacks"):
+        raise original
+
+    assert caught.value.__cause__ is original
+    assert caught.value.code == "EndpointConnectionError"
+
+
+def test_translate_refuses_errors_that_are_not_from_botocore() -> None:
+    with pytest.raises(ValueError, match="not botocore"):
+        translate("DescribeStacks", ValueError("not botocore"))
+
+
+def test_aws_call_lets_programming_errors_through_untouched() -> None:
+    with pytest.raises(KeyError), aws_call("DescribeStacks"):
+        raise KeyError("Stacks")

@@ -1,0 +1,230 @@
+"""Deleter: retain or delete the stack, and never report "finished" while a stack may remain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from turbine_operator.core.naming import client_request_token
+from turbine_operator.operations.deletion import Deleter
+
+from .harness import (
+    OWNER_UID,
+    SERVICE_ROLE,
+    STACK_ID,
+    STACK_NAME,
+    StubbedAws,
+    conditions,
+    spec,
+    stack_resource,
+)
+
+KNOWN = {"stackName": STACK_NAME, "stackId": STACK_ID, "region": "us-east-1"}
+FIRST_TOKEN = client_request_token(OWNER_UID, "delete", STACK_ID)
+
+
+def _delete_stack(aws: StubbedAws, token: str, role: str | None = None) -> None:
+    request: dict[str, Any] = {"StackName": STACK_ID, "ClientRequestToken": token}
+    if role:
+        request["RoleARN"] = role
+    aws.cloudformation.add_response("delete_stack", {}, request)
+
+
+def test_retain_makes_no_aws_call(aws: StubbedAws, deleter: Deleter) -> None:
+    outcome = deleter.delete(stack_resource(status=KNOWN), attempt=0)
+
+    aws.verify()
+    assert aws.calls == []
+    assert outcome.finished
+    assert outcome.announcement is not None
+    assert outcome.announcement.reason == "StackRetained"
+    assert STACK_NAME in outcome.announcement.message
+
+
+def test_a_resource_that_never_reached_aws_is_finished(aws: StubbedAws, deleter: Deleter) -> None:
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete")), attempt=0)
+
+    aws.verify()
+    assert aws.calls == []
+    assert outcome.finished
+
+
+@pytest.mark.parametrize("role", [None, SERVICE_ROLE])
+def test_delete_starts_a_delete_with_a_token_and_waits(
+    aws: StubbedAws, deleter: Deleter, role: str | None
+) -> None:
+    fields = spec(deletionPolicy="Delete", **({"serviceRoleArn": role} if role else {}))
+    aws.stack("CREATE_COMPLETE", requested_as=STACK_ID)
+    _delete_stack(aws, FIRST_TOKEN, role)
+
+    outcome = deleter.delete(stack_resource(fields, KNOWN), attempt=0)
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks", "DeleteStack"]
+    assert not outcome.finished
+    assert outcome.retry_after == 15.0
+    assert conditions(outcome)["Reconciling"]["reason"] == "Deleting"
+    assert outcome.announcement is not None
+    assert outcome.announcement.reason == "StackDeleting"
+
+
+def test_a_delete_in_progress_is_waited_for(aws: StubbedAws, deleter: Deleter) -> None:
+    aws.stack("DELETE_IN_PROGRESS", requested_as=STACK_ID)
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete"), KNOWN), attempt=3)
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks"]
+    assert not outcome.finished
+    assert conditions(outcome)["Reconciling"]["message"] == f"Stack {STACK_NAME} is DELETE_IN_PROGRESS"
+
+
+def test_a_deleted_stack_found_by_id_is_finished(aws: StubbedAws, deleter: Deleter) -> None:
+    aws.stack("DELETE_COMPLETE", requested_as=STACK_ID)
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete"), KNOWN), attempt=4)
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks"]
+    assert outcome.finished
+    assert outcome.announcement is not None
+    assert outcome.announcement.reason == "StackDeleted"
+
+
+def test_a_stack_that_does_not_exist_by_name_is_finished(aws: StubbedAws, deleter: Deleter) -> None:
+    aws.no_stack()
+
+    outcome = deleter.delete(
+        stack_resource(spec(deletionPolicy="Delete"), {"stackName": STACK_NAME}), attempt=0
+    )
+
+    aws.verify()
+    assert outcome.finished
+
+
+def test_termination_protection_wanted_by_the_spec_blocks_the_delete(
+    aws: StubbedAws, deleter: Deleter
+) -> None:
+    aws.stack("UPDATE_COMPLETE", termination_protection=True, requested_as=STACK_ID)
+
+    outcome = deleter.delete(
+        stack_resource(spec(deletionPolicy="Delete", terminationProtection=True), KNOWN), attempt=0
+    )
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks"]
+    assert not outcome.finished
+    found = conditions(outcome)
+    assert (found["Stalled"]["reason"], found["Ready"]["status"]) == ("TerminationProtected", "False")
+    assert "spec.terminationProtection to false" in found["Stalled"]["message"]
+    assert outcome.announcement is not None
+    assert (outcome.announcement.reason, outcome.announcement.warning) == ("TerminationProtected", True)
+
+
+def test_termination_protection_the_spec_no_longer_wants_is_lifted_before_the_delete(
+    aws: StubbedAws, deleter: Deleter
+) -> None:
+    aws.stack("UPDATE_COMPLETE", termination_protection=True, requested_as=STACK_ID)
+    aws.cloudformation.add_response(
+        "update_termination_protection",
+        {"StackId": STACK_ID},
+        {"StackName": STACK_ID, "EnableTerminationProtection": False},
+    )
+    _delete_stack(aws, FIRST_TOKEN)
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete"), KNOWN), attempt=0)
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks", "UpdateTerminationProtection", "DeleteStack"]
+    assert not outcome.finished
+
+
+def test_a_failed_delete_is_retried_with_a_new_token_and_stalls(aws: StubbedAws, deleter: Deleter) -> None:
+    resource = stack_resource(spec(deletionPolicy="Delete"), KNOWN)
+    retry_tokens = [client_request_token(OWNER_UID, "delete", STACK_ID, str(attempt)) for attempt in (1, 2)]
+    assert len({FIRST_TOKEN, *retry_tokens}) == 3
+    aws.stack("CREATE_COMPLETE", requested_as=STACK_ID)
+    _delete_stack(aws, FIRST_TOKEN)
+    failed = "The following resource(s) failed to delete: [LogsBucket]."
+    for token in retry_tokens:
+        aws.stack("DELETE_FAILED", reason=failed, requested_as=STACK_ID)
+        _delete_stack(aws, token)
+        aws.resources({"LogsBucket": ("DELETE_FAILED", "The bucket you tried to delete is not empty")})
+
+    first = deleter.delete(resource, attempt=0)
+    second = deleter.delete(resource, attempt=1)
+    third = deleter.delete(resource, attempt=2)
+
+    aws.verify()
+    assert (
+        aws.calls
+        == ["DescribeStacks", "DeleteStack"] + ["DescribeStacks", "DeleteStack", "ListStackResources"] * 2
+    )
+    assert not any(outcome.finished for outcome in (first, second, third))
+    found = conditions(second)
+    assert (found["Stalled"]["reason"], found["Ready"]["status"]) == ("StackDeleteFailed", "False")
+    assert found["Stalled"]["message"] == (
+        f"Deleting stack {STACK_NAME} failed, retrying: "
+        "LogsBucket: The bucket you tried to delete is not empty"
+    )
+    assert second.announcement is not None
+    assert second.announcement.warning
+
+
+def test_a_stack_owned_by_someone_else_is_released_without_deleting_it(
+    aws: StubbedAws, deleter: Deleter
+) -> None:
+    aws.stack("CREATE_COMPLETE", owner_uid="0b5e7e4c-1111-2222-3333-444455556666", requested_as=STACK_ID)
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete"), KNOWN), attempt=0)
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks"]
+    assert outcome.finished
+    assert outcome.announcement is not None
+    assert (outcome.announcement.reason, outcome.announcement.warning) == ("StackNotOwned", True)
+
+
+@pytest.mark.parametrize(
+    ("method", "code", "message", "status"),
+    [
+        ("describe_stacks", "Throttling", "Rate exceeded", 400),
+        ("describe_stacks", "ServiceUnavailable", "Service is unavailable", 503),
+        ("delete_stack", "Throttling", "Rate exceeded", 400),
+    ],
+)
+def test_throttling_never_finishes_the_delete(
+    aws: StubbedAws, deleter: Deleter, method: str, code: str, message: str, status: int
+) -> None:
+    if method == "delete_stack":
+        aws.stack("CREATE_COMPLETE", requested_as=STACK_ID)
+    aws.error(aws.cloudformation, method, code, message, status)
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete"), KNOWN), attempt=0)
+
+    aws.verify()
+    assert not outcome.finished
+    assert outcome.retry_after == 15.0
+    found = conditions(outcome)
+    assert found["Reconciling"]["reason"] == "Retrying"
+    assert code in found["Reconciling"]["message"]
+
+
+def test_access_denied_never_finishes_the_delete(aws: StubbedAws, deleter: Deleter) -> None:
+    aws.stack("CREATE_COMPLETE", requested_as=STACK_ID)
+    aws.error(
+        aws.cloudformation,
+        "delete_stack",
+        "AccessDenied",
+        "User is not authorized to perform: cloudformation:DeleteStack",
+        403,
+    )
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete"), KNOWN), attempt=0)
+
+    aws.verify()
+    assert not outcome.finished
+    found = conditions(outcome)
+    assert found["Stalled"]["reason"] == "StackDeleteFailed"
+    assert "AccessDenied" in found["Stalled"]["message"]

@@ -1,0 +1,471 @@
+"""Reconciler against the CloudFormation failure states moto cannot produce.
+
+Each test queues the exact AWS replies of one situation, runs one reconcile, and checks the
+conditions a person (or kstatus/ArgoCD) reads and which calls reached AWS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from turbine_operator.core.naming import change_set_name, client_request_token
+from turbine_operator.operations.reconcile import Reconciler
+
+from .harness import (
+    OWNER_UID,
+    QUEUE,
+    SERVICE_ROLE,
+    STACK_ID,
+    STACK_NAME,
+    StubbedAws,
+    conditions,
+    desired_for,
+    merged,
+    operation_start,
+    spec,
+    stack_event,
+    stack_resource,
+)
+
+QUEUE_FAILURE = (
+    'Resource handler returned message: "Queue name cannot be empty (Service: Sqs, Status Code: 400)"'
+)
+OLD_HASH = "0" * 32
+
+
+def _failed_create_events() -> list[dict[str, Any]]:
+    return [
+        operation_start("CREATE_IN_PROGRESS", minute=0),
+        stack_event("TaskQueue", QUEUE, "CREATE_IN_PROGRESS", minute=1),
+        stack_event("TaskQueue", QUEUE, "CREATE_FAILED", QUEUE_FAILURE, minute=2),
+        stack_event("Alerts", "AWS::SNS::Topic", "CREATE_FAILED", "Resource creation cancelled", minute=3),
+        stack_event(
+            STACK_NAME,
+            "AWS::CloudFormation::Stack",
+            "ROLLBACK_IN_PROGRESS",
+            "The following resource(s) failed to create: [TaskQueue, Alerts]. Rollback requested by user.",
+            minute=3,
+        ),
+        stack_event(STACK_NAME, "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE", minute=4),
+    ]
+
+
+def _failed_update_events() -> list[dict[str, Any]]:
+    return [
+        operation_start("UPDATE_IN_PROGRESS", minute=0),
+        stack_event("TaskQueue", QUEUE, "UPDATE_FAILED", QUEUE_FAILURE, minute=1),
+        stack_event(
+            STACK_NAME,
+            "AWS::CloudFormation::Stack",
+            "UPDATE_ROLLBACK_IN_PROGRESS",
+            "The following resource(s) failed to update: [TaskQueue].",
+            minute=2,
+        ),
+        stack_event(
+            "LogsBucket", "AWS::S3::Bucket", "UPDATE_FAILED", "Access Denied (Service: S3)", minute=3
+        ),
+    ]
+
+
+def _assert_stalled(outcome_conditions: dict[str, dict[str, Any]], reason: str) -> None:
+    assert outcome_conditions["Ready"]["status"] == "False"
+    assert outcome_conditions["Ready"]["reason"] == reason
+    assert outcome_conditions["Stalled"]["status"] == "True"
+    assert outcome_conditions["Stalled"]["reason"] == reason
+    assert "Reconciling" not in outcome_conditions
+
+
+@pytest.mark.parametrize("stack_status", ["CREATE_FAILED", "ROLLBACK_COMPLETE"])
+def test_a_failed_create_stalls_with_the_first_failing_resource(
+    aws: StubbedAws, reconciler: Reconciler, stack_status: str
+) -> None:
+    resource = stack_resource()
+    desired = desired_for(resource)
+    resource = stack_resource(status={"stackName": STACK_NAME, "lastAttemptedHash": desired.hash})
+    aws.stack(stack_status, reason="The following resource(s) failed to create: [TaskQueue, Alerts].")
+    aws.events(_failed_create_events())
+
+    outcome = reconciler.reconcile(resource)
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks", "DescribeStackEvents"]
+    found = conditions(outcome)
+    _assert_stalled(found, "StackCreateFailed")
+    message = found["Stalled"]["message"]
+    assert f"Stack {STACK_NAME} is {stack_status}" in message
+    assert f"first failure: TaskQueue (AWS::SQS::Queue): {QUEUE_FAILURE}" in message
+    assert "cancelled" not in message
+    assert outcome.status["stackStatus"] == stack_status
+    assert (
+        outcome.status["stackStatusReason"] == f"first failure: TaskQueue (AWS::SQS::Queue): {QUEUE_FAILURE}"
+    )
+    assert outcome.announcement is not None
+    assert (outcome.announcement.reason, outcome.announcement.warning) == ("StackCreateFailed", True)
+    assert outcome.finished
+
+
+def test_a_stall_already_reported_posts_no_second_event(aws: StubbedAws, reconciler: Reconciler) -> None:
+    aws.stack("ROLLBACK_COMPLETE")
+    aws.events(_failed_create_events())
+    aws.stack("ROLLBACK_COMPLETE")
+    aws.events(_failed_create_events())
+
+    first = reconciler.reconcile(stack_resource())
+    second = reconciler.reconcile(stack_resource(status=merged({}, first.status)))
+
+    aws.verify()
+    assert first.announcement is not None
+    assert second.announcement is None
+    assert conditions(second)["Stalled"]["reason"] == "StackCreateFailed"
+
+
+def test_an_update_that_rolled_back_stalls_until_the_spec_changes(
+    aws: StubbedAws, reconciler: Reconciler
+) -> None:
+    desired = desired_for(stack_resource())
+    name = change_set_name(desired.hash)
+    resource = stack_resource(
+        status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH, "lastAttemptedHash": desired.hash}
+    )
+    aws.stack("UPDATE_ROLLBACK_COMPLETE", reason="The following resource(s) failed to update: [TaskQueue].")
+    # The change set the failed update executed is still there, EXECUTE_FAILED.
+    aws.change_set(name, execution_status="EXECUTE_FAILED")
+    aws.events(_failed_update_events())
+
+    outcome = reconciler.reconcile(resource)
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks", "DescribeChangeSet", "DescribeStackEvents"]
+    assert aws.mutating_calls == []
+    found = conditions(outcome)
+    _assert_stalled(found, "UpdateRolledBack")
+    assert "change the spec to try again" in found["Stalled"]["message"]
+    assert f"first failure: TaskQueue (AWS::SQS::Queue): {QUEUE_FAILURE}" in found["Stalled"]["message"]
+    assert outcome.status["lastAttemptedHash"] == desired.hash
+    assert outcome.status["lastAppliedHash"] == OLD_HASH
+
+
+def test_a_changed_spec_after_a_rolled_back_update_creates_a_new_change_set(
+    aws: StubbedAws, reconciler: Reconciler
+) -> None:
+    resource = stack_resource(
+        spec(workers={"maxSize": 20}),
+        status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH, "lastAttemptedHash": "1" * 32},
+    )
+    desired = desired_for(resource)
+    name = change_set_name(desired.hash)
+    token = client_request_token(OWNER_UID, "change-set", desired.hash, "UPDATE")
+    aws.stack("UPDATE_ROLLBACK_COMPLETE")
+    aws.no_change_set(name)
+    aws.bundle_listing(desired, present=True)
+    aws.existing_change_sets(["turbine-111111111111111111111111", "manual-review"])
+    aws.delete_change_set("turbine-111111111111111111111111")
+    aws.create_change_set(desired, name, "UPDATE", token)
+
+    outcome = reconciler.reconcile(resource)
+
+    aws.verify()
+    assert aws.calls == [
+        "DescribeStacks",
+        "DescribeChangeSet",
+        "ListObjectsV2",
+        "ListChangeSets",
+        "DeleteChangeSet",
+        "CreateChangeSet",
+    ]
+    found = conditions(outcome)
+    assert found["Ready"]["status"] == "False"
+    assert found["Reconciling"]["reason"] == "ChangeSetCreating"
+    assert "Stalled" not in found
+    assert outcome.announcement is not None
+    assert outcome.announcement.reason == "ChangeSetCreated"
+
+
+def test_a_failed_rollback_is_continued_once_then_stalls(aws: StubbedAws, reconciler: Reconciler) -> None:
+    resource = stack_resource(
+        spec(serviceRoleArn=SERVICE_ROLE), status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH}
+    )
+    desired = desired_for(resource)
+    token = client_request_token(OWNER_UID, "continue-rollback", desired.hash)
+    reason = "The following resource(s) failed to update: [LogsBucket]."
+    aws.stack("UPDATE_ROLLBACK_FAILED", reason=reason)
+    aws.cloudformation.add_response(
+        "continue_update_rollback",
+        {},
+        {"StackName": STACK_NAME, "ClientRequestToken": token, "RoleARN": SERVICE_ROLE},
+    )
+
+    first = reconciler.reconcile(resource)
+
+    assert aws.calls == ["DescribeStacks", "ContinueUpdateRollback"]
+    assert first.status["continuedRollbackHash"] == desired.hash
+    found = conditions(first)
+    assert found["Reconciling"]["reason"] == "ContinuingUpdateRollback"
+    assert found["Ready"]["status"] == "False"
+    assert "Stalled" not in found
+
+    # The continued rollback failed again: no second ContinueUpdateRollback, a stall instead.
+    aws.stack("UPDATE_ROLLBACK_FAILED", reason=reason)
+    aws.events(_failed_update_events())
+    second = reconciler.reconcile(stack_resource(resource.spec, merged(resource.status, first.status)))
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks", "ContinueUpdateRollback", "DescribeStacks", "DescribeStackEvents"]
+    found = conditions(second)
+    _assert_stalled(found, "UpdateRollbackFailed")
+    assert "after one ContinueUpdateRollback" in found["Stalled"]["message"]
+    assert "first failure: TaskQueue (AWS::SQS::Queue)" in found["Stalled"]["message"]
+    assert second.status["continuedRollbackHash"] == desired.hash
+
+
+def test_a_stack_that_failed_to_delete_stalls_with_the_failed_resources(
+    aws: StubbedAws, reconciler: Reconciler
+) -> None:
+    aws.stack("DELETE_FAILED", reason="The following resource(s) failed to delete: [LogsBucket, DagsBucket].")
+    aws.resources(
+        {
+            "LogsBucket": ("DELETE_FAILED", "The bucket you tried to delete is not empty"),
+            "DagsBucket": ("DELETE_FAILED", None),
+            "TaskQueue": ("DELETE_COMPLETE", None),
+        }
+    )
+
+    outcome = reconciler.reconcile(stack_resource(status={"stackName": STACK_NAME}))
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks", "ListStackResources"]
+    found = conditions(outcome)
+    _assert_stalled(found, "StackDeleteFailed")
+    assert (
+        "resources that failed to delete: LogsBucket: The bucket you tried to delete is not empty, "
+        "DagsBucket: DELETE_FAILED"
+    ) in found["Stalled"]["message"]
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "The submitted information didn't contain changes. "
+        "Submit different information to create a change set.",
+        "No updates are to be performed.",
+    ],
+)
+def test_an_empty_change_set_is_deleted_and_the_stack_is_ready(
+    aws: StubbedAws, reconciler: Reconciler, reason: str
+) -> None:
+    resource = stack_resource(status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH})
+    desired = desired_for(resource)
+    name = change_set_name(desired.hash)
+    aws.stack("UPDATE_COMPLETE", outputs={"WebserverURL": "http://webserver.example:8080"})
+    aws.change_set(name, status="FAILED", execution_status="UNAVAILABLE", reason=reason)
+    aws.delete_change_set(name, stack=STACK_NAME)
+
+    outcome = reconciler.reconcile(resource)
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks", "DescribeChangeSet", "DeleteChangeSet"]
+    found = conditions(outcome)
+    assert (found["Ready"]["status"], found["Ready"]["reason"]) == ("True", "StackReady")
+    assert set(found) == {"Ready"}
+    assert outcome.status["lastAppliedHash"] == desired.hash == outcome.status["desiredHash"]
+    assert outcome.status["outputs"] == {"WebserverURL": "http://webserver.example:8080"}
+    assert outcome.announcement is not None
+    assert outcome.announcement.reason == "NoChanges"
+
+
+def test_a_change_set_that_failed_for_another_reason_stalls(aws: StubbedAws, reconciler: Reconciler) -> None:
+    resource = stack_resource(status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH})
+    name = change_set_name(desired_for(resource).hash)
+    aws.stack("UPDATE_COMPLETE")
+    aws.change_set(
+        name,
+        status="FAILED",
+        execution_status="UNAVAILABLE",
+        reason="Parameter validation failed: parameter value t3.nope for parameter name WorkerInstanceType "
+        "does not exist",
+    )
+
+    outcome = reconciler.reconcile(resource)
+
+    aws.verify()
+    assert aws.mutating_calls == []
+    found = conditions(outcome)
+    _assert_stalled(found, "ChangeSetFailed")
+    assert "t3.nope" in found["Stalled"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "status"),
+    [("Throttling", "Rate exceeded", 400), ("ServiceUnavailable", "Service is unavailable", 503)],
+)
+def test_throttling_or_5xx_on_describe_stacks_is_retried_without_raising(
+    aws: StubbedAws, reconciler: Reconciler, code: str, message: str, status: int
+) -> None:
+    previous = {
+        "stackName": STACK_NAME,
+        "lastAppliedHash": OLD_HASH,
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True",
+                "reason": "StackReady",
+                "message": "ok",
+                "lastTransitionTime": "2025-02-01T00:00:00Z",
+                "observedGeneration": 1,
+            }
+        ],
+    }
+    aws.error(aws.cloudformation, "describe_stacks", code, message, status)
+
+    outcome = reconciler.reconcile(stack_resource(status=previous))
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks"]
+    found = conditions(outcome)
+    assert (found["Ready"]["status"], found["Ready"]["reason"]) == ("False", "Retrying")
+    assert (found["Reconciling"]["status"], found["Reconciling"]["reason"]) == ("True", "Retrying")
+    assert "Stalled" not in found
+    assert f"DescribeStacks: {code}: {message}" in found["Reconciling"]["message"]
+    assert outcome.retry_after == 15.0
+    assert "lastSyncTime" not in outcome.status
+    assert "lastAppliedHash" not in outcome.status  # the memory of earlier reconciles is kept
+    assert outcome.announcement is not None
+    assert outcome.announcement.warning
+
+
+def test_throttling_in_the_middle_of_a_reconcile_is_retried(aws: StubbedAws, reconciler: Reconciler) -> None:
+    resource = stack_resource(status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH})
+    desired = desired_for(resource)
+    aws.stack("UPDATE_COMPLETE")
+    aws.no_change_set(change_set_name(desired.hash))
+    aws.bundle_listing(desired, present=True)
+    aws.existing_change_sets([])
+    aws.error(aws.cloudformation, "create_change_set", "Throttling", "Rate exceeded")
+
+    outcome = reconciler.reconcile(resource)
+
+    aws.verify()
+    assert aws.calls[-1] == "CreateChangeSet"
+    assert conditions(outcome)["Reconciling"]["reason"] == "Retrying"
+    assert outcome.retry_after == 15.0
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (
+            "AccessDenied",
+            "User: arn:aws:sts::123456789012:assumed-role/turbine-operator/x is not authorized to perform: "
+            "cloudformation:DescribeStacks",
+        ),
+        ("ExpiredToken", "The security token included in the request is expired"),
+    ],
+)
+def test_access_denied_stalls(aws: StubbedAws, reconciler: Reconciler, code: str, message: str) -> None:
+    aws.error(aws.cloudformation, "describe_stacks", code, message, 403)
+
+    outcome = reconciler.reconcile(stack_resource())
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks"]
+    found = conditions(outcome)
+    _assert_stalled(found, "AwsAccessDenied")
+    assert message in found["Stalled"]["message"]
+    assert outcome.retry_after is None
+    assert outcome.announcement is not None
+    assert outcome.announcement.warning
+
+
+def test_a_missing_template_bucket_stalls_before_any_change_set(
+    aws: StubbedAws, reconciler: Reconciler
+) -> None:
+    aws.no_stack()
+    aws.error(aws.s3, "list_objects_v2", "NoSuchBucket", "The specified bucket does not exist", 404)
+
+    outcome = reconciler.reconcile(stack_resource())
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks", "ListObjectsV2"]
+    assert "CreateChangeSet" not in aws.calls
+    found = conditions(outcome)
+    _assert_stalled(found, "TemplateBucketMissing")
+    assert "NoSuchBucket" in found["Stalled"]["message"]
+
+
+def test_a_change_set_aws_rejects_stalls(aws: StubbedAws, reconciler: Reconciler) -> None:
+    resource = stack_resource()
+    desired = desired_for(resource)
+    aws.no_stack()
+    aws.bundle_listing(desired, present=True)
+    aws.error(
+        aws.cloudformation,
+        "create_change_set",
+        "InsufficientCapabilitiesException",
+        "Requires capabilities : [CAPABILITY_NAMED_IAM]",
+    )
+
+    outcome = reconciler.reconcile(resource)
+
+    aws.verify()
+    _assert_stalled(conditions(outcome), "AwsRequestRejected")
+
+
+def test_a_stack_owned_by_someone_else_is_left_alone(aws: StubbedAws, reconciler: Reconciler) -> None:
+    resource = stack_resource()
+    aws.stack("UPDATE_COMPLETE", owner_uid="0b5e7e4c-1111-2222-3333-444455556666")
+    # Read only: the planner looks for our change set before it checks the owner.
+    aws.no_change_set(change_set_name(desired_for(resource).hash))
+
+    outcome = reconciler.reconcile(resource)
+
+    aws.verify()
+    assert aws.mutating_calls == []
+    assert aws.calls == ["DescribeStacks", "DescribeChangeSet"]
+    found = conditions(outcome)
+    _assert_stalled(found, "StackNotOwned")
+    assert "set spec.adopt" in found["Stalled"]["message"]
+
+
+def test_adopting_a_foreign_stack_proceeds_to_a_change_set(aws: StubbedAws, reconciler: Reconciler) -> None:
+    resource = stack_resource(spec(adopt=True))
+    desired = desired_for(resource)
+    name = change_set_name(desired.hash)
+    aws.stack("UPDATE_COMPLETE", owner_uid="0b5e7e4c-1111-2222-3333-444455556666")
+    aws.no_change_set(name)
+    aws.bundle_listing(desired, present=False)
+    aws.bundle_uploads(desired)
+    aws.existing_change_sets([])
+    aws.create_change_set(
+        desired, name, "UPDATE", client_request_token(OWNER_UID, "change-set", desired.hash, "UPDATE")
+    )
+
+    outcome = reconciler.reconcile(resource)
+
+    aws.verify()
+    assert aws.calls == [
+        "DescribeStacks",
+        "DescribeChangeSet",
+        "ListObjectsV2",
+        "PutObject",
+        "PutObject",
+        "ListChangeSets",
+        "CreateChangeSet",
+    ]
+    assert conditions(outcome)["Reconciling"]["reason"] == "ChangeSetCreating"
+    assert outcome.status["stackId"] == STACK_ID
+
+
+def test_a_transient_error_keeps_the_change_set_waiting_for_approval(
+    aws: StubbedAws, reconciler: Reconciler
+) -> None:
+    pending = {"name": "turbine-0123456789abcdef01234567", "summary": "1 to modify", "changes": []}
+    previous = {"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH, "pendingChangeSet": pending}
+    aws.error(aws.cloudformation, "describe_stacks", "Throttling", "Rate exceeded")
+
+    outcome = reconciler.reconcile(stack_resource(spec(updatePolicy="Manual"), previous))
+
+    aws.verify()
+    assert conditions(outcome)["Reconciling"]["reason"] == "Retrying"
+    assert merged(previous, outcome.status)["pendingChangeSet"] == pending
