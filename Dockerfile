@@ -1,23 +1,37 @@
 # syntax=docker/dockerfile:1
-# Build stage: a wheel and its dependencies, compiled where needed.
-FROM python:3.12-slim AS build
+# The Turbine Operator image: `turbine-operator run` as a non-root user, with Turbine's CloudFormation templates
+# (cfn/) and Lambda sources (lambdas/). Both stages use the same base, so the virtualenv built in the first runs
+# unchanged in the second.
+ARG PYTHON_IMAGE=python:3.12-slim-bookworm
+
+# Build stage: the wheel of this repository, and a virtualenv with it and its dependencies.
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY operator ./operator
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-deps --wheel-dir /wheels . \
+    && python -m venv /opt/venv \
+    && /opt/venv/bin/pip install /wheels/turbine_operator-*.whl \
+    && /opt/venv/bin/pip uninstall --yes pip
 
-# Runtime stage: no build tools, a non-root user, Turbine's templates and Lambda sources alongside.
-FROM python:3.12-slim
-ENV PYTHONDONTWRITEBYTECODE=1 \
+# Runtime stage: the virtualenv, Turbine's sources and a non-root user; no compilers, no pip, no sources.
+FROM ${PYTHON_IMAGE}
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     TURBINE_CFN_DIR=/opt/turbine/cfn \
     TURBINE_LAMBDAS_DIR=/opt/turbine/lambdas
-RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels /wheels/turbine_operator-*.whl \
-    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin turbine
+RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin turbine \
+    && python -m pip uninstall --yes --root-user-action=ignore pip
+COPY --from=build /opt/venv /opt/venv
 COPY cfn /opt/turbine/cfn
 COPY lambdas /opt/turbine/lambdas
-USER 10001
+USER 10001:10001
+WORKDIR /tmp
+# 9090: Prometheus /metrics; 8080: kopf's liveness endpoint (/healthz) when started with --liveness.
 EXPOSE 9090 8080
 ENTRYPOINT ["turbine-operator", "run"]
 CMD ["--all-namespaces", "--liveness=http://0.0.0.0:8080/healthz"]

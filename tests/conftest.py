@@ -29,6 +29,7 @@ os.environ.setdefault("TURBINE_POLL_INTERVAL", "0.5")
 os.environ.setdefault("TURBINE_RESYNC_INTERVAL", "30")
 os.environ.setdefault("TURBINE_METRICS_PORT", "0")
 os.environ.setdefault("TURBINE_REGION", "us-east-1")
+os.environ.setdefault("TURBINE_WORKERS_INTERVAL", "0.5")
 
 
 @pytest.fixture(scope="session")

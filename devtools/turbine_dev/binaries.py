@@ -20,6 +20,8 @@ from pathlib import Path
 
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
+# Prometheus publishes its Go module as v0.<minor>.<patch> for Prometheus 3.<minor>.<patch>.
+PROMTOOL_MODULE_VERSION = "v0.316.0"
 
 _STAGING_REPLACE = re.compile(r"^\s*(k8s\.io/[\w.-]+)\s+=>\s+\./staging/", re.MULTILINE)
 
@@ -132,8 +134,29 @@ def _build_etcd(output: Path) -> None:
         _install_atomically(workdir, output, ["-ldflags", "-s -w", "go.etcd.io/etcd/server/v3"])
 
 
+def ensure_promtool(*, log: bool = True) -> Path:
+    """promtool, to check the operator's /metrics output the way Prometheus' own tooling does."""
+    target = cache_root() / f"promtool-{PROMTOOL_MODULE_VERSION}-{_go_env('GOVERSION')}"
+    target.mkdir(parents=True, exist_ok=True)
+    promtool = target / "promtool"
+    if not _reports_version(promtool, ["--version"], "promtool, version"):
+        _timed(log, "promtool", lambda: _build_promtool(promtool))
+    return promtool
+
+
+def _build_promtool(output: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="promtoolbuild-") as tmp:
+        workdir = Path(tmp)
+        _go(workdir, "mod", "init", "local/promtoolbuild")
+        _go(workdir, "get", f"github.com/prometheus/prometheus/cmd/promtool@{PROMTOOL_MODULE_VERSION}")
+        _install_atomically(
+            workdir, output, ["-ldflags", "-s -w", "github.com/prometheus/prometheus/cmd/promtool"]
+        )
+
+
 def main() -> None:
     binaries = ensure_binaries()
+    ensure_promtool()
     print(binaries.kube_apiserver.parent)
 
 

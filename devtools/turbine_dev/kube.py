@@ -48,14 +48,19 @@ class KubeApi:
     def install_crd(self, path: Path = CRD_PATH, timeout: float = 30) -> None:
         body = yaml.safe_load(path.read_text())
         name = body["metadata"]["name"]
-        try:
-            existing = self.extensions.read_custom_resource_definition(name)
-            body["metadata"]["resourceVersion"] = existing.metadata.resource_version
-            self.extensions.replace_custom_resource_definition(name, body)
-        except ApiException as error:
-            if error.status != 404:
-                raise
-            self.extensions.create_custom_resource_definition(body)
+        for _attempt in range(5):
+            try:
+                existing = self.extensions.read_custom_resource_definition(name)
+                body["metadata"]["resourceVersion"] = existing.metadata.resource_version
+                self.extensions.replace_custom_resource_definition(name, body)
+                break
+            except ApiException as error:
+                if error.status == 404:
+                    self.extensions.create_custom_resource_definition(body)
+                    break
+                if error.status != 409:
+                    raise
+                # The API server updated the CRD's status in between; read it again.
 
         def established() -> bool:
             crd = self.extensions.read_custom_resource_definition(name)

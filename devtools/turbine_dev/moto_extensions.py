@@ -11,6 +11,8 @@ names the real AWS behaviour it restores:
   ValidationError (moto has no termination protection at all).
 - ExecuteChangeSet leaves the stack with the change set's template, parameters, tags and
   outputs (moto updates only the resources, so DescribeStacks keeps showing the old ones).
+- ListChangeSets lists the change sets of the stack it names (moto lists every change set of
+  the region, so cleaning up "our other change sets" would reach into other stacks).
 - The empty stack a CREATE change set makes (REVIEW_IN_PROGRESS) has no tags until the change
   set is executed; the tags are on the change set, and DescribeChangeSet returns them (moto tags
   the stack at once and never returns a change set's tags).
@@ -72,9 +74,18 @@ def _change_sets_behave_like_aws() -> None:
             stack.tags = {}
         return change_set_id, stack_id
 
+    def list_change_sets(self: Any) -> ActionResult:
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        summaries = [
+            cs for cs in self.cloudformation_backend.list_change_sets() if cs.stack_id == stack.stack_id
+        ]
+        return ActionResult({"Summaries": summaries})
+
     backend.describe_change_set = describe_change_set
     backend.delete_change_set = delete_change_set
     backend.create_change_set = create_change_set
+    response_class: Any = responses.CloudFormationResponse
+    response_class.list_change_sets = list_change_sets
 
 
 def _executed_change_sets_update_the_stack() -> None:

@@ -10,13 +10,14 @@ import sys
 
 from moto import server
 
-from turbine_dev import moto_cfn_resources, moto_extensions
+from turbine_dev import moto_cfn_resources, moto_drift, moto_extensions
 
 
 def main(argv: list[str]) -> None:
     port = argv[0] if argv else "5000"
     moto_extensions.install()
     moto_cfn_resources.install()
+    moto_drift.install()
     server.main(["--host", "127.0.0.1", "--port", port])
 
 

@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         "--namespace",
         action="append",
         default=[],
-        help="watch this namespace (repeatable; globs like 'team-*' work); default: all namespaces",
+        help="watch this namespace (repeatable, exact names); default: all namespaces",
     )
     scope.add_argument(
         "-A", "--all-namespaces", action="store_true", help="watch every namespace (the default)"

@@ -66,6 +66,8 @@ def stack_description(
     tags: Mapping[str, str] | None = None,
     outputs: Mapping[str, str] | None = None,
     termination_protection: bool = False,
+    parameters: Mapping[str, str] | None = None,
+    last_updated: datetime.datetime | None = None,
 ) -> dict[str, Any]:
     """One entry of DescribeStacks' Stacks, shaped like a real reply."""
     stack: dict[str, Any] = {
@@ -82,6 +84,12 @@ def stack_description(
     }
     if reason is not None:
         stack["StackStatusReason"] = reason
+    if parameters:
+        stack["Parameters"] = [
+            {"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()
+        ]
+    if last_updated is not None:
+        stack["LastUpdatedTime"] = last_updated
     if outputs:
         stack["Outputs"] = [{"OutputKey": key, "OutputValue": value} for key, value in outputs.items()]
     return stack

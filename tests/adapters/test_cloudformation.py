@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ from turbine_operator.core.rendering import DesiredStack, Owner, desired_stack
 from turbine_operator.core.spec import parse_spec
 
 from .stubbing import (
+    CREATED,
     MASTER_TEMPLATE,
     OWNER_UID,
     REGION,
@@ -70,6 +72,8 @@ def test_describe_stack_reads_status_tags_outputs_and_termination_protection(
         tags={"turbine.dev/owner-uid": OWNER_UID, "team": "data"},
         outputs={"WebserverURL": "http://webserver.example:8080", "MaxWorkers": "10"},
         termination_protection=True,
+        parameters={"MaxGroupSize": "10", "QSS3BucketName": BUCKET},
+        last_updated=CREATED + datetime.timedelta(hours=1, minutes=5),
     )
     cf_stub.add_response("describe_stacks", {"Stacks": [raw]}, {"StackName": STACK_NAME})
 
@@ -84,6 +88,8 @@ def test_describe_stack_reads_status_tags_outputs_and_termination_protection(
         tags={"turbine.dev/owner-uid": OWNER_UID, "team": "data"},
         outputs={"WebserverURL": "http://webserver.example:8080", "MaxWorkers": "10"},
         termination_protection=True,
+        parameters={"MaxGroupSize": "10", "QSS3BucketName": BUCKET},
+        last_updated="2025-03-01T10:35:00Z",
     )
 
 
@@ -98,6 +104,8 @@ def test_describe_stack_without_optional_fields(gateway: StackGateway, cf_stub: 
     assert observed is not None
     assert (observed.tags, observed.outputs, observed.termination_protection) == ({}, {}, False)
     assert observed.status_reason is None
+    assert observed.parameters == {}
+    assert observed.last_updated == "2025-03-01T09:30:00Z"  # never updated: its creation time
 
 
 def test_describe_stack_of_a_missing_stack_is_none(gateway: StackGateway, cf_stub: RecordingStubber) -> None:
@@ -517,27 +525,84 @@ def test_delete_change_set_other_failures_are_raised(
     cf_stub.verify()
 
 
-def test_change_set_names_reads_every_page(gateway: StackGateway, cf_stub: RecordingStubber) -> None:
-    def summary(name: str) -> dict[str, Any]:
-        return {
-            "StackId": STACK_ID,
-            "StackName": STACK_NAME,
-            "ChangeSetName": name,
-            "Status": "CREATE_COMPLETE",
-        }
+def _summary(name: str) -> dict[str, Any]:
+    """One ListChangeSets summary."""
+    return {"StackId": STACK_ID, "StackName": STACK_NAME, "ChangeSetName": name, "Status": "CREATE_COMPLETE"}
 
+
+def test_change_set_names_reads_every_page(gateway: StackGateway, cf_stub: RecordingStubber) -> None:
     cf_stub.add_response(
         "list_change_sets",
-        {"Summaries": [summary("turbine-old"), summary("manual-review")], "NextToken": "t2"},
+        {"Summaries": [_summary("turbine-old"), _summary("manual-review")], "NextToken": "t2"},
         {"StackName": STACK_ID},
     )
     cf_stub.add_response(
         "list_change_sets",
-        {"Summaries": [summary("turbine-older")]},
+        {"Summaries": [_summary("turbine-older")]},
         {"StackName": STACK_ID, "NextToken": "t2"},
     )
 
     assert gateway.change_set_names(STACK_ID) == ["turbine-old", "manual-review", "turbine-older"]
+    cf_stub.verify()
+
+
+# The owner of a stack in review: the tags of our change set
+
+
+def test_change_set_tags_are_those_of_the_first_change_set_with_the_prefix(
+    gateway: StackGateway, cf_stub: RecordingStubber, calls: list[str]
+) -> None:
+    cf_stub.add_response(
+        "list_change_sets",
+        {"Summaries": [_summary("manual-review"), _summary("review-turbine-0123")], "NextToken": "t2"},
+        {"StackName": STACK_ID},
+    )
+    cf_stub.add_response(
+        "list_change_sets",
+        {"Summaries": [_summary("turbine-aaaa"), _summary("turbine-bbbb")]},
+        {"StackName": STACK_ID, "NextToken": "t2"},
+    )
+    tagged = change_set_description("turbine-aaaa", status="CREATE_COMPLETE")
+    tagged["Tags"] = [
+        {"Key": "turbine.dev/owner-uid", "Value": OWNER_UID},
+        {"Key": "turbine.dev/managed-by", "Value": "turbine-operator"},
+    ]
+    cf_stub.add_response(
+        "describe_change_set", tagged, {"StackName": STACK_ID, "ChangeSetName": "turbine-aaaa"}
+    )
+
+    assert gateway.change_set_tags(STACK_ID, "turbine-") == {
+        "turbine.dev/owner-uid": OWNER_UID,
+        "turbine.dev/managed-by": "turbine-operator",
+    }
+    cf_stub.verify()
+    assert calls == ["ListChangeSets", "ListChangeSets", "DescribeChangeSet"]
+
+
+@pytest.mark.parametrize("names", [[], ["manual-review", "review-turbine-0123"]])
+def test_change_set_tags_without_a_change_set_with_the_prefix_are_empty(
+    gateway: StackGateway, cf_stub: RecordingStubber, calls: list[str], names: list[str]
+) -> None:
+    cf_stub.add_response(
+        "list_change_sets", {"Summaries": [_summary(name) for name in names]}, {"StackName": STACK_ID}
+    )
+
+    assert gateway.change_set_tags(STACK_ID, "turbine-") == {}
+    cf_stub.verify()
+    assert calls == ["ListChangeSets"]
+
+
+def test_change_set_tags_of_an_untagged_change_set_are_empty(
+    gateway: StackGateway, cf_stub: RecordingStubber
+) -> None:
+    cf_stub.add_response("list_change_sets", {"Summaries": [_summary(CHANGE_SET)]}, {"StackName": STACK_ID})
+    cf_stub.add_response(
+        "describe_change_set",
+        change_set_description(CHANGE_SET),
+        {"StackName": STACK_ID, "ChangeSetName": CHANGE_SET},
+    )
+
+    assert gateway.change_set_tags(STACK_ID, "turbine-") == {}
     cf_stub.verify()
 
 
@@ -709,6 +774,7 @@ def test_first_failure_ignores_older_operations_on_the_same_page(
         gateway.first_failure(STACK_ID)
         == "TaskQueue (AWS::SQS::Queue): Queue name already exists (Service: Sqs)"
     )
+    cf_stub.verify()
 
 
 def test_failed_resources_lists_every_failed_resource(

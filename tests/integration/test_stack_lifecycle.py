@@ -38,7 +38,17 @@ def test_apply_update_and_stay_quiet(
             text=True,
             check=True,
         ).stdout
-        assert table.split()[:7] == ["NAME", "READY", "STATUS", "STACK", "AGE", "REGION", "WEBSERVER"]
+        assert table.split()[:9] == [
+            "NAME",
+            "READY",
+            "STATUS",
+            "STACK",
+            "WORKERS",
+            "DRIFTED",
+            "AGE",
+            "REGION",
+            "WEBSERVER",
+        ]
         assert "CREATE_COMPLETE" in table
         assert stack_name in table
         assert "http://webserver.example:8080" in table

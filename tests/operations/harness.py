@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -81,14 +82,21 @@ class RecordingStubber(Stubber):
 
     The operations turn every BotoCoreError into "AWS is throttling", and a Stubber's complaints
     (an unexpected call, wrong parameters) are BotoCoreErrors too: `verify` re-raises them.
+    `requests` keeps what was really sent, to compare requests of separate reconciles.
     """
 
     def __init__(self, client: BaseClient, calls: list[str]) -> None:
         super().__init__(client)
         self.calls = calls
         self.errors: list[StubResponseError] = []
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+
+    def sent(self, operation: str, parameter: str) -> list[Any]:
+        """The value of `parameter` in every `operation` request, in order."""
+        return [params.get(parameter) for name, params in self.requests if name == operation]
 
     def _assert_expected_params(self, model: Any, params: Any, context: Any, **kwargs: Any) -> None:
+        self.requests.append((model.name, dict(params)))
         parent: Any = super()
         try:
             parent._assert_expected_params(model, params, context, **kwargs)
@@ -221,8 +229,11 @@ class StubbedAws:
         termination_protection: bool = False,
         outputs: Mapping[str, str] | None = None,
         requested_as: str = STACK_NAME,
+        tagged: bool = True,
+        parameters: Mapping[str, str] | None = None,
     ) -> None:
-        tags = {**ownership_tags(NAMESPACE, NAME, OWNER_UID), OWNER_UID_TAG: owner_uid}
+        """A stack tagged as owned by `owner_uid`; untagged (as in review on real AWS) if not `tagged`."""
+        tags = {**ownership_tags(NAMESPACE, NAME, OWNER_UID), OWNER_UID_TAG: owner_uid} if tagged else {}
         stack: dict[str, Any] = {
             "StackId": STACK_ID,
             "StackName": STACK_NAME,
@@ -235,6 +246,10 @@ class StubbedAws:
         }
         if reason is not None:
             stack["StackStatusReason"] = reason
+        if parameters is not None:
+            stack["Parameters"] = [
+                {"ParameterKey": key, "ParameterValue": value} for key, value in sorted(parameters.items())
+            ]
         self.cloudformation.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": requested_as})
 
     def no_stack(self, *, requested_as: str = STACK_NAME) -> None:
@@ -275,6 +290,24 @@ class StubbedAws:
             reply["StatusReason"] = reason
         self.cloudformation.add_response(
             "describe_change_set", reply, {"StackName": STACK_NAME, "ChangeSetName": name}
+        )
+
+    def change_set_tags(self, name: str, owner_uid: str) -> None:
+        """DescribeChangeSet of a change set by stack id, as read for its tags (those of `owner_uid`)."""
+        tags = ownership_tags(NAMESPACE, NAME, owner_uid)
+        reply: dict[str, Any] = {
+            "ChangeSetName": name,
+            "ChangeSetId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/{name}/5d1c2b3a",
+            "StackId": STACK_ID,
+            "StackName": STACK_NAME,
+            "CreationTime": CREATED,
+            "Status": "CREATE_COMPLETE",
+            "ExecutionStatus": "AVAILABLE",
+            "Changes": [],
+            "Tags": [{"Key": key, "Value": value} for key, value in sorted(tags.items())],
+        }
+        self.cloudformation.add_response(
+            "describe_change_set", reply, {"StackName": STACK_ID, "ChangeSetName": name}
         )
 
     def no_change_set(self, name: str) -> None:
@@ -348,6 +381,17 @@ class StubbedAws:
                 {"ETag": '"etag"'},
                 {"Bucket": BUCKET, "Key": desired.key_prefix + key, "Body": body},
             )
+
+    # Spec drift: the live template, compared at every settled resync
+
+    def original_template(self, desired: DesiredStack) -> None:
+        """GetTemplate answering the template the spec renders to (as JSON text, as AWS sends it)."""
+        body = json.dumps(json.loads(desired.bundle.files[desired.template_key]))
+        self.cloudformation.add_response(
+            "get_template",
+            {"TemplateBody": body, "StagesAvailable": ["Original", "Processed"]},
+            {"StackName": STACK_ID, "TemplateStage": "Original"},
+        )
 
     # Failures
 

@@ -69,6 +69,18 @@ def test_delete_starts_a_delete_with_a_token_and_waits(
     assert outcome.announcement.reason == "StackDeleting"
 
 
+def test_the_delete_token_does_not_depend_on_the_generation(aws: StubbedAws, deleter: Deleter) -> None:
+    for _ in range(2):
+        aws.stack("CREATE_COMPLETE", requested_as=STACK_ID)
+        _delete_stack(aws, FIRST_TOKEN)
+
+    for generation in (2, 3):
+        deleter.delete(stack_resource(spec(deletionPolicy="Delete"), KNOWN, generation=generation), attempt=0)
+
+    aws.verify()
+    assert aws.cloudformation.sent("DeleteStack", "ClientRequestToken") == [FIRST_TOKEN, FIRST_TOKEN]
+
+
 def test_a_delete_in_progress_is_waited_for(aws: StubbedAws, deleter: Deleter) -> None:
     aws.stack("DELETE_IN_PROGRESS", requested_as=STACK_ID)
 
@@ -149,8 +161,9 @@ def test_a_failed_delete_is_retried_with_a_new_token_and_stalls(aws: StubbedAws,
     failed = "The following resource(s) failed to delete: [LogsBucket]."
     for token in retry_tokens:
         aws.stack("DELETE_FAILED", reason=failed, requested_as=STACK_ID)
-        _delete_stack(aws, token)
+        # What failed is read before DeleteStack puts those resources back in progress.
         aws.resources({"LogsBucket": ("DELETE_FAILED", "The bucket you tried to delete is not empty")})
+        _delete_stack(aws, token)
 
     first = deleter.delete(resource, attempt=0)
     second = deleter.delete(resource, attempt=1)
@@ -159,7 +172,7 @@ def test_a_failed_delete_is_retried_with_a_new_token_and_stalls(aws: StubbedAws,
     aws.verify()
     assert (
         aws.calls
-        == ["DescribeStacks", "DeleteStack"] + ["DescribeStacks", "DeleteStack", "ListStackResources"] * 2
+        == ["DescribeStacks", "DeleteStack"] + ["DescribeStacks", "ListStackResources", "DeleteStack"] * 2
     )
     assert not any(outcome.finished for outcome in (first, second, third))
     found = conditions(second)

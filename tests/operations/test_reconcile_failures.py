@@ -33,6 +33,7 @@ QUEUE_FAILURE = (
     'Resource handler returned message: "Queue name cannot be empty (Service: Sqs, Status Code: 400)"'
 )
 OLD_HASH = "0" * 32
+OTHER_UID = "0b5e7e4c-1111-2222-3333-444455556666"
 
 
 def _failed_create_events() -> list[dict[str, Any]]:
@@ -125,19 +126,19 @@ def test_an_update_that_rolled_back_stalls_until_the_spec_changes(
     aws: StubbedAws, reconciler: Reconciler
 ) -> None:
     desired = desired_for(stack_resource())
-    name = change_set_name(desired.hash)
     resource = stack_resource(
         status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH, "lastAttemptedHash": desired.hash}
     )
     aws.stack("UPDATE_ROLLBACK_COMPLETE", reason="The following resource(s) failed to update: [TaskQueue].")
-    # The change set the failed update executed is still there, EXECUTE_FAILED.
-    aws.change_set(name, execution_status="EXECUTE_FAILED")
+    # This spec's update already rolled back: the plan stalls without reading its change set
+    # (still there, EXECUTE_FAILED), so no DescribeChangeSet is queued.
     aws.events(_failed_update_events())
 
     outcome = reconciler.reconcile(resource)
 
     aws.verify()
-    assert aws.calls == ["DescribeStacks", "DescribeChangeSet", "DescribeStackEvents"]
+    assert aws.calls == ["DescribeStacks", "DescribeStackEvents"]
+    assert "DescribeChangeSet" not in aws.calls
     assert aws.mutating_calls == []
     found = conditions(outcome)
     _assert_stalled(found, "UpdateRolledBack")
@@ -156,7 +157,7 @@ def test_a_changed_spec_after_a_rolled_back_update_creates_a_new_change_set(
     )
     desired = desired_for(resource)
     name = change_set_name(desired.hash)
-    token = client_request_token(OWNER_UID, "change-set", desired.hash, "UPDATE")
+    token = client_request_token(OWNER_UID, "change-set", str(resource.generation), desired.hash, "UPDATE")
     aws.stack("UPDATE_ROLLBACK_COMPLETE")
     aws.no_change_set(name)
     aws.bundle_listing(desired, present=True)
@@ -188,7 +189,7 @@ def test_a_failed_rollback_is_continued_once_then_stalls(aws: StubbedAws, reconc
         spec(serviceRoleArn=SERVICE_ROLE), status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH}
     )
     desired = desired_for(resource)
-    token = client_request_token(OWNER_UID, "continue-rollback", desired.hash)
+    token = client_request_token(OWNER_UID, "continue-rollback", str(resource.generation), desired.hash)
     reason = "The following resource(s) failed to update: [LogsBucket]."
     aws.stack("UPDATE_ROLLBACK_FAILED", reason=reason)
     aws.cloudformation.add_response(
@@ -414,15 +415,14 @@ def test_a_change_set_aws_rejects_stalls(aws: StubbedAws, reconciler: Reconciler
 
 def test_a_stack_owned_by_someone_else_is_left_alone(aws: StubbedAws, reconciler: Reconciler) -> None:
     resource = stack_resource()
-    aws.stack("UPDATE_COMPLETE", owner_uid="0b5e7e4c-1111-2222-3333-444455556666")
-    # Read only: the planner looks for our change set before it checks the owner.
-    aws.no_change_set(change_set_name(desired_for(resource).hash))
+    aws.stack("UPDATE_COMPLETE", owner_uid=OTHER_UID)
+    # Not ours (and no adopt): the plan stalls without looking for a change set.
 
     outcome = reconciler.reconcile(resource)
 
     aws.verify()
     assert aws.mutating_calls == []
-    assert aws.calls == ["DescribeStacks", "DescribeChangeSet"]
+    assert aws.calls == ["DescribeStacks"]
     found = conditions(outcome)
     _assert_stalled(found, "StackNotOwned")
     assert "set spec.adopt" in found["Stalled"]["message"]
@@ -432,14 +432,13 @@ def test_adopting_a_foreign_stack_proceeds_to_a_change_set(aws: StubbedAws, reco
     resource = stack_resource(spec(adopt=True))
     desired = desired_for(resource)
     name = change_set_name(desired.hash)
-    aws.stack("UPDATE_COMPLETE", owner_uid="0b5e7e4c-1111-2222-3333-444455556666")
+    aws.stack("UPDATE_COMPLETE", owner_uid=OTHER_UID)
     aws.no_change_set(name)
     aws.bundle_listing(desired, present=False)
     aws.bundle_uploads(desired)
     aws.existing_change_sets([])
-    aws.create_change_set(
-        desired, name, "UPDATE", client_request_token(OWNER_UID, "change-set", desired.hash, "UPDATE")
-    )
+    token = client_request_token(OWNER_UID, "change-set", str(resource.generation), desired.hash, "UPDATE")
+    aws.create_change_set(desired, name, "UPDATE", token)
 
     outcome = reconciler.reconcile(resource)
 
@@ -468,4 +467,85 @@ def test_a_transient_error_keeps_the_change_set_waiting_for_approval(
 
     aws.verify()
     assert conditions(outcome)["Reconciling"]["reason"] == "Retrying"
+    assert "pendingChangeSet" not in outcome.status  # neither set nor cleared
     assert merged(previous, outcome.status)["pendingChangeSet"] == pending
+
+
+# A stack in review carries no tags yet: its owner is read from our (turbine-*) change set.
+
+
+def test_an_untagged_stack_in_review_whose_change_set_is_someone_elses_is_left_alone(
+    aws: StubbedAws, reconciler: Reconciler
+) -> None:
+    theirs = "turbine-aaaaaaaaaaaaaaaaaaaaaaaa"
+    aws.stack("REVIEW_IN_PROGRESS", tagged=False)
+    aws.existing_change_sets(["manual-review", theirs])
+    aws.change_set_tags(theirs, OTHER_UID)
+
+    outcome = reconciler.reconcile(stack_resource(status={"stackName": STACK_NAME}))
+
+    aws.verify()
+    # Not ours: no look at our change set, and nothing changed.
+    assert aws.calls == ["DescribeStacks", "ListChangeSets", "DescribeChangeSet"]
+    assert aws.mutating_calls == []
+    found = conditions(outcome)
+    _assert_stalled(found, "StackNotOwned")
+    assert "set spec.adopt" in found["Stalled"]["message"]
+
+
+@pytest.mark.parametrize("names", [[], ["manual-review"]])
+def test_an_untagged_stack_in_review_without_a_turbine_change_set_is_not_ours(
+    aws: StubbedAws, reconciler: Reconciler, names: list[str]
+) -> None:
+    aws.stack("REVIEW_IN_PROGRESS", tagged=False)
+    aws.existing_change_sets(names)
+
+    outcome = reconciler.reconcile(stack_resource(status={"stackName": STACK_NAME}))
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks", "ListChangeSets"]
+    _assert_stalled(conditions(outcome), "StackNotOwned")
+
+
+def test_throttling_while_reading_the_owner_of_a_stack_in_review_is_retried(
+    aws: StubbedAws, reconciler: Reconciler
+) -> None:
+    aws.stack("REVIEW_IN_PROGRESS", tagged=False)
+    aws.error(aws.cloudformation, "list_change_sets", "Throttling", "Rate exceeded")
+
+    outcome = reconciler.reconcile(stack_resource(status={"stackName": STACK_NAME}))
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks", "ListChangeSets"]
+    found = conditions(outcome)
+    assert found["Reconciling"]["reason"] == "Retrying"
+    assert "Stalled" not in found
+    assert outcome.retry_after == 15.0
+
+
+def test_only_a_completed_reconcile_writes_the_pending_change_set(
+    aws: StubbedAws, reconciler: Reconciler
+) -> None:
+    pending = {"name": "turbine-0123456789abcdef01234567", "summary": "1 to modify", "changes": []}
+    previous = {"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH, "pendingChangeSet": pending}
+    resource = stack_resource(spec(updatePolicy="Manual"), previous)
+    aws.stack("UPDATE_COMPLETE")
+    aws.error(aws.cloudformation, "describe_change_set", "Throttling", "Rate exceeded")
+
+    throttled = reconciler.reconcile(resource)
+
+    # Throttled after DescribeStacks: the pending change set is neither set nor cleared.
+    assert conditions(throttled)["Reconciling"]["reason"] == "Retrying"
+    assert "pendingChangeSet" not in throttled.status
+    after_throttling = merged(previous, throttled.status)
+    assert after_throttling["pendingChangeSet"] == pending
+
+    # The next look completes (someone executed the change set; the stack is updating): cleared.
+    aws.stack("UPDATE_IN_PROGRESS")
+    completed = reconciler.reconcile(stack_resource(resource.spec, after_throttling))
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks", "DescribeChangeSet", "DescribeStacks"]
+    assert conditions(completed)["Reconciling"]["reason"] == "StackOperationInProgress"
+    assert completed.status["pendingChangeSet"] is None
+    assert "pendingChangeSet" not in merged(after_throttling, completed.status)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from turbine_operator.core.naming import change_set_name, client_request_token
+from turbine_operator.core.rendering import DesiredStack
 from turbine_operator.operations.reconcile import Reconciler
 
 from .harness import (
@@ -36,9 +39,8 @@ def test_a_new_stack_uploads_the_bundle_and_creates_a_create_change_set(
     aws.no_stack()
     aws.bundle_listing(desired, present=False)
     aws.bundle_uploads(desired)
-    aws.create_change_set(
-        desired, name, "CREATE", client_request_token(OWNER_UID, "change-set", desired.hash, "CREATE")
-    )
+    token = client_request_token(OWNER_UID, "change-set", str(resource.generation), desired.hash, "CREATE")
+    aws.create_change_set(desired, name, "CREATE", token)
 
     outcome = reconciler.reconcile(resource)
 
@@ -91,7 +93,8 @@ def test_our_create_change_set_in_review_is_executed(aws: StubbedAws, reconciler
     resource = stack_resource(status={"stackName": STACK_NAME})
     desired = desired_for(resource)
     name = change_set_name(desired.hash)
-    token = client_request_token(OWNER_UID, "execute", desired.hash)
+    token = client_request_token(OWNER_UID, "execute", str(resource.generation), desired.hash)
+    # A stack in review that already shows our owner tag: no need to read the change set's tags.
     aws.stack("REVIEW_IN_PROGRESS")
     aws.change_set(name, changes=[change("Add", "TaskQueue", QUEUE)])
     aws.execute_change_set(name, token)
@@ -171,7 +174,9 @@ def test_an_approved_change_set_is_executed(aws: StubbedAws, reconciler: Reconci
     assert change_set_name(desired.hash) == name  # approving does not change what is applied
     aws.stack("UPDATE_COMPLETE")
     aws.change_set(name, changes=MANUAL_CHANGES)
-    aws.execute_change_set(name, client_request_token(OWNER_UID, "execute", desired.hash))
+    aws.execute_change_set(
+        name, client_request_token(OWNER_UID, "execute", str(resource.generation), desired.hash)
+    )
 
     outcome = reconciler.reconcile(resource)
 
@@ -185,12 +190,14 @@ def test_an_approved_change_set_is_executed(aws: StubbedAws, reconciler: Reconci
 def test_an_executed_change_set_makes_the_stack_ready(aws: StubbedAws, reconciler: Reconciler) -> None:
     resource = stack_resource(status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH})
     desired = desired_for(resource)
-    aws.stack("UPDATE_COMPLETE")
+    aws.stack("UPDATE_COMPLETE", parameters=desired.parameters)
     aws.change_set(change_set_name(desired.hash), execution_status="EXECUTE_COMPLETE")
+    aws.original_template(desired)  # settled: the live stack is compared with the spec
 
     outcome = reconciler.reconcile(resource)
 
     aws.verify()
+    assert aws.calls == ["DescribeStacks", "DescribeChangeSet", "GetTemplate"]
     assert aws.mutating_calls == []
     assert outcome.status["lastAppliedHash"] == desired.hash
     assert conditions(outcome)["Ready"]["status"] == "True"
@@ -205,15 +212,20 @@ def test_an_unchanged_spec_only_describes_the_stack(
     resource = stack_resource(
         status={"stackName": STACK_NAME, "stackId": STACK_ID, "lastAppliedHash": desired.hash}
     )
-    aws.stack(stack_status, outputs={"WebserverURL": "http://webserver.example:8080"})
+    aws.stack(
+        stack_status, outputs={"WebserverURL": "http://webserver.example:8080"}, parameters=desired.parameters
+    )
+    aws.original_template(desired)  # read only: the live template, compared with the spec
 
     outcome = reconciler.reconcile(resource)
 
     aws.verify()
-    assert aws.calls == ["DescribeStacks"]
+    assert aws.calls == ["DescribeStacks", "GetTemplate"]
+    assert aws.mutating_calls == []
     found = conditions(outcome)
     assert (found["Ready"]["status"], found["Ready"]["reason"]) == ("True", "StackReady")
-    assert set(found) == {"Ready"}
+    assert set(found) == {"Ready", "Drifted"}  # neither in progress nor stalled
+    assert (found["Drifted"]["status"], found["Drifted"]["reason"]) == ("False", "InSync")
     assert outcome.status["lastAppliedHash"] == desired.hash
     assert outcome.status["outputs"] == {"WebserverURL": "http://webserver.example:8080"}
     assert outcome.announcement is None
@@ -223,7 +235,8 @@ def test_an_unchanged_spec_turns_termination_protection_on(aws: StubbedAws, reco
     resource = stack_resource(spec(terminationProtection=True))
     desired = desired_for(resource)
     resource = stack_resource(resource.spec, {"stackName": STACK_NAME, "lastAppliedHash": desired.hash})
-    aws.stack("UPDATE_COMPLETE", termination_protection=False)
+    aws.stack("UPDATE_COMPLETE", termination_protection=False, parameters=desired.parameters)
+    aws.original_template(desired)
     aws.cloudformation.add_response(
         "update_termination_protection",
         {"StackId": STACK_ID},
@@ -233,7 +246,7 @@ def test_an_unchanged_spec_turns_termination_protection_on(aws: StubbedAws, reco
     outcome = reconciler.reconcile(resource)
 
     aws.verify()
-    assert aws.calls == ["DescribeStacks", "UpdateTerminationProtection"]
+    assert aws.calls == ["DescribeStacks", "GetTemplate", "UpdateTerminationProtection"]
     assert conditions(outcome)["Ready"]["status"] == "True"
 
 
@@ -295,3 +308,115 @@ def test_waiting_for_approval_is_announced_once(aws: StubbedAws, reconciler: Rec
     assert first.announcement is not None
     assert second.announcement is None
     assert second.status["pendingChangeSet"]["name"] == name
+
+
+# A stack in review shows no tags on real AWS until its CREATE change set runs: the owner is on the
+# change set, read (ListChangeSets, then DescribeChangeSet of the first turbine-* one) before planning.
+
+
+def test_an_untagged_stack_in_review_with_our_change_set_is_executed(
+    aws: StubbedAws, reconciler: Reconciler
+) -> None:
+    resource = stack_resource(status={"stackName": STACK_NAME})
+    desired = desired_for(resource)
+    name = change_set_name(desired.hash)
+    aws.stack("REVIEW_IN_PROGRESS", tagged=False)
+    aws.existing_change_sets(["manual-review", name])
+    aws.change_set_tags(name, OWNER_UID)
+    aws.change_set(name, changes=[change("Add", "TaskQueue", QUEUE)])
+    aws.execute_change_set(
+        name, client_request_token(OWNER_UID, "execute", str(resource.generation), desired.hash)
+    )
+
+    outcome = reconciler.reconcile(resource)
+
+    aws.verify()
+    assert aws.calls == [
+        "DescribeStacks",
+        "ListChangeSets",
+        "DescribeChangeSet",
+        "DescribeChangeSet",
+        "ExecuteChangeSet",
+    ]
+    assert outcome.status["lastAttemptedHash"] == desired.hash
+    assert outcome.status["stackId"] == STACK_ID
+    assert conditions(outcome)["Reconciling"]["message"] == f"Executing change set {name}: 1 to add"
+
+
+def test_an_untagged_stack_in_review_with_our_manual_change_set_waits_for_approval(
+    aws: StubbedAws, reconciler: Reconciler
+) -> None:
+    resource = stack_resource(spec(updatePolicy="Manual"), status={"stackName": STACK_NAME})
+    name = change_set_name(desired_for(resource).hash)
+    aws.stack("REVIEW_IN_PROGRESS", tagged=False)
+    aws.existing_change_sets([name])
+    aws.change_set_tags(name, OWNER_UID)
+    aws.change_set(name, changes=[change("Add", "TaskQueue", QUEUE)])
+
+    outcome = reconciler.reconcile(resource)
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks", "ListChangeSets", "DescribeChangeSet", "DescribeChangeSet"]
+    assert aws.mutating_calls == []
+    found = conditions(outcome)
+    assert (found["Ready"]["status"], found["Ready"]["reason"]) == ("False", "ChangeSetAwaitingApproval")
+    assert "Stalled" not in found
+    assert outcome.status["pendingChangeSet"]["name"] == name
+
+
+# ClientRequestTokens: derived from the resource's uid and generation (and the desired state)
+
+
+def _queue_change_set(aws: StubbedAws, desired: DesiredStack, generation: int) -> None:
+    aws.no_stack()
+    aws.bundle_listing(desired, present=True)
+    token = client_request_token(OWNER_UID, "change-set", str(generation), desired.hash, "CREATE")
+    aws.create_change_set(desired, change_set_name(desired.hash), "CREATE", token)
+
+
+def _queue_execute(aws: StubbedAws, desired: DesiredStack, generation: int) -> None:
+    name = change_set_name(desired.hash)
+    aws.stack("UPDATE_COMPLETE")
+    aws.change_set(name, changes=[change("Add", "TaskQueue", QUEUE)])
+    aws.execute_change_set(name, client_request_token(OWNER_UID, "execute", str(generation), desired.hash))
+
+
+def _queue_continue_rollback(aws: StubbedAws, desired: DesiredStack, generation: int) -> None:
+    aws.stack("UPDATE_ROLLBACK_FAILED")
+    token = client_request_token(OWNER_UID, "continue-rollback", str(generation), desired.hash)
+    aws.cloudformation.add_response(
+        "continue_update_rollback", {}, {"StackName": STACK_NAME, "ClientRequestToken": token}
+    )
+
+
+@pytest.mark.parametrize(
+    ("queue", "operation", "parameter"),
+    [
+        (_queue_change_set, "CreateChangeSet", "ClientToken"),
+        (_queue_execute, "ExecuteChangeSet", "ClientRequestToken"),
+        (_queue_continue_rollback, "ContinueUpdateRollback", "ClientRequestToken"),
+    ],
+    ids=["change-set", "execute", "continue-rollback"],
+)
+def test_tokens_are_equal_within_a_generation_and_differ_across_generations(
+    aws: StubbedAws,
+    reconciler: Reconciler,
+    queue: Callable[[StubbedAws, DesiredStack, int], None],
+    operation: str,
+    parameter: str,
+) -> None:
+    generations = (2, 2, 3)  # a retry of generation 2, then a new generation with the same spec
+    resources = [
+        stack_resource(status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH}, generation=generation)
+        for generation in generations
+    ]
+    hashes = {desired_for(resource).hash for resource in resources}
+    assert len(hashes) == 1  # the generation is not part of the desired state
+    for resource in resources:
+        queue(aws, desired_for(resource), resource.generation)
+        reconciler.reconcile(resource)
+
+    aws.verify()
+    first, retry, next_generation = aws.cloudformation.sent(operation, parameter)
+    assert first == retry
+    assert next_generation != first

@@ -24,12 +24,14 @@ from turbine_operator.core.errors import SpecError
 from turbine_operator.core.spec import (
     AirflowSpec,
     DeletionPolicy,
+    DriftDetectionSpec,
     SchedulerSpec,
     TemplateBucket,
     TurbineStackSpec,
     UpdatePolicy,
     WebserverSpec,
     WorkersSpec,
+    parse_duration,
     parse_spec,
 )
 
@@ -149,9 +151,20 @@ def test_crd_object_properties_are_dataclasses_and_leaves_are_not() -> None:
         assert dataclasses.is_dataclass(field_type) == has_properties, path
 
 
+def _as_modelled(path: str, value: object) -> object:
+    """The CRD writes driftDetection.interval as a duration; the model holds seconds."""
+    if path == "spec.driftDetection.interval" and isinstance(value, str):
+        return parse_duration(value)
+    if path == "spec.driftDetection" and isinstance(value, dict):
+        return {key: _as_modelled(f"{path}.{key}", item) for key, item in value.items()}
+    return value
+
+
 def crd_defaults() -> list[tuple[str, object]]:
     return [
-        (path, schema["default"]) for path, schema in crd_properties(crd_spec_schema()) if "default" in schema
+        (path, _as_modelled(path, schema["default"]))
+        for path, schema in crd_properties(crd_spec_schema())
+        if "default" in schema
     ]
 
 
@@ -200,6 +213,7 @@ FULL_SPEC: dict[str, Any] = {
     "suspend": True,
     "updatePolicy": "Manual",
     "approvedChangeSet": "turbine-0123456789abcdef01234567",
+    "driftDetection": {"enabled": False, "interval": "30m", "remediate": True},
     "adopt": True,
 }
 
@@ -224,6 +238,7 @@ def test_full_spec_parses_every_field() -> None:
         suspend=True,
         update_policy=UpdatePolicy.MANUAL,
         approved_change_set="turbine-0123456789abcdef01234567",
+        drift_detection=DriftDetectionSpec(enabled=False, interval=1800.0, remediate=True),
         adopt=True,
     )
 
@@ -567,6 +582,42 @@ INVALID: list[tuple[str, object, str]] = [
         "spec.approvedChangeSet",
     ),
     ("spec.adopt:type", with_value("adopt", "yes"), "spec.adopt"),
+    ("spec.driftDetection:type", with_value("driftDetection", "hourly"), "spec.driftDetection"),
+    (
+        "spec.driftDetection.enabled:type",
+        with_value("driftDetection.enabled", "no"),
+        "spec.driftDetection.enabled",
+    ),
+    (
+        "spec.driftDetection:rule0",
+        with_value("driftDetection.interval", "4m59s"),
+        "spec.driftDetection.interval",
+    ),
+    (
+        "spec.driftDetection.remediate:type",
+        with_value("driftDetection.remediate", 1),
+        "spec.driftDetection.remediate",
+    ),
+    (
+        "spec.driftDetection.interval:type",
+        with_value("driftDetection.interval", 3600),
+        "spec.driftDetection.interval",
+    ),
+    (
+        "spec.driftDetection.interval:minLength",
+        with_value("driftDetection.interval", ""),
+        "spec.driftDetection.interval",
+    ),
+    (
+        "spec.driftDetection.interval:maxLength",
+        with_value("driftDetection.interval", "1" * 20 + "h"),
+        "spec.driftDetection.interval",
+    ),
+    (
+        "spec.driftDetection.interval:pattern",
+        with_value("driftDetection.interval", "1d"),
+        "spec.driftDetection.interval",
+    ),
 ]
 
 _CONSTRAINT_KEYWORDS = ("type", "required", "minLength", "maxLength", "pattern", "minimum", "maximum", "enum")
@@ -632,6 +683,19 @@ def test_webserver_port_zero_is_rejected() -> None:
     with pytest.raises(SpecError) as caught:
         parse(with_value("webserver.port", 0))
     assert caught.value.field == "spec.webserver.port"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("5m", 300.0), ("1h30m", 5400.0), ("90s", None), ("2h", 7200.0)]
+)
+def test_drift_interval_is_a_duration_of_at_least_five_minutes(text: str, seconds: float | None) -> None:
+    raw = with_value("driftDetection.interval", text)
+    if seconds is None:
+        with pytest.raises(SpecError) as caught:
+            parse(raw)
+        assert caught.value.field == "spec.driftDetection.interval"
+    else:
+        assert parse(raw).drift_detection.interval == seconds
 
 
 def test_explicit_stack_name_and_region_override_the_defaults() -> None:

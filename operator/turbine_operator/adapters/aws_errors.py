@@ -5,7 +5,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
+)
 
 from turbine_operator.core.errors import (
     AwsAccessDenied,
@@ -68,8 +76,10 @@ def translate(operation: str, error: Exception) -> AwsError:
         return AwsError(operation, code, message)
     if isinstance(error, NoCredentialsError):
         return AwsAccessDenied(operation, "NoCredentials", "no AWS credentials were found")
-    if isinstance(error, EndpointConnectionError | BotoCoreError):
+    if isinstance(error, BotoConnectionError | HTTPClientError):
         return TransientAwsError(operation, type(error).__name__, str(error))
+    # Any other botocore error (bad parameters, an operation that cannot be paginated) is a bug
+    # in the operator, not a state of AWS: let it surface instead of retrying it quietly.
     raise error
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Mapping
 from typing import Any
@@ -10,9 +11,19 @@ from botocore.exceptions import ClientError
 
 from turbine_operator.adapters.aws_errors import aws_call, error_code, error_message
 from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.core.observations import ObservedChangeSet, ObservedStack, ResourceChange
+from turbine_operator.core.naming import CHANGE_SET_PREFIX, OWNER_UID_TAG
+from turbine_operator.core.observations import (
+    DriftDetection,
+    ObservedChangeSet,
+    ObservedStack,
+    PropertyDifference,
+    ResourceChange,
+    ResourceDrift,
+)
 from turbine_operator.core.planning import ChangeSetKind
 from turbine_operator.core.rendering import DesiredStack
+from turbine_operator.core.stack_status import StackPhase, phase_of
+from turbine_operator.core.templates import Template, load_template
 
 _CANCELLED = ("Resource creation cancelled", "Resource update cancelled")
 _MAX_EVENT_PAGES = 5
@@ -39,6 +50,10 @@ def _observed_stack(raw: Mapping[str, Any]) -> ObservedStack:
             output["OutputKey"]: str(output.get("OutputValue", "")) for output in raw.get("Outputs", [])
         },
         termination_protection=bool(raw.get("EnableTerminationProtection", False)),
+        parameters={
+            item["ParameterKey"]: str(item.get("ParameterValue", "")) for item in raw.get("Parameters", [])
+        },
+        last_updated=_iso(raw.get("LastUpdatedTime") or raw.get("CreationTime")),
     )
 
 
@@ -75,6 +90,17 @@ class StackGateway:
         if not stacks or stacks[0]["StackStatus"] == "DELETE_COMPLETE":
             return None
         return _observed_stack(stacks[0])
+
+    def observe_stack(self, name_or_id: str) -> ObservedStack | None:
+        """The stack with its owner tags; a stack still in review takes them from our change set.
+
+        A stack that a CREATE change set made carries no tags until the change set is executed.
+        """
+        stack = self.describe_stack(name_or_id)
+        if stack is None or phase_of(stack.status) is not StackPhase.REVIEW or OWNER_UID_TAG in stack.tags:
+            return stack
+        tags = self.change_set_tags(stack.stack_id, CHANGE_SET_PREFIX)
+        return dataclasses.replace(stack, tags={**tags, **stack.tags})
 
     def describe_change_set(self, stack_name: str, change_set_name: str) -> ObservedChangeSet | None:
         changes: list[ResourceChange] = []
@@ -224,6 +250,58 @@ class StackGateway:
         resource = f"{first.get('LogicalResourceId')} ({first.get('ResourceType')})"
         return f"{resource}: {first.get('ResourceStatusReason')}"
 
+    def original_template(self, stack_id: str) -> Template:
+        """The template as submitted (before transforms), for comparison with the rendered one."""
+        with aws_call("GetTemplate"):
+            reply = self._cloudformation.get_template(StackName=stack_id, TemplateStage="Original")
+        body = reply.get("TemplateBody", {})
+        # boto3 hands JSON bodies back already parsed; YAML ones stay text.
+        return dict(body) if isinstance(body, Mapping) else load_template(str(body), f"stack {stack_id}")
+
+    def start_drift_detection(self, stack_id: str) -> str:
+        with aws_call("DetectStackDrift"):
+            return str(self._cloudformation.detect_stack_drift(StackName=stack_id)["StackDriftDetectionId"])
+
+    def drift_detection(self, detection_id: str) -> DriftDetection:
+        with aws_call("DescribeStackDriftDetectionStatus"):
+            reply = self._cloudformation.describe_stack_drift_detection_status(
+                StackDriftDetectionId=detection_id
+            )
+        return DriftDetection(
+            status=reply["DetectionStatus"],
+            stack_drift_status=reply.get("StackDriftStatus"),
+            reason=reply.get("DetectionStatusReason"),
+        )
+
+    def nested_stacks(self, stack_id: str) -> list[tuple[str, str]]:
+        """(label, stack id) of the stack and every stack nested in it, depth first."""
+        found = [(stack_id.split("/")[1] if "/" in stack_id else stack_id, stack_id)]
+        with aws_call("ListStackResources"):
+            pages = self._cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_id)
+            children = [
+                item["PhysicalResourceId"]
+                for page in pages
+                for item in page.get("StackResourceSummaries", [])
+                if item["ResourceType"] == "AWS::CloudFormation::Stack" and item.get("PhysicalResourceId")
+            ]
+        for child in children:
+            found += self.nested_stacks(child)
+        return found
+
+    def resource_drifts(self, stack_id: str, label: str) -> list[ResourceDrift]:
+        drifts: list[ResourceDrift] = []
+        arguments: dict[str, Any] = {
+            "StackName": stack_id,
+            "StackResourceDriftStatusFilters": ["MODIFIED", "DELETED"],
+        }
+        while True:  # botocore has no paginator for this operation
+            with aws_call("DescribeStackResourceDrifts"):
+                reply = self._cloudformation.describe_stack_resource_drifts(**arguments)
+            drifts += [_resource_drift(item, label) for item in reply.get("StackResourceDrifts", [])]
+            if not reply.get("NextToken"):
+                return drifts
+            arguments["NextToken"] = reply["NextToken"]
+
     def failed_resources(self, stack_id: str) -> list[str]:
         with aws_call("ListStackResources"):
             pages = self._cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_id)
@@ -233,6 +311,24 @@ class StackGateway:
                 for item in page.get("StackResourceSummaries", [])
                 if item.get("ResourceStatus", "").endswith("_FAILED")
             ]
+
+
+def _resource_drift(item: Mapping[str, Any], label: str) -> ResourceDrift:
+    return ResourceDrift(
+        stack_name=label,
+        logical_resource_id=item["LogicalResourceId"],
+        resource_type=item["ResourceType"],
+        status=item["StackResourceDriftStatus"],
+        differences=tuple(
+            PropertyDifference(
+                path=difference["PropertyPath"],
+                expected=difference.get("ExpectedValue"),
+                actual=difference.get("ActualValue"),
+                kind=difference.get("DifferenceType", "NOT_EQUAL"),
+            )
+            for difference in item.get("PropertyDifferences", [])
+        ),
+    )
 
 
 def _is_root_failure(event: Mapping[str, Any]) -> bool:

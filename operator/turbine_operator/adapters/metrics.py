@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 RECONCILES = Counter(
     "turbine_reconciles_total", "Reconciles of TurbineStacks, by trigger and result.", ["trigger", "result"]
@@ -59,3 +63,126 @@ class MetricsServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+@dataclasses.dataclass
+class StackFigures:
+    """The latest per-TurbineStack figures; the collector turns them into series at scrape time."""
+
+    namespace: str
+    name: str
+    ready: bool = False
+    stalled: bool = False
+    stack_status: str | None = None
+    drifted: bool = False
+    drifted_resources: int = 0
+    last_drift_check: float | None = None
+    workers_desired: int | None = None
+    workers_in_service: int | None = None
+    workers_min: int | None = None
+    workers_max: int | None = None
+    cluster_load: float | None = None
+    scaled_out: int = 0
+    scaled_in: int = 0
+
+
+class StackMetrics:
+    """A collector over the TurbineStacks that exist now: a deleted one leaves no series behind."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stacks: dict[str, StackFigures] = {}
+
+    def update(self, uid: str, namespace: str, name: str, **fields: Any) -> None:
+        with self._lock:
+            figures = self._stacks.setdefault(uid, StackFigures(namespace, name))
+            for key, value in fields.items():
+                setattr(figures, key, value)
+
+    def count_scaling(self, uid: str, previous_desired: int | None, desired: int) -> None:
+        with self._lock:
+            figures = self._stacks.get(uid)
+            if figures is None or previous_desired is None:
+                return
+            if desired > previous_desired:
+                figures.scaled_out += desired - previous_desired
+            elif desired < previous_desired:
+                figures.scaled_in += previous_desired - desired
+
+    def forget(self, uid: str) -> None:
+        with self._lock:
+            self._stacks.pop(uid, None)
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            stacks = [dataclasses.replace(figures) for figures in self._stacks.values()]
+        labels = ["namespace", "name"]
+
+        def gauge(
+            metric: str, documentation: str, value_of: Callable[[StackFigures], float | None]
+        ) -> Metric:
+            family = GaugeMetricFamily(metric, documentation, labels=labels)
+            for figures in stacks:
+                value = value_of(figures)
+                if value is not None:
+                    family.add_metric([figures.namespace, figures.name], value)
+            return family
+
+        yield gauge("turbine_stack_ready", "1 when the stack matches the spec.", lambda f: float(f.ready))
+        yield gauge(
+            "turbine_stack_stalled", "1 when the stack needs a person (Stalled).", lambda f: float(f.stalled)
+        )
+        status = GaugeMetricFamily(
+            "turbine_stack_status",
+            "The CloudFormation stack status (1 for the current one).",
+            labels=[*labels, "status"],
+        )
+        for figures in stacks:
+            if figures.stack_status:
+                status.add_metric([figures.namespace, figures.name, figures.stack_status], 1.0)
+        yield status
+        yield gauge(
+            "turbine_stack_drifted", "1 when the stack or its resources drifted.", lambda f: float(f.drifted)
+        )
+        yield gauge(
+            "turbine_stack_drifted_resources",
+            "Resources that drifted, nested stacks included.",
+            lambda f: float(f.drifted_resources),
+        )
+        yield gauge(
+            "turbine_stack_drift_last_check_timestamp_seconds",
+            "When resource drift detection last completed.",
+            lambda f: f.last_drift_check,
+        )
+        yield gauge(
+            "turbine_workers_desired",
+            "Desired capacity of the worker group.",
+            lambda f: _number(f.workers_desired),
+        )
+        yield gauge(
+            "turbine_workers_in_service", "Workers in service.", lambda f: _number(f.workers_in_service)
+        )
+        yield gauge(
+            "turbine_workers_min", "Minimum size of the worker group.", lambda f: _number(f.workers_min)
+        )
+        yield gauge(
+            "turbine_workers_max", "Maximum size of the worker group.", lambda f: _number(f.workers_max)
+        )
+        yield gauge("turbine_cluster_load", "Latest Turbine cluster load (0 to 1).", lambda f: f.cluster_load)
+        scaling = CounterMetricFamily(
+            "turbine_worker_scaling_activities",
+            "Changes of the worker group's desired capacity, one per instance.",
+            labels=[*labels, "direction"],
+        )
+        for figures in stacks:
+            scaling.add_metric([figures.namespace, figures.name, "out"], float(figures.scaled_out))
+            scaling.add_metric([figures.namespace, figures.name, "in"], float(figures.scaled_in))
+        yield scaling
+
+
+def _number(value: int | None) -> float | None:
+    return None if value is None else float(value)
+
+
+STACKS = StackMetrics()
+REGISTRY.register(STACKS)

@@ -20,6 +20,8 @@ class OperatorSettings:
     resync_interval: float = 600.0
     metrics_port: int = 9090
     metrics_address: str = "0.0.0.0"  # noqa: S104 - scraped from inside the cluster
+    workers_interval: float = 60.0
+    drift_detections_per_minute: float = 10.0
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
@@ -33,6 +35,10 @@ class OperatorSettings:
             resync_interval=_seconds(environ, "TURBINE_RESYNC_INTERVAL", cls.resync_interval),
             metrics_port=int(_seconds(environ, "TURBINE_METRICS_PORT", cls.metrics_port)),
             metrics_address=environ.get("TURBINE_METRICS_ADDRESS", cls.metrics_address),
+            workers_interval=_seconds(environ, "TURBINE_WORKERS_INTERVAL", cls.workers_interval),
+            drift_detections_per_minute=_seconds(
+                environ, "TURBINE_DRIFT_DETECTIONS_PER_MINUTE", cls.drift_detections_per_minute
+            ),
         )
 
 

@@ -94,3 +94,46 @@ def ready_reason(conditions: Sequence[Mapping[str, Any]]) -> str | None:
 
 def is_reconciling(conditions: Sequence[Mapping[str, Any]]) -> bool:
     return any(c.get("type") == RECONCILING and c.get("status") == "True" for c in conditions)
+
+
+def set_condition(
+    conditions: Sequence[Mapping[str, Any]],
+    kind: str,
+    *,
+    status: str,
+    reason: str,
+    message: str,
+    generation: int,
+    now: str,
+) -> list[dict[str, Any]]:
+    """Sets one condition by type, keeping the others and the transition time if status is unchanged."""
+    result: list[dict[str, Any]] = []
+    found = False
+    for condition in conditions:
+        if condition.get("type") != kind:
+            result.append(dict(condition))
+            continue
+        found = True
+        unchanged = condition.get("status") == status
+        result.append(
+            {
+                "type": kind,
+                "status": status,
+                "observedGeneration": generation,
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": condition.get("lastTransitionTime", now) if unchanged else now,
+            }
+        )
+    if not found:
+        result.append(
+            {
+                "type": kind,
+                "status": status,
+                "observedGeneration": generation,
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": now,
+            }
+        )
+    return result

@@ -15,6 +15,8 @@ class ObservedStack:
     tags: Mapping[str, str]
     outputs: Mapping[str, str]
     termination_protection: bool
+    parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    last_updated: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,3 +46,36 @@ class StackMemory:
     applied_hash: str | None = None
     attempted_hash: str | None = None
     continued_rollback_hash: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PropertyDifference:
+    path: str
+    expected: str | None
+    actual: str | None
+    kind: str  # ADD, REMOVE or NOT_EQUAL
+
+
+@dataclasses.dataclass(frozen=True)
+class ResourceDrift:
+    stack_name: str
+    logical_resource_id: str
+    resource_type: str
+    status: str  # MODIFIED or DELETED (IN_SYNC and NOT_CHECKED are not reported)
+    differences: tuple[PropertyDifference, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class DriftDetection:
+    status: str  # DETECTION_IN_PROGRESS, DETECTION_COMPLETE or DETECTION_FAILED
+    stack_drift_status: str | None  # DRIFTED, IN_SYNC, UNKNOWN, NOT_CHECKED
+    reason: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerGroup:
+    name: str
+    desired: int
+    in_service: int
+    min_size: int
+    max_size: int

@@ -30,6 +30,8 @@ CIDR = re.compile(
 )
 PARAMETER_NAME = re.compile(r"^[A-Za-z0-9]{1,255}$")
 CHANGE_SET_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+DURATION = re.compile(r"^(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?$")
+SHORTEST_DRIFT_INTERVAL = 300.0
 RESERVED_TAG_PREFIXES = ("aws:", "turbine.dev/")
 OPERATOR_PARAMETERS = frozenset({"QSS3BucketName", "QSS3KeyPrefix"})
 
@@ -78,6 +80,13 @@ class AirflowSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class DriftDetectionSpec:
+    enabled: bool = True
+    interval: float = 3600.0  # seconds; the CRD takes a duration string such as "1h"
+    remediate: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class TurbineStackSpec:
     stack_name: str
     region: str
@@ -95,6 +104,7 @@ class TurbineStackSpec:
     suspend: bool = False
     update_policy: UpdatePolicy = UpdatePolicy.AUTO
     approved_change_set: str | None = None
+    drift_detection: DriftDetectionSpec = DriftDetectionSpec()
     adopt: bool = False
 
 
@@ -254,5 +264,29 @@ def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -
         suspend=spec.boolean("suspend", False),
         update_policy=spec.enum("updatePolicy", UpdatePolicy, UpdatePolicy.AUTO),
         approved_change_set=spec.string("approvedChangeSet", pattern=CHANGE_SET_NAME),
+        drift_detection=_drift_detection(spec.nested("driftDetection")),
         adopt=spec.boolean("adopt", False),
+    )
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in a duration such as "1h30m" (None if it is not one)."""
+    match = DURATION.fullmatch(text)
+    if not text or match is None:
+        return None
+    hours, minutes, seconds = (int(match.group(unit) or 0) for unit in "hms")
+    return float(hours * 3600 + minutes * 60 + seconds)
+
+
+def _drift_detection(fields: _Fields) -> DriftDetectionSpec:
+    text = fields.string("interval", "1h", max_length=20) or ""
+    interval = parse_duration(text)
+    if interval is None:
+        raise SpecError(fields.field("interval"), f"{text!r} is not a duration such as 1h, 30m or 1h30m")
+    if interval < SHORTEST_DRIFT_INTERVAL:
+        raise SpecError(fields.field("interval"), "must be at least 5m")
+    return DriftDetectionSpec(
+        enabled=fields.boolean("enabled", True),
+        interval=interval,
+        remediate=fields.boolean("remediate", False),
     )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from turbine_operator.core.conditions import Verdict, merge_conditions
+from turbine_operator.core.drift import drift_condition, overall_in_sync
 from turbine_operator.core.observations import ObservedStack, StackMemory
 
 
@@ -23,6 +24,7 @@ class StatusFacts:
     memory: StackMemory | None = None
     pending_change_set: Mapping[str, Any] | None = None
     synced: bool = True
+    spec_differences: Sequence[str] | None = None  # None: not compared this time
 
 
 def memory_from_status(status: Mapping[str, Any]) -> StackMemory:
@@ -66,4 +68,13 @@ def status_patch(previous: Mapping[str, Any], facts: StatusFacts) -> dict[str, A
         patch["lastAppliedHash"] = facts.memory.applied_hash
         patch["lastAttemptedHash"] = facts.memory.attempted_hash
         patch["continuedRollbackHash"] = facts.memory.continued_rollback_hash
+    if facts.spec_differences is not None:
+        checked = {
+            "specInSync": not facts.spec_differences,
+            "specDifferences": list(facts.spec_differences),
+            "lastSpecCheckTime": facts.now,
+        }
+        merged = {**(previous.get("drift") or {}), **checked}
+        patch["drift"] = {**checked, "inSync": overall_in_sync(merged)}
+        patch["conditions"] = drift_condition(patch["conditions"], merged, facts.generation, facts.now)
     return patch

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import kopf
 
 from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.metrics import MetricsServer, observe_client
+from turbine_operator.adapters.metrics import STACKS, MetricsServer, observe_client
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.adapters.sources import load_turbine_sources
 from turbine_operator.handlers.runtime import RUNTIME_KEY, ObjectLocks, Runtime, runtime_of
 from turbine_operator.operations.deletion import Deleter
+from turbine_operator.operations.drift import DriftDetector
+from turbine_operator.operations.rate_limits import TokenBucket
 from turbine_operator.operations.reconcile import Reconciler
+from turbine_operator.operations.workers import WorkerWatcher
 
 STORAGE_PREFIX = "turbine.dev"
 FINALIZER = "turbine.dev/finalizer"
@@ -30,6 +34,9 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.networking.request_timeout = 60
     settings.networking.connect_timeout = 10
     settings.execution.max_workers = 16
+    # No cluster-wide watching of namespaces and CRDs: the operator works with exactly the RBAC in
+    # manifests/ (namespaces are named exactly, without globs, and the CRD is installed with it).
+    settings.scanning.disabled = True
 
 
 @kopf.on.login()
@@ -46,12 +53,24 @@ def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
     sessions = AwsSessions(observer=observe_client)
     sources = load_turbine_sources()
     metrics = MetricsServer(config.metrics_address, config.metrics_port) if config.metrics_port else None
+    workers = WorkerWatcher(sessions, STACKS)
+    stop_event = threading.Event()
+    worker_thread = threading.Thread(
+        target=workers.run, args=(stop_event, config.workers_interval), name="turbine-workers", daemon=True
+    )
+    worker_thread.start()
+    # Bursts of 5, then the configured rate: CloudFormation limits concurrent drift detections.
+    limiter = TokenBucket(per_minute=config.drift_detections_per_minute, burst=5)
     memo[RUNTIME_KEY] = Runtime(
         settings=config,
         reconciler=Reconciler(sessions, sources, config),
         deleter=Deleter(sessions, config),
+        drift=DriftDetector(sessions, config, limiter),
+        workers=workers,
         locks=ObjectLocks(),
         metrics=metrics,
+        stop=stop_event,
+        worker_thread=worker_thread,
     )
     logger.info(
         "Turbine Operator started: default region %s, poll every %.0f s, resync every %.0f s, metrics %s",
@@ -65,5 +84,7 @@ def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
 @kopf.on.cleanup()
 def stop(memo: kopf.Memo, **_: Any) -> None:
     runtime = runtime_of(memo)
+    runtime.stop.set()
+    runtime.worker_thread.join(timeout=10)
     if runtime.metrics is not None:
         runtime.metrics.stop()

@@ -13,7 +13,9 @@ import kopf
 from turbine_operator.adapters.metrics import MetricsServer
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.operations.deletion import Deleter
+from turbine_operator.operations.drift import DriftDetector
 from turbine_operator.operations.reconcile import Reconciler
+from turbine_operator.operations.workers import WorkerWatcher
 
 RUNTIME_KEY = "turbine_runtime"
 
@@ -49,8 +51,12 @@ class Runtime:
     settings: OperatorSettings
     reconciler: Reconciler
     deleter: Deleter
+    drift: DriftDetector
+    workers: WorkerWatcher
     locks: ObjectLocks
     metrics: MetricsServer | None
+    stop: threading.Event
+    worker_thread: threading.Thread
 
 
 def runtime_of(memo: kopf.Memo) -> Runtime:

@@ -1,4 +1,4 @@
-"""TurbineStack handlers: thin wiring from kopf causes to the reconcile and delete operations."""
+"""TurbineStack handlers: thin wiring from kopf causes to the reconcile, drift and delete operations."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any
 
 import kopf
 
-from turbine_operator.adapters.metrics import RECONCILE_DURATION, RECONCILES
+from turbine_operator.adapters.metrics import RECONCILE_DURATION, RECONCILES, STACKS
 from turbine_operator.adapters.settings import poll_interval_from_environment
 from turbine_operator.core.scheduling import follow_up_due
-from turbine_operator.handlers.runtime import runtime_of
+from turbine_operator.handlers.runtime import Runtime, runtime_of
+from turbine_operator.operations import observing
 from turbine_operator.operations.resources import Outcome, StackResource
 
 GROUP, VERSION, PLURAL = "turbine.dev", "v1alpha1", "turbinestacks"
@@ -26,10 +27,11 @@ def _resource(body: kopf.Body) -> StackResource:
         generation=int(body.metadata.get("generation", 0)),
         spec=dict(body.spec),
         status=dict(body.status),
+        annotations=dict(body.metadata.annotations),
     )
 
 
-def _apply(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
+def _write(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
     for key, value in outcome.status.items():
         patch.status[key] = value
     if outcome.announcement is not None:
@@ -37,40 +39,61 @@ def _apply(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
         post(body, reason=outcome.announcement.reason, message=outcome.announcement.message)
 
 
-def _reconcile(trigger: str, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *, wait: bool) -> None:
-    runtime = runtime_of(memo)
-    resource = _resource(body)
-    with runtime.locks.held(resource.uid, wait=wait) as acquired:
-        if not acquired:
-            return  # a change handler is working on this stack right now; the next tick looks again
-        started = time.monotonic()
-        try:
-            outcome = runtime.reconciler.reconcile(resource)
-        except Exception:
-            RECONCILES.labels(trigger, "error").inc()
-            raise
-        RECONCILE_DURATION.labels(trigger).observe(time.monotonic() - started)
-        RECONCILES.labels(trigger, "requeued" if outcome.retry_after else "success").inc()
-    _apply(outcome, body, patch)
+def _apply(
+    runtime: Runtime, resource: StackResource, outcome: Outcome, body: kopf.Body, patch: kopf.Patch
+) -> None:
+    """Writes the outcome and lets the metrics and the worker watcher learn from the new status."""
+    _write(outcome, body, patch)
+    status = observing.merged_status(resource.status, outcome.status)
+    observing.observe(resource, status, STACKS, runtime.workers, runtime.settings.default_region)
+
+
+def _reconcile(trigger: str, runtime: Runtime, resource: StackResource) -> Outcome:
+    started = time.monotonic()
+    try:
+        outcome = runtime.reconciler.reconcile(resource)
+    except Exception:
+        RECONCILES.labels(trigger, "error").inc()
+        raise
+    RECONCILE_DURATION.labels(trigger).observe(time.monotonic() - started)
+    RECONCILES.labels(trigger, "requeued" if outcome.retry_after else "success").inc()
+    return outcome
 
 
 @kopf.on.resume(*RESOURCE)
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE)
 def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, reason: str, **_: Any) -> None:
-    _reconcile(str(reason), body, patch, memo, wait=True)
+    runtime = runtime_of(memo)
+    resource = _resource(body)
+    with runtime.locks.held(resource.uid):
+        outcome = _reconcile(str(reason), runtime, resource)
+    _apply(runtime, resource, outcome, body, patch)
 
 
 @kopf.timer(
     *RESOURCE, interval=poll_interval_from_environment(), initial_delay=poll_interval_from_environment()
 )
 def follow(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    """Follows in-flight operations, re-checks settled stacks, runs drift detection, copies worker figures."""
     runtime = runtime_of(memo)
-    now = datetime.datetime.now(datetime.UTC)
+    resource = _resource(body)
     if body.spec.get("suspend"):
         return  # the change handlers record the suspension; nothing to follow meanwhile
-    if follow_up_due(body.status, now, runtime.settings.resync_interval):
-        _reconcile("timer", body, patch, memo, wait=False)
+    with runtime.locks.held(resource.uid, wait=False) as acquired:
+        if not acquired:
+            return  # a change handler is working on this stack right now; the next tick looks again
+        now = datetime.datetime.now(datetime.UTC)
+        if follow_up_due(resource.status, now, runtime.settings.resync_interval):
+            outcome: Outcome | None = _reconcile("timer", runtime, resource)
+        else:
+            # Drift writes conditions too, so it runs only on ticks without a reconcile.
+            outcome = runtime.drift.check(resource)
+    if outcome is not None:
+        _apply(runtime, resource, outcome, body, patch)
+    figures = runtime.workers.figures(resource.uid)
+    if figures is not None and figures != resource.status.get("workers"):
+        patch.status["workers"] = figures
 
 
 @kopf.on.delete(*RESOURCE, errors=kopf.ErrorsMode.TEMPORARY)
@@ -79,7 +102,7 @@ def delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_:
     resource = _resource(body)
     with runtime.locks.held(resource.uid):
         outcome = runtime.deleter.delete(resource, retry)
-    _apply(outcome, body, patch)
+    _write(outcome, body, patch)
     if not outcome.finished:
         # Only ever temporary: a delete handler that gives up releases the finalizer and orphans the stack.
         message = next(
@@ -87,3 +110,4 @@ def delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_:
         )
         raise kopf.TemporaryError(message or "deleting", delay=outcome.retry_after or 15)
     runtime.locks.forget(resource.uid)
+    observing.forget(resource.uid, STACKS, runtime.workers)

@@ -51,7 +51,7 @@ class Deleter:
     def _delete(
         self, resource: StackResource, gateway: StackGateway, stack_name: str, attempt: int
     ) -> Outcome:
-        stack = gateway.describe_stack(resource.status.get("stackId") or stack_name)
+        stack = gateway.observe_stack(resource.status.get("stackId") or stack_name)
         if stack is None:
             return Outcome(
                 status={}, announcement=Announcement("StackDeleted", f"Stack {stack_name} is gone")

@@ -8,6 +8,7 @@ interrupted run never starts a second operation.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +19,7 @@ from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core import planning
 from turbine_operator.core.bundle import TurbineSources
 from turbine_operator.core.conditions import Verdict, progressing, ready_reason, stalled
+from turbine_operator.core.drift import DRIFTED, StackShape, spec_differences
 from turbine_operator.core.errors import (
     AwsAccessDenied,
     AwsError,
@@ -27,8 +29,6 @@ from turbine_operator.core.errors import (
     TransientAwsError,
 )
 from turbine_operator.core.naming import (
-    CHANGE_SET_PREFIX,
-    OWNER_UID_TAG,
     change_set_name,
     client_request_token,
     stale_change_sets,
@@ -37,7 +37,6 @@ from turbine_operator.core.observations import ObservedStack, StackMemory
 from turbine_operator.core.rendering import DesiredStack, Owner, desired_stack
 from turbine_operator.core.reporting import Announcement, announcement_for, pending_change_set, verdict_for
 from turbine_operator.core.spec import TurbineStackSpec, UpdatePolicy, parse_spec
-from turbine_operator.core.stack_status import StackPhase, phase_of
 from turbine_operator.core.status import StatusFacts, memory_from_status, status_patch
 from turbine_operator.operations.resources import Clock, Outcome, StackResource, timestamp, utc_now
 
@@ -85,7 +84,7 @@ class Reconciler:
         gateway = StackGateway(self._sessions, spec.region, spec.role_arn)
         memory = memory_from_status(resource.status)
         try:
-            stack = self._with_review_owner(gateway, gateway.describe_stack(spec.stack_name))
+            stack = gateway.observe_stack(spec.stack_name)
             observation = _Observation(spec, desired, gateway, stack, memory)
             return self._act(resource, observation, now)
         except TransientAwsError as error:
@@ -102,14 +101,6 @@ class Reconciler:
             verdict = stalled(_stall_reason(error), str(error))
             return self._report(resource, now, verdict, spec=spec, desired=desired, announce_warning=True)
 
-    @staticmethod
-    def _with_review_owner(gateway: StackGateway, stack: ObservedStack | None) -> ObservedStack | None:
-        """A stack still in review carries no tags yet; its owner is on our change set."""
-        if stack is None or phase_of(stack.status) is not StackPhase.REVIEW or OWNER_UID_TAG in stack.tags:
-            return stack
-        tags = gateway.change_set_tags(stack.stack_id, CHANGE_SET_PREFIX)
-        return dataclasses.replace(stack, tags={**tags, **stack.tags})
-
     def _act(self, resource: StackResource, seen: _Observation, now: str) -> Outcome:
         intent = planning.Intent(
             desired_hash=seen.desired.hash,
@@ -124,6 +115,14 @@ class Reconciler:
             assert seen.stack is not None
             change_set = seen.gateway.describe_change_set(seen.stack.name, change_set_name(seen.desired.hash))
         action = planning.plan(intent, seen.stack, change_set, seen.memory)
+        differences = self._spec_differences(action, seen)
+        remediating = (
+            bool(differences) and seen.spec.drift_detection.remediate and isinstance(action, planning.InSync)
+        )
+        if remediating:
+            action = planning.ReplaceChangeSet(
+                change_set_name(seen.desired.hash), planning.ChangeSetKind.UPDATE
+            )
         memory = self._execute(action, resource, seen)
         verdict = verdict_for(action, seen.desired.stack_name)
         reason_detail = self._failure_detail(action, seen)
@@ -143,13 +142,38 @@ class Reconciler:
             desired_hash=seen.desired.hash,
             memory=memory,
             pending_change_set=pending,
+            spec_differences=differences,
         )
         announcement = announcement_for(action, seen.desired.stack_name)
+        if differences and not _drift_reported(resource.status):
+            what = (
+                "re-applying the spec" if remediating else "set spec.driftDetection.remediate to correct it"
+            )
+            announcement = Announcement(
+                "StackDriftedFromSpec", f"{'; '.join(differences[:3])} ({what})", warning=not remediating
+            )
         if isinstance(action, planning.Stall) and _already_reported(resource.status, verdict):
             announcement = None
         if isinstance(action, planning.AwaitApproval) and not _already_reported(resource.status, verdict):
             announcement = Announcement("ChangeSetAwaitingApproval", verdict.message)
         return Outcome(status=status_patch(resource.status, facts), announcement=announcement)
+
+    @staticmethod
+    def _spec_differences(action: planning.Action, seen: _Observation) -> list[str] | None:
+        """At a settled resync: how the live stack differs from the spec (None when not compared)."""
+        if seen.stack is None or not isinstance(action, planning.InSync | planning.SetTerminationProtection):
+            return None
+        desired = StackShape(
+            template=json.loads(seen.desired.bundle.files[seen.desired.template_key]),
+            parameters=seen.desired.parameters,
+            tags=seen.desired.tags,
+        )
+        live = StackShape(
+            template=seen.gateway.original_template(seen.stack.stack_id),
+            parameters=seen.stack.parameters,
+            tags=seen.stack.tags,
+        )
+        return spec_differences(desired, live)
 
     def _execute(self, action: planning.Action, resource: StackResource, seen: _Observation) -> StackMemory:
         """Performs the action's AWS calls; returns what to remember about them."""
@@ -165,10 +189,15 @@ class Reconciler:
                         gateway.delete_change_set(seen.stack.stack_id, stale)
                     if isinstance(action, planning.ReplaceChangeSet):
                         gateway.delete_change_set(seen.stack.stack_id, name)
-                token = client_request_token(
-                    resource.uid, "change-set", str(resource.generation), desired.hash, kind.value
-                )
+                discriminators = [str(resource.generation), desired.hash, kind.value]
+                if isinstance(action, planning.ReplaceChangeSet) and seen.stack is not None:
+                    # The same desired state may be re-applied after each drift: the stack's last
+                    # update tells those attempts apart while retries of one attempt stay equal.
+                    discriminators.append(seen.stack.last_updated or "")
+                token = client_request_token(resource.uid, "change-set", *discriminators)
                 gateway.create_change_set(desired, name, kind, token)
+                if isinstance(action, planning.ReplaceChangeSet):
+                    return dataclasses.replace(memory, applied_hash=None)
             case planning.ExecuteChangeSet(change_set=change_set):
                 token = client_request_token(resource.uid, "execute", str(resource.generation), desired.hash)
                 gateway.execute_change_set(desired.stack_name, change_set.name, token)
@@ -253,6 +282,10 @@ def _stall_reason(error: AwsError) -> str:
     if isinstance(error, AwsAccessDenied):
         return "AwsAccessDenied"
     return "AwsRequestRejected"
+
+
+def _drift_reported(status: Mapping[str, Any]) -> bool:
+    return any(c.get("type") == DRIFTED and c.get("status") == "True" for c in status.get("conditions") or [])
 
 
 def _already_reported(status: Mapping[str, Any], verdict: Verdict) -> bool:

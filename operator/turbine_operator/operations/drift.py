@@ -1,0 +1,113 @@
+"""Resource drift: CloudFormation drift detection on the spec's interval, followed without waiting.
+
+A detection is started on one timer tick and read on later ones; starts are rate-limited
+operator-wide because CloudFormation limits concurrent drift detections per account.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.adapters.cloudformation import StackGateway
+from turbine_operator.adapters.settings import OperatorSettings
+from turbine_operator.core.conditions import READY
+from turbine_operator.core.drift import (
+    REQUEST_ANNOTATION,
+    drift_condition,
+    resource_drift_due,
+    resource_drift_patch,
+)
+from turbine_operator.core.errors import AwsError, SpecError, TransientAwsError
+from turbine_operator.core.observations import ResourceDrift
+from turbine_operator.core.reporting import Announcement
+from turbine_operator.core.spec import parse_spec
+from turbine_operator.operations.rate_limits import TokenBucket
+from turbine_operator.operations.resources import Clock, Outcome, StackResource, timestamp, utc_now
+
+logger = logging.getLogger(__name__)
+
+
+def _ready(status: dict[str, Any]) -> bool:
+    return any(c.get("type") == READY and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
+class DriftDetector:
+    def __init__(
+        self, sessions: AwsSessions, settings: OperatorSettings, limiter: TokenBucket, clock: Clock = utc_now
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._limiter = limiter
+        self._clock = clock
+
+    def check(self, resource: StackResource) -> Outcome | None:
+        """The status to write, or None when there is nothing to do on this tick."""
+        status = dict(resource.status)
+        try:
+            spec = parse_spec(
+                resource.spec,
+                namespace=resource.namespace,
+                name=resource.name,
+                default_region=self._settings.default_region,
+            )
+        except SpecError:
+            return None  # the reconcile reports it
+        stack_id = status.get("stackId")
+        if spec.suspend or not spec.drift_detection.enabled or not stack_id or not _ready(status):
+            return None
+        drift = dict(status.get("drift") or {})
+        gateway = StackGateway(self._sessions, spec.region, spec.role_arn)
+        try:
+            if drift.get("detectionId"):
+                return self._follow(resource, gateway, str(stack_id), drift)
+            requested = resource.annotations.get(REQUEST_ANNOTATION)
+            if not resource_drift_due(drift, self._clock(), spec.drift_detection.interval, requested):
+                return None
+            if not self._limiter.try_acquire():
+                return None  # another tick will get a turn
+            detection_id = gateway.start_drift_detection(str(stack_id))
+            return Outcome(status={"drift": {"detectionId": detection_id, "lastRequest": requested}})
+        except TransientAwsError as error:
+            logger.info(
+                "Drift detection of %s/%s waits for AWS: %s", resource.namespace, resource.name, error
+            )
+            return None  # the next tick tries again
+        except AwsError as error:
+            patch = resource_drift_patch(None, [], drift, timestamp(self._clock()))
+            return Outcome(
+                status={"drift": patch},
+                announcement=Announcement("DriftDetectionFailed", str(error), warning=True),
+            )
+
+    def _follow(
+        self, resource: StackResource, gateway: StackGateway, stack_id: str, drift: dict[str, Any]
+    ) -> Outcome | None:
+        detection = gateway.drift_detection(str(drift["detectionId"]))
+        if detection.status == "DETECTION_IN_PROGRESS":
+            return None
+        drifts: list[ResourceDrift] = []
+        # A failed detection may still have checked some resources; report what it found.
+        for label, nested_id in gateway.nested_stacks(stack_id):
+            drifts += gateway.resource_drifts(nested_id, label)
+        now = timestamp(self._clock())
+        patch = resource_drift_patch(detection.stack_drift_status, drifts, drift, now)
+        merged = {**drift, **patch}
+        conditions = drift_condition(
+            resource.status.get("conditions") or [], merged, resource.generation, now
+        )
+        announcement = None
+        was_drifted = int(drift.get("driftedResourceCount") or 0)
+        if drifts and not was_drifted:
+            names = ", ".join(f"{d.stack_name}/{d.logical_resource_id}" for d in drifts[:5])
+            announcement = Announcement(
+                "ResourcesDrifted", f"{len(drifts)} resource(s) drifted: {names}", True
+            )
+        elif was_drifted and not drifts:
+            announcement = Announcement("ResourceDriftCleared", "No resource drift any more")
+        if detection.status == "DETECTION_FAILED":
+            announcement = Announcement(
+                "DriftDetectionFailed", detection.reason or "drift detection failed", True
+            )
+        return Outcome(status={"drift": patch, "conditions": conditions}, announcement=announcement)

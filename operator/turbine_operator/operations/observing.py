@@ -1,0 +1,73 @@
+"""After each status write: what the metrics and the worker watcher learn from it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from turbine_operator.adapters.metrics import StackMetrics
+from turbine_operator.core.conditions import READY, STALLED
+from turbine_operator.core.drift import DRIFTED
+from turbine_operator.core.scheduling import parse_timestamp
+from turbine_operator.operations.resources import StackResource
+from turbine_operator.operations.workers import WatchedStack, WorkerWatcher, load_query
+
+WORKER_GROUP_OUTPUT = "WorkerAutoScalingGroupName"
+
+
+def merged_status(before: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """The status after a merge patch (one level deep is all the operator writes)."""
+    merged = dict(before)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = {k: v for k, v in {**merged[key], **value}.items() if v is not None}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _condition_true(status: Mapping[str, Any], kind: str) -> bool:
+    return any(c.get("type") == kind and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
+def observe(
+    resource: StackResource,
+    status: Mapping[str, Any],
+    metrics: StackMetrics,
+    workers: WorkerWatcher,
+    region: str,
+) -> None:
+    drift = status.get("drift") or {}
+    last_check = parse_timestamp(drift.get("lastCheckTime"))
+    metrics.update(
+        resource.uid,
+        resource.namespace,
+        resource.name,
+        ready=_condition_true(status, READY),
+        stalled=_condition_true(status, STALLED),
+        stack_status=status.get("stackStatus"),
+        drifted=_condition_true(status, DRIFTED),
+        drifted_resources=int(drift.get("driftedResourceCount") or 0),
+        last_drift_check=last_check.timestamp() if last_check else None,
+    )
+    outputs = status.get("outputs") or {}
+    group = outputs.get(WORKER_GROUP_OUTPUT)
+    if group:
+        workers.watch(
+            WatchedStack(
+                uid=resource.uid,
+                namespace=resource.namespace,
+                name=resource.name,
+                region=status.get("region") or region,
+                role_arn=resource.spec.get("roleArn"),
+                group=group,
+                load=load_query(resource.uid, outputs),
+            )
+        )
+
+
+def forget(uid: str, metrics: StackMetrics, workers: WorkerWatcher) -> None:
+    metrics.forget(uid)
+    workers.forget(uid)

@@ -1,0 +1,202 @@
+"""manifests/argocd/health.lua, run as real Lua 5.1 (ArgoCD runs gopher-lua, a Lua 5.1) on every status the
+operator writes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from lupa.lua51 import LuaRuntime  # type: ignore[import-untyped]
+
+from turbine_operator.core.planning import StallReason
+
+from .support import MANIFESTS, REPO_ROOT
+
+HEALTH_LUA = MANIFESTS / "argocd" / "health.lua"
+PRODUCT = REPO_ROOT / "operator" / "turbine_operator"
+VALID = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
+NOW = "2026-01-01T00:00:00Z"
+
+RECONCILING = [
+    "ChangeSetCreating",
+    "ChangeSetExecuting",
+    "StackOperationInProgress",
+    "ContinuingUpdateRollback",
+    "Retrying",
+    "Deleting",
+]
+STALLED = [
+    "StackNotOwned",
+    "StackCreateFailed",
+    "UpdateRolledBack",
+    "UpdateRollbackFailed",
+    "StackDeleteFailed",
+    "ChangeSetFailed",
+    "InvalidSpec",
+    "TemplateBucketMissing",
+    "AwsAccessDenied",
+    "AwsRequestRejected",
+    "TerminationProtected",
+]
+READY = ["StackReady"]
+WAITING = ["ChangeSetAwaitingApproval"]
+
+
+def condition(kind: str, status: str, reason: str, generation: int = 2) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "status": status,
+        "observedGeneration": generation,
+        "lastTransitionTime": NOW,
+        "reason": reason,
+        "message": f"{reason} message",
+    }
+
+
+def conditions_for(reason: str, generation: int = 2) -> list[dict[str, Any]]:
+    """The conditions the operator writes for a verdict (core/conditions.py desired_conditions)."""
+    if reason in READY:
+        return [condition("Ready", "True", reason, generation)]
+    found = [condition("Ready", "False", reason, generation)]
+    if reason in RECONCILING:
+        found.append(condition("Reconciling", "True", reason, generation))
+    if reason in STALLED:
+        found.append(condition("Stalled", "True", reason, generation))
+    return found
+
+
+def turbine_stack(
+    status: dict[str, Any] | None, *, generation: int = 2, spec: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "turbine.dev/v1alpha1",
+        "kind": "TurbineStack",
+        "metadata": {"name": "airflow", "namespace": "data", "generation": generation, "uid": "u-1"},
+        "spec": {"templateBucket": {"name": "bucket"}, **(spec or {})},
+    }
+    if status is not None:
+        body["status"] = status
+    return body
+
+
+def settled(reason: str, generation: int = 2, **extra: Any) -> dict[str, Any]:
+    return {
+        "observedGeneration": generation,
+        "stackName": "data-airflow",
+        "conditions": conditions_for(reason, generation),
+        **extra,
+    }
+
+
+def health(obj: dict[str, Any]) -> dict[str, str]:
+    lua = LuaRuntime(unpack_returned_tuples=True)
+    # ArgoCD turns the object's JSON into nested Lua tables (arrays 1-based) and exposes it as `obj`.
+    lua.globals().obj = lua.table_from(obj, recursive=True)
+    result = lua.execute(HEALTH_LUA.read_text())
+    assert result is not None, "the script must return a table"
+    return {key: str(value) for key, value in dict(result).items()}
+
+
+CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("Ready StackReady", turbine_stack(settled("StackReady")), "Healthy"),
+    *[(f"Reconciling {r}", turbine_stack(settled(r)), "Progressing") for r in RECONCILING],
+    *[(f"Ready=False {r}", turbine_stack(settled(r)), "Progressing") for r in WAITING],
+    *[(f"Stalled {r}", turbine_stack(settled(r)), "Degraded") for r in STALLED],
+    ("no status yet", turbine_stack(None), "Progressing"),
+    ("empty status", turbine_stack({}), "Progressing"),
+    (
+        "conditions without observedGeneration",
+        turbine_stack({"conditions": conditions_for("StackReady")}),
+        "Progressing",
+    ),
+    ("Ready, but a newer generation", turbine_stack(settled("StackReady", 2), generation=3), "Progressing"),
+    (
+        "Stalled, but a newer generation",
+        turbine_stack(settled("StackCreateFailed", 2), generation=3),
+        "Progressing",
+    ),
+    ("observed but no conditions yet", turbine_stack({"observedGeneration": 2}), "Progressing"),
+    ("suspended while Ready", turbine_stack(settled("StackReady"), spec={"suspend": True}), "Suspended"),
+    (
+        "suspended while Stalled",
+        turbine_stack(settled("UpdateRolledBack"), spec={"suspend": True}),
+        "Suspended",
+    ),
+    ("suspended while Reconciling", turbine_stack(settled("Retrying"), spec={"suspend": True}), "Suspended"),
+    (
+        "suspend not yet observed",
+        turbine_stack(settled("StackReady", 2), generation=3, spec={"suspend": True}),
+        "Progressing",
+    ),
+    ("suspend false", turbine_stack(settled("StackReady"), spec={"suspend": False}), "Healthy"),
+    (
+        "Ready and drifted",
+        turbine_stack(
+            {
+                **settled("StackReady"),
+                "conditions": [
+                    *conditions_for("StackReady"),
+                    condition("Drifted", "True", "StackDriftedFromSpec"),
+                ],
+            }
+        ),
+        "Healthy",
+    ),
+    (
+        "a foreign condition is ignored",
+        turbine_stack(
+            {
+                **settled("ChangeSetCreating"),
+                "conditions": [*conditions_for("ChangeSetCreating"), condition("Other", "True", "X")],
+            }
+        ),
+        "Progressing",
+    ),
+]
+
+
+@pytest.mark.parametrize(("state", "obj", "expected"), CASES, ids=[case[0] for case in CASES])
+def test_health_of_every_state(state: str, obj: dict[str, Any], expected: str) -> None:
+    result = health(obj)
+    assert result["status"] == expected, f"{state}: {result}"
+    assert result["status"] in VALID
+    assert result.get("message"), f"{state}: no message"
+
+
+def test_messages_carry_the_reason_and_the_drift() -> None:
+    assert health(turbine_stack(settled("StackCreateFailed")))["message"] == (
+        "StackCreateFailed: StackCreateFailed message"
+    )
+    drifted = settled("StackReady")
+    drifted["conditions"].append(condition("Drifted", "True", "StackDriftedFromSpec"))
+    assert "drifted: StackDriftedFromSpec" in health(turbine_stack(drifted))["message"]
+    assert "generation 3" in health(turbine_stack(settled("StackReady", 2), generation=3))["message"]
+
+
+def _product_reasons() -> set[str]:
+    """Every condition reason the operator can write, read from its source."""
+    reasons = {reason.value for reason in StallReason}
+    for path in PRODUCT.rglob("*.py"):
+        text = path.read_text()
+        reasons |= set(re.findall(r"\b(?:ready|progressing|waiting|stalled)\(\s*\"(\w+)\"", text))
+    reconcile = (PRODUCT / "operations" / "reconcile.py").read_text()
+    stall_reason = reconcile[reconcile.index("def _stall_reason") :]
+    reasons |= set(re.findall(r'return "(\w+)"', stall_reason.split("\n\n\n")[0]))
+    return reasons
+
+
+def test_fixtures_cover_every_reason_the_operator_writes() -> None:
+    covered = set(READY + RECONCILING + WAITING + STALLED)
+    found = _product_reasons()
+    assert {"StackReady", "ChangeSetCreating", "InvalidSpec", "AwsAccessDenied", "Deleting"} <= found
+    assert sorted(found - covered) == [], "a new reason needs a fixture here and a row in the ArgoCD table"
+
+
+def test_script_is_plain_lua_51() -> None:
+    """No Lua 5.2+ syntax that gopher-lua would reject (goto, integer division, bitwise operators)."""
+    source = HEALTH_LUA.read_text()
+    code = "\n".join(line.split("--")[0] for line in source.splitlines())
+    for construct in ("goto ", "//", "::", "<<", ">>"):
+        assert construct not in code, construct
+    LuaRuntime().compile(source)  # parses as Lua 5.1

@@ -1,0 +1,200 @@
+"""The operator runs with nothing but the RBAC in manifests/: a token of the ServiceAccount, the real
+RBAC-enabled API server, the embedded AWS, and a full create, update and delete with zero refused requests.
+
+A refused request shows three ways: kopf logs it as an error (running_operator fails on logged errors), the
+wrapped response check sees its 403, and the kopf log handler sees kopf's message about it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kopf._cogs.clients import api as kopf_api
+
+from turbine_dev.controlplane import ControlPlane, local_control_plane
+from turbine_dev.embedded_aws import EmbeddedAws
+from turbine_dev.kube import KubeApi, wait_for
+from turbine_dev.operator_runner import running_operator
+from turbine_dev.probes import turbine_stack
+
+from .support import (
+    MANIFESTS,
+    OPERATOR_NAMESPACE,
+    Document,
+    apply,
+    calls_since,
+    delete,
+    disallowed,
+    find,
+    isolated_rbac,
+    load_policy,
+    recorded_aws_calls,
+    recording_refusals,
+    render,
+    static_aws_calls,
+)
+
+
+class _ShortSleeps:
+    """asyncio, as kopf's API client sees it, with retry backoffs capped at 50 ms."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    @staticmethod
+    async def sleep(delay: float, *args: Any) -> Any:
+        return await asyncio.sleep(min(delay, 0.05), *args)
+
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("small_templates")]
+
+STACK = "airflow"
+
+
+def exercise_lifecycle(kube: KubeApi, namespace: str, bucket: str, aws: EmbeddedAws) -> None:
+    """Create (with termination protection), update (workers and protection), delete (stack deleted too)."""
+    manifest = turbine_stack(
+        STACK, bucket, workers={"maxSize": 4}, deletionPolicy="Delete", terminationProtection=True
+    )
+    kube.create_stack(namespace, manifest)
+    body = kube.wait_condition(namespace, STACK, "Ready", timeout=60)
+    assert body["status"]["stackStatus"] == "CREATE_COMPLETE"
+    assert body["status"]["outputs"]["MaxWorkers"] == "4"
+
+    kube.patch_stack(namespace, STACK, {"spec": {"workers": {"maxSize": 6}, "terminationProtection": False}})
+    wait_for(
+        lambda: (
+            (b := kube.get_stack(namespace, STACK))
+            and b["status"].get("observedGeneration") == b["metadata"]["generation"]
+            and b["status"].get("outputs", {}).get("MaxWorkers") == "6"
+            and (kube.condition(namespace, STACK, "Ready") or {}).get("status") == "True"
+        ),
+        60,
+        "the update to be applied",
+    )
+    stack_name = f"{namespace}-{STACK}"
+    described = aws.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    assert described["EnableTerminationProtection"] is False
+
+    reasons = {event.reason for event in kube.events_for(namespace, STACK)}
+    assert {"ChangeSetCreated", "ChangeSetExecuted"} <= reasons, "the operator posts Events"
+
+    kube.delete_stack(namespace, STACK)
+    wait_for(lambda: kube.get_stack(namespace, STACK) is None, 60, "the TurbineStack to be deleted")
+    gone = aws.client("cloudformation").describe_stacks(StackName=described["StackId"])["Stacks"][0]
+    assert gone["StackStatus"] == "DELETE_COMPLETE"
+
+
+def service_account_kubeconfig(plane: ControlPlane, rbac: list[Document]) -> Path:
+    (account,) = find(rbac, "ServiceAccount")
+    name = account["metadata"]["name"]
+    return plane.service_account_kubeconfig(
+        OPERATOR_NAMESPACE, name, plane.request_token(OPERATOR_NAMESPACE, name)
+    )
+
+
+def run_with_rbac(
+    plane: ControlPlane,
+    kube: KubeApi,
+    rbac: list[Document],
+    namespaces: list[str],
+    serve: str,
+    bucket: str,
+    aws: EmbeddedAws,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Applies the ServiceAccount and RBAC objects, runs the operator as that ServiceAccount, checks the
+    lifecycle, that nothing was refused and that every AWS call is allowed by docs/iam-policy.json."""
+    apply(rbac, plane.kubeconfig)
+    try:
+        monkeypatch.setenv("KUBECONFIG", str(service_account_kubeconfig(plane, rbac)))
+        before = recorded_aws_calls()
+        with recording_refusals(monkeypatch) as (refused, log), running_operator(namespaces):
+            exercise_lifecycle(kube, serve, bucket, aws)
+        assert refused == [], "the API server refused requests:\n" + "\n".join(refused)
+        assert log.messages == [], "kopf reported refused requests:\n" + "\n".join(log.messages)
+        calls = calls_since(before)
+        assert {("cloudformation", "CreateChangeSet"), ("cloudformation", "DeleteStack")} <= calls
+        assert disallowed(load_policy(), calls) == []
+        assert sorted(calls - static_aws_calls()) == [], "the static scan of the adapters missed calls"
+    finally:
+        delete([doc for doc in rbac if doc["kind"] != "ServiceAccount"], plane.kubeconfig)
+
+
+@pytest.fixture
+def private_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """A control plane of its own: a cluster-wide operator would otherwise also serve the TurbineStacks other
+    tests left on the shared one."""
+    with local_control_plane(tmp_path_factory.mktemp("private-control-plane")) as plane:
+        yield plane
+
+
+def test_cluster_wide_operator_needs_nothing_beyond_the_base_cluster_role(
+    private_plane: ControlPlane,
+    template_bucket: str,
+    aws_environment: EmbeddedAws,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Deployment's mode: `--all-namespaces`; the base ServiceAccount, ClusterRole, ClusterRoleBinding."""
+    base = render(MANIFESTS)
+    kube = KubeApi(private_plane.kubeconfig)
+    apply(find(base, "Namespace") + find(base, "CustomResourceDefinition"), private_plane.kubeconfig)
+    kube.install_crd()  # waits until Established
+    serve = f"data-{uuid.uuid4().hex[:6]}"
+    kube.create_namespace(serve)
+    rbac = [doc for doc in base if doc["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")]
+    # running_operator([]) starts kopf with neither --namespace nor --all-namespaces: kopf then serves the
+    # whole cluster (with a FutureWarning), exactly as --all-namespaces does.
+    run_with_rbac(private_plane, kube, rbac, [], serve, template_bucket, aws_environment, monkeypatch)
+
+
+@pytest.mark.usefixtures("crd_installed")
+def test_namespaced_variant_needs_nothing_beyond_its_role(
+    control_plane: ControlPlane,
+    kube: KubeApi,
+    namespace: str,
+    template_bucket: str,
+    aws_environment: EmbeddedAws,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """manifests/namespaced/: `--namespace` and a Role in the served namespace, nothing cluster-scoped."""
+    variant = render(MANIFESTS / "namespaced")
+    apply(find(variant, "Namespace"), control_plane.kubeconfig)
+    rbac = isolated_rbac(variant, uuid.uuid4().hex[:6], namespace=namespace)
+    run_with_rbac(
+        control_plane, kube, rbac, [namespace], namespace, template_bucket, aws_environment, monkeypatch
+    )
+
+
+@pytest.mark.usefixtures("crd_installed")
+def test_base_cluster_role_with_a_namespace_flag(
+    control_plane: ControlPlane,
+    kube: KubeApi,
+    namespace: str,
+    template_bucket: str,
+    aws_environment: EmbeddedAws,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The base RBAC, but the operator started with `--namespace` (as the other integration tests run it)."""
+    # Should a refusal come back, kopf would retry it for 54 s (backoffs 1, 1, 2, ... 21 s); capping those
+    # waits makes such a failure quick to report without changing what is requested.
+    monkeypatch.setattr(kopf_api, "asyncio", _ShortSleeps())
+    base = render(MANIFESTS)
+    apply(find(base, "Namespace"), control_plane.kubeconfig)
+    rbac = isolated_rbac(
+        [doc for doc in base if doc["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")],
+        uuid.uuid4().hex[:6],
+    )
+    try:
+        run_with_rbac(
+            control_plane, kube, rbac, [namespace], namespace, template_bucket, aws_environment, monkeypatch
+        )
+    except AssertionError as error:
+        if "/api/v1/namespaces" not in str(error):
+            pytest.fail(f"refused for another reason than listing namespaces: {error}")
+        raise

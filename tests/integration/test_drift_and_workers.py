@@ -1,0 +1,185 @@
+"""Drift of both kinds, worker figures and the metrics that report them, on the real Turbine stack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY, generate_latest
+
+from turbine_dev.binaries import ensure_promtool
+from turbine_dev.embedded_aws import EmbeddedAws
+from turbine_dev.kube import KubeApi, wait_for
+from turbine_dev.operator_runner import running_operator
+from turbine_dev.probes import turbine_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed", "kubeconfig_environment")]
+
+REQUEST = "turbine.dev/requested-drift-check"
+
+
+def _short_stack_name() -> str:
+    # moto names nested stacks after their parents without truncating, so keep the master short.
+    return f"t{uuid.uuid4().hex[:6]}"
+
+
+def _metric(name: str, namespace: str, stack: str, **labels: str) -> float | None:
+    return REGISTRY.get_sample_value(name, {"namespace": namespace, "name": stack, **labels})
+
+
+def _drift(kube: KubeApi, namespace: str, name: str) -> dict[str, Any]:
+    return dict((kube.get_stack(namespace, name) or {}).get("status", {}).get("drift") or {})
+
+
+def _request_drift_check(kube: KubeApi, namespace: str, name: str, token: str) -> None:
+    kube.patch_stack(namespace, name, {"metadata": {"annotations": {REQUEST: token}}})
+
+
+def test_resource_drift_is_reported_and_clears(
+    kube: KubeApi, namespace: str, template_bucket: str, aws_environment: EmbeddedAws
+) -> None:
+    autoscaling = aws_environment.client("autoscaling")
+    with running_operator([namespace]):
+        manifest = turbine_stack(
+            "drifty", template_bucket, stackName=_short_stack_name(), workers={"minSize": 1, "maxSize": 4}
+        )
+        kube.create_stack(namespace, manifest)
+        body = kube.wait_condition(namespace, "drifty", "Ready", timeout=90)
+        group = body["status"]["outputs"]["WorkerAutoScalingGroupName"]
+        wait_for(
+            lambda: _drift(kube, namespace, "drifty").get("resourceDriftStatus") == "IN_SYNC",
+            30,
+            "first check",
+        )
+        assert kube.condition(namespace, "drifty", "Drifted")["status"] == "False"  # type: ignore[index]
+
+        autoscaling.update_auto_scaling_group(AutoScalingGroupName=group, MaxSize=9)
+        _request_drift_check(kube, namespace, "drifty", "after-max-size-change")
+        drift = wait_for(
+            lambda: (d := _drift(kube, namespace, "drifty")).get("driftedResourceCount") and d,
+            30,
+            "resource drift",
+        )
+        assert kube.condition(namespace, "drifty", "Drifted")["status"] == "True"  # type: ignore[index]
+        assert kube.condition(namespace, "drifty", "Ready")["status"] == "True"  # type: ignore[index]
+        [drifted] = [
+            r for r in drift["driftedResources"] if r["resourceType"] == "AWS::AutoScaling::AutoScalingGroup"
+        ]
+        assert drifted["status"] == "MODIFIED"
+        assert "/MaxSize: 4 -> 9" in drifted["differences"]
+        assert _metric("turbine_stack_drifted", namespace, "drifty") == 1.0
+        assert (_metric("turbine_stack_drifted_resources", namespace, "drifty") or 0) >= 1
+
+        autoscaling.update_auto_scaling_group(AutoScalingGroupName=group, MaxSize=4)
+        _request_drift_check(kube, namespace, "drifty", "after-repair")
+        wait_for(
+            lambda: _drift(kube, namespace, "drifty").get("driftedResourceCount") == 0, 30, "drift to clear"
+        )
+        assert kube.condition(namespace, "drifty", "Drifted")["status"] == "False"  # type: ignore[index]
+        assert _metric("turbine_stack_drifted", namespace, "drifty") == 0.0
+        reasons = {event.reason for event in kube.events_for(namespace, "drifty")}
+        assert {"ResourcesDrifted", "ResourceDriftCleared"} <= reasons
+
+
+@pytest.mark.usefixtures("small_templates")
+def test_spec_drift_is_reported_and_remediated(
+    kube: KubeApi, namespace: str, template_bucket: str, aws_environment: EmbeddedAws
+) -> None:
+    cloudformation = aws_environment.client("cloudformation")
+    stack_name = f"{namespace}-specdrift"
+
+    def live_max_size() -> str:
+        stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+        return next(p["ParameterValue"] for p in stack["Parameters"] if p["ParameterKey"] == "MaxGroupSize")
+
+    with running_operator([namespace]):
+        kube.create_stack(namespace, turbine_stack("specdrift", template_bucket, workers={"maxSize": 5}))
+        kube.wait_condition(namespace, "specdrift", "Ready", timeout=30)
+        stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+        parameters = [
+            {
+                "ParameterKey": p["ParameterKey"],
+                "ParameterValue": "8" if p["ParameterKey"] == "MaxGroupSize" else p["ParameterValue"],
+            }
+            for p in stack["Parameters"]
+        ]
+        template = cloudformation.get_template(StackName=stack_name)["TemplateBody"]
+        cloudformation.update_stack(
+            StackName=stack_name,
+            TemplateBody=template if isinstance(template, str) else json.dumps(template),
+            Parameters=parameters,
+            Tags=stack["Tags"],
+        )
+        _request_drift_check(kube, namespace, "specdrift", "after-console-update")
+        wait_for(
+            lambda: (
+                (c := kube.condition(namespace, "specdrift", "Drifted"))
+                and c["reason"] == "StackDriftedFromSpec"
+            ),
+            30,
+            "spec drift",
+        )
+        differences = _drift(kube, namespace, "specdrift")["specDifferences"]
+        assert any("MaxGroupSize" in line and "'8'" in line for line in differences)
+        assert kube.condition(namespace, "specdrift", "Ready")["status"] == "True"  # type: ignore[index]
+
+        kube.patch_stack(namespace, "specdrift", {"spec": {"driftDetection": {"remediate": True}}})
+        wait_for(lambda: live_max_size() == "5", 30, "the spec to be re-applied")
+        wait_for(
+            lambda: (c := kube.condition(namespace, "specdrift", "Drifted")) and c["status"] == "False",
+            30,
+            "the drift to clear",
+        )
+        kube.wait_condition(namespace, "specdrift", "Ready", timeout=30)
+
+
+def test_worker_figures_reach_status_metrics_and_printer_column(
+    kube: KubeApi, namespace: str, template_bucket: str, aws_environment: EmbeddedAws
+) -> None:
+    autoscaling = aws_environment.client("autoscaling")
+    with running_operator([namespace]):
+        manifest = turbine_stack(
+            "busy",
+            template_bucket,
+            stackName=_short_stack_name(),
+            workers={"minSize": 1, "maxSize": 6},
+            deletionPolicy="Delete",
+        )
+        kube.create_stack(namespace, manifest)
+        body = kube.wait_condition(namespace, "busy", "Ready", timeout=90)
+        group = body["status"]["outputs"]["WorkerAutoScalingGroupName"]
+        autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=3)
+        workers = wait_for(
+            lambda: (
+                (w := (kube.get_stack(namespace, "busy") or {}).get("status", {}).get("workers"))
+                and w.get("desired") == 3
+                and w
+            ),
+            30,
+            "status.workers to follow the group",
+        )
+        assert workers == {**workers, "inService": 3, "min": 1, "max": 6, "summary": "3/3"}
+        table = subprocess.run(
+            ["kubectl", "get", "turbinestacks", "-n", namespace], capture_output=True, text=True, check=True
+        ).stdout
+        assert "3/3" in table.splitlines()[1]
+        assert _metric("turbine_workers_desired", namespace, "busy") == 3.0
+        assert _metric("turbine_workers_in_service", namespace, "busy") == 3.0
+        assert _metric("turbine_workers_max", namespace, "busy") == 6.0
+        assert (
+            _metric("turbine_worker_scaling_activities_total", namespace, "busy", direction="out") or 0
+        ) >= 1
+
+        exposition = generate_latest(REGISTRY)
+        promtool = subprocess.run(
+            [str(ensure_promtool()), "check", "metrics"], input=exposition, capture_output=True, check=False
+        )
+        assert promtool.returncode == 0, promtool.stdout.decode() + promtool.stderr.decode()
+
+        kube.delete_stack(namespace, "busy")
+        wait_for(lambda: kube.get_stack(namespace, "busy") is None, 60, "the resource to go")
+    assert f'name="busy",namespace="{namespace}"' not in generate_latest(REGISTRY).decode()
+    assert _metric("turbine_stack_ready", namespace, "busy") is None
