@@ -58,7 +58,7 @@ def running_operator(
     root = logging.getLogger()
     root.addHandler(collector)
     argv = ["run", "--standalone", "-m", "turbine_operator.main", "--verbose"]
-    argv += [f"--namespace={namespace}" for namespace in namespaces]
+    argv += [f"--namespace={namespace}" for namespace in namespaces] or ["--all-namespaces"]
     run = OperatorRun(collector)
     try:
         # KopfRunner re-raises a crash of the operator when the block exits.

@@ -93,7 +93,9 @@ def test_spec_drift_is_reported_and_remediated(
 
     def live_max_size() -> str:
         stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-        return next(p["ParameterValue"] for p in stack["Parameters"] if p["ParameterKey"] == "MaxGroupSize")
+        return str(
+            next(p["ParameterValue"] for p in stack["Parameters"] if p["ParameterKey"] == "MaxGroupSize")
+        )
 
     with running_operator([namespace]):
         kube.create_stack(namespace, turbine_stack("specdrift", template_bucket, workers={"maxSize": 5}))
@@ -151,6 +153,17 @@ def test_worker_figures_reach_status_metrics_and_printer_column(
         kube.create_stack(namespace, manifest)
         body = kube.wait_condition(namespace, "busy", "Ready", timeout=90)
         group = body["status"]["outputs"]["WorkerAutoScalingGroupName"]
+        # Scaling is counted as the operator sees the desired capacity change, so let it see the start.
+        wait_for(
+            lambda: (
+                ((kube.get_stack(namespace, "busy") or {}).get("status", {}).get("workers") or {}).get(
+                    "desired"
+                )
+                == 1
+            ),
+            30,
+            "the first worker figures",
+        )
         autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=3)
         workers = wait_for(
             lambda: (

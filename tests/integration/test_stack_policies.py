@@ -90,8 +90,8 @@ def test_a_stack_owned_by_another_turbinestack_is_left_alone(
         assert _reason(kube, namespace, "second", "Stalled") == "StackNotOwned"
         assert body["status"]["conditions"][0]["status"] == "False"
         assert mutating_calls_since(before) == {}
-        parameters = _stack(aws_environment, f"{namespace}-shared")["Parameters"]  # type: ignore[index]
-        assert {"ParameterKey": "MaxGroupSize", "ParameterValue": "10"} in parameters
+        shared: Any = _stack(aws_environment, f"{namespace}-shared")
+        assert {"ParameterKey": "MaxGroupSize", "ParameterValue": "10"} in shared["Parameters"]
 
         kube.delete_stack(namespace, "second")
         wait_for(lambda: kube.get_stack(namespace, "second") is None, 30, "the second resource to go")
