@@ -15,31 +15,18 @@ import os
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 from turbine_dev.controlplane import local_control_plane
 from turbine_dev.embedded_aws import embedded_aws
 from turbine_dev.kube import KubeApi, wait_for
-from turbine_dev.probes import turbine_stack
+from turbine_dev.probes import aws_calls_from_metrics, turbine_stack
 from turbine_dev.processes import ManagedProcess, free_port
 
 BUCKET = "turbine-bench-templates"
 NAMESPACE = "bench"
 DEFAULT_RESYNC, DEFAULT_DRIFT, DEFAULT_WORKERS = 600.0, 3600.0, 60.0
-
-
-def calls(metrics_url: str) -> dict[str, float]:
-    with urllib.request.urlopen(metrics_url, timeout=10) as reply:  # noqa: S310 - our own loopback endpoint
-        text = reply.read().decode()
-    found: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("turbine_aws_requests_total{"):
-            labels, value = line.rsplit(" ", 1)
-            operation = labels.split('operation="', 1)[1].split('"', 1)[0]
-            found[operation] = found.get(operation, 0) + float(value)
-    return found
 
 
 def since(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -105,9 +92,9 @@ def main() -> int:  # noqa: PLR0915 - one straight measurement script
                 f"{time.monotonic() - started:.0f} s"
             )
 
-            before = calls(url)
+            before = aws_calls_from_metrics(url)
             time.sleep(options.window)
-            idle = since(before, calls(url))
+            idle = since(before, aws_calls_from_metrics(url))
             refreshes = options.window / workers_interval
             worker_calls = sum(idle.get(op, 0) for op in ("DescribeAutoScalingGroups", "GetMetricData"))
             other_idle = {
@@ -119,16 +106,16 @@ def main() -> int:  # noqa: PLR0915 - one straight measurement script
                 f"({worker_calls:.0f} in {refreshes:.0f} refreshes); other idle calls: {other_idle or 'none'}"
             )
 
-            before = calls(url)
+            before = aws_calls_from_metrics(url)
             touch_all(kube, names, "bench.turbine.dev/touch", "1")  # an annotation change runs one resync
             time.sleep(5)
-            resync = since(before, calls(url))
+            resync = since(before, aws_calls_from_metrics(url))
             resync.pop("DescribeAutoScalingGroups", None)
             resync.pop("GetMetricData", None)
             per_resync = sum(resync.values()) / options.stacks
             print(f"resync:                    {per_resync:.1f} calls per stack {resync}")
 
-            before = calls(url)
+            before = aws_calls_from_metrics(url)
             touch_all(kube, names, "turbine.dev/requested-drift-check", "bench")
 
             def detected() -> bool:
@@ -142,7 +129,7 @@ def main() -> int:  # noqa: PLR0915 - one straight measurement script
                 )
 
             wait_for(detected, 600, "a drift detection of every stack", interval=2)
-            drift = since(before, calls(url))
+            drift = since(before, aws_calls_from_metrics(url))
             for operation in ("DescribeAutoScalingGroups", "GetMetricData"):
                 drift.pop(operation, None)
             for operation, count in resync.items():  # the annotation change also ran a resync

@@ -13,28 +13,15 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from turbine_dev.controlplane import local_control_plane
 from turbine_dev.embedded_aws import embedded_aws
 from turbine_dev.kube import REPO_ROOT, KubeApi, wait_for
-from turbine_dev.probes import MUTATING_OPERATIONS, turbine_stack
+from turbine_dev.probes import MUTATING_OPERATIONS, aws_calls_from_metrics, turbine_stack
 from turbine_dev.processes import ManagedProcess, free_port
 
 BUCKET = "turbine-bench-templates"
-
-
-def aws_calls(metrics_url: str) -> dict[str, float]:
-    with urllib.request.urlopen(metrics_url, timeout=10) as reply:  # noqa: S310 - our own loopback endpoint
-        text = reply.read().decode()
-    calls: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("turbine_aws_requests_total{"):
-            labels, value = line.rsplit(" ", 1)
-            operation = labels.split('operation="', 1)[1].split('"', 1)[0]
-            calls[operation] = calls.get(operation, 0) + float(value)
-    return calls
 
 
 def main() -> int:
@@ -98,13 +85,13 @@ def main() -> int:
             print(
                 f"apply -> Ready:      median {statistics.median(latencies):.2f} s, max {latencies[-1]:.2f} s"
             )
-            calls = aws_calls(metrics_url)
+            calls = aws_calls_from_metrics(metrics_url)
             total = sum(calls.values())
             mutating = sum(v for k, v in calls.items() if k in MUTATING_OPERATIONS)
             per_stack, mutating_per_stack = total / options.stacks, mutating / options.stacks
             print(f"AWS calls to Ready:  {per_stack:.1f} per stack ({mutating_per_stack:.1f} mutating)")
             time.sleep(options.idle_seconds)
-            idle = {k: v - calls.get(k, 0) for k, v in aws_calls(metrics_url).items()}
+            idle = {k: v - calls.get(k, 0) for k, v in aws_calls_from_metrics(metrics_url).items()}
             print(
                 f"idle AWS calls:      {sum(idle.values()):.0f} in {options.idle_seconds:.0f} s for "
                 f"{options.stacks} settled stacks (resync every 600 s)"

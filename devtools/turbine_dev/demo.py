@@ -47,6 +47,7 @@ def start_operator(plane: ControlPlane, aws: EmbeddedAws, workdir: Path, namespa
         **aws.environment,
         "KUBECONFIG": str(plane.kubeconfig),
         "TURBINE_POLL_INTERVAL": "2",
+        "TURBINE_WORKERS_INTERVAL": "2",
         "TURBINE_METRICS_PORT": str(free_port()),
         "TURBINE_METRICS_ADDRESS": "127.0.0.1",
     }
@@ -94,6 +95,20 @@ def follow(kube: KubeApi, namespace: str, name: str, operator: ManagedProcess) -
     return ready
 
 
+def show_workers(kube: KubeApi, namespace: str, name: str) -> None:
+    """Waits briefly for the first worker figures, which arrive on the operator's worker interval."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        workers = (kube.get_stack(namespace, name) or {}).get("status", {}).get("workers")
+        if workers:
+            say(
+                f"workers: {workers['inService']} in service of {workers['desired']} desired "
+                f"(min {workers['min']}, max {workers['max']})"
+            )
+            return
+        time.sleep(1)
+
+
 def keep_running(plane: ControlPlane, aws: EmbeddedAws) -> None:
     say("DEMO_KEEP=1: everything stays up until Ctrl-C. In another shell:")
     print(f"  export KUBECONFIG={plane.kubeconfig}")
@@ -124,6 +139,8 @@ def run() -> int:
                 try:
                     say(kubectl(plane, "apply", "-f", str(EXAMPLE)).strip())
                     ready = follow(kube, namespace, name, operator)
+                    if ready.get("status") == "True":
+                        show_workers(kube, namespace, name)
                     print(kubectl(plane, "get", "turbinestacks", "-A", "-o", "wide"), end="", flush=True)
                     if ready.get("status") != "True":
                         say(

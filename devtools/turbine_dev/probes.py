@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from typing import Any
 
 from prometheus_client import REGISTRY
@@ -50,3 +51,16 @@ def turbine_stack(name: str, bucket: str, **spec: Any) -> dict[str, Any]:
         "metadata": {"name": name},
         "spec": {"templateBucket": {"name": bucket, "prefix": "turbine/"}, **spec},
     }
+
+
+def aws_calls_from_metrics(metrics_url: str) -> dict[str, float]:
+    """The same counts as `aws_calls`, scraped from an operator running in another process."""
+    with urllib.request.urlopen(metrics_url, timeout=10) as reply:  # noqa: S310 - our own loopback endpoint
+        text = reply.read().decode()
+    calls: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("turbine_aws_requests_total{"):
+            labels, value = line.rsplit(" ", 1)
+            operation = labels.split('operation="', 1)[1].split('"', 1)[0]
+            calls[operation] = calls.get(operation, 0) + float(value)
+    return calls

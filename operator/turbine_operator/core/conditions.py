@@ -107,33 +107,18 @@ def set_condition(
     now: str,
 ) -> list[dict[str, Any]]:
     """Sets one condition by type, keeping the others and the transition time if status is unchanged."""
-    result: list[dict[str, Any]] = []
-    found = False
-    for condition in conditions:
-        if condition.get("type") != kind:
-            result.append(dict(condition))
-            continue
-        found = True
-        unchanged = condition.get("status") == status
-        result.append(
-            {
-                "type": kind,
-                "status": status,
-                "observedGeneration": generation,
-                "reason": reason,
-                "message": message,
-                "lastTransitionTime": condition.get("lastTransitionTime", now) if unchanged else now,
-            }
-        )
-    if not found:
-        result.append(
-            {
-                "type": kind,
-                "status": status,
-                "observedGeneration": generation,
-                "reason": reason,
-                "message": message,
-                "lastTransitionTime": now,
-            }
-        )
-    return result
+    previous = next((c for c in conditions if c.get("type") == kind), None)
+    unchanged = previous is not None and previous.get("status") == status
+    condition = {
+        "type": kind,
+        "status": status,
+        "observedGeneration": generation,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": previous.get("lastTransitionTime", now) if previous and unchanged else now,
+    }
+    others = [dict(c) for c in conditions if c.get("type") != kind]
+    if previous is None:
+        return [*others, condition]
+    # Keep the list's order, so a status write does not reshuffle kubectl's view of it.
+    return [condition if c.get("type") == kind else dict(c) for c in conditions]

@@ -88,9 +88,11 @@ class DriftDetector:
         if detection.status == "DETECTION_IN_PROGRESS":
             return None
         drifts: list[ResourceDrift] = []
-        # A failed detection may still have checked some resources; report what it found.
-        for label, nested_id in gateway.nested_stacks(stack_id):
-            drifts += gateway.resource_drifts(nested_id, label)
+        # IN_SYNC covers the nested stacks too, so there is nothing to list. A failed detection may
+        # still have checked some resources, so it is listed like a drifted one.
+        if detection.stack_drift_status != "IN_SYNC":
+            for label, nested_id in gateway.nested_stacks(stack_id):
+                drifts += gateway.resource_drifts(nested_id, label)
         now = timestamp(self._clock())
         patch = resource_drift_patch(detection.stack_drift_status, drifts, drift, now)
         merged = {**drift, **patch}
