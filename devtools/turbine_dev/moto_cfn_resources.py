@@ -18,7 +18,7 @@ instance the generated secrets through `GetSecretValue`).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
@@ -60,34 +60,36 @@ def _flag(properties: dict[str, Any], name: str, default: bool = False) -> bool:
     return str(properties.get(name, default)).lower() == "true"
 
 
-class SecretsManagerSecret(CloudFormationModel):
-    # moto files every model under the service named by the second part of its module.
-    __module__ = "moto.secretsmanager.turbine_extensions"
+class _TurbineModel:
+    """The CloudFormationModel boilerplate the models below share; each states only what differs.
 
-    def __init__(self, arn: str, name: str) -> None:
-        self.arn = arn
-        self.name = name
+    A model sets `CFN_TYPE`, `NAME_PROPERTY` (the property that names the resource, "" if none)
+    and `__module__` ("moto.<service>.turbine_extensions": moto files every model under the
+    service named by the second part of its module, read when the class is created), and
+    implements `create_resource`. By default a model has no `Fn::GetAtt` attributes, an update
+    keeps the resource and a delete leaves the backend alone.
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    Mixed in before CloudFormationModel, never subclassing it: moto's models are the *direct*
+    subclasses of CloudFormationModel.
+    """
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SecretsManager::Secret"
+    CFN_TYPE: ClassVar[str]
+    NAME_PROPERTY: ClassVar[str] = ""
+
+    def __init__(self, physical_resource_id: str) -> None:
+        self.physical_resource_id = physical_resource_id
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.NAME_PROPERTY
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.CFN_TYPE
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Id"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name == "Id":
-            return self.arn
-        raise UnformattedGetAttTemplateException()
+        return False
 
     @classmethod
     def create_from_cloudformation_json(
@@ -97,14 +99,60 @@ class SecretsManagerSecret(CloudFormationModel):
         account_id: str,
         region_name: str,
         **kwargs: Any,
-    ) -> SecretsManagerSecret:
-        backend = secretsmanager_backends[account_id][region_name]
+    ) -> Self:
         properties = cloudformation_json.get("Properties", {})
+        return cls(cls.create_resource(resource_name, properties, account_id, region_name))
+
+    @classmethod
+    def create_resource(cls, name: str, properties: dict[str, Any], account_id: str, region_name: str) -> str:
+        """Creates the resource `name` in moto's backend; returns its physical id."""
+        raise NotImplementedError
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        return None
+
+    def is_created(self) -> bool:
+        return True
+
+
+class SecretsManagerSecret(_TurbineModel, CloudFormationModel):
+    """Its physical id (and `Fn::GetAtt Id`) is the secret's ARN."""
+
+    __module__ = "moto.secretsmanager.turbine_extensions"
+    CFN_TYPE = "AWS::SecretsManager::Secret"
+    NAME_PROPERTY = "Name"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Id"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "Id":
+            return self.physical_resource_id
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_resource(cls, name: str, properties: dict[str, Any], account_id: str, region_name: str) -> str:
+        backend = secretsmanager_backends[account_id][region_name]
         secret_string = properties.get("SecretString")
         if secret_string is None and "GenerateSecretString" in properties:
             secret_string = _generated_secret_string(backend, properties["GenerateSecretString"])
         created = backend.create_secret(
-            name=resource_name,
+            name=name,
             secret_string=secret_string,
             secret_binary=None,
             description=properties.get("Description"),
@@ -114,18 +162,7 @@ class SecretsManagerSecret(CloudFormationModel):
             replica_regions=[],
             force_overwrite=False,
         )
-        return cls(json.loads(created)["ARN"], resource_name)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> Any:
-        return original_resource
+        return str(json.loads(created)["ARN"])
 
     @classmethod
     def delete_from_cloudformation_json(
@@ -133,162 +170,42 @@ class SecretsManagerSecret(CloudFormationModel):
     ) -> None:
         secretsmanager_backends[account_id][region_name].delete_secret(resource_name, None, True)
 
-    def is_created(self) -> bool:
-        return True
 
+class SecretsManagerSecretTargetAttachment(_TurbineModel, CloudFormationModel):
+    """Accepted and referenceable (its physical id is the secret's); the secret is not filled with
+    the target's host and port."""
 
-class SecretsManagerSecretTargetAttachment(CloudFormationModel):
-    """Accepted and referenceable; the secret is not filled with the target's host and port."""
-
-    # moto files every model under the service named by the second part of its module.
     __module__ = "moto.secretsmanager.turbine_extensions"
-
-    def __init__(self, secret_id: str) -> None:
-        self.secret_id = secret_id
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SecretsManager::SecretTargetAttachment"
+    CFN_TYPE = "AWS::SecretsManager::SecretTargetAttachment"
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.secret_id
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> SecretsManagerSecretTargetAttachment:
-        return cls(str(cloudformation_json.get("Properties", {}).get("SecretId", resource_name)))
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> Any:
-        return original_resource
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        return None
-
-    def is_created(self) -> bool:
-        return True
+    def create_resource(cls, name: str, properties: dict[str, Any], account_id: str, region_name: str) -> str:
+        return str(properties.get("SecretId", name))
 
 
-class CodeDeployApplication(CloudFormationModel):
-    # moto files every model under the service named by the second part of its module.
+class CodeDeployApplication(_TurbineModel, CloudFormationModel):
     __module__ = "moto.codedeploy.turbine_extensions"
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "ApplicationName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CodeDeploy::Application"
+    CFN_TYPE = "AWS::CodeDeploy::Application"
+    NAME_PROPERTY = "ApplicationName"
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CodeDeployApplication:
-        properties = cloudformation_json.get("Properties", {})
+    def create_resource(cls, name: str, properties: dict[str, Any], account_id: str, region_name: str) -> str:
         codedeploy_backends[account_id][region_name].create_application(
-            resource_name, properties.get("ComputePlatform", "Server"), properties.get("Tags", [])
+            name, properties.get("ComputePlatform", "Server"), properties.get("Tags", [])
         )
-        return cls(resource_name)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> Any:
-        return original_resource
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        return None
-
-    def is_created(self) -> bool:
-        return True
+        return name
 
 
-class CodeDeployDeploymentGroup(CloudFormationModel):
-    # moto files every model under the service named by the second part of its module.
+class CodeDeployDeploymentGroup(_TurbineModel, CloudFormationModel):
     __module__ = "moto.codedeploy.turbine_extensions"
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "DeploymentGroupName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CodeDeploy::DeploymentGroup"
+    CFN_TYPE = "AWS::CodeDeploy::DeploymentGroup"
+    NAME_PROPERTY = "DeploymentGroupName"
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CodeDeployDeploymentGroup:
-        properties = cloudformation_json.get("Properties", {})
+    def create_resource(cls, name: str, properties: dict[str, Any], account_id: str, region_name: str) -> str:
         codedeploy_backends[account_id][region_name].create_deployment_group(
             application_name=properties["ApplicationName"],
-            deployment_group_name=resource_name,
+            deployment_group_name=name,
             deployment_config_name=properties.get("DeploymentConfigName"),
             ec2_tag_filters=properties.get("Ec2TagFilters"),
             on_premises_instance_tag_filters=properties.get("OnPremisesInstanceTagFilters"),
@@ -297,27 +214,7 @@ class CodeDeployDeploymentGroup(CloudFormationModel):
             auto_rollback_configuration=properties.get("AutoRollbackConfiguration"),
             deployment_style=properties.get("DeploymentStyle"),
         )
-        return cls(resource_name)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> Any:
-        return original_resource
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        return None
-
-    def is_created(self) -> bool:
-        return True
+        return name
 
 
 def install() -> None:

@@ -13,6 +13,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from stubbed.aws import STACK_NAME, RecordingStubber
 from turbine_operator.adapters import aws_errors
 from turbine_operator.adapters.aws_errors import aws_call, error_code, error_message, translate
 from turbine_operator.core.errors import (
@@ -22,8 +23,6 @@ from turbine_operator.core.errors import (
     TemplateBucketMissing,
     TransientAwsError,
 )
-
-from .stubbing import STACK_NAME, RecordingStubber
 
 ACCESS_DENIED_MESSAGE = (
     "User: arn:aws:sts::123456789012:assumed-role/turbine-operator/botocore-session-1 is not authorized "

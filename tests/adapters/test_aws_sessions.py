@@ -12,10 +12,9 @@ from botocore.awsrequest import AWSPreparedRequest
 from botocore.client import BaseClient
 from botocore.credentials import RefreshableCredentials
 
+from stubbed.aws import REGION, RecordingStubber
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.core.errors import AwsAccessDenied
-
-from .stubbing import REGION, RecordingStubber
 
 ROLE = "arn:aws:iam::123456789012:role/turbine-tenant"
 FIRST_KEY = "ASIAQ3EGRBTFIRST0001"

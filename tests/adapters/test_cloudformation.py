@@ -8,8 +8,31 @@ from typing import Any
 
 import pytest
 
+from stubbed.aws import (
+    BUCKET,
+    CREATED,
+    NESTED,
+    OWNER_UID,
+    QUEUE,
+    REGION,
+    SERVICE_ROLE,
+    STACK_ID,
+    STACK_NAME,
+    TOPIC,
+    RecordingStubber,
+    change_set_description,
+    change_set_request,
+    change_set_summary,
+    newest_first,
+    render_desired,
+    resource_change,
+    resource_summary,
+    spec,
+    stack_description,
+    stack_event,
+    stack_level_event,
+)
 from turbine_operator.adapters.cloudformation import StackGateway, s3_url
-from turbine_operator.core.bundle import TurbineSources
 from turbine_operator.core.errors import (
     AwsAccessDenied,
     AwsValidationError,
@@ -19,43 +42,15 @@ from turbine_operator.core.errors import (
 from turbine_operator.core.naming import change_set_name, client_request_token
 from turbine_operator.core.observations import ObservedChangeSet, ObservedStack, ResourceChange
 from turbine_operator.core.planning import ChangeSetKind
-from turbine_operator.core.rendering import DesiredStack, Owner, desired_stack
-from turbine_operator.core.spec import parse_spec
-
-from .stubbing import (
-    CREATED,
-    MASTER_TEMPLATE,
-    OWNER_UID,
-    REGION,
-    STACK_ID,
-    STACK_NAME,
-    RecordingStubber,
-    change_set_description,
-    newest_first,
-    resource_change,
-    stack_description,
-    stack_event,
-    stack_level_event,
-)
-
-BUCKET = "turbine-templates"
-SERVICE_ROLE = "arn:aws:iam::123456789012:role/turbine-cloudformation"
-QUEUE = "AWS::SQS::Queue"
-TOPIC = "AWS::SNS::Topic"
-NESTED = "AWS::CloudFormation::Stack"
+from turbine_operator.core.rendering import DesiredStack
 
 MakeDesired = Callable[..., DesiredStack]
 
 
 @pytest.fixture
 def make_desired() -> MakeDesired:
-    def make(**spec: Any) -> DesiredStack:
-        raw = {"templateBucket": {"name": BUCKET, "prefix": "turbine/"}, **spec}
-        parsed = parse_spec(raw, namespace="airflow", name="demo", default_region=REGION)
-        sources = TurbineSources(
-            templates={"turbine-master.yaml": MASTER_TEMPLATE}, scripts={}, lambda_modules={}
-        )
-        return desired_stack(parsed, Owner("airflow", "demo", OWNER_UID), sources)
+    def make(**fields: Any) -> DesiredStack:
+        return render_desired(spec(**fields))
 
     return make
 
@@ -283,34 +278,13 @@ def test_describe_change_set_access_denied_is_raised(
 # CreateChangeSet
 
 
-def _expected_change_set_request(desired: DesiredStack, name: str, kind: str, token: str) -> dict[str, Any]:
-    return {
-        "StackName": STACK_NAME,
-        "ChangeSetName": name,
-        "ChangeSetType": kind,
-        "TemplateURL": (
-            f"https://{BUCKET}.s3.{REGION}.amazonaws.com/turbine/bundles/{desired.bundle.digest}"
-            "/templates/turbine-master.json"
-        ),
-        "Parameters": [
-            {"ParameterKey": key, "ParameterValue": value}
-            for key, value in sorted(desired.parameters.items())
-        ],
-        "Tags": [{"Key": key, "Value": value} for key, value in sorted(desired.tags.items())],
-        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-        "IncludeNestedStacks": True,
-        "ClientToken": token,
-        "Description": f"Turbine Operator change set for {desired.hash[:24]}",
-    }
-
-
 def test_create_change_set_sends_the_exact_request(
     gateway: StackGateway, cf_stub: RecordingStubber, make_desired: MakeDesired
 ) -> None:
     desired = make_desired(tags={"zeta": "last", "alpha": "first"}, parameters={"DrainTimeout": "600"})
     name = change_set_name(desired.hash)
     token = client_request_token(OWNER_UID, "change-set", desired.hash, "CREATE")
-    expected = _expected_change_set_request(desired, name, "CREATE", token)
+    expected = change_set_request(desired, name, "CREATE", token)
     cf_stub.add_response(
         "create_change_set",
         {"Id": f"arn:aws:cloudformation:{REGION}:123456789012:changeSet/{name}/x", "StackId": STACK_ID},
@@ -339,7 +313,7 @@ def test_create_change_set_passes_the_service_role_when_set(
 ) -> None:
     desired = make_desired(serviceRoleArn=SERVICE_ROLE)
     name = change_set_name(desired.hash)
-    expected = {**_expected_change_set_request(desired, name, "UPDATE", "token-1"), "RoleARN": SERVICE_ROLE}
+    expected = {**change_set_request(desired, name, "UPDATE", "token-1"), "RoleARN": SERVICE_ROLE}
     cf_stub.add_response("create_change_set", {"Id": "cs", "StackId": STACK_ID}, expected)
 
     gateway.create_change_set(desired, name, ChangeSetKind.UPDATE, "token-1")
@@ -525,20 +499,18 @@ def test_delete_change_set_other_failures_are_raised(
     cf_stub.verify()
 
 
-def _summary(name: str) -> dict[str, Any]:
-    """One ListChangeSets summary."""
-    return {"StackId": STACK_ID, "StackName": STACK_NAME, "ChangeSetName": name, "Status": "CREATE_COMPLETE"}
-
-
 def test_change_set_names_reads_every_page(gateway: StackGateway, cf_stub: RecordingStubber) -> None:
     cf_stub.add_response(
         "list_change_sets",
-        {"Summaries": [_summary("turbine-old"), _summary("manual-review")], "NextToken": "t2"},
+        {
+            "Summaries": [change_set_summary("turbine-old"), change_set_summary("manual-review")],
+            "NextToken": "t2",
+        },
         {"StackName": STACK_ID},
     )
     cf_stub.add_response(
         "list_change_sets",
-        {"Summaries": [_summary("turbine-older")]},
+        {"Summaries": [change_set_summary("turbine-older")]},
         {"StackName": STACK_ID, "NextToken": "t2"},
     )
 
@@ -554,12 +526,15 @@ def test_change_set_tags_are_those_of_the_first_change_set_with_the_prefix(
 ) -> None:
     cf_stub.add_response(
         "list_change_sets",
-        {"Summaries": [_summary("manual-review"), _summary("review-turbine-0123")], "NextToken": "t2"},
+        {
+            "Summaries": [change_set_summary("manual-review"), change_set_summary("review-turbine-0123")],
+            "NextToken": "t2",
+        },
         {"StackName": STACK_ID},
     )
     cf_stub.add_response(
         "list_change_sets",
-        {"Summaries": [_summary("turbine-aaaa"), _summary("turbine-bbbb")]},
+        {"Summaries": [change_set_summary("turbine-aaaa"), change_set_summary("turbine-bbbb")]},
         {"StackName": STACK_ID, "NextToken": "t2"},
     )
     tagged = change_set_description("turbine-aaaa", status="CREATE_COMPLETE")
@@ -584,7 +559,9 @@ def test_change_set_tags_without_a_change_set_with_the_prefix_are_empty(
     gateway: StackGateway, cf_stub: RecordingStubber, calls: list[str], names: list[str]
 ) -> None:
     cf_stub.add_response(
-        "list_change_sets", {"Summaries": [_summary(name) for name in names]}, {"StackName": STACK_ID}
+        "list_change_sets",
+        {"Summaries": [change_set_summary(name) for name in names]},
+        {"StackName": STACK_ID},
     )
 
     assert gateway.change_set_tags(STACK_ID, "turbine-") == {}
@@ -595,7 +572,9 @@ def test_change_set_tags_without_a_change_set_with_the_prefix_are_empty(
 def test_change_set_tags_of_an_untagged_change_set_are_empty(
     gateway: StackGateway, cf_stub: RecordingStubber
 ) -> None:
-    cf_stub.add_response("list_change_sets", {"Summaries": [_summary(CHANGE_SET)]}, {"StackName": STACK_ID})
+    cf_stub.add_response(
+        "list_change_sets", {"Summaries": [change_set_summary(CHANGE_SET)]}, {"StackName": STACK_ID}
+    )
     cf_stub.add_response(
         "describe_change_set",
         change_set_description(CHANGE_SET),
@@ -780,24 +759,14 @@ def test_first_failure_ignores_older_operations_on_the_same_page(
 def test_failed_resources_lists_every_failed_resource(
     gateway: StackGateway, cf_stub: RecordingStubber
 ) -> None:
-    def summary(logical: str, status: str, reason: str | None = None) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "LogicalResourceId": logical,
-            "PhysicalResourceId": f"{logical.lower()}-physical",
-            "ResourceType": "AWS::S3::Bucket",
-            "LastUpdatedTimestamp": stack_description("DELETE_FAILED")["CreationTime"],
-            "ResourceStatus": status,
-        }
-        if reason:
-            item["ResourceStatusReason"] = reason
-        return item
-
     cf_stub.add_response(
         "list_stack_resources",
         {
             "StackResourceSummaries": [
-                summary("LogsBucket", "DELETE_FAILED", "The bucket you tried to delete is not empty"),
-                summary("TaskQueue", "DELETE_COMPLETE"),
+                resource_summary(
+                    "LogsBucket", "DELETE_FAILED", "The bucket you tried to delete is not empty"
+                ),
+                resource_summary("TaskQueue", "DELETE_COMPLETE"),
             ],
             "NextToken": "t2",
         },
@@ -805,7 +774,7 @@ def test_failed_resources_lists_every_failed_resource(
     )
     cf_stub.add_response(
         "list_stack_resources",
-        {"StackResourceSummaries": [summary("DagsBucket", "DELETE_FAILED")]},
+        {"StackResourceSummaries": [resource_summary("DagsBucket", "DELETE_FAILED")]},
         {"StackName": STACK_ID, "NextToken": "t2"},
     )
 

@@ -6,17 +6,19 @@ from typing import Any
 
 import pytest
 
-from turbine_operator.core.naming import client_request_token
-from turbine_operator.operations.deletion import Deleter
-
-from .harness import (
+from stubbed.aws import (
     OWNER_UID,
     SERVICE_ROLE,
     STACK_ID,
     STACK_NAME,
+    spec,
+)
+from turbine_operator.core.naming import client_request_token
+from turbine_operator.operations.deletion import Deleter
+
+from .harness import (
     StubbedAws,
     conditions,
-    spec,
     stack_resource,
 )
 

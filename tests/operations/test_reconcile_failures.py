@@ -10,22 +10,24 @@ from typing import Any
 
 import pytest
 
-from turbine_operator.core.naming import change_set_name, client_request_token
-from turbine_operator.operations.reconcile import Reconciler
-
-from .harness import (
+from stubbed.aws import (
     OWNER_UID,
     QUEUE,
     SERVICE_ROLE,
     STACK_ID,
     STACK_NAME,
+    spec,
+    stack_event,
+)
+from turbine_operator.core.naming import change_set_name, client_request_token
+from turbine_operator.operations.reconcile import Reconciler
+
+from .harness import (
     StubbedAws,
     conditions,
     desired_for,
     merged,
     operation_start,
-    spec,
-    stack_event,
     stack_resource,
 )
 

@@ -6,24 +6,26 @@ from collections.abc import Callable
 
 import pytest
 
-from turbine_operator.core.naming import change_set_name, client_request_token
-from turbine_operator.core.rendering import DesiredStack
-from turbine_operator.operations.reconcile import Reconciler
-
-from .harness import (
-    NOW_TEXT,
+from stubbed.aws import (
     OWNER_UID,
     QUEUE,
     REGION,
     STACK_ID,
     STACK_NAME,
     TOPIC,
+    resource_change,
+    spec,
+)
+from turbine_operator.core.naming import change_set_name, client_request_token
+from turbine_operator.core.rendering import DesiredStack
+from turbine_operator.operations.reconcile import Reconciler
+
+from .harness import (
+    NOW_TEXT,
     StubbedAws,
-    change,
     conditions,
     desired_for,
     merged,
-    spec,
     stack_resource,
 )
 
@@ -96,7 +98,7 @@ def test_our_create_change_set_in_review_is_executed(aws: StubbedAws, reconciler
     token = client_request_token(OWNER_UID, "execute", str(resource.generation), desired.hash)
     # A stack in review that already shows our owner tag: no need to read the change set's tags.
     aws.stack("REVIEW_IN_PROGRESS")
-    aws.change_set(name, changes=[change("Add", "TaskQueue", QUEUE)])
+    aws.change_set(name, changes=[resource_change("Add", "TaskQueue", QUEUE)])
     aws.execute_change_set(name, token)
 
     outcome = reconciler.reconcile(resource)
@@ -108,8 +110,8 @@ def test_our_create_change_set_in_review_is_executed(aws: StubbedAws, reconciler
 
 
 MANUAL_CHANGES = [
-    change("Modify", "TaskQueue", QUEUE, replacement="True"),
-    change("Add", "Alerts", TOPIC),
+    resource_change("Modify", "TaskQueue", QUEUE, replacement="True"),
+    resource_change("Add", "Alerts", TOPIC),
 ]
 
 
@@ -323,7 +325,7 @@ def test_an_untagged_stack_in_review_with_our_change_set_is_executed(
     aws.stack("REVIEW_IN_PROGRESS", tagged=False)
     aws.existing_change_sets(["manual-review", name])
     aws.change_set_tags(name, OWNER_UID)
-    aws.change_set(name, changes=[change("Add", "TaskQueue", QUEUE)])
+    aws.change_set(name, changes=[resource_change("Add", "TaskQueue", QUEUE)])
     aws.execute_change_set(
         name, client_request_token(OWNER_UID, "execute", str(resource.generation), desired.hash)
     )
@@ -351,7 +353,7 @@ def test_an_untagged_stack_in_review_with_our_manual_change_set_waits_for_approv
     aws.stack("REVIEW_IN_PROGRESS", tagged=False)
     aws.existing_change_sets([name])
     aws.change_set_tags(name, OWNER_UID)
-    aws.change_set(name, changes=[change("Add", "TaskQueue", QUEUE)])
+    aws.change_set(name, changes=[resource_change("Add", "TaskQueue", QUEUE)])
 
     outcome = reconciler.reconcile(resource)
 
@@ -377,7 +379,7 @@ def _queue_change_set(aws: StubbedAws, desired: DesiredStack, generation: int) -
 def _queue_execute(aws: StubbedAws, desired: DesiredStack, generation: int) -> None:
     name = change_set_name(desired.hash)
     aws.stack("UPDATE_COMPLETE")
-    aws.change_set(name, changes=[change("Add", "TaskQueue", QUEUE)])
+    aws.change_set(name, changes=[resource_change("Add", "TaskQueue", QUEUE)])
     aws.execute_change_set(name, client_request_token(OWNER_UID, "execute", str(generation), desired.hash))
 
 
