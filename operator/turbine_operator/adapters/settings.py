@@ -31,18 +31,19 @@ class OperatorSettings:
             raise SettingsError(f"no default region: set one of {', '.join(REGION_VARIABLES)} (or --region)")
         return cls(
             default_region=region,
-            poll_interval=_seconds(environ, "TURBINE_POLL_INTERVAL", cls.poll_interval),
-            resync_interval=_seconds(environ, "TURBINE_RESYNC_INTERVAL", cls.resync_interval),
-            metrics_port=int(_seconds(environ, "TURBINE_METRICS_PORT", cls.metrics_port)),
+            poll_interval=_number(environ, "TURBINE_POLL_INTERVAL", cls.poll_interval),
+            resync_interval=_number(environ, "TURBINE_RESYNC_INTERVAL", cls.resync_interval),
+            metrics_port=int(_number(environ, "TURBINE_METRICS_PORT", cls.metrics_port)),
             metrics_address=environ.get("TURBINE_METRICS_ADDRESS", cls.metrics_address),
-            workers_interval=_seconds(environ, "TURBINE_WORKERS_INTERVAL", cls.workers_interval),
-            drift_detections_per_minute=_seconds(
+            workers_interval=_number(environ, "TURBINE_WORKERS_INTERVAL", cls.workers_interval),
+            drift_detections_per_minute=_number(
                 environ, "TURBINE_DRIFT_DETECTIONS_PER_MINUTE", cls.drift_detections_per_minute
             ),
         )
 
 
-def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+def _number(environ: Mapping[str, str], name: str, default: float) -> float:
+    """A non-negative number from the environment, or the default when unset."""
     raw = environ.get(name)
     if raw is None or raw == "":
         return default
@@ -57,4 +58,4 @@ def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
 
 def poll_interval_from_environment() -> float:
     """The timer interval, needed when handlers are registered (before startup runs)."""
-    return _seconds(os.environ, "TURBINE_POLL_INTERVAL", OperatorSettings.poll_interval)
+    return _number(os.environ, "TURBINE_POLL_INTERVAL", OperatorSettings.poll_interval)

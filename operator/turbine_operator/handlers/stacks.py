@@ -92,8 +92,15 @@ def follow(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> Non
     if outcome is not None:
         _apply(runtime, resource, outcome, body, patch)
     figures = runtime.workers.figures(resource.uid)
-    if figures is not None and figures != resource.status.get("workers"):
+    if figures is not None and _changed(figures, resource.status.get("workers") or {}):
         patch.status["workers"] = figures
+
+
+def _changed(figures: dict[str, Any], written: dict[str, Any]) -> bool:
+    # The refresh time alone is no reason to write status: that would patch every stack every interval.
+    return {k: v for k, v in figures.items() if k != "lastUpdateTime"} != {
+        k: v for k, v in written.items() if k != "lastUpdateTime"
+    }
 
 
 @kopf.on.delete(*RESOURCE, errors=kopf.ErrorsMode.TEMPORARY)

@@ -12,6 +12,7 @@ from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core.conditions import Verdict, progressing, ready_reason, stalled
 from turbine_operator.core.errors import AwsError, TransientAwsError
 from turbine_operator.core.naming import client_request_token
+from turbine_operator.core.observations import ObservedStack
 from turbine_operator.core.planning import is_owned_by
 from turbine_operator.core.reporting import Announcement
 from turbine_operator.core.stack_status import StackPhase, phase_of
@@ -99,7 +100,7 @@ class Deleter:
         self,
         resource: StackResource,
         verdict: Verdict,
-        stack: object | None = None,
+        stack: ObservedStack | None = None,
         announcement: Announcement | None = None,
         *,
         warn: bool = False,
@@ -110,6 +111,7 @@ class Deleter:
             stack_name=None,
             region=None,
             verdict=verdict,
+            stack=stack,  # so STATUS shows DELETE_IN_PROGRESS and friends while the stack goes
             synced=False,
         )
         if (

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,8 +38,6 @@ from turbine_operator.core.reporting import Announcement, announcement_for, pend
 from turbine_operator.core.spec import TurbineStackSpec, UpdatePolicy, parse_spec
 from turbine_operator.core.status import StatusFacts, memory_from_status, status_patch
 from turbine_operator.operations.resources import Clock, Outcome, StackResource, timestamp, utc_now
-
-logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -80,7 +77,7 @@ class Reconciler:
                 spec, Owner(resource.namespace, resource.name, resource.uid), self._sources
             )
         except SpecError as error:
-            return self._report(resource, now, stalled("InvalidSpec", str(error)), announce_warning=True)
+            return self._report(resource, now, stalled("InvalidSpec", str(error)))
         gateway = StackGateway(self._sessions, spec.region, spec.role_arn)
         memory = memory_from_status(resource.status)
         try:
@@ -96,10 +93,10 @@ class Reconciler:
                 f"{spec.region} or is not reachable ({error.code})"
             )
             verdict = stalled("TemplateBucketMissing", message)
-            return self._report(resource, now, verdict, spec=spec, desired=desired, announce_warning=True)
+            return self._report(resource, now, verdict, spec=spec, desired=desired)
         except (AwsAccessDenied, AwsValidationError, AwsError) as error:
             verdict = stalled(_stall_reason(error), str(error))
-            return self._report(resource, now, verdict, spec=spec, desired=desired, announce_warning=True)
+            return self._report(resource, now, verdict, spec=spec, desired=desired)
 
     def _act(self, resource: StackResource, seen: _Observation, now: str) -> Outcome:
         intent = planning.Intent(
@@ -255,8 +252,8 @@ class Reconciler:
         spec: TurbineStackSpec | None = None,
         desired: DesiredStack | None = None,
         retry: bool = False,
-        announce_warning: bool = False,
     ) -> Outcome:
+        """Status and a warning event (once per reason) for a reconcile that could not act."""
         facts = StatusFacts(
             generation=resource.generation,
             now=now,
@@ -267,9 +264,7 @@ class Reconciler:
             synced=not retry,
         )
         announcement = None
-        if announce_warning and not _already_reported(resource.status, verdict):
-            announcement = Announcement(verdict.reason, verdict.message, warning=True)
-        if retry and not _already_reported(resource.status, verdict):
+        if not _already_reported(resource.status, verdict):
             announcement = Announcement(verdict.reason, verdict.message, warning=True)
         return Outcome(
             status=status_patch(resource.status, facts),

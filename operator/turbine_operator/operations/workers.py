@@ -95,15 +95,17 @@ class WorkerWatcher:
             load = loads.get(stack.load.query_id) if stack.load else None
             with self._lock:
                 previous = self._figures.get(stack.uid)
-                self._figures[stack.uid] = {
+                figures: dict[str, Any] = {
                     "desired": group.desired,
                     "inService": group.in_service,
                     "min": group.min_size,
                     "max": group.max_size,
-                    "clusterLoad": None if load is None else f"{load:.3f}",
                     "summary": f"{group.in_service}/{group.desired}",
                     "lastUpdateTime": timestamp(now),
                 }
+                if load is not None:  # no datapoint yet (a new stack, or the Lambda has not run)
+                    figures["clusterLoad"] = f"{load:.3f}"
+                self._figures[stack.uid] = figures
             self._metrics.count_scaling(stack.uid, previous["desired"] if previous else None, group.desired)
             self._metrics.update(
                 stack.uid,
