@@ -9,33 +9,13 @@ from typing import Any
 
 import pytest
 from moto.cloudformation.parsing import get_model_map
-from turbine_templates import load_templates
+from turbine_templates import MASTER_OUTPUTS, load_templates
 
 from turbine_operator.adapters.sources import load_turbine_sources
 from turbine_operator.core.bundle import build_bundle
 
 pytestmark = pytest.mark.integration
 
-CONTRACT_OUTPUTS = {
-    "WebserverURL",
-    "SchedulerRoleName",
-    "WebserverRoleName",
-    "WorkerRoleName",
-    "WorkerAutoScalingGroupName",
-    "QueueName",
-    "QueueURL",
-    "LogsBucketName",
-    "DeploymentsBucketName",
-    "CodeDeployApplicationName",
-    "CodeDeployDeploymentGroupName",
-    "DatabaseEndpoint",
-    "ClusterLoadMetricNamespace",
-    "ClusterLoadMetricName",
-    "VpcId",
-    "PrivateSubnetIds",
-    "PublicSubnetIds",
-    "InstanceSecurityGroupId",
-}
 # Resource types the templates use that moto 5.2.5's CloudFormation skips with a warning. Nothing
 # refers to their attributes, so the stack still completes; they are checked by cfn-lint only.
 MOTO_SKIPPED_TYPES = {
@@ -148,8 +128,8 @@ def test_master_stack_reaches_create_complete(embedded_aws: Any, variant: str) -
 
     outputs, stack_name = create_master_stack(embedded_aws, extra)
 
-    assert set(outputs) >= CONTRACT_OUTPUTS
-    assert all(outputs[name] for name in CONTRACT_OUTPUTS), outputs
+    assert set(outputs) >= MASTER_OUTPUTS
+    assert all(outputs[name] for name in MASTER_OUTPUTS), outputs
     assert outputs["ClusterLoadMetricNamespace"] == "Turbine"
     assert outputs["ClusterLoadMetricName"] == "ClusterLoad"
     if variant == "new-network":

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from turbine_templates import (
     MASTER,
+    MASTER_OUTPUTS,
     directly_used_parameters,
     load_templates,
     nested_stacks,
@@ -18,27 +19,6 @@ from turbine_templates import (
 TEMPLATES = load_templates()
 NESTED_TEMPLATES = sorted(set(TEMPLATES) - {MASTER})
 
-# The operator reads these outputs by name.
-MASTER_OUTPUTS = {
-    "WebserverURL",
-    "SchedulerRoleName",
-    "WebserverRoleName",
-    "WorkerRoleName",
-    "WorkerAutoScalingGroupName",
-    "QueueName",
-    "QueueURL",
-    "LogsBucketName",
-    "DeploymentsBucketName",
-    "CodeDeployApplicationName",
-    "CodeDeployDeploymentGroupName",
-    "DatabaseEndpoint",
-    "ClusterLoadMetricNamespace",
-    "ClusterLoadMetricName",
-    "VpcId",
-    "PrivateSubnetIds",
-    "PublicSubnetIds",
-    "InstanceSecurityGroupId",
-}
 # The seed's overridable list plus what the operator passes.
 MASTER_PARAMETERS = {
     "SchedulerInstanceType",

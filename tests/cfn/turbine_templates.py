@@ -13,6 +13,29 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES_DIR = REPO_ROOT / "cfn" / "templates"
 SCRIPTS_DIR = REPO_ROOT / "cfn" / "scripts"
 MASTER = "turbine-master.yaml"
+# The operator reads these outputs of the master template by name.
+MASTER_OUTPUTS = frozenset(
+    {
+        "ClusterLoadMetricName",
+        "ClusterLoadMetricNamespace",
+        "CodeDeployApplicationName",
+        "CodeDeployDeploymentGroupName",
+        "DatabaseEndpoint",
+        "DeploymentsBucketName",
+        "InstanceSecurityGroupId",
+        "LogsBucketName",
+        "PrivateSubnetIds",
+        "PublicSubnetIds",
+        "QueueName",
+        "QueueURL",
+        "SchedulerRoleName",
+        "VpcId",
+        "WebserverRoleName",
+        "WebserverURL",
+        "WorkerAutoScalingGroupName",
+        "WorkerRoleName",
+    }
+)
 
 _SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]+)\}")
 _NESTED_TEMPLATE_URL = re.compile(
