@@ -34,6 +34,7 @@ from stubbed.aws import (
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.core.naming import OWNER_UID_TAG, ownership_tags
 from turbine_operator.core.rendering import DesiredStack
+from turbine_operator.operations.observing import merged_status
 from turbine_operator.operations.resources import Outcome, StackResource
 
 NOW = datetime.datetime(2025, 3, 1, 12, 0, tzinfo=datetime.UTC)
@@ -77,17 +78,7 @@ def conditions(outcome: Outcome) -> dict[str, dict[str, Any]]:
     return {str(item["type"]): item for item in outcome.status.get("conditions", [])}
 
 
-def merged(status: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """The status after a JSON merge patch (None removes a field), as the API server applies it."""
-    result = dict(status)
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
-            result[key] = merged(result[key], value)
-        else:
-            result[key] = value
-    return result
+merged = merged_status  # the merge patch the API server applies to status writes
 
 
 def operation_start(status: str, *, minute: int) -> dict[str, Any]:

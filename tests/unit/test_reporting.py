@@ -25,6 +25,7 @@ from turbine_operator.core.reporting import (
     verdict_for,
 )
 from turbine_operator.core.status import StatusFacts, status_patch
+from turbine_operator.operations.observing import merged_status
 
 STACK = "airflow-prod"
 NAME = "turbine-0123456789abcdef01234567"
@@ -192,19 +193,6 @@ def argocd_health(resource: Mapping[str, Any]) -> str:
     return "Progressing"
 
 
-def merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """RFC 7386 JSON merge patch, as kopf sends status patches."""
-    merged = dict(target)
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = merge_patch(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def condition(kind: str, status: str, reason: str) -> dict[str, Any]:
     return {"type": kind, "status": status, "lastTransitionTime": EARLIER, "reason": reason, "message": ""}
 
@@ -227,7 +215,7 @@ def written_resource(previous: dict[str, Any], verdict: Verdict, generation: int
     facts = StatusFacts(generation=generation, now=NOW, stack_name=STACK, region="eu-west-1", verdict=verdict)
     return {
         "metadata": {"generation": generation},
-        "status": merge_patch(previous, status_patch(previous, facts)),
+        "status": merged_status(previous, status_patch(previous, facts)),
     }
 
 

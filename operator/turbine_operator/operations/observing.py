@@ -16,13 +16,13 @@ WORKER_GROUP_OUTPUT = "WorkerAutoScalingGroupName"
 
 
 def merged_status(before: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """The status after a merge patch (one level deep is all the operator writes)."""
+    """The status after a JSON merge patch (RFC 7386, None removes a field), as the API server applies it."""
     merged = dict(before)
     for key, value in patch.items():
         if value is None:
             merged.pop(key, None)
         elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = {k: v for k, v in {**merged[key], **value}.items() if v is not None}
+            merged[key] = merged_status(merged[key], value)
         else:
             merged[key] = value
     return merged
