@@ -95,18 +95,17 @@ class KubeApi:
         self.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
 
     def condition(self, namespace: str, name: str, kind: str) -> dict[str, Any] | None:
-        body = self.get_stack(namespace, name) or {}
-        for condition in body.get("status", {}).get("conditions", []):
-            if condition.get("type") == kind:
-                return dict(condition)
-        return None
+        return condition_of(self.get_stack(namespace, name) or {}, kind)
 
     def wait_condition(
         self, namespace: str, name: str, kind: str, status: str = "True", timeout: float = 120
     ) -> dict[str, Any]:
+        """The resource as it was when `kind` had `status` for its current generation."""
+
         def matches() -> dict[str, Any] | None:
+            # One read: a condition and a body from two reads may describe different moments.
             body = self.get_stack(namespace, name) or {}
-            condition = self.condition(namespace, name, kind)
+            condition = condition_of(body, kind)
             current = body.get("status", {}).get("observedGeneration") == body.get("metadata", {}).get(
                 "generation"
             )
@@ -119,3 +118,10 @@ class KubeApi:
     def events_for(self, namespace: str, name: str) -> list[Any]:
         events = self.core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}")
         return list(events.items)
+
+
+def condition_of(body: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    for condition in body.get("status", {}).get("conditions", []):
+        if condition.get("type") == kind:
+            return dict(condition)
+    return None

@@ -18,8 +18,10 @@ STARTUP_TIMEOUT = 30.0
 
 
 STARTED_MESSAGE = "Turbine Operator started"
-# kopf logs every TemporaryError at ERROR level; for the operator they are planned waits and retries.
-PLANNED_RETRY = "failed temporarily"
+# kopf logs at ERROR level both every TemporaryError (the operator's planned waits) and every
+# Kubernetes API request it is about to retry (e.g. a 429 while the API server re-initialises its
+# watch cache). Neither is a failure unless the retries run out, which kopf logs differently.
+PLANNED_RETRIES = ("failed temporarily", "failed; will retry")
 
 
 class _ErrorCollector(logging.Handler):
@@ -29,10 +31,11 @@ class _ErrorCollector(logging.Handler):
         self.started = threading.Event()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.ERROR and PLANNED_RETRY not in record.getMessage():
+        message = record.getMessage()
+        if record.levelno >= logging.ERROR and not any(retry in message for retry in PLANNED_RETRIES):
             self.records.append(record)
             self.started.set()  # wakes the waiter, which then reports the error
-        elif STARTED_MESSAGE in record.getMessage():
+        elif STARTED_MESSAGE in message:
             self.started.set()
 
 
