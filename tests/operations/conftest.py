@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stubbed.aws import REGION, SOURCES, RecordingStubber
+from stubbed.cluster import ObjectsInMemory
 from stubbed.fixtures import calls, cf_stub, s3_stub, sessions, shared_sessions
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.settings import OperatorSettings
@@ -18,6 +19,7 @@ __all__ = [
     "calls",
     "cf_stub",
     "deleter",
+    "objects",
     "reconciler",
     "s3_stub",
     "sessions",
@@ -40,8 +42,13 @@ def settings() -> OperatorSettings:
 
 
 @pytest.fixture
-def reconciler(aws: StubbedAws, settings: OperatorSettings) -> Reconciler:
-    return Reconciler(aws.sessions, SOURCES, settings, clock=lambda: NOW)
+def objects() -> ObjectsInMemory:
+    return ObjectsInMemory()
+
+
+@pytest.fixture
+def reconciler(aws: StubbedAws, settings: OperatorSettings, objects: ObjectsInMemory) -> Reconciler:
+    return Reconciler(aws.sessions, SOURCES, settings, objects, clock=lambda: NOW)
 
 
 @pytest.fixture

@@ -22,13 +22,17 @@ from turbine_operator.core.rendering import (
     RENDERED_MASTER,
     TYPED_PARAMETERS,
     Owner,
-    check_parameter_value,
     desired_stack,
     stack_parameters,
     typed_parameter_values,
 )
 from turbine_operator.core.spec import OPERATOR_PARAMETERS, TurbineStackSpec, parse_spec
-from turbine_operator.core.templates import declared_parameters, dump_template, load_template
+from turbine_operator.core.templates import (
+    check_parameter_value,
+    declared_parameters,
+    dump_template,
+    load_template,
+)
 
 CRD_PATH = Path(__file__).resolve().parents[2] / "crds" / "turbinestacks.turbine.dev.yaml"
 

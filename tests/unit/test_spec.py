@@ -10,23 +10,28 @@ from __future__ import annotations
 import copy
 import dataclasses
 import enum
-import functools
 import re
+import types
 import typing
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from contract.crd import crd_constraints, crd_properties, crd_spec_schema, snake
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.spec import (
+    AdditionalPolicy,
+    AdditionalTemplate,
     AirflowSpec,
     DeletionPolicy,
     DriftDetectionSpec,
+    InstanceRole,
+    KeyRef,
+    PolicySource,
     SchedulerSpec,
     TemplateBucket,
+    TemplateSource,
     TurbineStackSpec,
     UpdatePolicy,
     WebserverSpec,
@@ -35,7 +40,6 @@ from turbine_operator.core.spec import (
     parse_spec,
 )
 
-CRD_PATH = Path(__file__).resolve().parents[2] / "crds" / "turbinestacks.turbine.dev.yaml"
 MINIMAL: dict[str, Any] = {"templateBucket": {"name": "turbine-templates"}}
 
 
@@ -54,42 +58,44 @@ def with_value(path: str, value: object, base: dict[str, Any] | None = None) -> 
     return raw
 
 
-@functools.cache
-def crd_spec_schema() -> dict[str, Any]:
-    crd = yaml.safe_load(CRD_PATH.read_text())
-    (version,) = crd["spec"]["versions"]
-    schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
-    return schema
-
-
-def crd_properties(schema: dict[str, Any], path: str = "spec") -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every property below `schema`, recursively, as (dotted camelCase path, schema)."""
-    for key, child in schema.get("properties", {}).items():
-        child_path = f"{path}.{key}"
-        yield child_path, child
-        yield from crd_properties(child, child_path)
-
-
-def snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
 def dataclass_fields(cls: type[Any], path: str = "spec") -> Iterator[tuple[str, Any]]:
     """Every field of the spec dataclasses, recursively, as (dotted snake_case path, resolved type)."""
     hints = typing.get_type_hints(cls)
     for field in dataclasses.fields(cls):
         field_path = f"{path}.{field.name}"
-        field_type = hints[field.name]
+        field_type = _without_none(hints[field.name])
         yield field_path, field_type
         if dataclasses.is_dataclass(field_type):
             yield from dataclass_fields(typing.cast(type[Any], field_type), field_path)
+        item = _item_dataclass(field_type)
+        if item is not None:
+            # A tuple of dataclasses mirrors a CRD list of objects, whose items the CRD walk names `[]`.
+            yield f"{field_path}[]", item
+            yield from dataclass_fields(item, f"{field_path}[]")
+
+
+def _without_none(field_type: Any) -> Any:
+    """X for an optional `X | None`, so optional nested objects are walked like required ones."""
+    members = [member for member in typing.get_args(field_type) if member is not type(None)]
+    if isinstance(field_type, types.UnionType) and len(members) == 1:
+        return members[0]
+    return field_type
+
+
+def _item_dataclass(field_type: object) -> type[Any] | None:
+    if typing.get_origin(field_type) is not tuple:
+        return None
+    item, *_ = typing.get_args(field_type)
+    return typing.cast(type[Any], item) if dataclasses.is_dataclass(item) else None
 
 
 def dataclass_default(cls: type[Any], snake_path: str) -> object:
     """The default of the dataclass field at `snake_path` (below spec.)."""
     *parents, leaf = snake_path.split(".")[1:]
     for name in parents:
-        cls = typing.get_type_hints(cls)[name]
+        cls = typing.get_type_hints(cls)[name.removesuffix("[]")]
+        if name.endswith("[]"):
+            cls = typing.get_args(cls)[0]
     (field,) = [field for field in dataclasses.fields(cls) if field.name == leaf]
     if field.default_factory is not dataclasses.MISSING:
         return field.default_factory()
@@ -107,6 +113,8 @@ def plain(value: object) -> object:
     """A dataclass or enum value as the JSON the CRD default is written in."""
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, tuple):
+        return [plain(item) for item in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     return value
@@ -180,7 +188,14 @@ def test_crd_defaults_equal_the_dataclass_defaults(path: str, crd_default: objec
         assert model_default == crd_default
 
 
-@pytest.mark.parametrize(("path", "crd_default"), crd_defaults(), ids=[path for path, _ in crd_defaults()])
+def top_level_defaults() -> list[tuple[str, object]]:
+    # Defaults inside list items need an item to apply to: test_spec_additions.py checks those.
+    return [(path, default) for path, default in crd_defaults() if "[]" not in path]
+
+
+@pytest.mark.parametrize(
+    ("path", "crd_default"), top_level_defaults(), ids=[path for path, _ in top_level_defaults()]
+)
 def test_parse_spec_applies_the_crd_defaults(path: str, crd_default: object) -> None:
     parsed = plain(value_at(parse(MINIMAL), ".".join(snake(part) for part in path.split("."))))
     if isinstance(crd_default, dict):
@@ -215,6 +230,15 @@ FULL_SPEC: dict[str, Any] = {
     "approvedChangeSet": "turbine-0123456789abcdef01234567",
     "driftDetection": {"enabled": False, "interval": "30m", "remediate": True},
     "adopt": True,
+    "additionalTemplates": [{"name": "Dags", "template": {"inline": "Resources: {}"}}],
+    "additionalPolicies": [
+        {
+            "name": "ReadData",
+            "document": {"configMapKeyRef": {"name": "policies", "key": "read.json"}},
+            "roles": ["worker"],
+        }
+    ],
+    "allowAdministratorPolicies": True,
 }
 
 
@@ -240,11 +264,27 @@ def test_full_spec_parses_every_field() -> None:
         approved_change_set="turbine-0123456789abcdef01234567",
         drift_detection=DriftDetectionSpec(enabled=False, interval=1800.0, remediate=True),
         adopt=True,
+        additional_templates=(
+            AdditionalTemplate(name="Dags", template=TemplateSource(inline="Resources: {}")),
+        ),
+        additional_policies=(
+            AdditionalPolicy(
+                name="ReadData",
+                document=PolicySource(config_map_key_ref=KeyRef(name="policies", key="read.json")),
+                roles=(InstanceRole.WORKER,),
+            ),
+        ),
+        allow_administrator_policies=True,
     )
 
 
 def leaf_paths() -> list[str]:
-    return [path for path, schema in crd_properties(crd_spec_schema()) if "properties" not in schema]
+    # The fields of list items are compared entry by entry in test_spec_additions.py.
+    return [
+        path
+        for path, schema in crd_properties(crd_spec_schema())
+        if "properties" not in schema and "[]" not in path
+    ]
 
 
 @pytest.mark.parametrize("path", leaf_paths())
@@ -620,27 +660,18 @@ INVALID: list[tuple[str, object, str]] = [
     ),
 ]
 
-_CONSTRAINT_KEYWORDS = ("type", "required", "minLength", "maxLength", "pattern", "minimum", "maximum", "enum")
+# Constraints on the additional templates and policies are covered in test_spec_additions.py.
+ADDITIONS = ("spec.additionalTemplates", "spec.additionalPolicies", "spec.allowAdministratorPolicies")
+ADDITIONS_RULES = frozenset({"spec:rule2"})
 
 
-def crd_constraints(schema: dict[str, Any], path: str = "spec") -> Iterator[str]:
-    """Every validation the CRD applies below (and at) `schema`, named like INVALID's constraints."""
-    for keyword in (*_CONSTRAINT_KEYWORDS, "maxProperties"):
-        if keyword in schema:
-            yield f"{path}:{keyword}"
-    additional = schema.get("additionalProperties")
-    if isinstance(additional, dict):
-        yield from (f"{path}.*:{keyword}" for keyword in _CONSTRAINT_KEYWORDS if keyword in additional)
-    for index, validation in enumerate(schema.get("x-kubernetes-validations", [])):
-        # Transition rules (oldSelf) need the previous object; parse_spec only sees one spec.
-        if "oldSelf" not in validation["rule"]:
-            yield f"{path}:rule{index}"
-    for key, child in schema.get("properties", {}).items():
-        yield from crd_constraints(child, f"{path}.{key}")
+def _outside_the_additions(constraint: str) -> bool:
+    return not constraint.startswith(ADDITIONS) and constraint not in ADDITIONS_RULES
 
 
 def test_invalid_cases_cover_every_crd_constraint() -> None:
-    assert {constraint for constraint, *_ in INVALID} == set(crd_constraints(crd_spec_schema()))
+    expected = {c for c in crd_constraints(crd_spec_schema()) if _outside_the_additions(c)}
+    assert {constraint for constraint, *_ in INVALID} == expected
 
 
 @pytest.mark.parametrize(

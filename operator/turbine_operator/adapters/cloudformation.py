@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from turbine_operator.adapters.aws_errors import aws_call, error_code, error_message
 from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.core.errors import AwsError
 from turbine_operator.core.naming import CHANGE_SET_PREFIX, OWNER_UID_TAG
 from turbine_operator.core.observations import (
     DriftDetection,
@@ -148,6 +149,18 @@ class StackGateway:
                 self._s3.put_object(Bucket=desired.bucket, Key=full_key, Body=body)
             uploaded += 1
         return uploaded
+
+    def read_object(self, bucket: str, key: str) -> bytes | None:
+        """An S3 object's bytes, or None if the bucket or key does not exist."""
+        try:
+            with aws_call("GetObject"):
+                response = self._s3.get_object(Bucket=bucket, Key=key)
+                body: bytes = response["Body"].read()
+        except AwsError as error:
+            if error.code in ("NoSuchKey", "NoSuchBucket", "404"):
+                return None
+            raise
+        return body
 
     def create_change_set(self, desired: DesiredStack, name: str, kind: ChangeSetKind, token: str) -> None:
         arguments: dict[str, Any] = {

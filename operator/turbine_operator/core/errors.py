@@ -40,3 +40,15 @@ class AwsValidationError(AwsError):
 
 class TemplateBucketMissing(AwsError):
     """The S3 bucket named in spec.templateBucket does not exist or is not reachable."""
+
+
+class ReferenceMissing(SpecError):
+    """A ConfigMap, Secret, key or S3 object the spec references does not exist (yet)."""
+
+
+class ClusterError(TurbineError):
+    """Reading from the Kubernetes API failed; `transient` when a retry may succeed."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
-import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from turbine_operator.core.additions import LARGEST_TEMPLATE, render_additions
 from turbine_operator.core.bundle import MASTER_TEMPLATE, Bundle, TurbineSources, build_bundle
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.naming import ownership_tags
+from turbine_operator.core.references import Fetched, Source
 from turbine_operator.core.spec import OPERATOR_PARAMETERS, TurbineStackSpec
-from turbine_operator.core.templates import Template, declared_parameters, dump_template, load_template
+from turbine_operator.core.templates import (
+    check_parameter_value,
+    declared_parameters,
+    dump_template,
+    load_template,
+)
 
 RENDERED_MASTER = "templates/turbine-master.json"
+NO_ECHO_MASK = "****"
 # Nested stacks may create IAM roles with names and use macros; both need an explicit acknowledgement.
 CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
 
@@ -57,6 +62,14 @@ class DesiredStack:
     service_role_arn: str | None
     capabilities: tuple[str, ...]
     hash: str
+    secret_parameters: frozenset[str] = frozenset()  # NoEcho: never shown, compared or logged
+
+    def shown_parameters(self) -> dict[str, str]:
+        """The parameters with secret values masked the way CloudFormation masks NoEcho ones."""
+        return {
+            name: NO_ECHO_MASK if name in self.secret_parameters else value
+            for name, value in sorted(self.parameters.items())
+        }
 
     @property
     def template_url_key(self) -> str:
@@ -124,47 +137,32 @@ def stack_parameters(
     return values
 
 
-def check_parameter_value(declaration: Mapping[str, Any], value: str, field: str) -> None:
-    """Applies the template's own constraints, so CloudFormation never has to reject a value."""
-    allowed = declaration.get("AllowedValues")
-    if allowed is not None and value not in [str(item) for item in allowed]:
-        raise SpecError(field, f"{value!r} is not one of {', '.join(map(str, allowed))}")
-    pattern = declaration.get("AllowedPattern")
-    if pattern is not None and re.fullmatch(str(pattern), value) is None:
-        raise SpecError(field, f"{value!r} does not match the template's pattern {pattern}")
-    if declaration.get("Type") == "Number":
-        try:
-            number = float(value)
-            if "_" in value or not math.isfinite(number):
-                raise ValueError(value)
-        except ValueError:
-            raise SpecError(field, f"{value!r} is not a number") from None
-        low, high = declaration.get("MinValue"), declaration.get("MaxValue")
-        if (low is not None and number < float(low)) or (high is not None and number > float(high)):
-            raise SpecError(field, f"{value} is outside [{low}, {high}]")
-    else:
-        shortest, longest = declaration.get("MinLength"), declaration.get("MaxLength")
-        if (shortest is not None and len(value) < int(shortest)) or (
-            longest is not None and len(value) > int(longest)
-        ):
-            raise SpecError(field, f"must be {shortest} to {longest} characters long")
-
-
-def render_master(master: Template) -> Template:
-    """The master template the stack is created from (later issues add user templates and policies)."""
-    return copy.deepcopy(master)
-
-
-def desired_stack(spec: TurbineStackSpec, owner: Owner, sources: TurbineSources) -> DesiredStack:
+def desired_stack(
+    spec: TurbineStackSpec,
+    owner: Owner,
+    sources: TurbineSources,
+    fetched: Mapping[Source, Fetched] | None = None,
+) -> DesiredStack:
+    """Everything the stack should be; `fetched` holds what `references_of(spec)` names."""
     master = load_template(sources.templates[MASTER_TEMPLATE.removeprefix("templates/")], MASTER_TEMPLATE)
-    rendered = render_master(master)
-    bundle = build_bundle(sources, {RENDERED_MASTER: dump_template(rendered)})
+    additions = render_additions(master, spec, fetched or {})
+    body = dump_template(additions.template)
+    if len(body) > LARGEST_TEMPLATE:
+        raise SpecError(
+            "spec.additionalPolicies" if spec.additional_policies else "spec.additionalTemplates",
+            f"the master template with the additions is {len(body)} bytes; CloudFormation reads at most 1 MB",
+        )
+    bundle = build_bundle(sources, {RENDERED_MASTER: body, **additions.files})
     key_prefix = bundle.key_prefix(spec.template_bucket.prefix)
-    parameters = stack_parameters(spec, declared_parameters(rendered), key_prefix)
+    # spec.parameters may only name the master's own parameters, not those the additions declare.
+    parameters = {**stack_parameters(spec, declared_parameters(master), key_prefix), **additions.parameters}
     tags = {**spec.tags, **ownership_tags(owner.namespace, owner.name, owner.uid)}
     fingerprint = {
         "bundle": bundle.digest,
-        "parameters": parameters,
+        "parameters": {
+            name: f"secret {additions.fingerprints[name]}" if name in additions.secret_parameters else value
+            for name, value in parameters.items()
+        },
         "tags": tags,
         "serviceRoleArn": spec.service_role_arn,
         "capabilities": CAPABILITIES,
@@ -182,4 +180,5 @@ def desired_stack(spec: TurbineStackSpec, owner: Owner, sources: TurbineSources)
         service_role_arn=spec.service_role_arn,
         capabilities=CAPABILITIES,
         hash=digest,
+        secret_parameters=additions.secret_parameters,
     )

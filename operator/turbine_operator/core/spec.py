@@ -34,6 +34,13 @@ DURATION = re.compile(r"^(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s
 SHORTEST_DRIFT_INTERVAL = 300.0
 RESERVED_TAG_PREFIXES = ("aws:", "turbine.dev/")
 OPERATOR_PARAMETERS = frozenset({"QSS3BucketName", "QSS3KeyPrefix"})
+LOGICAL_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
+OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+OBJECT_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>[^\s]+)$")
+FILE_PATH = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$")
+LARGEST_INLINE_FILE = 524288
+LARGEST_INLINE_POLICY = 20480
 
 
 class DeletionPolicy(enum.StrEnum):
@@ -86,6 +93,66 @@ class DriftDetectionSpec:
     remediate: bool = False
 
 
+class InstanceRole(enum.StrEnum):
+    SCHEDULER = "scheduler"
+    WEBSERVER = "webserver"
+    WORKER = "worker"
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyRef:
+    """A key of a ConfigMap or Secret in the TurbineStack's own namespace."""
+
+    name: str
+    key: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TemplateSource:
+    inline: str | None = None
+    config_map_key_ref: KeyRef | None = None
+    s3_url: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class AdditionalFile:
+    path: str
+    inline: str | None = None
+    config_map_key_ref: KeyRef | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterFrom:
+    name: str
+    config_map_key_ref: KeyRef | None = None
+    secret_key_ref: KeyRef | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class AdditionalTemplate:
+    name: str
+    template: TemplateSource
+    files: tuple[AdditionalFile, ...] = ()
+    parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    parameters_from: tuple[ParameterFrom, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicySource:
+    inline: str | None = None
+    config_map_key_ref: KeyRef | None = None
+
+
+ALL_ROLES = (InstanceRole.SCHEDULER, InstanceRole.WEBSERVER, InstanceRole.WORKER)
+
+
+@dataclasses.dataclass(frozen=True)
+class AdditionalPolicy:
+    name: str
+    document: PolicySource
+    roles: tuple[InstanceRole, ...] = ALL_ROLES
+
+
 @dataclasses.dataclass(frozen=True)
 class TurbineStackSpec:
     stack_name: str
@@ -106,6 +173,9 @@ class TurbineStackSpec:
     approved_change_set: str | None = None
     drift_detection: DriftDetectionSpec = DriftDetectionSpec()
     adopt: bool = False
+    additional_templates: tuple[AdditionalTemplate, ...] = ()
+    additional_policies: tuple[AdditionalPolicy, ...] = ()
+    allow_administrator_policies: bool = False
 
 
 class _Fields:
@@ -188,6 +258,49 @@ class _Fields:
     def nested(self, key: str) -> _Fields:
         return _Fields(self.raw.get(key), self.field(key))
 
+    def optional_nested(self, key: str) -> _Fields | None:
+        return None if self.raw.get(key) is None else self.nested(key)
+
+    def entries(self, key: str, max_items: int, identity: str) -> list[_Fields]:
+        """The objects of a list, each addressed by its `identity` field (or index) in error paths."""
+        value = self.raw.get(key) or []
+        if not isinstance(value, list):
+            raise SpecError(self.field(key), "must be a list")
+        if len(value) > max_items:
+            raise SpecError(self.field(key), f"has more than {max_items} entries")
+        entries: list[_Fields] = []
+        seen: set[object] = set()
+        for index, item in enumerate(value):
+            label = item.get(identity) if isinstance(item, Mapping) else None
+            if not isinstance(label, str) or not label:
+                label = str(index)
+            if label in seen:
+                raise SpecError(f"{self.field(key)}[{label}]", f"repeats the {identity} {label!r}")
+            seen.add(label)
+            entries.append(_Fields(item, f"{self.field(key)}[{label}]"))
+        return entries
+
+    def key_ref(self, key: str) -> KeyRef | None:
+        if self.raw.get(key) is None:
+            return None
+        ref = self.nested(key)
+        name = ref.required_string("name", OBJECT_NAME)
+        key_name = ref.required_string("key", OBJECT_KEY)
+        if len(name) > 253 or len(key_name) > 253:
+            raise SpecError(ref.path, "names and keys are at most 253 characters")
+        return KeyRef(name=name, key=key_name)
+
+    def exactly_one_of(self, *keys: str) -> None:
+        present = [key for key in keys if self.raw.get(key) is not None]
+        if len(present) != 1:
+            raise SpecError(self.path, f"set exactly one of {', '.join(keys)}")
+
+    def content(self, key: str, max_length: int) -> str | None:
+        value = self.string(key, max_length=max_length)
+        if value == "":
+            raise SpecError(self.field(key), "must not be empty")
+        return value
+
     def enum(self, key: str, kind: type[enum.StrEnum], default: enum.StrEnum) -> Any:
         value = self.raw.get(key, default.value)
         try:
@@ -266,7 +379,112 @@ def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -
         approved_change_set=spec.string("approvedChangeSet", pattern=CHANGE_SET_NAME),
         drift_detection=_drift_detection(spec.nested("driftDetection")),
         adopt=spec.boolean("adopt", False),
+        **_additions(spec),
     )
+
+
+def _additions(spec: _Fields) -> dict[str, Any]:
+    templates = tuple(
+        _additional_template(entry) for entry in spec.entries("additionalTemplates", 20, identity="name")
+    )
+    policies = tuple(
+        _additional_policy(entry) for entry in spec.entries("additionalPolicies", 9, identity="name")
+    )
+    policy_names = {policy.name for policy in policies}
+    for template in templates:
+        if template.name in policy_names:
+            raise SpecError(
+                f"spec.additionalPolicies[{template.name}].name",
+                "is also the name of an additional template; both become logical IDs, so they must differ",
+            )
+    return {
+        "additional_templates": templates,
+        "additional_policies": policies,
+        "allow_administrator_policies": spec.boolean("allowAdministratorPolicies", False),
+    }
+
+
+def _additional_template(entry: _Fields) -> AdditionalTemplate:
+    name = entry.required_string("name", LOGICAL_ID)
+    source = entry.nested("template")
+    if "template" not in entry.raw:
+        raise SpecError(entry.field("template"), "is required")
+    source.exactly_one_of("inline", "configMapKeyRef", "s3Url")
+    template = TemplateSource(
+        inline=source.content("inline", LARGEST_INLINE_FILE),
+        config_map_key_ref=source.key_ref("configMapKeyRef"),
+        s3_url=source.string("s3Url", pattern=S3_URL, max_length=1024),
+    )
+    files = []
+    for item in entry.entries("files", 50, identity="path"):
+        item.exactly_one_of("inline", "configMapKeyRef")
+        path = item.required_string("path", FILE_PATH)
+        if len(path) > 512:
+            raise SpecError(item.field("path"), "is longer than 512 characters")
+        files.append(
+            AdditionalFile(
+                path=path,
+                inline=item.content("inline", LARGEST_INLINE_FILE),
+                config_map_key_ref=item.key_ref("configMapKeyRef"),
+            )
+        )
+    parameters = entry.string_map("parameters", max_items=60, max_value_length=4096)
+    for key in parameters:
+        if not PARAMETER_NAME.fullmatch(key):
+            raise SpecError(f"{entry.field('parameters')}.{key}", "parameter names are alphanumeric")
+    parameters_from = []
+    for item in entry.entries("parametersFrom", 60, identity="name"):
+        item.exactly_one_of("configMapKeyRef", "secretKeyRef")
+        parameter = item.required_string("name", PARAMETER_NAME)
+        if parameter in parameters:
+            raise SpecError(item.path, f"{parameter} is also set in parameters; set it in one place")
+        parameters_from.append(
+            ParameterFrom(
+                name=parameter,
+                config_map_key_ref=item.key_ref("configMapKeyRef"),
+                secret_key_ref=item.key_ref("secretKeyRef"),
+            )
+        )
+    return AdditionalTemplate(
+        name=name,
+        template=template,
+        files=tuple(files),
+        parameters=parameters,
+        parameters_from=tuple(parameters_from),
+    )
+
+
+def _additional_policy(entry: _Fields) -> AdditionalPolicy:
+    name = entry.required_string("name", LOGICAL_ID)
+    if "document" not in entry.raw:
+        raise SpecError(entry.field("document"), "is required")
+    document = entry.nested("document")
+    document.exactly_one_of("inline", "configMapKeyRef")
+    return AdditionalPolicy(
+        name=name,
+        document=PolicySource(
+            inline=document.content("inline", LARGEST_INLINE_POLICY),
+            config_map_key_ref=document.key_ref("configMapKeyRef"),
+        ),
+        roles=_roles(entry),
+    )
+
+
+def _roles(entry: _Fields) -> tuple[InstanceRole, ...]:
+    raw = entry.raw.get("roles", [role.value for role in ALL_ROLES])
+    field = entry.field("roles")
+    if not isinstance(raw, list) or not 1 <= len(raw) <= len(ALL_ROLES):
+        raise SpecError(field, "must list one to three of scheduler, webserver and worker")
+    roles: list[InstanceRole] = []
+    for value in raw:
+        try:
+            role = InstanceRole(value)
+        except ValueError:
+            raise SpecError(field, f"{value!r} is not one of scheduler, webserver, worker") from None
+        if role in roles:
+            raise SpecError(field, f"lists {role.value} twice")
+        roles.append(role)
+    return tuple(role for role in ALL_ROLES if role in roles)
 
 
 def parse_duration(text: str) -> float | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -89,10 +91,18 @@ def load_template(body: bytes | str, where: str) -> Template:
         if document is None:
             document = yaml.load(text, Loader=_CloudFormationLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
-        raise SpecError(where, f"is not valid YAML or JSON: {error}") from None
+        raise SpecError(where, f"is not valid YAML or JSON ({_yaml_problem(error)})") from None
     if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):
         raise SpecError(where, "is not a CloudFormation template (it needs a Resources map)")
     return document
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    # Position and problem only: PyYAML's full message quotes the offending lines of the document.
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        return f"line {mark.line + 1}, column {mark.column + 1}: {error.problem}"
+    return type(error).__name__
 
 
 def dump_template(template: Mapping[str, Any]) -> bytes:
@@ -103,3 +113,29 @@ def dump_template(template: Mapping[str, Any]) -> bytes:
 def declared_parameters(template: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     parameters = template.get("Parameters") or {}
     return {str(name): definition for name, definition in parameters.items()}
+
+
+def check_parameter_value(declaration: Mapping[str, Any], value: str, field: str) -> None:
+    """Applies the template's own constraints, so CloudFormation never has to reject a value."""
+    allowed = declaration.get("AllowedValues")
+    if allowed is not None and value not in [str(item) for item in allowed]:
+        raise SpecError(field, f"{value!r} is not one of {', '.join(map(str, allowed))}")
+    pattern = declaration.get("AllowedPattern")
+    if pattern is not None and re.fullmatch(str(pattern), value) is None:
+        raise SpecError(field, f"{value!r} does not match the template's pattern {pattern}")
+    if declaration.get("Type") == "Number":
+        try:
+            number = float(value)
+            if "_" in value or not math.isfinite(number):
+                raise ValueError(value)
+        except ValueError:
+            raise SpecError(field, f"{value!r} is not a number") from None
+        low, high = declaration.get("MinValue"), declaration.get("MaxValue")
+        if (low is not None and number < float(low)) or (high is not None and number > float(high)):
+            raise SpecError(field, f"{value} is outside [{low}, {high}]")
+    else:
+        shortest, longest = declaration.get("MinLength"), declaration.get("MaxLength")
+        if (shortest is not None and len(value) < int(shortest)) or (
+            longest is not None and len(value) > int(longest)
+        ):
+            raise SpecError(field, f"must be {shortest} to {longest} characters long")

@@ -9,6 +9,7 @@ from typing import Any
 import kopf
 
 from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.adapters.cluster import ClusterObjects, api_client
 from turbine_operator.adapters.metrics import STACKS, MetricsServer, observe_client
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.adapters.sources import load_turbine_sources
@@ -31,6 +32,10 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
         prefix=STORAGE_PREFIX, key="last-handled-configuration", v1=False
     )
     settings.posting.level = logging.INFO
+    # botocore's debug log prints request parameters, NoEcho secret values included: keep it at
+    # INFO even when the operator runs with --verbose.
+    for noisy in ("botocore", "boto3", "s3transfer", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.getLogger(noisy).level, logging.INFO))
     settings.networking.request_timeout = 60
     settings.networking.connect_timeout = 10
     settings.execution.max_workers = 16
@@ -52,6 +57,7 @@ def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
     configure_kopf(settings)
     sessions = AwsSessions(observer=observe_client)
     sources = load_turbine_sources()
+    cluster = ClusterObjects(api_client())
     metrics = MetricsServer(config.metrics_address, config.metrics_port) if config.metrics_port else None
     workers = WorkerWatcher(sessions, STACKS)
     stop_event = threading.Event()
@@ -63,7 +69,8 @@ def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
     limiter = TokenBucket(per_minute=config.drift_detections_per_minute, burst=5)
     memo[RUNTIME_KEY] = Runtime(
         settings=config,
-        reconciler=Reconciler(sessions, sources, config),
+        reconciler=Reconciler(sessions, sources, config, cluster),
+        cluster=cluster,
         deleter=Deleter(sessions, config),
         drift=DriftDetector(sessions, config, limiter),
         workers=workers,

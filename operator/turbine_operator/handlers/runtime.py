@@ -10,6 +10,7 @@ from typing import Any
 
 import kopf
 
+from turbine_operator.adapters.cluster import ClusterObjects
 from turbine_operator.adapters.metrics import MetricsServer
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.operations.deletion import Deleter
@@ -50,6 +51,7 @@ class ObjectLocks:
 class Runtime:
     settings: OperatorSettings
     reconciler: Reconciler
+    cluster: ClusterObjects
     deleter: Deleter
     drift: DriftDetector
     workers: WorkerWatcher

@@ -22,7 +22,8 @@ from turbine_operator.core.drift import DRIFTED, StackShape, spec_differences
 from turbine_operator.core.errors import (
     AwsAccessDenied,
     AwsError,
-    AwsValidationError,
+    ClusterError,
+    ReferenceMissing,
     SpecError,
     TemplateBucketMissing,
     TransientAwsError,
@@ -37,6 +38,7 @@ from turbine_operator.core.rendering import DesiredStack, Owner, desired_stack
 from turbine_operator.core.reporting import Announcement, announcement_for, pending_change_set, verdict_for
 from turbine_operator.core.spec import TurbineStackSpec, UpdatePolicy, parse_spec
 from turbine_operator.core.status import StatusFacts, memory_from_status, status_patch
+from turbine_operator.operations.references import ObjectReader, fetch_references
 from turbine_operator.operations.resources import Clock, Outcome, StackResource, timestamp, utc_now
 
 
@@ -55,10 +57,12 @@ class Reconciler:
         sessions: AwsSessions,
         sources: TurbineSources,
         settings: OperatorSettings,
+        objects: ObjectReader,
         clock: Clock = utc_now,
     ) -> None:
         self._sessions = sessions
         self._sources = sources
+        self._objects = objects
         self._settings = settings
         self._clock = clock
 
@@ -71,32 +75,57 @@ class Reconciler:
                 name=resource.name,
                 default_region=self._settings.default_region,
             )
-            if spec.suspend:
-                return self._suspended(resource, spec, now)
-            desired = desired_stack(
-                spec, Owner(resource.namespace, resource.name, resource.uid), self._sources
-            )
         except SpecError as error:
             return self._report(resource, now, stalled("InvalidSpec", str(error)))
+        if spec.suspend:
+            return self._suspended(resource, spec, now)
         gateway = StackGateway(self._sessions, spec.region, spec.role_arn)
+        try:
+            fetched = fetch_references(spec, resource.namespace, self._objects, gateway)
+            desired = desired_stack(
+                spec, Owner(resource.namespace, resource.name, resource.uid), self._sources, fetched
+            )
+        except ReferenceMissing as error:
+            return self._report(resource, now, stalled("ReferenceNotFound", str(error)), spec=spec)
+        except SpecError as error:
+            return self._report(resource, now, stalled("InvalidSpec", str(error)), spec=spec)
+        except ClusterError as error:
+            if error.transient:
+                verdict = progressing("Retrying", f"the Kubernetes API is unavailable ({error}); retrying")
+                return self._report(resource, now, verdict, spec=spec, retry=True)
+            return self._report(resource, now, stalled("ReferenceNotReadable", str(error)), spec=spec)
+        except (TransientAwsError, AwsError) as error:
+            return self._aws_failure(resource, now, error, spec)
         memory = memory_from_status(resource.status)
         try:
             stack = gateway.observe_stack(spec.stack_name)
             observation = _Observation(spec, desired, gateway, stack, memory)
             return self._act(resource, observation, now)
-        except TransientAwsError as error:
+        except AwsError as error:
+            return self._aws_failure(resource, now, error, spec, desired)
+
+    def _aws_failure(
+        self,
+        resource: StackResource,
+        now: str,
+        error: AwsError,
+        spec: TurbineStackSpec,
+        desired: DesiredStack | None = None,
+    ) -> Outcome:
+        if isinstance(error, TransientAwsError):
             verdict = progressing("Retrying", f"AWS is unavailable or throttling ({error}); retrying")
             return self._report(resource, now, verdict, spec=spec, desired=desired, retry=True)
-        except TemplateBucketMissing as error:
+        if isinstance(error, TemplateBucketMissing):
             message = (
                 f"spec.templateBucket.name: S3 bucket {spec.template_bucket.name} does not exist in "
                 f"{spec.region} or is not reachable ({error.code})"
             )
-            verdict = stalled("TemplateBucketMissing", message)
-            return self._report(resource, now, verdict, spec=spec, desired=desired)
-        except (AwsAccessDenied, AwsValidationError, AwsError) as error:
-            verdict = stalled(_stall_reason(error), str(error))
-            return self._report(resource, now, verdict, spec=spec, desired=desired)
+            return self._report(
+                resource, now, stalled("TemplateBucketMissing", message), spec=spec, desired=desired
+            )
+        return self._report(
+            resource, now, stalled(_stall_reason(error), str(error)), spec=spec, desired=desired
+        )
 
     def _act(self, resource: StackResource, seen: _Observation, now: str) -> Outcome:
         intent = planning.Intent(

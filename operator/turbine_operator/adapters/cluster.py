@@ -1,0 +1,100 @@
+"""The Kubernetes adapter: reads referenced ConfigMaps and Secrets, and asks for reconciles.
+
+kopf owns the watches and the TurbineStack writes of its handlers; this synchronous client covers
+what kopf does not offer: reading other objects on demand and nudging a TurbineStack from a
+handler of another resource.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from urllib3.exceptions import HTTPError
+
+from turbine_operator.core.errors import ClusterError
+from turbine_operator.core.references import SourceKind, StoredObject
+
+GROUP, VERSION, PLURAL = "turbine.dev", "v1alpha1", "turbinestacks"
+RECONCILE_REQUEST = "turbine.dev/reconcile-requested"
+_TIMEOUT = 30
+
+
+def api_client() -> kubernetes.client.ApiClient:
+    """In-cluster credentials when running in a pod, the kubeconfig otherwise (read now, not at import)."""
+    configuration = kubernetes.client.Configuration()
+    try:
+        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except ConfigException:
+        kubernetes.config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    return kubernetes.client.ApiClient(configuration)
+
+
+class ClusterObjects:
+    def __init__(self, client: kubernetes.client.ApiClient) -> None:
+        # The generated client is typed loosely (models come back as BaseModel).
+        self._core: Any = kubernetes.client.CoreV1Api(client)
+        self._custom: Any = kubernetes.client.CustomObjectsApi(client)
+
+    def read(self, kind: SourceKind, namespace: str, name: str) -> StoredObject | None:
+        """A ConfigMap or Secret, or None if it does not exist."""
+        read = {
+            SourceKind.CONFIG_MAP: self._core.read_namespaced_config_map,
+            SourceKind.SECRET: self._core.read_namespaced_secret,
+        }[kind]
+        try:
+            raw = read(name, namespace, _request_timeout=_TIMEOUT).to_dict()
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise _cluster_error(f"reading {kind.value} {namespace}/{name}", error) from None
+        except HTTPError as error:
+            message = f"reading {kind.value} {namespace}/{name}: {type(error).__name__}"
+            raise ClusterError(message, transient=True) from None
+        return _stored(kind, raw)
+
+    def request_reconcile(self, namespace: str, name: str, cause: str) -> None:
+        """Changes an annotation of the TurbineStack, which kopf sees as an update."""
+        patch = {"metadata": {"annotations": {RECONCILE_REQUEST: cause}}}
+        try:
+            self._custom.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name, patch, _request_timeout=_TIMEOUT
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return
+            raise _cluster_error(f"requesting a reconcile of {namespace}/{name}", error) from None
+
+
+def _stored(kind: SourceKind, raw: Mapping[str, Any]) -> StoredObject:
+    metadata = raw.get("metadata") or {}
+    data: dict[str, bytes] = {}
+    if kind is SourceKind.SECRET:
+        data.update({key: _decoded(value) for key, value in (raw.get("data") or {}).items()})
+    else:
+        data.update({key: _decoded(value) for key, value in (raw.get("binary_data") or {}).items()})
+        data.update({key: str(value).encode() for key, value in (raw.get("data") or {}).items()})
+    return StoredObject(
+        uid=str(metadata.get("uid") or ""),
+        resource_version=str(metadata.get("resource_version") or ""),
+        data=data,
+    )
+
+
+def _decoded(value: object) -> bytes:
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except binascii.Error:
+        return b""
+
+
+def _cluster_error(action: str, error: ApiException) -> ClusterError:
+    status = int(error.status or 0)
+    # Only the status and reason: an API error body may echo the object it refused.
+    transient = status in {0, 408, 429} or status >= 500
+    return ClusterError(f"{action}: HTTP {status} {error.reason or ''}".rstrip(), transient=transient)

@@ -1,0 +1,24 @@
+"""ConfigMaps and Secrets held in memory, for operation tests that need referenced objects."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from turbine_operator.core.references import SourceKind, StoredObject
+
+
+@dataclasses.dataclass
+class ObjectsInMemory:
+    """An ObjectReader over a dict; `reads` records what was asked for."""
+
+    objects: dict[tuple[SourceKind, str, str], StoredObject] = dataclasses.field(default_factory=dict)
+    reads: list[tuple[SourceKind, str, str]] = dataclasses.field(default_factory=list)
+
+    def put(self, kind: SourceKind, namespace: str, name: str, version: str = "1", **data: bytes) -> None:
+        self.objects[(kind, namespace, name)] = StoredObject(
+            uid=f"uid-{name}", resource_version=version, data=data
+        )
+
+    def read(self, kind: SourceKind, namespace: str, name: str) -> StoredObject | None:
+        self.reads.append((kind, namespace, name))
+        return self.objects.get((kind, namespace, name))
