@@ -115,6 +115,25 @@ class KubeApi:
 
         return wait_for(matches, timeout, f"{namespace}/{name} {kind}={status}")
 
+    def put_config_map(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """Creates the ConfigMap, or replaces its data if it exists."""
+        body = {"metadata": {"name": name}, "data": data}
+        try:
+            self.core.create_namespaced_config_map(namespace, body)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            self.core.patch_namespaced_config_map(name, namespace, {"data": data})
+
+    def put_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """Creates the Secret (from string values), or replaces its data if it exists."""
+        try:
+            self.core.create_namespaced_secret(namespace, {"metadata": {"name": name}, "stringData": data})
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            self.core.patch_namespaced_secret(name, namespace, {"stringData": data})
+
     def events_for(self, namespace: str, name: str) -> list[Any]:
         events = self.core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}")
         return list(events.items)

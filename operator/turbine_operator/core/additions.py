@@ -111,7 +111,7 @@ def render_additions(
         rendering.template["Resources"][policy.name] = {
             "Type": "AWS::IAM::ManagedPolicy",
             "Properties": {
-                "Description": f"Additional policy {policy.name} of TurbineStack {spec.stack_name}",
+                "Description": f"Additional policy {policy.name} of stack {spec.stack_name}",
                 "PolicyDocument": document,
                 "Roles": roles,
             },

@@ -189,14 +189,16 @@ class Reconciler:
         """At a settled resync: how the live stack differs from the spec (None when not compared)."""
         if seen.stack is None or not isinstance(action, planning.InSync | planning.SetTerminationProtection):
             return None
+        # Secret values are never compared: a difference would be reported with both values.
+        secret = seen.desired.secret_parameters
         desired = StackShape(
             template=json.loads(seen.desired.bundle.files[seen.desired.template_key]),
-            parameters=seen.desired.parameters,
+            parameters=_without(seen.desired.parameters, secret),
             tags=seen.desired.tags,
         )
         live = StackShape(
             template=seen.gateway.original_template(seen.stack.stack_id),
-            parameters=seen.stack.parameters,
+            parameters=_without(seen.stack.parameters, secret),
             tags=seen.stack.tags,
         )
         return spec_differences(desired, live)
@@ -300,6 +302,10 @@ class Reconciler:
             announcement=announcement,
             retry_after=self._settings.poll_interval if retry else None,
         )
+
+
+def _without(parameters: Mapping[str, str], names: frozenset[str]) -> dict[str, str]:
+    return {name: value for name, value in parameters.items() if name not in names}
 
 
 def _stall_reason(error: AwsError) -> str:
