@@ -35,6 +35,8 @@ STALLED = [
     "ChangeSetFailed",
     "InvalidSpec",
     "TemplateBucketMissing",
+    "ReferenceNotFound",
+    "ReferenceNotReadable",
     "AwsAccessDenied",
     "AwsRequestRejected",
     "TerminationProtected",

@@ -56,15 +56,60 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("small_templates"
 STACK = "airflow"
 
 
+EXTRA_TEMPLATE = """\
+Parameters:
+  Owner: {Type: String}
+  Token: {Type: String, NoEcho: true}
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      Tags: [{Key: owner, Value: !Ref Owner}]
+"""
+# Read from a ConfigMap and a Secret, so the run exercises reading and watching both.
+ADDITIONS = {
+    "additionalTemplates": [
+        {
+            "name": "Extra",
+            "template": {"configMapKeyRef": {"name": "extras", "key": "extra.yaml"}},
+            "parameters": {"Owner": "data"},
+            "parametersFrom": [{"name": "Token", "secretKeyRef": {"name": "extras", "key": "token"}}],
+        }
+    ]
+}
+
+
 def exercise_lifecycle(kube: KubeApi, namespace: str, bucket: str, aws: EmbeddedAws) -> None:
-    """Create (with termination protection), update (workers and protection), delete (stack deleted too)."""
+    """Create (with termination protection and a template from a ConfigMap and a Secret), change the
+    ConfigMap, update (workers and protection), delete (stack deleted too)."""
+    kube.put_config_map(namespace, "extras", {"extra.yaml": EXTRA_TEMPLATE})
+    kube.put_secret(namespace, "extras", {"token": "not-in-git"})
     manifest = turbine_stack(
-        STACK, bucket, workers={"maxSize": 4}, deletionPolicy="Delete", terminationProtection=True
+        STACK,
+        bucket,
+        workers={"maxSize": 4},
+        deletionPolicy="Delete",
+        terminationProtection=True,
+        **ADDITIONS,
     )
     kube.create_stack(namespace, manifest)
     body = kube.wait_condition(namespace, STACK, "Ready", timeout=60)
     assert body["status"]["stackStatus"] == "CREATE_COMPLETE"
     assert body["status"]["outputs"]["MaxWorkers"] == "4"
+
+    applied = body["status"]["lastAppliedHash"]
+    kube.put_config_map(
+        namespace, "extras", {"extra.yaml": EXTRA_TEMPLATE.replace("SQS::Queue", "SNS::Topic")}
+    )
+    wait_for(
+        lambda: (
+            (status := (kube.get_stack(namespace, STACK) or {}).get("status", {}))
+            and status.get("lastAppliedHash") not in (None, applied)
+            and status.get("stackStatus") == "UPDATE_COMPLETE"
+        ),
+        60,
+        "the ConfigMap change to be applied",
+    )
 
     kube.patch_stack(namespace, STACK, {"spec": {"workers": {"maxSize": 6}, "terminationProtection": False}})
     wait_for(

@@ -18,7 +18,13 @@ from typing import Any
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.policies import policy_document
 from turbine_operator.core.references import Fetched, Source, SourceKind, content_of, text_of
-from turbine_operator.core.spec import AdditionalTemplate, InstanceRole, ParameterFrom, TurbineStackSpec
+from turbine_operator.core.spec import (
+    AdditionalPolicy,
+    AdditionalTemplate,
+    InstanceRole,
+    ParameterFrom,
+    TurbineStackSpec,
+)
 from turbine_operator.core.templates import (
     Template,
     check_parameter_value,
@@ -95,27 +101,7 @@ def render_additions(
     for entry in spec.additional_templates:
         _add_template(rendering, master, entry, fetched)
     for policy in spec.additional_policies:
-        field = f"spec.additionalPolicies[{policy.name}]"
-        rendering.claim(policy.name, f"{field}.name")
-        text = policy.document.inline
-        stored = content_of(
-            fetched, SourceKind.CONFIG_MAP, policy.document.config_map_key_ref, f"{field}.document"
-        )
-        if stored is not None:
-            text = text_of(stored, f"{field}.document.configMapKeyRef")
-        assert text is not None  # parse_spec requires exactly one source
-        document = policy_document(
-            text, f"{field}.document", allow_administrator=spec.allow_administrator_policies
-        )
-        roles = [_master_output(master, ROLE_OUTPUTS[role], f"{field}.roles") for role in policy.roles]
-        rendering.template["Resources"][policy.name] = {
-            "Type": "AWS::IAM::ManagedPolicy",
-            "Properties": {
-                "Description": f"Additional policy {policy.name} of stack {spec.stack_name}",
-                "PolicyDocument": document,
-                "Roles": roles,
-            },
-        }
+        _add_policy(rendering, master, policy, spec, fetched)
     return RenderedAdditions(
         template=rendering.template,
         files=dict(sorted(rendering.files.items())),
@@ -182,6 +168,35 @@ def _add_template(
     }
 
 
+def _add_policy(
+    rendering: _Rendering,
+    master: Template,
+    policy: AdditionalPolicy,
+    spec: TurbineStackSpec,
+    fetched: Mapping[Source, Fetched],
+) -> None:
+    field = f"spec.additionalPolicies[{policy.name}]"
+    rendering.claim(policy.name, f"{field}.name")
+    text = policy.document.inline
+    ref_field = f"{field}.document.configMapKeyRef"
+    stored = content_of(fetched, SourceKind.CONFIG_MAP, policy.document.config_map_key_ref, ref_field)
+    if stored is not None:
+        text = text_of(stored, ref_field)
+    assert text is not None  # parse_spec requires exactly one source
+    document = policy_document(
+        text, f"{field}.document", allow_administrator=spec.allow_administrator_policies
+    )
+    roles = [_master_output(master, ROLE_OUTPUTS[role], f"{field}.roles") for role in policy.roles]
+    rendering.template["Resources"][policy.name] = {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "Description": f"Additional policy {policy.name} of stack {spec.stack_name}",
+            "PolicyDocument": document,
+            "Roles": roles,
+        },
+    }
+
+
 def _template_body(entry: AdditionalTemplate, fetched: Mapping[Source, Fetched], field: str) -> bytes:
     source = entry.template
     if source.inline is not None:
@@ -207,6 +222,9 @@ def _check_template_shape(template: Template, field: str) -> None:
             raise SpecError(field, f"its {section} section must be a map")
     if not template["Resources"]:
         raise SpecError(field, "is not a CloudFormation template (its Resources map is empty)")
+    for name, declaration in (template.get("Parameters") or {}).items():
+        if not isinstance(declaration, dict) or not isinstance(declaration.get("Type"), str):
+            raise SpecError(field, f"its parameter {str(name)[:64]} must be a map with a Type")
 
 
 def _parameter_from(

@@ -289,3 +289,39 @@ def test_bad_input_stalls_naming_the_entry_and_nothing_is_uploaded_or_applied(
         # Creating the missing ConfigMap is enough: the watch reconciles the TurbineStack.
         kube.put_config_map(namespace, "absent", {"t": GOOD_TEMPLATE})
         kube.wait_condition(namespace, "missing-config-map", "Ready", timeout=60)
+
+
+@pytest.mark.usefixtures("small_templates")
+def test_a_template_from_s3_is_read_and_copied_into_the_bundle(
+    kube: KubeApi, namespace: str, template_bucket: str, aws_environment: EmbeddedAws
+) -> None:
+    s3 = aws_environment.client("s3")
+    source = f"shared/{namespace}/queue.yaml"
+    s3.put_object(Bucket=template_bucket, Key=source, Body=GOOD_TEMPLATE.encode())
+
+    def from_s3(key: str) -> dict[str, Any]:
+        return {
+            "additionalTemplates": [
+                {"name": "Shared", "template": {"s3Url": f"s3://{template_bucket}/{key}"}}
+            ]
+        }
+
+    with running_operator([namespace]):
+        kube.create_stack(namespace, turbine_stack("from-s3", template_bucket, **from_s3(source)))
+        kube.create_stack(
+            namespace, turbine_stack("not-there", template_bucket, **from_s3(f"{source}.missing"))
+        )
+        kube.wait_condition(namespace, "from-s3", "Ready", timeout=60)
+        stalled = kube.wait_condition(namespace, "not-there", "Stalled", timeout=30)
+    condition = next(c for c in stalled["status"]["conditions"] if c["type"] == "Stalled")
+    assert condition["reason"] == "ReferenceNotFound"
+    assert (
+        f"spec.additionalTemplates[Shared].template.s3Url: s3://{template_bucket}/{source}.missing"
+        in (condition["message"])
+    )
+    stack = aws_environment.client("cloudformation").describe_stacks(StackName=f"{namespace}-from-s3")[
+        "Stacks"
+    ][0]
+    prefix = next(p["ParameterValue"] for p in stack["Parameters"] if p["ParameterKey"] == "QSS3KeyPrefix")
+    copy_ = s3.get_object(Bucket=template_bucket, Key=f"{prefix}{ADDITIONAL}Shared.yaml")["Body"].read()
+    assert copy_.decode() == GOOD_TEMPLATE
