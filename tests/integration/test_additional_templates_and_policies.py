@@ -206,6 +206,9 @@ def test_changing_a_referenced_config_map_updates_the_stack(
             "the ConfigMap change to be applied",
         )
         assert [name.endswith("-second") for name in _queue_names(aws_environment, stack)] == [True]
+        # The watch asked for the reconcile (rather than a later resync finding the change).
+        annotations = kube.get_stack(namespace, "extras")["metadata"]["annotations"]  # type: ignore[index]
+        assert annotations["references.turbine.dev/changed"].startswith("ConfigMap/extras@")
         created = [e for e in kube.events_for(namespace, "extras") if e.reason == "ChangeSetCreated"]
         assert len({e.message for e in created}) >= 2  # the create, then the update
         kube.delete_stack(namespace, "extras")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,7 +13,12 @@ from typing import Any
 
 import pytest
 
-from turbine_operator.core.additions import RenderedAdditions, render_additions
+from turbine_operator.core.additions import (
+    WELL_KNOWN_OUTPUTS,
+    WELL_KNOWN_PARAMETERS,
+    RenderedAdditions,
+    render_additions,
+)
 from turbine_operator.core.bundle import TurbineSources
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.references import Fetched, Source, SourceKind, references_of
@@ -31,21 +37,17 @@ OWNER = Owner(namespace="airflow", name="prod", uid="6f1c0d3e-8a40-4c57-9a0e-6d2
 ADDITIONAL = "templates/additional_templates/"
 SECRET_VALUE = "s3cr3t-Value-9f8e7d6c5b4a"
 TOPIC = {"Topic": {"Type": "AWS::SNS::Topic"}}
-WELL_KNOWN = (
-    "QSS3BucketName",
-    "QSS3KeyPrefix",
-    "VpcId",
-    "PrivateSubnetIds",
-    "PublicSubnetIds",
-    "InstanceSecurityGroupId",
-    "SchedulerRoleName",
-    "WebserverRoleName",
-    "WorkerRoleName",
-    "QueueName",
-    "QueueURL",
-    "LogsBucketName",
-    "DeploymentsBucketName",
-)
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "additional-templates-and-policies.md"
+
+
+def documented_well_known_parameters() -> list[str]:
+    """The well-known parameters as the docs list them (pinned apart from the code that passes them)."""
+    text = DOCS.read_text()
+    section = text[text.index("**Well-known parameters**") : text.index("They are the Turbine master")]
+    return re.findall(r"`([A-Z][A-Za-z0-9]+)`", section)
+
+
+WELL_KNOWN = tuple(documented_well_known_parameters())
 READ_DATA = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*"}],
@@ -215,6 +217,10 @@ def test_files_are_uploaded_at_their_paths_below_the_additional_templates() -> N
 
 
 # --- parameters ----------------------------------------------------------------------------------
+
+
+def test_the_documented_well_known_parameters_are_the_ones_passed() -> None:
+    assert sorted(WELL_KNOWN) == sorted((*WELL_KNOWN_PARAMETERS, *WELL_KNOWN_OUTPUTS))
 
 
 @pytest.mark.parametrize("name", WELL_KNOWN)

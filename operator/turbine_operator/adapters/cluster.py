@@ -22,7 +22,9 @@ from turbine_operator.core.errors import ClusterError
 from turbine_operator.core.references import SourceKind, StoredObject
 
 GROUP, VERSION, PLURAL = "turbine.dev", "v1alpha1", "turbinestacks"
-RECONCILE_REQUEST = "turbine.dev/reconcile-requested"
+# Not below turbine.dev/: kopf keeps its own state there and leaves those annotations out of what
+# it compares, so a change to one would never reach the update handler.
+RECONCILE_REQUEST = "references.turbine.dev/changed"
 _TIMEOUT = 30
 
 
