@@ -20,7 +20,7 @@ from turbine_operator.operations.references import fetch_references
 CONFIG_MAP, SECRET, S3_OBJECT = SourceKind.CONFIG_MAP, SourceKind.SECRET, SourceKind.S3_OBJECT
 NAMESPACE = "airflow"
 BODY = (
-    b'{"Parameters": {"Team": {"Type": "String"}, "Token": {"Type": "String"}},'
+    b'{"Parameters": {"Team": {"Type": "String"}, "Token": {"Type": "String", "NoEcho": true}},'
     b' "Resources": {"T": {"Type": "X"}}}'
 )
 POLICY = (

@@ -100,7 +100,7 @@ def from_secret(value: str = SECRET_VALUE, fingerprint: str = "v1") -> dict[Sour
 
 def secret_token_entry(declaration: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return entry(
-        body=body_of({"Token": declaration or {"Type": "String"}}),
+        body=body_of({"Token": declaration or {"Type": "String", "NoEcho": True}}),
         parametersFrom=[{"name": "Token", "secretKeyRef": key_ref("tokens", "api-token")}],
     )
 
@@ -567,7 +567,7 @@ def test_a_policy_named_like_a_turbine_resource_parameter_or_output_is_refused(n
 def secret_entry(template: str, parameter: str) -> dict[str, Any]:
     return entry(
         template,
-        body=body_of({parameter: {"Type": "String"}}),
+        body=body_of({parameter: {"Type": "String", "NoEcho": True}}),
         parametersFrom=[{"name": parameter, "secretKeyRef": key_ref("tokens", "api-token")}],
     )
 
@@ -696,10 +696,22 @@ def test_a_template_of_exactly_1mb_is_accepted() -> None:
     )
 
 
-def test_a_master_template_grown_over_1mb_by_the_additions_is_refused() -> None:
+def test_a_parameter_value_over_cloudformations_limit_is_refused() -> None:
     ref = {"name": "Blob", "configMapKeyRef": key_ref("settings", "blob")}
     spec = spec_of(entry(body=body_of({"Blob": {"Type": "String"}}), parametersFrom=[ref]))
-    error = refusal(spec, from_config_map("settings", "blob", b"x" * 1_100_000))
+    error = refusal(spec, from_config_map("settings", "blob", b"x" * 4097))
+    assert error.field == "spec.additionalTemplates[Dags].parametersFrom[Blob]"
+    assert "4096 bytes" in error.message
+
+
+def test_a_master_template_grown_over_1mb_by_the_additions_is_refused() -> None:
+    names = [f"P{index}" for index in range(60)]
+    body = body_of({name: {"Type": "String"} for name in names})
+    templates = [
+        entry(f"Dags{index}", body=body, parameters={name: "x" * 4000 for name in names})
+        for index in range(5)
+    ]
+    error = refusal(spec_of(*templates))
     assert error.field == "spec.additionalTemplates"
     assert "1 MB" in error.message
 
@@ -728,7 +740,7 @@ def every_reference_fetched() -> dict[Source, Fetched]:
         **from_config_map(
             "settings",
             "dags.yaml",
-            body_of({"Team": {"Type": "String"}, "Token": {"Type": "String"}}).encode(),
+            body_of({"Team": {"Type": "String"}, "Token": {"Type": "String", "NoEcho": True}}).encode(),
         ),
         **from_config_map("settings", "child", b"Resources: {}"),
         **from_config_map("settings", "team", b"data"),
@@ -809,3 +821,38 @@ def test_a_spec_without_additions_renders_exactly_as_before() -> None:
     assert not [path for path in stack.bundle.files if path.startswith(ADDITIONAL)]
     assert stack.secret_parameters == frozenset()
     assert stack == desired_stack(spec_of(), OWNER, SOURCES)
+
+
+def test_a_secret_needs_a_no_echo_parameter_so_the_nested_stack_masks_it_too() -> None:
+    error = refusal(spec_of(secret_token_entry({"Type": "String"})), from_secret())
+    assert error.field == "spec.additionalTemplates[Dags].parametersFrom[Token]"
+    assert "NoEcho: true" in error.message
+
+
+@pytest.mark.parametrize(
+    ("declaration", "value", "accepted"),
+    [
+        ({"Type": "String", "AllowedValues": [True, False]}, "true", True),
+        ({"Type": "String", "AllowedValues": [True, False]}, "True", False),
+        ({"Type": "String", "AllowedPattern": r"\p{Alnum}+"}, "anything", True),
+        ({"Type": "String", "AllowedValues": 5}, "5", False),
+        ({"Type": "String", "MinLength": "x"}, "value", False),
+        ({"Type": "Number", "MaxValue": "lots"}, "3", False),
+    ],
+    ids=[
+        "yaml-booleans",
+        "booleans-are-lowercase",
+        "java-pattern-left-to-aws",
+        "values-not-a-list",
+        "bad-length",
+        "bad-bound",
+    ],
+)
+def test_template_constraints_are_applied_or_reported_against_the_parameter(
+    declaration: dict[str, Any], value: str, accepted: bool
+) -> None:
+    spec = spec_of(entry(body=body_of({"Tier": declaration}), parameters={"Tier": value}))
+    if accepted:
+        assert nested_parameters(render(spec)) == {"Tier": value}
+    else:
+        assert refusal(spec).field == "spec.additionalTemplates[Dags].parameters.Tier"

@@ -14,6 +14,7 @@ from turbine_operator.core.references import (
     Reference,
     SourceKind,
     StoredObject,
+    change_needs_reconcile,
     content_fingerprint,
     content_of,
     references_of,
@@ -269,3 +270,21 @@ def test_a_version_fingerprint_follows_the_object_version_and_not_its_data() -> 
     assert version_fingerprint(stored) != version_fingerprint(new_version)
     assert version_fingerprint(stored) != version_fingerprint(recreated)
     assert version_fingerprint(stored) != content_fingerprint(b"one")
+
+
+@pytest.mark.parametrize(
+    ("event_type", "previous", "version", "expected"),
+    [
+        (None, None, "7", False),
+        (None, "7", "7", False),
+        (None, "6", "7", True),
+        ("ADDED", None, "7", True),
+        ("MODIFIED", "6", "7", True),
+        ("DELETED", "7", "8", True),
+    ],
+    ids=["first-listing", "relisting-unchanged", "relisting-changed", "added", "modified", "deleted"],
+)
+def test_which_watch_events_reconcile_the_stacks_that_read_an_object(
+    event_type: str | None, previous: str | None, version: str, expected: bool
+) -> None:
+    assert change_needs_reconcile(event_type, previous, version) is expected

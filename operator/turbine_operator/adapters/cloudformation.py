@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from turbine_operator.adapters.aws_errors import aws_call, error_code, error_message
 from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.core.additions import LARGEST_TEMPLATE
 from turbine_operator.core.errors import AwsError
 from turbine_operator.core.naming import CHANGE_SET_PREFIX, OWNER_UID_TAG
 from turbine_operator.core.observations import (
@@ -155,7 +156,8 @@ class StackGateway:
         try:
             with aws_call("GetObject"):
                 response = self._s3.get_object(Bucket=bucket, Key=key)
-                body: bytes = response["Body"].read()
+                # One byte past the limit is enough to refuse it; a huge object is never held whole.
+                body: bytes = response["Body"].read(LARGEST_TEMPLATE + 1)
         except AwsError as error:
             if error.code in ("NoSuchKey", "NoSuchBucket", "404"):
                 return None

@@ -33,8 +33,11 @@ from turbine_operator.core.templates import (
 )
 
 ADDITIONAL_TEMPLATES = "templates/additional_templates/"
-# CloudFormation reads nested templates of at most 1 MB from S3.
+# CloudFormation's limits: nested templates read from S3, parameter values, names and counts.
 LARGEST_TEMPLATE = 1_000_000
+LARGEST_PARAMETER_VALUE = 4096
+LONGEST_PARAMETER_NAME = 255
+MOST_PARAMETERS = 200
 TEMPLATE_URL = (
     "https://${QSS3BucketName}.s3.${AWS::Region}.${AWS::URLSuffix}/${QSS3KeyPrefix}" + ADDITIONAL_TEMPLATES
 )
@@ -65,7 +68,8 @@ _TEMPLATE_SECTIONS = ("Parameters", "Resources", "Outputs", "Conditions", "Mappi
 class RenderedAdditions:
     template: Template  # the master template with the additions
     files: Mapping[str, bytes]  # bundle path -> content
-    parameters: Mapping[str, str]  # values of the master parameters the additions declared
+    # values of the master parameters the additions declared; kept out of repr, they are secrets
+    parameters: Mapping[str, str] = dataclasses.field(repr=False)
     secret_parameters: frozenset[str]  # the NoEcho ones among them
     fingerprints: Mapping[str, str]  # what the desired hash records instead of each secret value
 
@@ -102,6 +106,13 @@ def render_additions(
         _add_template(rendering, master, entry, fetched)
     for policy in spec.additional_policies:
         _add_policy(rendering, master, policy, spec, fetched)
+    declared = rendering.template.get("Parameters") or {}
+    if len(declared) > MOST_PARAMETERS:
+        raise SpecError(
+            "spec.additionalTemplates",
+            f"Secret values would give the master template {len(declared)} parameters; "
+            f"CloudFormation allows {MOST_PARAMETERS}",
+        )
     return RenderedAdditions(
         template=rendering.template,
         files=dict(sorted(rendering.files.items())),
@@ -248,8 +259,17 @@ def _parameter_from(
     assert secret is not None  # parse_spec requires exactly one source
     value = text_of(secret, f"{where}.secretKeyRef")
     _check_value(declared, parameter.name, value, where, secret=True)
+    if declared[parameter.name].get("NoEcho") not in (True, "true", "True"):
+        # Without NoEcho the nested stack would show the value in its parameters.
+        raise SpecError(
+            where, f"the template must declare {parameter.name} with NoEcho: true to take a Secret"
+        )
     # The value travels as a NoEcho parameter of the master: CloudFormation masks it everywhere.
     master_parameter = f"{template_name}{parameter.name}"
+    if len(master_parameter) > LONGEST_PARAMETER_NAME:
+        raise SpecError(
+            where, f"{master_parameter} is longer than CloudFormation's {LONGEST_PARAMETER_NAME} characters"
+        )
     rendering.claim(master_parameter, where)
     rendering.template.setdefault("Parameters", {})[master_parameter] = {
         "Type": "String",
@@ -267,6 +287,8 @@ def _check_value(
 ) -> None:
     if name not in declared:
         raise SpecError(field, f"the template declares no parameter {name}")
+    if len(value.encode()) > LARGEST_PARAMETER_VALUE:
+        raise SpecError(field, f"the value is over CloudFormation's {LARGEST_PARAMETER_VALUE} bytes")
     try:
         check_parameter_value(declared[name], value, field)
     except SpecError as error:

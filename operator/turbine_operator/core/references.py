@@ -143,3 +143,14 @@ def text_of(value: Fetched, field: str) -> str:
         return value.content.decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError(field, "is not UTF-8 text") from None
+
+
+def change_needs_reconcile(event_type: str | None, previous_version: str | None, version: str) -> bool:
+    """Whether a watch event of a referenced object should reconcile the TurbineStacks reading it.
+
+    kopf lists objects (events without a type) at start-up, when every TurbineStack is resumed and
+    re-read anyway, and again after a broken watch: only a version seen to change then matters.
+    """
+    if event_type is None:
+        return previous_version not in (None, version)
+    return True

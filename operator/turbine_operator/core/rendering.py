@@ -56,13 +56,21 @@ class DesiredStack:
     bucket: str
     key_prefix: str
     template_key: str
-    parameters: Mapping[str, str]
+    parameters: Mapping[str, str] = dataclasses.field(repr=False)  # may hold Secret values
     tags: Mapping[str, str]
     bundle: Bundle
     service_role_arn: str | None
     capabilities: tuple[str, ...]
     hash: str
     secret_parameters: frozenset[str] = frozenset()  # NoEcho: never shown, compared or logged
+
+    def redacted(self, text: str) -> str:
+        """`text` with every Secret value masked: AWS error messages may quote parameter values."""
+        for name in self.secret_parameters:
+            value = self.parameters.get(name)
+            if value:
+                text = text.replace(value, NO_ECHO_MASK)
+        return text
 
     def shown_parameters(self) -> dict[str, str]:
         """The parameters with secret values masked the way CloudFormation masks NoEcho ones."""

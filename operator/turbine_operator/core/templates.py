@@ -116,13 +116,38 @@ def declared_parameters(template: Mapping[str, Any]) -> dict[str, Mapping[str, A
 
 
 def check_parameter_value(declaration: Mapping[str, Any], value: str, field: str) -> None:
-    """Applies the template's own constraints, so CloudFormation never has to reject a value."""
+    """Applies the template's own constraints, so CloudFormation never has to reject a value.
+
+    A constraint that is itself malformed is reported against `field` too: the template is user input.
+    """
+    try:
+        _check_constraints(declaration, value, field)
+    except (TypeError, ValueError) as error:
+        raise SpecError(
+            field, f"the template's constraints cannot be applied ({type(error).__name__})"
+        ) from None
+
+
+def _as_text(item: object) -> str:
+    # YAML reads AllowedValues [true, false] as booleans; CloudFormation compares the text.
+    return str(item).lower() if isinstance(item, bool) else str(item)
+
+
+def _check_constraints(declaration: Mapping[str, Any], value: str, field: str) -> None:
     allowed = declaration.get("AllowedValues")
-    if allowed is not None and value not in [str(item) for item in allowed]:
-        raise SpecError(field, f"{value!r} is not one of {', '.join(map(str, allowed))}")
+    if allowed is not None:
+        if not isinstance(allowed, list):
+            raise TypeError("AllowedValues")
+        if value not in [_as_text(item) for item in allowed]:
+            raise SpecError(field, f"{value!r} is not one of {', '.join(map(_as_text, allowed))}")
     pattern = declaration.get("AllowedPattern")
-    if pattern is not None and re.fullmatch(str(pattern), value) is None:
-        raise SpecError(field, f"{value!r} does not match the template's pattern {pattern}")
+    if pattern is not None:
+        try:
+            compiled = re.compile(str(pattern))
+        except re.error:
+            compiled = None  # a Java pattern Python cannot read: CloudFormation checks it instead
+        if compiled is not None and compiled.fullmatch(value) is None:
+            raise SpecError(field, f"{value!r} does not match the template's pattern {pattern}")
     if declaration.get("Type") == "Number":
         try:
             number = float(value)

@@ -13,7 +13,7 @@ from typing import Any
 import kopf
 
 from turbine_operator.core.errors import ClusterError, SpecError
-from turbine_operator.core.references import SourceKind, watched_objects
+from turbine_operator.core.references import SourceKind, change_needs_reconcile, watched_objects
 from turbine_operator.core.spec import parse_spec
 from turbine_operator.handlers.runtime import runtime_of
 from turbine_operator.handlers.stacks import RESOURCE
@@ -56,16 +56,19 @@ def secret_changed(event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any) -> None
 def _request_reconciles(
     kind: SourceKind, event: kopf.RawEvent, index: ReferenceIndex, memo: kopf.Memo
 ) -> None:
-    if event.get("type") is None:
-        return  # the listing at start-up: every TurbineStack is resumed (and re-read) anyway
     metadata = event["object"].get("metadata") or {}
     namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
     stacks = sorted(set(index.get((namespace, kind.value, name), [])))
     if not stacks:
         return
     runtime = runtime_of(memo)
+    version = str(metadata.get("resourceVersion", ""))
+    previous = runtime.reference_versions.get((kind, namespace, name))
+    runtime.reference_versions[(kind, namespace, name)] = version
+    if not change_needs_reconcile(event.get("type"), previous, version):
+        return
     # The object's version, never its content, tells one change from the next.
-    cause = f"{kind.value}/{name}@{metadata.get('resourceVersion', '')}"
+    cause = f"{kind.value}/{name}@{version}"
     for stack in stacks:
         logger.info("%s %s/%s changed: reconciling TurbineStack %s", kind.value, namespace, name, stack)
         try:

@@ -13,6 +13,7 @@ import kopf
 from turbine_operator.adapters.cluster import ClusterObjects
 from turbine_operator.adapters.metrics import MetricsServer
 from turbine_operator.adapters.settings import OperatorSettings
+from turbine_operator.core.references import SourceKind
 from turbine_operator.operations.deletion import Deleter
 from turbine_operator.operations.drift import DriftDetector
 from turbine_operator.operations.reconcile import Reconciler
@@ -59,6 +60,8 @@ class Runtime:
     metrics: MetricsServer | None
     stop: threading.Event
     worker_thread: threading.Thread
+    # Last seen resourceVersion of each referenced ConfigMap and Secret: (kind, namespace, name) -> version.
+    reference_versions: dict[tuple[SourceKind, str, str], str] = dataclasses.field(default_factory=dict)
 
 
 def runtime_of(memo: kopf.Memo) -> Runtime:

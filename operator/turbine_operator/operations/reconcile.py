@@ -112,20 +112,20 @@ class Reconciler:
         spec: TurbineStackSpec,
         desired: DesiredStack | None = None,
     ) -> Outcome:
+        # AWS messages may quote parameter values, Secret ones included.
+        shown = desired.redacted(str(error)) if desired else str(error)
         if isinstance(error, TransientAwsError):
-            verdict = progressing("Retrying", f"AWS is unavailable or throttling ({error}); retrying")
+            verdict = progressing("Retrying", f"AWS is unavailable or throttling ({shown}); retrying")
             return self._report(resource, now, verdict, spec=spec, desired=desired, retry=True)
         if isinstance(error, TemplateBucketMissing):
             message = (
                 f"spec.templateBucket.name: S3 bucket {spec.template_bucket.name} does not exist in "
                 f"{spec.region} or is not reachable ({error.code})"
             )
-            return self._report(
-                resource, now, stalled("TemplateBucketMissing", message), spec=spec, desired=desired
-            )
-        return self._report(
-            resource, now, stalled(_stall_reason(error), str(error)), spec=spec, desired=desired
-        )
+            verdict = stalled("TemplateBucketMissing", message)
+        else:
+            verdict = stalled(_stall_reason(error), shown)
+        return self._report(resource, now, verdict, spec=spec, desired=desired)
 
     def _act(self, resource: StackResource, seen: _Observation, now: str) -> Outcome:
         intent = planning.Intent(
@@ -255,7 +255,7 @@ class Reconciler:
             planning.StallReason.UPDATE_ROLLBACK_FAILED,
         ):
             first = seen.gateway.first_failure(seen.stack.stack_id)
-            return f"first failure: {first}" if first else None
+            return f"first failure: {seen.desired.redacted(first)}" if first else None
         if action.reason is planning.StallReason.DELETE_FAILED:
             failed = seen.gateway.failed_resources(seen.stack.stack_id)
             return f"resources that failed to delete: {', '.join(failed)}" if failed else None
