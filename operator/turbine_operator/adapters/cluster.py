@@ -19,9 +19,9 @@ from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError
 
 from turbine_operator.core.errors import ClusterError
+from turbine_operator.core.naming import API_GROUP, API_VERSION, PLURAL
 from turbine_operator.core.references import SourceKind, StoredObject
 
-GROUP, VERSION, PLURAL = "turbine.dev", "v1alpha1", "turbinestacks"
 # Not below turbine.dev/: kopf keeps its own state there and leaves those annotations out of what
 # it compares, so a change to one would never reach the update handler.
 RECONCILE_REQUEST = "references.turbine.dev/changed"
@@ -69,7 +69,7 @@ class ClusterObjects:
         patch = {"metadata": {"annotations": {RECONCILE_REQUEST: cause}}}
         try:
             self._custom.patch_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, name, patch, _request_timeout=_TIMEOUT
+                API_GROUP, API_VERSION, namespace, PLURAL, name, patch, _request_timeout=_TIMEOUT
             )
         except ApiException as error:
             if error.status == 404:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 
+# The custom resource the operator serves (crds/turbinestacks.turbine.dev.yaml).
+API_GROUP, API_VERSION, PLURAL = "turbine.dev", "v1alpha1", "turbinestacks"
+
 MAX_STACK_NAME = 128
 MAX_TOKEN = 128
 _INVALID_STACK_CHARACTERS = re.compile(r"[^A-Za-z0-9-]+")

@@ -10,13 +10,13 @@ import kopf
 
 from turbine_operator.adapters.metrics import RECONCILE_DURATION, RECONCILES, STACKS
 from turbine_operator.adapters.settings import poll_interval_from_environment
+from turbine_operator.core.naming import API_GROUP, API_VERSION, PLURAL
 from turbine_operator.core.scheduling import follow_up_due
 from turbine_operator.handlers.runtime import Runtime, runtime_of
 from turbine_operator.operations import observing
 from turbine_operator.operations.resources import Outcome, StackResource
 
-GROUP, VERSION, PLURAL = "turbine.dev", "v1alpha1", "turbinestacks"
-RESOURCE = (GROUP, VERSION, PLURAL)
+RESOURCE = (API_GROUP, API_VERSION, PLURAL)
 
 
 def _resource(body: kopf.Body) -> StackResource:
