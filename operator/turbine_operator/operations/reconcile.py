@@ -94,7 +94,7 @@ class Reconciler:
                 verdict = progressing("Retrying", f"the Kubernetes API is unavailable ({error}); retrying")
                 return self._report(resource, now, verdict, spec=spec, retry=True)
             return self._report(resource, now, stalled("ReferenceNotReadable", str(error)), spec=spec)
-        except (TransientAwsError, AwsError) as error:
+        except AwsError as error:  # reading an s3Url template
             return self._aws_failure(resource, now, error, spec)
         memory = memory_from_status(resource.status)
         try:
