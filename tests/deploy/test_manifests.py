@@ -6,12 +6,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import kopf
 import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
 from turbine_dev.controlplane import ControlPlane
 from turbine_dev.kube import KubeApi, wait_for
+from turbine_operator.handlers.lifecycle import IN_FLIGHT_TICK_GRACE_SECONDS, configure_kopf
 
 from .support import MANIFESTS, OPERATOR_NAMESPACE, REPO_ROOT, Document, find, kubectl, one, render
 
@@ -90,6 +92,15 @@ def test_deployment_runs_one_locked_down_replica(base: list[Document]) -> None:
     env = {item["name"]: item.get("value") for item in container["env"]}
     assert env["TURBINE_REGION"]
     assert container["image"].startswith("ghcr.io/turbine-dev/turbine-operator:")
+
+
+def test_shutdown_lets_an_in_flight_tick_finish_within_the_grace_period(base: list[Document]) -> None:
+    settings = kopf.OperatorSettings()
+    configure_kopf(settings)
+    assert settings.background.instant_exit_timeout == IN_FLIGHT_TICK_GRACE_SECONDS
+    pod = one(base, "Deployment", "turbine-operator")["spec"]["template"]["spec"]
+    # The rest of shutdown (watch streams, the metrics server) needs a little time after the wait.
+    assert pod["terminationGracePeriodSeconds"] >= IN_FLIGHT_TICK_GRACE_SECONDS + 10
 
 
 def test_metrics_service_selects_the_operator(base: list[Document]) -> None:

@@ -22,6 +22,10 @@ from turbine_operator.operations.workers import WorkerWatcher
 
 STORAGE_PREFIX = "turbine.dev"
 FINALIZER = "turbine.dev/finalizer"
+# How long shutdown waits for a timer tick already under way (an AWS call in a worker thread) to
+# finish and write its status; kopf otherwise orphans it and its result is lost. It stays below the
+# Deployment's terminationGracePeriodSeconds so the pod is not killed while waiting.
+IN_FLIGHT_TICK_GRACE_SECONDS = 30.0
 
 
 def configure_kopf(settings: kopf.OperatorSettings) -> None:
@@ -39,6 +43,7 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.networking.request_timeout = 60
     settings.networking.connect_timeout = 10
     settings.execution.max_workers = 16
+    settings.background.instant_exit_timeout = IN_FLIGHT_TICK_GRACE_SECONDS
     # No cluster-wide watching of namespaces and CRDs: the operator works with exactly the RBAC in
     # manifests/ (namespaces are named exactly, without globs, and the CRD is installed with it).
     settings.scanning.disabled = True
