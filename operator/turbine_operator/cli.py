@@ -98,7 +98,10 @@ def _parser() -> argparse.ArgumentParser:
         "--resources",
         type=Path,
         metavar="DIR",
-        help="folder of ConfigMap and Secret manifests (*.yaml) that the TurbineStack references",
+        help=(
+            "folder of ConfigMap and Secret manifests (*.yaml) that the TurbineStack references; those naming"
+            " another namespace are ignored"
+        ),
     )
     return parser
 

@@ -19,27 +19,41 @@ class ManifestError(Exception):
     """A manifest in the --resources folder cannot be read."""
 
 
-class ManifestObjects:
-    """An ObjectReader over ConfigMap and Secret manifests; every object counts as in any namespace."""
+# The namespace a manifest names, or None for one without: `kubectl apply -n` puts that one in the
+# TurbineStack's namespace, so it is found from any.
+ObjectKey = tuple[SourceKind, str | None, str]
 
-    def __init__(self, objects: Mapping[tuple[SourceKind, str], StoredObject] | None = None) -> None:
+
+class ManifestObjects:
+    """An ObjectReader over ConfigMap and Secret manifests, keyed by kind, namespace and name."""
+
+    def __init__(self, objects: Mapping[ObjectKey, StoredObject] | None = None) -> None:
         self._objects = dict(objects or {})
 
     @classmethod
     def from_folder(cls, folder: Path) -> ManifestObjects:
         if not folder.is_dir():
             raise ManifestError(f"--resources {folder}: not a folder")
-        objects: dict[tuple[SourceKind, str], StoredObject] = {}
+        objects: dict[ObjectKey, StoredObject] = {}
+        defined_in: dict[ObjectKey, str] = {}
         for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
             for document in _documents(path):
                 kind = _KINDS.get(str(document.get("kind")))
-                name = (document.get("metadata") or {}).get("name")
-                if kind is not None and isinstance(name, str):
-                    objects[(kind, name)] = _stored(kind, document, f"{path.name}: {kind.value} {name}")
+                metadata = document.get("metadata") or {}
+                name, namespace = metadata.get("name"), metadata.get("namespace")
+                if kind is None or not isinstance(name, str):
+                    continue
+                key = (kind, str(namespace) if namespace else None, name)
+                where = f"{path.name}: {kind.value} {f'{namespace}/' if namespace else ''}{name}"
+                if key in defined_in:
+                    # Which of the two would win depends on file order: refuse rather than guess.
+                    raise ManifestError(f"{where} is also defined in {defined_in[key]}")
+                defined_in[key] = path.name
+                objects[key] = _stored(kind, document, where)
         return cls(objects)
 
     def read(self, kind: SourceKind, namespace: str, name: str) -> StoredObject | None:
-        return self._objects.get((kind, name))
+        return self._objects.get((kind, namespace, name)) or self._objects.get((kind, None, name))
 
 
 def _documents(path: Path) -> Iterator[Mapping[str, Any]]:

@@ -49,3 +49,44 @@ def test_without_the_referenced_objects_the_error_names_the_entry(capsys: pytest
     assert code == 2
     assert out == ""
     assert "spec.additionalTemplates[DataLake].template.configMapKeyRef: ConfigMap airflow-extras" in err
+
+
+def _resources_in(folder: Path, namespaces: dict[str, str | None]) -> Path:
+    """Copies the example's resources into `folder`, one file per namespace given."""
+    documents = list(yaml.safe_load_all((EXAMPLE / "resources.yaml").read_text()))
+    for file_name, namespace in namespaces.items():
+        placed = [
+            {**doc, "metadata": {**doc["metadata"], **({"namespace": namespace} if namespace else {})}}
+            for doc in documents
+        ]
+        (folder / file_name).write_text(yaml.safe_dump_all(placed))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("namespaces", "found"),
+    [
+        ({"resources.yaml": None}, True),
+        ({"resources.yaml": "default"}, True),
+        ({"resources.yaml": "elsewhere"}, False),
+        ({"here.yaml": "default", "there.yaml": "elsewhere"}, True),
+    ],
+)
+def test_resources_count_only_in_the_stack_namespace_or_without_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, namespaces: dict[str, str | None], found: bool
+) -> None:
+    code, _, err = render(capsys, "--resources", str(_resources_in(tmp_path, namespaces)))
+    if found:
+        assert (code, err) == (0, "")
+    else:
+        assert code == 2
+        assert "ConfigMap airflow-extras" in err
+
+
+def test_an_object_defined_twice_is_refused_naming_both_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = _resources_in(tmp_path, {"a.yaml": "default", "b.yaml": "default"})
+    code, out, err = render(capsys, "--resources", str(folder))
+    assert (code, out) == (2, "")
+    assert "b.yaml: ConfigMap default/airflow-extras is also defined in a.yaml" in err
