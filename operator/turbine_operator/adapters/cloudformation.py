@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from turbine_operator.adapters.aws_errors import aws_call, error_code, error_message
 from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.adapters.s3_objects import RememberedObjects
 from turbine_operator.core.additions import LARGEST_TEMPLATE
 from turbine_operator.core.errors import AwsError
 from turbine_operator.core.naming import CHANGE_SET_PREFIX, OWNER_UID_TAG
@@ -29,6 +30,7 @@ from turbine_operator.core.templates import Template, load_template
 
 _CANCELLED = ("Resource creation cancelled", "Resource update cancelled")
 _MAX_EVENT_PAGES = 5
+NOT_MODIFIED = "304"  # the code botocore gives a conditional GetObject whose ETag still matches
 
 
 def s3_url(bucket: str, region: str, key: str) -> str:
@@ -74,8 +76,15 @@ def _resource_change(raw: Mapping[str, Any]) -> ResourceChange | None:
 class StackGateway:
     """Everything the reconciler asks of AWS for one stack's region and role."""
 
-    def __init__(self, sessions: AwsSessions, region: str, role_arn: str | None) -> None:
+    def __init__(
+        self,
+        sessions: AwsSessions,
+        region: str,
+        role_arn: str | None,
+        remembered: RememberedObjects | None = None,
+    ) -> None:
         self.region = region
+        self._remembered = remembered
         self._cloudformation = sessions.client("cloudformation", region, role_arn)
         self._s3 = sessions.client("s3", region, role_arn)
 
@@ -153,15 +162,26 @@ class StackGateway:
 
     def read_object(self, bucket: str, key: str) -> bytes | None:
         """An S3 object's bytes, or None if the bucket or key does not exist."""
+        store = self._remembered
+        remembered = store.get(bucket, key) if store is not None else None
+        arguments = {"Bucket": bucket, "Key": key}
+        if remembered is not None:
+            arguments["IfNoneMatch"] = remembered.etag
         try:
             with aws_call("GetObject"):
-                response = self._s3.get_object(Bucket=bucket, Key=key)
+                response = self._s3.get_object(**arguments)
                 # One byte past the limit is enough to refuse it; a huge object is never held whole.
                 body: bytes = response["Body"].read(LARGEST_TEMPLATE + 1)
         except AwsError as error:
+            if remembered is not None and error.code == NOT_MODIFIED:
+                return remembered.body
             if error.code in ("NoSuchKey", "NoSuchBucket", "404"):
+                if store is not None:
+                    store.forget(bucket, key)
                 return None
             raise
+        if store is not None and "ETag" in response:
+            store.put(bucket, key, str(response["ETag"]), body)
         return body
 
     def create_change_set(self, desired: DesiredStack, name: str, kind: ChangeSetKind, token: str) -> None:

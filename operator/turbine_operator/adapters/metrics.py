@@ -38,7 +38,8 @@ def observe_client(client: Any) -> None:
 
     def after_call(model: Any, parsed: Any, **_: Any) -> None:
         error = (parsed or {}).get("Error", {}).get("Code") if isinstance(parsed, dict) else None
-        outcome = "error" if error else "ok"
+        # A conditional read of an unchanged S3 object answers 304: a success, not an error.
+        outcome = "error" if error and error != "304" else "ok"
         if error in _THROTTLING:
             outcome = "throttled"
             AWS_THROTTLED.labels(service, model.name).inc()

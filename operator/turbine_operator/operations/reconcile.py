@@ -14,6 +14,7 @@ from typing import Any
 
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.cloudformation import StackGateway
+from turbine_operator.adapters.s3_objects import RememberedObjects
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core import planning
 from turbine_operator.core.bundle import TurbineSources
@@ -65,6 +66,7 @@ class Reconciler:
         self._objects = objects
         self._settings = settings
         self._clock = clock
+        self._remembered = RememberedObjects()
 
     def reconcile(self, resource: StackResource) -> Outcome:
         now = timestamp(self._clock())
@@ -79,7 +81,7 @@ class Reconciler:
             return self._report(resource, now, stalled("InvalidSpec", str(error)))
         if spec.suspend:
             return self._suspended(resource, spec, now)
-        gateway = StackGateway(self._sessions, spec.region, spec.role_arn)
+        gateway = StackGateway(self._sessions, spec.region, spec.role_arn, self._remembered)
         try:
             fetched = fetch_references(spec, resource.namespace, self._objects, gateway)
             desired = desired_stack(
