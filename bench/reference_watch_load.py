@@ -1,0 +1,184 @@
+"""Benchmark: what the cluster-wide Secret and ConfigMap watch costs when unrelated objects churn.
+
+The operator watches Secrets and ConfigMaps so that a change to a referenced one reconciles at
+once. In a real cluster most Secret traffic is unrelated (Helm releases, service account tokens),
+so this creates and then updates N unrelated Secrets in another namespace while one TurbineStack
+references a ConfigMap, and prints the operator's CPU time and memory, the reconciles the churn
+caused (it should cause none), and how long a change to the referenced ConfigMap then takes to be
+applied. Usage: `PYTHONPATH=devtools python bench/reference_watch_load.py [-n 1000] [--size 4096]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from turbine_dev.controlplane import local_control_plane
+from turbine_dev.embedded_aws import embedded_aws
+from turbine_dev.kube import REPO_ROOT, KubeApi, wait_for
+from turbine_dev.probes import turbine_stack
+from turbine_dev.processes import ManagedProcess, free_port
+
+BUCKET = "turbine-bench-templates"
+NAMESPACE, NOISE = "bench", "noise"
+EXTRA_TEMPLATE = """\
+Parameters:
+  QueueSuffix: {Type: String}
+Resources:
+  ExtraQueue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub "${AWS::StackName}-${QueueSuffix}"
+"""
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime and stime
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _reconciles(metrics_url: str) -> float:
+    with urllib.request.urlopen(metrics_url, timeout=10) as reply:  # noqa: S310 - our own loopback endpoint
+        text = reply.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("turbine_reconciles_total{")
+    )
+
+
+def _settle(pid: int, quiet_share: float = 0.05, window: float = 1.0, timeout: float = 300) -> float:
+    """Waits until the operator uses less than `quiet_share` of a core; returns when it got there."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = _cpu_seconds(pid)
+        time.sleep(window)
+        if _cpu_seconds(pid) - before < quiet_share * window:
+            return time.monotonic() - window
+    raise TimeoutError("the operator never went quiet")
+
+
+def _referencing_stack() -> dict[str, Any]:
+    body = turbine_stack("airflow", BUCKET)
+    body["spec"]["additionalTemplates"] = [
+        {
+            "name": "Extra",
+            "template": {"configMapKeyRef": {"name": "extras", "key": "extra.yaml"}},
+            "parametersFrom": [
+                {"name": "QueueSuffix", "configMapKeyRef": {"name": "extras", "key": "suffix"}}
+            ],
+        }
+    ]
+    return body
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "-n", "--secrets", type=int, default=1000, help="unrelated Secrets to create and update"
+    )
+    parser.add_argument("--size", type=int, default=4096, help="bytes of data in each unrelated Secret")
+    options = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="turbine-bench-"))
+    with local_control_plane(workdir / "cp") as plane, embedded_aws(workdir) as aws:
+        kube = KubeApi(plane.kubeconfig)
+        kube.install_crd()
+        for namespace in (NAMESPACE, NOISE):
+            kube.create_namespace(namespace)
+        aws.client("s3").create_bucket(Bucket=BUCKET)
+        kube.put_config_map(NAMESPACE, "extras", {"extra.yaml": EXTRA_TEMPLATE, "suffix": "first"})
+        metrics_port = free_port()
+        env = {
+            **os.environ,
+            **aws.environment,
+            "KUBECONFIG": str(plane.kubeconfig),
+            "TURBINE_POLL_INTERVAL": "1",
+            "TURBINE_RESYNC_INTERVAL": "600",
+            "TURBINE_METRICS_PORT": str(metrics_port),
+            "TURBINE_METRICS_ADDRESS": "127.0.0.1",
+            "TURBINE_CFN_DIR": str(REPO_ROOT / "tests" / "fixtures" / "small-cfn"),
+        }
+        operator = ManagedProcess(
+            "turbine-operator",
+            [
+                sys.executable,
+                "-m",
+                "turbine_operator.cli",
+                "run",
+                "--all-namespaces",
+                "--log-format",
+                "plain",
+            ],
+            workdir / "operator.log",
+            env=env,
+        )
+        try:
+            operator.wait_until(lambda: "Turbine Operator started" in operator.log_tail(200), 60, "start-up")
+            metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+            kube.create_stack(NAMESPACE, _referencing_stack())
+            kube.wait_condition(NAMESPACE, "airflow", "Ready", timeout=120)
+            _settle(operator.pid)
+            cpu, rss, reconciles = (
+                _cpu_seconds(operator.pid),
+                _rss_mib(operator.pid),
+                _reconciles(metrics_url),
+            )
+            print(f"settled operator:    {rss:.0f} MiB resident, {cpu:.1f} s CPU so far")
+
+            payload = "x" * options.size
+            churn_started = time.monotonic()
+            for index in range(options.secrets):
+                kube.put_secret(NOISE, f"unrelated-{index}", {"value": payload})
+            for index in range(options.secrets):
+                kube.put_secret(NOISE, f"unrelated-{index}", {"value": payload[:-1] + "y"})
+            churned = time.monotonic() - churn_started
+            quiet_at = _settle(operator.pid)
+            events = 2 * options.secrets
+            spent = _cpu_seconds(operator.pid) - cpu
+            print(f"unrelated churn:     {events} Secret events of {options.size} B in {churned:.1f} s")
+            print(
+                f"operator cost:       {spent:.2f} s CPU ({1000 * spent / events:.2f} ms per event), "
+                f"quiet {max(0.0, quiet_at - churn_started - churned):.1f} s after the last write"
+            )
+            resident = _rss_mib(operator.pid)
+            print(f"operator memory:     {resident:.0f} MiB resident ({resident - rss:+.0f})")
+            print(f"reconciles caused:   {_reconciles(metrics_url) - reconciles:.0f}")
+
+            applied = (kube.get_stack(NAMESPACE, "airflow") or {})["status"]["lastAppliedHash"]
+            changed_at = time.monotonic()
+            kube.put_config_map(NAMESPACE, "extras", {"extra.yaml": EXTRA_TEMPLATE, "suffix": "second"})
+            wait_for(
+                lambda: (
+                    (status := (kube.get_stack(NAMESPACE, "airflow") or {}).get("status", {}))
+                    and status.get("lastAppliedHash") not in (None, applied)
+                    and status.get("stackStatus") == "UPDATE_COMPLETE"
+                ),
+                120,
+                "the ConfigMap change to be applied",
+                interval=0.1,
+            )
+            print(
+                f"reference change:    applied {time.monotonic() - changed_at:.2f} s after the ConfigMap edit"
+            )
+        finally:
+            operator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
