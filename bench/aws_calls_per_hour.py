@@ -11,7 +11,6 @@ DescribeAutoScalingGroups and GetMetricData for all stacks). Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -21,8 +20,9 @@ from pathlib import Path
 from turbine_dev.controlplane import local_control_plane
 from turbine_dev.embedded_aws import embedded_aws
 from turbine_dev.kube import KubeApi, wait_for
+from turbine_dev.operator_process import start_operator_process
 from turbine_dev.probes import aws_calls_from_metrics, turbine_stack
-from turbine_dev.processes import ManagedProcess, free_port
+from turbine_dev.processes import free_port
 
 BUCKET = "turbine-bench-templates"
 NAMESPACE = "bench"
@@ -51,26 +51,17 @@ def main() -> int:  # noqa: PLR0915 - one straight measurement script
         aws.client("s3").create_bucket(Bucket=BUCKET)
         port = free_port()
         workers_interval = 5.0  # measured per refresh, then scaled to the 60 s default
-        env = {
-            **os.environ,
-            **aws.environment,
-            "KUBECONFIG": str(plane.kubeconfig),
+        settings = {
             "TURBINE_POLL_INTERVAL": "1",
             "TURBINE_RESYNC_INTERVAL": str(DEFAULT_RESYNC),
             "TURBINE_WORKERS_INTERVAL": str(workers_interval),
             # Only how fast the bench runs: the count of calls per detection does not depend on it.
             "TURBINE_DRIFT_DETECTIONS_PER_MINUTE": "100000",
-            "TURBINE_METRICS_PORT": str(port),
-            "TURBINE_METRICS_ADDRESS": "127.0.0.1",
         }
-        operator = ManagedProcess(
-            "turbine-operator",
-            [sys.executable, "-m", "turbine_operator.cli", "run", "-n", NAMESPACE, "--log-format", "plain"],
-            workdir / "operator.log",
-            env=env,
+        operator = start_operator_process(
+            plane, aws, workdir / "operator.log", namespaces=[NAMESPACE], metrics_port=port, settings=settings
         )
         try:
-            operator.wait_until(lambda: "Turbine Operator started" in operator.log_tail(200), 60, "start-up")
             url = f"http://127.0.0.1:{port}/metrics"
             names = [f"airflow-{index}" for index in range(options.stacks)]
             started = time.monotonic()

@@ -8,7 +8,6 @@ stack) and prints figures. Usage: `PYTHONPATH=devtools python bench/reconcile_la
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -18,8 +17,9 @@ from pathlib import Path
 from turbine_dev.controlplane import local_control_plane
 from turbine_dev.embedded_aws import embedded_aws
 from turbine_dev.kube import REPO_ROOT, KubeApi, wait_for
+from turbine_dev.operator_process import start_operator_process
 from turbine_dev.probes import MUTATING_OPERATIONS, aws_calls_from_metrics, turbine_stack
-from turbine_dev.processes import ManagedProcess, free_port
+from turbine_dev.processes import free_port
 
 BUCKET = "turbine-bench-templates"
 
@@ -41,26 +41,19 @@ def main() -> int:
         kube.create_namespace("bench")
         aws.client("s3").create_bucket(Bucket=BUCKET)
         metrics_port = free_port()
-        env = {
-            **os.environ,
-            **aws.environment,
-            "KUBECONFIG": str(plane.kubeconfig),
-            "TURBINE_POLL_INTERVAL": "1",
-            "TURBINE_RESYNC_INTERVAL": "600",
-            "TURBINE_METRICS_PORT": str(metrics_port),
-            "TURBINE_METRICS_ADDRESS": "127.0.0.1",
-        }
+        settings = {"TURBINE_POLL_INTERVAL": "1", "TURBINE_RESYNC_INTERVAL": "600"}
         if not options.real:
-            env["TURBINE_CFN_DIR"] = str(REPO_ROOT / "tests" / "fixtures" / "small-cfn")
+            settings["TURBINE_CFN_DIR"] = str(REPO_ROOT / "tests" / "fixtures" / "small-cfn")
         operator_started = time.monotonic()
-        operator = ManagedProcess(
-            "turbine-operator",
-            [sys.executable, "-m", "turbine_operator.cli", "run", "-n", "bench", "--log-format", "plain"],
+        operator = start_operator_process(
+            plane,
+            aws,
             workdir / "operator.log",
-            env=env,
+            namespaces=["bench"],
+            metrics_port=metrics_port,
+            settings=settings,
         )
         try:
-            operator.wait_until(lambda: "Turbine Operator started" in operator.log_tail(200), 60, "start-up")
             print(f"operator start:      {time.monotonic() - operator_started:.2f} s")
             metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
             applied: dict[str, float] = {}

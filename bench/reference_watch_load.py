@@ -22,8 +22,9 @@ from typing import Any
 from turbine_dev.controlplane import local_control_plane
 from turbine_dev.embedded_aws import embedded_aws
 from turbine_dev.kube import REPO_ROOT, KubeApi, wait_for
+from turbine_dev.operator_process import start_operator_process
 from turbine_dev.probes import turbine_stack
-from turbine_dev.processes import ManagedProcess, free_port
+from turbine_dev.processes import free_port
 
 BUCKET = "turbine-bench-templates"
 NAMESPACE, NOISE = "bench", "noise"
@@ -103,32 +104,16 @@ def main() -> int:
         aws.client("s3").create_bucket(Bucket=BUCKET)
         kube.put_config_map(NAMESPACE, "extras", {"extra.yaml": EXTRA_TEMPLATE, "suffix": "first"})
         metrics_port = free_port()
-        env = {
-            **os.environ,
-            **aws.environment,
-            "KUBECONFIG": str(plane.kubeconfig),
+        settings = {
             "TURBINE_POLL_INTERVAL": "1",
             "TURBINE_RESYNC_INTERVAL": "600",
-            "TURBINE_METRICS_PORT": str(metrics_port),
-            "TURBINE_METRICS_ADDRESS": "127.0.0.1",
             "TURBINE_CFN_DIR": str(REPO_ROOT / "tests" / "fixtures" / "small-cfn"),
         }
-        operator = ManagedProcess(
-            "turbine-operator",
-            [
-                sys.executable,
-                "-m",
-                "turbine_operator.cli",
-                "run",
-                "--all-namespaces",
-                "--log-format",
-                "plain",
-            ],
-            workdir / "operator.log",
-            env=env,
+        # All namespaces, as installed by default: the unrelated Secrets live in another one.
+        operator = start_operator_process(
+            plane, aws, workdir / "operator.log", metrics_port=metrics_port, settings=settings
         )
         try:
-            operator.wait_until(lambda: "Turbine Operator started" in operator.log_tail(200), 60, "start-up")
             metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
             kube.create_stack(NAMESPACE, _referencing_stack())
             kube.wait_condition(NAMESPACE, "airflow", "Ready", timeout=120)

@@ -22,6 +22,7 @@ import yaml
 from turbine_dev.controlplane import ControlPlane, local_control_plane
 from turbine_dev.embedded_aws import EmbeddedAws, embedded_aws
 from turbine_dev.kube import REPO_ROOT, KubeApi
+from turbine_dev.operator_process import start_operator_process
 from turbine_dev.processes import ManagedProcess, free_port, terminating_signals_raise
 
 EXAMPLE = REPO_ROOT / "examples" / "turbine-stack.yaml"
@@ -42,32 +43,16 @@ def kubectl(plane: ControlPlane, *args: str) -> str:
 
 
 def start_operator(plane: ControlPlane, aws: EmbeddedAws, workdir: Path, namespace: str) -> ManagedProcess:
-    env = {
-        **os.environ,
-        **aws.environment,
-        "KUBECONFIG": str(plane.kubeconfig),
-        "TURBINE_POLL_INTERVAL": "2",
-        "TURBINE_WORKERS_INTERVAL": "2",
-        "TURBINE_METRICS_PORT": str(free_port()),
-        "TURBINE_METRICS_ADDRESS": "127.0.0.1",
-    }
-    operator = ManagedProcess(
-        "turbine-operator",
-        [
-            sys.executable,
-            "-m",
-            "turbine_operator.cli",
-            "run",
-            "--namespace",
-            namespace,
-            "--log-format",
-            "plain",
-        ],
+    port = free_port()
+    operator = start_operator_process(
+        plane,
+        aws,
         workdir / "operator.log",
-        env=env,
+        namespaces=[namespace],
+        metrics_port=port,
+        settings={"TURBINE_POLL_INTERVAL": "2", "TURBINE_WORKERS_INTERVAL": "2"},
     )
-    operator.wait_until(lambda: "Turbine Operator started" in operator.log_tail(200), 60, "operator start-up")
-    say(f"operator running (pid {operator.pid}), metrics on 127.0.0.1:{env['TURBINE_METRICS_PORT']}/metrics")
+    say(f"operator running (pid {operator.pid}), metrics on 127.0.0.1:{port}/metrics")
     return operator
 
 

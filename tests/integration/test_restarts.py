@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ import pytest
 from turbine_dev.controlplane import ControlPlane
 from turbine_dev.embedded_aws import EmbeddedAws
 from turbine_dev.kube import KubeApi, wait_for
+from turbine_dev.operator_process import start_operator_process
 from turbine_dev.probes import turbine_stack
 from turbine_dev.processes import ManagedProcess
 
@@ -20,22 +19,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed")]
 def _operator(
     control_plane: ControlPlane, aws: EmbeddedAws, small_templates: Path, namespace: str, log: Path, poll: str
 ) -> ManagedProcess:
-    env = {
-        **os.environ,
-        **aws.environment,
-        "KUBECONFIG": str(control_plane.kubeconfig),
-        "TURBINE_POLL_INTERVAL": poll,
-        "TURBINE_METRICS_PORT": "0",
-        "TURBINE_CFN_DIR": str(small_templates),
-    }
-    process = ManagedProcess(
-        "turbine-operator",
-        [sys.executable, "-m", "turbine_operator.cli", "run", "-n", namespace],
-        log,
-        env=env,
-    )
-    process.wait_until(lambda: "Turbine Operator started" in process.log_tail(200), 60, "start-up")
-    return process
+    settings = {"TURBINE_POLL_INTERVAL": poll, "TURBINE_CFN_DIR": str(small_templates)}
+    return start_operator_process(control_plane, aws, log, namespaces=[namespace], settings=settings)
 
 
 @pytest.mark.parametrize("kill_when", ["ChangeSetCreating", "FirstStatus"])

@@ -1,0 +1,50 @@
+"""The operator in its own process (`turbine-operator run`), as a user starts it: demo, benchmarks, tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from turbine_dev.controlplane import ControlPlane
+from turbine_dev.embedded_aws import EmbeddedAws
+from turbine_dev.operator_runner import STARTED_MESSAGE
+from turbine_dev.processes import ManagedProcess
+
+
+def start_operator_process(
+    plane: ControlPlane,
+    aws: EmbeddedAws,
+    log: Path,
+    *,
+    namespaces: Sequence[str] = (),
+    metrics_port: int | None = None,
+    settings: Mapping[str, str] | None = None,
+) -> ManagedProcess:
+    """Starts the operator on the local control plane and the embedded AWS, and waits for its start-up.
+
+    `namespaces` empty means all namespaces; `metrics_port` None means no metrics server;
+    `settings` are TURBINE_* variables on top of the defaults.
+    """
+    env = {
+        **os.environ,
+        **aws.environment,
+        "KUBECONFIG": str(plane.kubeconfig),
+        "TURBINE_METRICS_PORT": str(metrics_port or 0),
+        "TURBINE_METRICS_ADDRESS": "127.0.0.1",
+        **(settings or {}),
+    }
+    scope = [f"--namespace={namespace}" for namespace in namespaces] or ["--all-namespaces"]
+    operator = ManagedProcess(
+        "turbine-operator",
+        [sys.executable, "-m", "turbine_operator.cli", "run", *scope, "--log-format", "plain"],
+        log,
+        env=env,
+    )
+    try:
+        operator.wait_until(lambda: STARTED_MESSAGE in operator.log_tail(200), 60, "start-up")
+    except BaseException:
+        operator.stop()
+        raise
+    return operator
