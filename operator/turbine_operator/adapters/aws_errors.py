@@ -36,6 +36,8 @@ THROTTLING_CODES = frozenset(
         "PriorRequestNotComplete",
     }
 )
+# What botocore calls the answer to a conditional GetObject whose ETag still matches.
+NOT_MODIFIED = "304"
 ACCESS_CODES = frozenset(
     {
         "AccessDenied",

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from turbine_operator.adapters.aws_errors import aws_call, error_code, error_message
+from turbine_operator.adapters.aws_errors import NOT_MODIFIED, aws_call, error_code, error_message
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.s3_objects import RememberedObjects
 from turbine_operator.core.additions import LARGEST_TEMPLATE
@@ -30,7 +30,6 @@ from turbine_operator.core.templates import Template, load_template
 
 _CANCELLED = ("Resource creation cancelled", "Resource update cancelled")
 _MAX_EVENT_PAGES = 5
-NOT_MODIFIED = "304"  # the code botocore gives a conditional GetObject whose ETag still matches
 
 
 def s3_url(bucket: str, region: str, key: str) -> str:

@@ -10,6 +10,8 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from turbine_operator.adapters.aws_errors import NOT_MODIFIED, THROTTLING_CODES
+
 RECONCILES = Counter(
     "turbine_reconciles_total", "Reconciles of TurbineStacks, by trigger and result.", ["trigger", "result"]
 )
@@ -27,10 +29,6 @@ AWS_THROTTLED = Counter(
     ["service", "operation"],
 )
 
-_THROTTLING = frozenset(
-    {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "SlowDown"}
-)
-
 
 def observe_client(client: Any) -> None:
     """Counts every request a boto3 client makes (retries included), by outcome."""
@@ -38,9 +36,9 @@ def observe_client(client: Any) -> None:
 
     def after_call(model: Any, parsed: Any, **_: Any) -> None:
         error = (parsed or {}).get("Error", {}).get("Code") if isinstance(parsed, dict) else None
-        # A conditional read of an unchanged S3 object answers 304: a success, not an error.
-        outcome = "error" if error and error != "304" else "ok"
-        if error in _THROTTLING:
+        # A conditional read of an unchanged S3 object is a success, though botocore parses it as an error.
+        outcome = "error" if error and error != NOT_MODIFIED else "ok"
+        if error in THROTTLING_CODES:
             outcome = "throttled"
             AWS_THROTTLED.labels(service, model.name).inc()
         AWS_REQUESTS.labels(service, model.name, outcome).inc()
