@@ -11,6 +11,7 @@ from turbine_dev.controlplane import ControlPlane
 from turbine_dev.embedded_aws import EmbeddedAws
 from turbine_dev.operator_runner import STARTED_MESSAGE
 from turbine_dev.processes import ManagedProcess
+from turbine_operator.handlers.lifecycle import IN_FLIGHT_TICK_GRACE_SECONDS
 
 
 def start_operator_process(
@@ -41,6 +42,8 @@ def start_operator_process(
         [sys.executable, "-m", "turbine_operator.cli", "run", *scope, "--log-format", "plain"],
         log,
         env=env,
+        # As Kubernetes would: time to finish the ticks under way before SIGKILL.
+        stop_grace=IN_FLIGHT_TICK_GRACE_SECONDS + 10,
     )
     try:
         operator.wait_until(lambda: STARTED_MESSAGE in operator.log_tail(200), 60, "start-up")

@@ -21,7 +21,7 @@ STARTED_MESSAGE = "Turbine Operator started"
 # kopf logs at ERROR level both every TemporaryError (the operator's planned waits) and every
 # Kubernetes API request it is about to retry (e.g. a 429 while the API server re-initialises its
 # watch cache). Neither is a failure unless the retries run out, which kopf logs differently.
-PLANNED_RETRIES = ("failed temporarily", "failed; will retry", "will re-authenticate")
+PLANNED_RETRIES = ("failed temporarily", "failed; will retry")
 
 
 class _ErrorCollector(logging.Handler):

@@ -39,10 +39,13 @@ class ManagedProcess:
         name: str,
         argv: Sequence[str],
         log_path: Path,
+        *,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        stop_grace: float = 10.0,
     ) -> None:
         self.name = name
+        self.stop_grace = stop_grace
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("ab")
@@ -83,14 +86,15 @@ class ManagedProcess:
             time.sleep(0.1)
         raise TimeoutError(f"{self.name} not ready ({what}) after {timeout:.0f} s:\n{self.log_tail()}")
 
-    def stop(self, grace: float = 10.0) -> None:
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if the process has not exited after `stop_grace` seconds."""
         if self.running():
             self._signal_group(signal.SIGTERM)
             try:
-                self.popen.wait(timeout=grace)
+                self.popen.wait(timeout=self.stop_grace)
             except subprocess.TimeoutExpired:
                 self._signal_group(signal.SIGKILL)
-                self.popen.wait(timeout=grace)
+                self.popen.wait(timeout=self.stop_grace)
         # Grandchildren that ignored SIGTERM while their leader exited are still in the group.
         self._signal_group(signal.SIGKILL)
         self._log.close()

@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help=(
             "folder of ConfigMap and Secret manifests (*.yaml) that the TurbineStack references; those naming"
-            " another namespace are ignored"
+            " a namespace other than the TurbineStack's are ignored"
         ),
     )
     return parser
@@ -136,10 +136,15 @@ def _render(options: argparse.Namespace) -> int:
         print(f"{options.filename}: not a TurbineStack manifest", file=sys.stderr)
         return 2
     metadata = manifest.get("metadata") or {}
-    namespace, name = metadata.get("namespace", "default"), metadata.get("name", "unnamed")
+    # A manifest without a namespace lands wherever `kubectl apply -n` puts it: resources from any
+    # namespace may then belong with it. The stack name still needs one, so it renders as in `default`.
+    placed_in = metadata.get("namespace")
+    namespace, name = placed_in or "default", metadata.get("name", "unnamed")
     try:
         spec = parse_spec(manifest.get("spec"), namespace=namespace, name=name, default_region=options.region)
-        objects = ManifestObjects.from_folder(options.resources) if options.resources else ManifestObjects()
+        objects = ManifestObjects()
+        if options.resources:
+            objects = ManifestObjects.from_folder(options.resources, placed_in)
         # No AWS: an s3Url template is reported as unreadable rather than fetched.
         fetched = fetch_references(spec, namespace, objects, s3=None)
         desired = desired_stack(spec, Owner(namespace, name, RENDER_UID), load_turbine_sources(), fetched)

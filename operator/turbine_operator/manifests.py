@@ -19,41 +19,42 @@ class ManifestError(Exception):
     """A manifest in the --resources folder cannot be read."""
 
 
-# The namespace a manifest names, or None for one without: `kubectl apply -n` puts that one in the
-# TurbineStack's namespace, so it is found from any.
-ObjectKey = tuple[SourceKind, str | None, str]
-
-
 class ManifestObjects:
-    """An ObjectReader over ConfigMap and Secret manifests, keyed by kind, namespace and name."""
+    """An ObjectReader over the ConfigMap and Secret manifests that a render may use."""
 
-    def __init__(self, objects: Mapping[ObjectKey, StoredObject] | None = None) -> None:
+    def __init__(self, objects: Mapping[tuple[SourceKind, str], StoredObject] | None = None) -> None:
         self._objects = dict(objects or {})
 
     @classmethod
-    def from_folder(cls, folder: Path) -> ManifestObjects:
+    def from_folder(cls, folder: Path, namespace: str | None) -> ManifestObjects:
+        """The manifests in `folder` that `kubectl apply -n <namespace>` would put in that namespace.
+
+        Those naming no namespace always count. With `namespace` None (a TurbineStack manifest that
+        names none), those naming any namespace count too. Two that would count for the same kind
+        and name are refused: which one wins would depend on file order.
+        """
         if not folder.is_dir():
             raise ManifestError(f"--resources {folder}: not a folder")
-        objects: dict[ObjectKey, StoredObject] = {}
-        defined_in: dict[ObjectKey, str] = {}
+        objects: dict[tuple[SourceKind, str], StoredObject] = {}
+        defined_in: dict[tuple[SourceKind, str], str] = {}
         for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
             for document in _documents(path):
                 kind = _KINDS.get(str(document.get("kind")))
                 metadata = document.get("metadata") or {}
-                name, namespace = metadata.get("name"), metadata.get("namespace")
+                name, placed_in = metadata.get("name"), metadata.get("namespace")
                 if kind is None or not isinstance(name, str):
                     continue
-                key = (kind, str(namespace) if namespace else None, name)
-                where = f"{path.name}: {kind.value} {f'{namespace}/' if namespace else ''}{name}"
-                if key in defined_in:
-                    # Which of the two would win depends on file order: refuse rather than guess.
-                    raise ManifestError(f"{where} is also defined in {defined_in[key]}")
-                defined_in[key] = path.name
-                objects[key] = _stored(kind, document, where)
+                if namespace is not None and placed_in and placed_in != namespace:
+                    continue
+                where = f"{path.name}: {kind.value} {f'{placed_in}/' if placed_in else ''}{name}"
+                if (kind, name) in defined_in:
+                    raise ManifestError(f"{where} is also defined in {defined_in[(kind, name)]}")
+                defined_in[(kind, name)] = where
+                objects[(kind, name)] = _stored(kind, document, where)
         return cls(objects)
 
     def read(self, kind: SourceKind, namespace: str, name: str) -> StoredObject | None:
-        return self._objects.get((kind, namespace, name)) or self._objects.get((kind, None, name))
+        return self._objects.get((kind, name))  # from_folder kept only those of the namespace
 
 
 def _documents(path: Path) -> Iterator[Mapping[str, Any]]:

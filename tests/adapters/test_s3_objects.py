@@ -88,9 +88,12 @@ def test_a_gateway_without_a_store_reads_whole_objects_every_time(
     s3_stub.verify()
 
 
-def test_reads_stop_one_byte_past_the_template_limit(reader: StackGateway, s3_stub: RecordingStubber) -> None:
+def test_reads_stop_one_byte_past_the_template_limit_and_are_not_remembered(
+    reader: StackGateway, s3_stub: RecordingStubber, remembered: RememberedObjects
+) -> None:
     _expect_read(s3_stub, b"x" * (LARGEST_TEMPLATE + 100), '"big"')
     assert len(reader.read_object(BUCKET, KEY) or b"") == LARGEST_TEMPLATE + 1
+    assert remembered.get(BUCKET, KEY) is None
     s3_stub.verify()
 
 

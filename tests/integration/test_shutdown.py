@@ -18,7 +18,9 @@ pytestmark = [
     pytest.mark.usefixtures("crd_installed", "small_templates", "kubeconfig_environment", "aws_environment"),
 ]
 
-TICK_DURATION = 2.0
+# Longer than the few seconds kopf gives leftover tasks anyway: a shorter tick would finish, and
+# write its status, even when the operator does not wait for it.
+TICK_DURATION = 8.0
 
 
 def test_a_tick_in_flight_at_shutdown_finishes_and_writes_its_status(
@@ -46,9 +48,7 @@ def test_a_tick_in_flight_at_shutdown_finishes_and_writes_its_status(
         kube.create_stack(namespace, turbine_stack("busy", template_bucket))
         kube.wait_condition(namespace, "busy", "Ready", timeout=30)
         assert started.wait(30), "no drift check started"
-    # running_operator has failed by now if the tick's status write broke after shutdown.
-    assert finished.is_set(), "shutdown did not wait for the tick under way"
-    # An orphaned tick writes its status only if the API connection happens to outlive shutdown.
-    assert "Leaving it orphaned" not in caplog.text
     drift = (kube.get_stack(namespace, "busy") or {})["status"].get("drift") or {}
     assert drift.get("detectionId"), "the tick's result was lost"
+    assert finished.is_set(), "shutdown did not wait for the tick under way"
+    assert "Leaving it orphaned" not in caplog.text

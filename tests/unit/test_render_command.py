@@ -51,9 +51,20 @@ def test_without_the_referenced_objects_the_error_names_the_entry(capsys: pytest
     assert "spec.additionalTemplates[DataLake].template.configMapKeyRef: ConfigMap airflow-extras" in err
 
 
+def _stack_in(folder: Path, namespace: str | None) -> Path:
+    """The example TurbineStack, placed in `namespace` (or in none, as the example is)."""
+    manifest = yaml.safe_load((EXAMPLE / "turbine-stack.yaml").read_text())
+    if namespace:
+        manifest["metadata"]["namespace"] = namespace
+    path = folder / "turbine-stack.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    return path
+
+
 def _resources_in(folder: Path, namespaces: dict[str, str | None]) -> Path:
     """Copies the example's resources into `folder`, one file per namespace given."""
     documents = list(yaml.safe_load_all((EXAMPLE / "resources.yaml").read_text()))
+    folder.mkdir()
     for file_name, namespace in namespaces.items():
         placed = [
             {**doc, "metadata": {**doc["metadata"], **({"namespace": namespace} if namespace else {})}}
@@ -63,30 +74,36 @@ def _resources_in(folder: Path, namespaces: dict[str, str | None]) -> Path:
     return folder
 
 
+TWICE = "b.yaml: ConfigMap {}airflow-extras is also defined in a.yaml: ConfigMap {}airflow-extras"
+
+
 @pytest.mark.parametrize(
-    ("namespaces", "found"),
+    ("stack_namespace", "resources", "error"),
     [
-        ({"resources.yaml": None}, True),
-        ({"resources.yaml": "default"}, True),
-        ({"resources.yaml": "elsewhere"}, False),
-        ({"here.yaml": "default", "there.yaml": "elsewhere"}, True),
+        (None, {"a.yaml": None}, None),
+        (None, {"a.yaml": "prod"}, None),
+        (None, {"a.yaml": "prod", "b.yaml": "dev"}, TWICE.format("dev/", "prod/")),
+        ("prod", {"a.yaml": None}, None),
+        ("prod", {"a.yaml": "prod"}, None),
+        ("prod", {"a.yaml": "dev"}, "ConfigMap airflow-extras does not exist in namespace prod"),
+        ("prod", {"a.yaml": "prod", "b.yaml": "dev"}, None),
+        ("prod", {"a.yaml": None, "b.yaml": "prod"}, TWICE.format("prod/", "")),
     ],
 )
-def test_resources_count_only_in_the_stack_namespace_or_without_one(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, namespaces: dict[str, str | None], found: bool
+def test_resources_count_where_kubectl_apply_would_put_them(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    stack_namespace: str | None,
+    resources: dict[str, str | None],
+    error: str | None,
 ) -> None:
-    code, _, err = render(capsys, "--resources", str(_resources_in(tmp_path, namespaces)))
-    if found:
+    stack = _stack_in(tmp_path, stack_namespace)
+    folder = _resources_in(tmp_path / "resources", resources)
+    code = main(["render", "-f", str(stack), "--resources", str(folder)])
+    out, err = capsys.readouterr()
+    if error is None:
         assert (code, err) == (0, "")
+        assert yaml.safe_load(out)["stackName"] == f"{stack_namespace or 'default'}-airflow-extras"
     else:
-        assert code == 2
-        assert "ConfigMap airflow-extras" in err
-
-
-def test_an_object_defined_twice_is_refused_naming_both_files(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    folder = _resources_in(tmp_path, {"a.yaml": "default", "b.yaml": "default"})
-    code, out, err = render(capsys, "--resources", str(folder))
-    assert (code, out) == (2, "")
-    assert "b.yaml: ConfigMap default/airflow-extras is also defined in a.yaml" in err
+        assert (code, out) == (2, "")
+        assert error in err

@@ -179,7 +179,8 @@ class StackGateway:
                     store.forget(bucket, key)
                 return None
             raise
-        if store is not None and "ETag" in response:
+        # Too large an object is refused at render; it is not worth remembering.
+        if store is not None and "ETag" in response and len(body) <= LARGEST_TEMPLATE:
             store.put(bucket, key, str(response["ETag"]), body)
         return body
 

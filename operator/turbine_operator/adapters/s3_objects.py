@@ -55,7 +55,8 @@ class RememberedObjects:
 
     @property
     def size(self) -> int:
-        return self._size
+        with self._lock:
+            return self._size
 
     def _drop(self, identity: tuple[str, str]) -> None:
         removed = self._objects.pop(identity, None)

@@ -22,9 +22,12 @@ from turbine_operator.operations.workers import WorkerWatcher
 
 STORAGE_PREFIX = "turbine.dev"
 FINALIZER = "turbine.dev/finalizer"
-# How long shutdown waits for a timer tick already under way (an AWS call in a worker thread) to
-# finish and write its status; kopf otherwise orphans it and its result is lost. It stays below the
-# Deployment's terminationGracePeriodSeconds so the pod is not killed while waiting.
+# How long kopf waits for a timer tick under way (AWS calls in a worker thread) when it stops the
+# timer: at shutdown, or when the TurbineStack is deleted. kopf's default hardly waits, orphaning a
+# tick that is slower than its few seconds of leftover-task grace, so a change set it started or a
+# drift detection id it got is never written to status. All ticks are awaited together, so shutdown
+# takes at most this long whatever the number of stacks; it stays below the Deployment's
+# terminationGracePeriodSeconds. Events such a late tick posts are dropped: kopf's event poster stops first.
 IN_FLIGHT_TICK_GRACE_SECONDS = 30.0
 
 
