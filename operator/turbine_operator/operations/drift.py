@@ -22,7 +22,6 @@ from turbine_operator.core.drift import (
 from turbine_operator.core.errors import AwsError, SpecError, TransientAwsError
 from turbine_operator.core.observations import ResourceDrift
 from turbine_operator.core.reporting import Announcement
-from turbine_operator.core.spec import parse_spec
 from turbine_operator.operations.rate_limits import TokenBucket
 from turbine_operator.operations.resources import Clock, Outcome, StackResource, timestamp, utc_now
 
@@ -46,12 +45,7 @@ class DriftDetector:
         """The status to write, or None when there is nothing to do on this tick."""
         status = dict(resource.status)
         try:
-            spec = parse_spec(
-                resource.spec,
-                namespace=resource.namespace,
-                name=resource.name,
-                default_region=self._settings.default_region,
-            )
+            spec = resource.parsed_spec(self._settings.default_region)
         except SpecError:
             return None  # the reconcile reports it
         stack_id = status.get("stackId")

@@ -37,7 +37,7 @@ from turbine_operator.core.naming import (
 from turbine_operator.core.observations import ObservedStack, StackMemory
 from turbine_operator.core.rendering import DesiredStack, Owner, desired_stack
 from turbine_operator.core.reporting import Announcement, announcement_for, pending_change_set, verdict_for
-from turbine_operator.core.spec import TurbineStackSpec, UpdatePolicy, parse_spec
+from turbine_operator.core.spec import TurbineStackSpec, UpdatePolicy
 from turbine_operator.core.status import StatusFacts, memory_from_status, status_patch
 from turbine_operator.operations.references import ObjectReader, fetch_references
 from turbine_operator.operations.resources import Clock, Outcome, StackResource, timestamp, utc_now
@@ -71,12 +71,7 @@ class Reconciler:
     def reconcile(self, resource: StackResource) -> Outcome:
         now = timestamp(self._clock())
         try:
-            spec = parse_spec(
-                resource.spec,
-                namespace=resource.namespace,
-                name=resource.name,
-                default_region=self._settings.default_region,
-            )
+            spec = resource.parsed_spec(self._settings.default_region)
         except SpecError as error:
             return self._report(resource, now, stalled("InvalidSpec", str(error)))
         if spec.suspend:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from turbine_operator.core.reporting import Announcement
+from turbine_operator.core.spec import TurbineStackSpec, parse_spec
 
 Clock = Callable[[], datetime.datetime]
 
@@ -29,6 +30,10 @@ class StackResource:
     spec: Mapping[str, Any]
     status: Mapping[str, Any]
     annotations: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def parsed_spec(self, default_region: str) -> TurbineStackSpec:
+        """The spec as typed models; raises SpecError naming the field at fault."""
+        return parse_spec(self.spec, namespace=self.namespace, name=self.name, default_region=default_region)
 
 
 @dataclasses.dataclass(frozen=True)
