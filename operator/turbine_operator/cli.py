@@ -69,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
         help="address the metrics endpoint binds (default 0.0.0.0) [TURBINE_METRICS_ADDRESS]",
     )
     run.add_argument(
+        "--max-concurrent-updates",
+        type=int,
+        help=(
+            "stack updates in flight at once, operator-wide, so a new template bundle rolls out in stages;"
+            " 0 for no limit (default 10) [TURBINE_MAX_CONCURRENT_UPDATES]"
+        ),
+    )
+    run.add_argument(
         "--liveness", metavar="URL", help="kopf liveness endpoint, e.g. http://0.0.0.0:8080/healthz"
     )
     run.add_argument(
@@ -113,6 +121,7 @@ def _run(options: argparse.Namespace) -> int:
         "TURBINE_RESYNC_INTERVAL": options.resync_interval,
         "TURBINE_METRICS_PORT": options.metrics_port,
         "TURBINE_METRICS_ADDRESS": options.metrics_address,
+        "TURBINE_MAX_CONCURRENT_UPDATES": options.max_concurrent_updates,
         TEMPLATES_DIR_ENV: options.cfn_dir,
         LAMBDAS_DIR_ENV: options.lambdas_dir,
     }

@@ -21,6 +21,7 @@ from stubbed.aws import (
     TOPIC,
     RecordingStubber,
     change_set_description,
+    change_set_id,
     change_set_request,
     change_set_summary,
     newest_first,
@@ -238,6 +239,7 @@ def test_describe_change_set_combines_pages_and_captures_replacement(
             ResourceChange("Modify", "Webserver", "AWS::EC2::Instance", replacement="False"),
         ),
         created_at="2025-03-01T09:30:00Z",
+        change_set_id=change_set_id(CHANGE_SET),
     )
 
 
@@ -676,7 +678,7 @@ def test_first_failure_is_the_oldest_root_failure(gateway: StackGateway, cf_stub
         "describe_stack_events", _events_page(_failed_create_events()), {"StackName": STACK_ID}
     )
 
-    assert gateway.first_failure(STACK_ID) == (
+    assert gateway.latest_operation(STACK_ID).first_failure == (
         "TaskQueue (AWS::SQS::Queue): Resource handler returned message: "
         '"Queue name cannot be empty (Service: Sqs, Status Code: 400)"'
     )
@@ -689,7 +691,7 @@ def test_first_failure_stops_paging_at_the_start_of_the_latest_operation(
     # A NextToken is present, but the page already holds the "User Initiated" event: page 2 is never read.
     cf_stub.add_response("describe_stack_events", _events_page(_failed_create_events(), next_token="older"))
 
-    assert gateway.first_failure(STACK_ID) is not None
+    assert gateway.latest_operation(STACK_ID).first_failure is not None
     cf_stub.verify()
     assert calls == ["DescribeStackEvents"]
 
@@ -704,7 +706,9 @@ def test_first_failure_reads_older_pages_until_the_operation_start(
         "describe_stack_events", _events_page(older), {"StackName": STACK_ID, "NextToken": "t2"}
     )
 
-    assert str(gateway.first_failure(STACK_ID)).startswith("TaskQueue (AWS::SQS::Queue): Resource handler")
+    assert str(gateway.latest_operation(STACK_ID).first_failure).startswith(
+        "TaskQueue (AWS::SQS::Queue): Resource handler"
+    )
     cf_stub.verify()
 
 
@@ -715,7 +719,7 @@ def test_first_failure_gives_up_after_five_pages(
         events = [stack_event("TaskQueue", QUEUE, "UPDATE_IN_PROGRESS", minute=100 - page)]
         cf_stub.add_response("describe_stack_events", _events_page(events, next_token=f"t{page + 1}"))
 
-    assert gateway.first_failure(STACK_ID) is None
+    assert gateway.latest_operation(STACK_ID).first_failure is None
     cf_stub.verify()
     assert calls == ["DescribeStackEvents"] * 5
 
@@ -728,7 +732,7 @@ def test_first_failure_without_failures_is_none(gateway: StackGateway, cf_stub: 
     ]
     cf_stub.add_response("describe_stack_events", _events_page(events))
 
-    assert gateway.first_failure(STACK_ID) is None
+    assert gateway.latest_operation(STACK_ID).first_failure is None
     cf_stub.verify()
 
 
@@ -750,9 +754,25 @@ def test_first_failure_ignores_older_operations_on_the_same_page(
     cf_stub.add_response("describe_stack_events", _events_page(history))
 
     assert (
-        gateway.first_failure(STACK_ID)
+        gateway.latest_operation(STACK_ID).first_failure
         == "TaskQueue (AWS::SQS::Queue): Queue name already exists (Service: Sqs)"
     )
+    cf_stub.verify()
+
+
+def test_latest_operation_carries_the_token_of_the_request_that_started_it(
+    gateway: StackGateway, cf_stub: RecordingStubber
+) -> None:
+    history = [
+        stack_level_event("UPDATE_IN_PROGRESS", "User Initiated", minute=0, token="turbine-x-earlier"),
+        stack_level_event("UPDATE_COMPLETE", minute=1, token="turbine-x-earlier"),
+        stack_level_event("UPDATE_IN_PROGRESS", "User Initiated", minute=10, token="turbine-x-latest"),
+        stack_event("TaskQueue", QUEUE, "UPDATE_FAILED", "Queue name already exists", minute=11),
+        stack_level_event("UPDATE_ROLLBACK_COMPLETE", minute=12, token="turbine-x-latest"),
+    ]
+    cf_stub.add_response("describe_stack_events", _events_page(history))
+
+    assert gateway.latest_operation(STACK_ID).token == "turbine-x-latest"
     cf_stub.verify()
 
 

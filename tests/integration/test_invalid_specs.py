@@ -103,6 +103,32 @@ def test_server_keeps_immutable_fields(
     assert "immutable" in str(rejected.value.body)
 
 
+def test_server_lets_the_spec_pin_the_defaulted_stack_name_and_region(kube: KubeApi, namespace: str) -> None:
+    # Without spec.region a stack stays in the region it was created in (status.region), whatever the
+    # operator's default becomes; writing that region (or stack name) into the spec pins it for good.
+    kube.create_stack(namespace, turbine_stack("pinned", "good-bucket"))
+    kube.custom.patch_namespaced_custom_object_status(
+        "turbine.dev",
+        "v1alpha1",
+        namespace,
+        "turbinestacks",
+        "pinned",
+        {"status": {"region": "eu-west-1", "stackName": f"{namespace}-pinned"}},
+    )
+    for refused in ({"region": "us-east-1"}, {"stackName": "another-stack"}):
+        with pytest.raises(ApiException) as rejected:
+            kube.patch_stack(namespace, "pinned", {"spec": refused})
+        assert rejected.value.status == 422
+        assert "immutable" in str(rejected.value.body)
+    pinned = kube.patch_stack(
+        namespace, "pinned", {"spec": {"region": "eu-west-1", "stackName": f"{namespace}-pinned"}}
+    )
+    assert (pinned["spec"]["region"], pinned["spec"]["stackName"]) == ("eu-west-1", f"{namespace}-pinned")
+    with pytest.raises(ApiException) as removed:
+        kube.patch_stack(namespace, "pinned", {"spec": {"region": None}})
+    assert removed.value.status == 422
+
+
 STALLED_BY_THE_OPERATOR = [
     ("InvalidSpec", "spec.parameters.NotAParameter", {"parameters": {"NotAParameter": "x"}}),
     ("InvalidSpec", "spec.parameters.MaxGroupSize", {"parameters": {"MaxGroupSize": "3"}}),

@@ -52,5 +52,5 @@ def reconciler(aws: StubbedAws, settings: OperatorSettings, objects: ObjectsInMe
 
 
 @pytest.fixture
-def deleter(aws: StubbedAws, settings: OperatorSettings) -> Deleter:
-    return Deleter(aws.sessions, settings, clock=lambda: NOW)
+def deleter(aws: StubbedAws, settings: OperatorSettings, objects: ObjectsInMemory) -> Deleter:
+    return Deleter(aws.sessions, settings, objects, clock=lambda: NOW)

@@ -32,7 +32,14 @@ from stubbed.aws import (
     stack_level_event,
 )
 from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.core.naming import OWNER_UID_TAG, ownership_tags
+from turbine_operator.core.naming import (
+    APPLIED_HASH_TAG,
+    OWNER_UID_TAG,
+    change_set_name,
+    client_request_token,
+    execute_token,
+    ownership_tags,
+)
 from turbine_operator.core.rendering import DesiredStack
 from turbine_operator.operations.observing import merged_status
 from turbine_operator.operations.resources import Outcome, StackResource
@@ -50,6 +57,23 @@ MUTATING_CALLS = frozenset(
         "DeleteStack",
     }
 )
+
+
+# The stubbed stack's last update (its CreationTime): what tells change set attempts apart.
+LAST_UPDATED = "2025-03-01T09:30:00Z"
+
+
+def change_set_for(desired: DesiredStack, *, in_review: bool = False) -> str:
+    """The change set name the planner uses for a stubbed stack (none yet or in review: no attempt)."""
+    return change_set_name(desired.hash, "" if in_review else LAST_UPDATED)
+
+
+def change_set_token(name: str, kind: str) -> str:
+    return client_request_token(OWNER_UID, "change-set", name, kind)
+
+
+def execute_token_for(desired: DesiredStack, name: str) -> str:
+    return execute_token(desired.hash, change_set_id(name))
 
 
 def stack_resource(
@@ -81,8 +105,8 @@ def conditions(outcome: Outcome) -> dict[str, dict[str, Any]]:
 merged = merged_status  # the merge patch the API server applies to status writes
 
 
-def operation_start(status: str, *, minute: int) -> dict[str, Any]:
-    return stack_level_event(status, "User Initiated", minute=minute)
+def operation_start(status: str, *, minute: int, token: str | None = None) -> dict[str, Any]:
+    return stack_level_event(status, "User Initiated", minute=minute, token=token)
 
 
 @dataclasses.dataclass
@@ -113,9 +137,15 @@ class StubbedAws:
         requested_as: str = STACK_NAME,
         tagged: bool = True,
         parameters: Mapping[str, str] | None = None,
+        applied_hash: str | None = None,
     ) -> None:
-        """A stack tagged as owned by `owner_uid`; untagged (as in review on real AWS) if not `tagged`."""
+        """A stack tagged as owned by `owner_uid`; untagged (as in review on real AWS) if not `tagged`.
+
+        `applied_hash` is the desired hash its last update applied (the tag the operator sets).
+        """
         tags = {**ownership_tags(NAMESPACE, NAME, OWNER_UID), OWNER_UID_TAG: owner_uid} if tagged else {}
+        if applied_hash is not None:
+            tags[APPLIED_HASH_TAG] = applied_hash
         stack = stack_description(
             status,
             reason=reason,

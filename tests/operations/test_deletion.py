@@ -7,12 +7,15 @@ from typing import Any
 import pytest
 
 from stubbed.aws import (
+    NAME,
+    NAMESPACE,
     OWNER_UID,
     SERVICE_ROLE,
     STACK_ID,
     STACK_NAME,
     spec,
 )
+from stubbed.cluster import ObjectsInMemory
 from turbine_operator.core.naming import client_request_token
 from turbine_operator.operations.deletion import Deleter
 
@@ -44,12 +47,57 @@ def test_retain_makes_no_aws_call(aws: StubbedAws, deleter: Deleter) -> None:
     assert STACK_NAME in outcome.announcement.message
 
 
-def test_a_resource_that_never_reached_aws_is_finished(aws: StubbedAws, deleter: Deleter) -> None:
+def test_a_resource_with_no_status_and_no_stack_is_finished(aws: StubbedAws, deleter: Deleter) -> None:
+    aws.no_stack()  # the spec names the stack: it is looked up even with no status
+
     outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete")), attempt=0)
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks"]
+    assert outcome.finished
+
+
+def test_a_stack_created_before_status_was_written_is_deleted(aws: StubbedAws, deleter: Deleter) -> None:
+    # The operator died after its CreateChangeSet and before writing status: the stack (in review,
+    # untagged until executed) is found by the spec's name and recognised by our change set's tags.
+    name = "turbine-0123456789abcdef01234567"
+    aws.stack("REVIEW_IN_PROGRESS", tagged=False)
+    aws.existing_change_sets([name])
+    aws.change_set_tags(name, OWNER_UID)
+    _delete_stack(aws, FIRST_TOKEN)
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete")), attempt=0)
+
+    aws.verify()
+    assert "DeleteStack" in aws.calls
+    assert not outcome.finished  # it waits for the stack to go
+
+
+def test_deleting_a_suspended_resource_makes_no_aws_call(aws: StubbedAws, deleter: Deleter) -> None:
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete", suspend=True), KNOWN), attempt=0)
 
     aws.verify()
     assert aws.calls == []
     assert outcome.finished
+    assert outcome.announcement is not None
+    assert outcome.announcement.reason == "StackRetained"
+    assert "spec.suspend is true" in outcome.announcement.message
+
+
+def test_an_adopter_never_deletes_the_stack_of_a_live_turbinestack(
+    aws: StubbedAws, deleter: Deleter, objects: ObjectsInMemory
+) -> None:
+    other = "0b5e7e4c-1111-2222-3333-444455556666"
+    objects.turbine_stacks[(NAMESPACE, NAME)] = other  # the TurbineStack its tags name still exists
+    aws.stack("UPDATE_COMPLETE", owner_uid=other, requested_as=STACK_ID)
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete", adopt=True), KNOWN), attempt=0)
+
+    aws.verify()
+    assert aws.mutating_calls == []
+    assert outcome.finished
+    assert outcome.announcement is not None
+    assert outcome.announcement.reason == "StackNotOwned"
 
 
 @pytest.mark.parametrize("role", [None, SERVICE_ROLE])

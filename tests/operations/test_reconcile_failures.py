@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from stubbed.aws import (
-    OWNER_UID,
+    NAME,
+    NAMESPACE,
     QUEUE,
     SERVICE_ROLE,
     STACK_ID,
@@ -19,11 +20,16 @@ from stubbed.aws import (
     spec,
     stack_event,
 )
-from turbine_operator.core.naming import change_set_name, client_request_token
+from stubbed.cluster import ObjectsInMemory
+from turbine_operator.core.errors import AwsAccessDenied
+from turbine_operator.core.naming import continue_rollback_token, execute_token
 from turbine_operator.operations.reconcile import Reconciler
 
 from .harness import (
+    LAST_UPDATED,
     StubbedAws,
+    change_set_for,
+    change_set_token,
     conditions,
     desired_for,
     merged,
@@ -55,9 +61,10 @@ def _failed_create_events() -> list[dict[str, Any]]:
     ]
 
 
-def _failed_update_events() -> list[dict[str, Any]]:
+def _failed_update_events(token: str | None = None) -> list[dict[str, Any]]:
+    """A failed update; `token` is the ClientRequestToken CloudFormation puts on its stack events."""
     return [
-        operation_start("UPDATE_IN_PROGRESS", minute=0),
+        operation_start("UPDATE_IN_PROGRESS", minute=0, token=token),
         stack_event("TaskQueue", QUEUE, "UPDATE_FAILED", QUEUE_FAILURE, minute=1),
         stack_event(
             STACK_NAME,
@@ -158,9 +165,10 @@ def test_a_changed_spec_after_a_rolled_back_update_creates_a_new_change_set(
         status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH, "lastAttemptedHash": "1" * 32},
     )
     desired = desired_for(resource)
-    name = change_set_name(desired.hash)
-    token = client_request_token(OWNER_UID, "change-set", str(resource.generation), desired.hash, "UPDATE")
+    name = change_set_for(desired)
+    token = change_set_token(name, "UPDATE")
     aws.stack("UPDATE_ROLLBACK_COMPLETE")
+    aws.events(_failed_update_events(token=execute_token("1" * 32, "an earlier change set")))
     aws.no_change_set(name)
     aws.bundle_listing(desired, present=True)
     aws.existing_change_sets(["turbine-111111111111111111111111", "manual-review"])
@@ -172,6 +180,7 @@ def test_a_changed_spec_after_a_rolled_back_update_creates_a_new_change_set(
     aws.verify()
     assert aws.calls == [
         "DescribeStacks",
+        "DescribeStackEvents",
         "DescribeChangeSet",
         "ListObjectsV2",
         "ListChangeSets",
@@ -191,9 +200,10 @@ def test_a_failed_rollback_is_continued_once_then_stalls(aws: StubbedAws, reconc
         spec(serviceRoleArn=SERVICE_ROLE), status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH}
     )
     desired = desired_for(resource)
-    token = client_request_token(OWNER_UID, "continue-rollback", str(resource.generation), desired.hash)
+    token = continue_rollback_token(desired.hash, STACK_ID, LAST_UPDATED)
     reason = "The following resource(s) failed to update: [LogsBucket]."
     aws.stack("UPDATE_ROLLBACK_FAILED", reason=reason)
+    aws.events(_failed_update_events(token=execute_token(desired.hash, "the change set")))
     aws.cloudformation.add_response(
         "continue_update_rollback",
         {},
@@ -202,20 +212,27 @@ def test_a_failed_rollback_is_continued_once_then_stalls(aws: StubbedAws, reconc
 
     first = reconciler.reconcile(resource)
 
-    assert aws.calls == ["DescribeStacks", "ContinueUpdateRollback"]
+    assert aws.calls == ["DescribeStacks", "DescribeStackEvents", "ContinueUpdateRollback"]
     assert first.status["continuedRollbackHash"] == desired.hash
     found = conditions(first)
     assert found["Reconciling"]["reason"] == "ContinuingUpdateRollback"
     assert found["Ready"]["status"] == "False"
     assert "Stalled" not in found
 
-    # The continued rollback failed again: no second ContinueUpdateRollback, a stall instead.
+    # The continued rollback failed again: no second ContinueUpdateRollback, a stall instead. The
+    # status that remembered it is lost: the events of the continued rollback carry its token.
     aws.stack("UPDATE_ROLLBACK_FAILED", reason=reason)
-    aws.events(_failed_update_events())
-    second = reconciler.reconcile(stack_resource(resource.spec, merged(resource.status, first.status)))
+    aws.events(_failed_update_events(token=token))
+    second = reconciler.reconcile(stack_resource(resource.spec, {"stackName": STACK_NAME}))
 
     aws.verify()
-    assert aws.calls == ["DescribeStacks", "ContinueUpdateRollback", "DescribeStacks", "DescribeStackEvents"]
+    assert aws.calls == [
+        "DescribeStacks",
+        "DescribeStackEvents",
+        "ContinueUpdateRollback",
+        "DescribeStacks",
+        "DescribeStackEvents",
+    ]
     found = conditions(second)
     _assert_stalled(found, "UpdateRollbackFailed")
     assert "after one ContinueUpdateRollback" in found["Stalled"]["message"]
@@ -260,7 +277,7 @@ def test_an_empty_change_set_is_deleted_and_the_stack_is_ready(
 ) -> None:
     resource = stack_resource(status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH})
     desired = desired_for(resource)
-    name = change_set_name(desired.hash)
+    name = change_set_for(desired)
     aws.stack("UPDATE_COMPLETE", outputs={"WebserverURL": "http://webserver.example:8080"})
     aws.change_set(name, status="FAILED", execution_status="UNAVAILABLE", reason=reason)
     aws.delete_change_set(name, stack=STACK_NAME)
@@ -280,7 +297,7 @@ def test_an_empty_change_set_is_deleted_and_the_stack_is_ready(
 
 def test_a_change_set_that_failed_for_another_reason_stalls(aws: StubbedAws, reconciler: Reconciler) -> None:
     resource = stack_resource(status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH})
-    name = change_set_name(desired_for(resource).hash)
+    name = change_set_for(desired_for(resource))
     aws.stack("UPDATE_COMPLETE")
     aws.change_set(
         name,
@@ -342,7 +359,7 @@ def test_throttling_in_the_middle_of_a_reconcile_is_retried(aws: StubbedAws, rec
     resource = stack_resource(status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH})
     desired = desired_for(resource)
     aws.stack("UPDATE_COMPLETE")
-    aws.no_change_set(change_set_name(desired.hash))
+    aws.no_change_set(change_set_for(desired))
     aws.bundle_listing(desired, present=True)
     aws.existing_change_sets([])
     aws.error(aws.cloudformation, "create_change_set", "Throttling", "Rate exceeded")
@@ -433,14 +450,13 @@ def test_a_stack_owned_by_someone_else_is_left_alone(aws: StubbedAws, reconciler
 def test_adopting_a_foreign_stack_proceeds_to_a_change_set(aws: StubbedAws, reconciler: Reconciler) -> None:
     resource = stack_resource(spec(adopt=True))
     desired = desired_for(resource)
-    name = change_set_name(desired.hash)
-    aws.stack("UPDATE_COMPLETE", owner_uid=OTHER_UID)
+    name = change_set_for(desired)
+    aws.stack("UPDATE_COMPLETE", owner_uid=OTHER_UID)  # its TurbineStack is gone
     aws.no_change_set(name)
     aws.bundle_listing(desired, present=False)
     aws.bundle_uploads(desired)
     aws.existing_change_sets([])
-    token = client_request_token(OWNER_UID, "change-set", str(resource.generation), desired.hash, "UPDATE")
-    aws.create_change_set(desired, name, "UPDATE", token)
+    aws.create_change_set(desired, name, "UPDATE", change_set_token(name, "UPDATE"))
 
     outcome = reconciler.reconcile(resource)
 
@@ -456,6 +472,23 @@ def test_adopting_a_foreign_stack_proceeds_to_a_change_set(aws: StubbedAws, reco
     ]
     assert conditions(outcome)["Reconciling"]["reason"] == "ChangeSetCreating"
     assert outcome.status["stackId"] == STACK_ID
+
+
+def test_adopting_a_stack_whose_turbinestack_still_exists_stalls(
+    aws: StubbedAws, reconciler: Reconciler, objects: ObjectsInMemory
+) -> None:
+    # Adoption is for stacks no live TurbineStack owns: the other team's stack is never touched.
+    objects.turbine_stacks[(NAMESPACE, NAME)] = OTHER_UID
+    aws.stack("UPDATE_COMPLETE", owner_uid=OTHER_UID)
+
+    outcome = reconciler.reconcile(stack_resource(spec(adopt=True, deletionPolicy="Delete")))
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks"]
+    assert aws.mutating_calls == []
+    found = conditions(outcome)
+    _assert_stalled(found, "StackOwnedByAnotherTurbineStack")
+    assert f"belongs to TurbineStack {NAMESPACE}/{NAME}, which still exists" in found["Stalled"]["message"]
 
 
 def test_a_transient_error_keeps_the_change_set_waiting_for_approval(
@@ -551,3 +584,44 @@ def test_only_a_completed_reconcile_writes_the_pending_change_set(
     assert conditions(completed)["Reconciling"]["reason"] == "StackOperationInProgress"
     assert completed.status["pendingChangeSet"] is None
     assert "pendingChangeSet" not in merged(after_throttling, completed.status)
+
+
+def test_throttling_at_a_resync_keeps_a_ready_stack_ready(aws: StubbedAws, reconciler: Reconciler) -> None:
+    # One throttle during a resync must not flip Ready (a burst would flap a fleet in Flux and ArgoCD).
+    ready_condition = {
+        "type": "Ready",
+        "status": "True",
+        "reason": "StackReady",
+        "message": "ok",
+        "lastTransitionTime": "2025-02-01T00:00:00Z",
+        "observedGeneration": 2,
+    }
+    previous = {"stackName": STACK_NAME, "observedGeneration": 2, "conditions": [ready_condition]}
+    aws.error(aws.cloudformation, "describe_stacks", "Throttling", "Rate exceeded")
+
+    outcome = reconciler.reconcile(stack_resource(status=previous))
+
+    aws.verify()
+    found = conditions(outcome)
+    assert found["Ready"] == ready_condition
+    assert "Reconciling" not in found
+    assert (found["Synced"]["status"], found["Synced"]["reason"]) == ("False", "Retrying")
+    assert "Rate exceeded" in found["Synced"]["message"]
+    assert outcome.retry_after == 15.0
+    assert outcome.announcement is not None
+    assert outcome.announcement.warning
+
+
+def test_an_unassumable_role_stalls_instead_of_crashing(
+    aws: StubbedAws, reconciler: Reconciler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_: object, **__: object) -> None:
+        raise AwsAccessDenied("AssumeRole", "AccessDenied", "not authorized to perform: sts:AssumeRole")
+
+    monkeypatch.setattr(aws.sessions, "client", refuse)
+
+    outcome = reconciler.reconcile(stack_resource(spec(roleArn="arn:aws:iam::123456789012:role/nope")))
+
+    found = conditions(outcome)
+    _assert_stalled(found, "AwsAccessDenied")
+    assert "sts:AssumeRole" in found["Stalled"]["message"]

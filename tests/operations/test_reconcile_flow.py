@@ -16,15 +16,18 @@ from stubbed.aws import (
     resource_change,
     spec,
 )
-from turbine_operator.core.naming import change_set_name, client_request_token
+from turbine_operator.core.naming import execute_token, hash_of_token
 from turbine_operator.core.rendering import DesiredStack
 from turbine_operator.operations.reconcile import Reconciler
 
 from .harness import (
     NOW_TEXT,
     StubbedAws,
+    change_set_for,
+    change_set_token,
     conditions,
     desired_for,
+    execute_token_for,
     merged,
     stack_resource,
 )
@@ -37,12 +40,11 @@ def test_a_new_stack_uploads_the_bundle_and_creates_a_create_change_set(
 ) -> None:
     resource = stack_resource()
     desired = desired_for(resource)
-    name = change_set_name(desired.hash)
+    name = change_set_for(desired, in_review=True)
     aws.no_stack()
     aws.bundle_listing(desired, present=False)
     aws.bundle_uploads(desired)
-    token = client_request_token(OWNER_UID, "change-set", str(resource.generation), desired.hash, "CREATE")
-    aws.create_change_set(desired, name, "CREATE", token)
+    aws.create_change_set(desired, name, "CREATE", change_set_token(name, "CREATE"))
 
     outcome = reconciler.reconcile(resource)
 
@@ -70,7 +72,7 @@ def test_a_change_set_already_created_by_a_lost_request_is_success(
         aws.cloudformation,
         "create_change_set",
         "AlreadyExistsException",
-        f"ChangeSet {change_set_name(desired.hash)} already exists",
+        f"ChangeSet {change_set_for(desired, in_review=True)} already exists",
     )
 
     outcome = reconciler.reconcile(resource)
@@ -94,8 +96,8 @@ def test_a_stack_in_progress_is_only_described(aws: StubbedAws, reconciler: Reco
 def test_our_create_change_set_in_review_is_executed(aws: StubbedAws, reconciler: Reconciler) -> None:
     resource = stack_resource(status={"stackName": STACK_NAME})
     desired = desired_for(resource)
-    name = change_set_name(desired.hash)
-    token = client_request_token(OWNER_UID, "execute", str(resource.generation), desired.hash)
+    name = change_set_for(desired, in_review=True)
+    token = execute_token_for(desired, name)
     # A stack in review that already shows our owner tag: no need to read the change set's tags.
     aws.stack("REVIEW_IN_PROGRESS")
     aws.change_set(name, changes=[resource_change("Add", "TaskQueue", QUEUE)])
@@ -119,7 +121,7 @@ def test_a_manual_change_set_waits_for_approval(aws: StubbedAws, reconciler: Rec
     resource = stack_resource(
         spec(updatePolicy="Manual"), status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH}
     )
-    name = change_set_name(desired_for(resource).hash)
+    name = change_set_for(desired_for(resource))
     aws.stack("UPDATE_COMPLETE")
     aws.change_set(name, changes=MANUAL_CHANGES)
 
@@ -156,7 +158,7 @@ def test_approving_another_change_set_name_still_waits(aws: StubbedAws, reconcil
         status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH},
     )
     aws.stack("UPDATE_COMPLETE")
-    aws.change_set(change_set_name(desired_for(resource).hash), changes=MANUAL_CHANGES)
+    aws.change_set(change_set_for(desired_for(resource)), changes=MANUAL_CHANGES)
 
     outcome = reconciler.reconcile(resource)
 
@@ -167,18 +169,16 @@ def test_approving_another_change_set_name_still_waits(aws: StubbedAws, reconcil
 
 def test_an_approved_change_set_is_executed(aws: StubbedAws, reconciler: Reconciler) -> None:
     unapproved = stack_resource(spec(updatePolicy="Manual"))
-    name = change_set_name(desired_for(unapproved).hash)
+    name = change_set_for(desired_for(unapproved))
     resource = stack_resource(
         spec(updatePolicy="Manual", approvedChangeSet=name),
         status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH, "pendingChangeSet": {"name": name}},
     )
     desired = desired_for(resource)
-    assert change_set_name(desired.hash) == name  # approving does not change what is applied
+    assert change_set_for(desired) == name  # approving does not change what is applied
     aws.stack("UPDATE_COMPLETE")
     aws.change_set(name, changes=MANUAL_CHANGES)
-    aws.execute_change_set(
-        name, client_request_token(OWNER_UID, "execute", str(resource.generation), desired.hash)
-    )
+    aws.execute_change_set(name, execute_token_for(desired, name))
 
     outcome = reconciler.reconcile(resource)
 
@@ -190,16 +190,17 @@ def test_an_approved_change_set_is_executed(aws: StubbedAws, reconciler: Reconci
 
 
 def test_an_executed_change_set_makes_the_stack_ready(aws: StubbedAws, reconciler: Reconciler) -> None:
+    # Status still remembers the old hash (the write after the execution was lost, say): the stack's
+    # applied-hash tag, set by the update itself, says what it applied.
     resource = stack_resource(status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH})
     desired = desired_for(resource)
-    aws.stack("UPDATE_COMPLETE", parameters=desired.parameters)
-    aws.change_set(change_set_name(desired.hash), execution_status="EXECUTE_COMPLETE")
+    aws.stack("UPDATE_COMPLETE", parameters=desired.parameters, applied_hash=desired.hash)
     aws.original_template(desired)  # settled: the live stack is compared with the spec
 
     outcome = reconciler.reconcile(resource)
 
     aws.verify()
-    assert aws.calls == ["DescribeStacks", "DescribeChangeSet", "GetTemplate"]
+    assert aws.calls == ["DescribeStacks", "GetTemplate"]
     assert aws.mutating_calls == []
     assert outcome.status["lastAppliedHash"] == desired.hash
     assert conditions(outcome)["Ready"]["status"] == "True"
@@ -215,7 +216,10 @@ def test_an_unchanged_spec_only_describes_the_stack(
         status={"stackName": STACK_NAME, "stackId": STACK_ID, "lastAppliedHash": desired.hash}
     )
     aws.stack(
-        stack_status, outputs={"WebserverURL": "http://webserver.example:8080"}, parameters=desired.parameters
+        stack_status,
+        outputs={"WebserverURL": "http://webserver.example:8080"},
+        parameters=desired.parameters,
+        applied_hash=desired.hash,
     )
     aws.original_template(desired)  # read only: the live template, compared with the spec
 
@@ -298,7 +302,7 @@ def test_waiting_for_approval_is_announced_once(aws: StubbedAws, reconciler: Rec
     resource = stack_resource(
         spec(updatePolicy="Manual"), status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH}
     )
-    name = change_set_name(desired_for(resource).hash)
+    name = change_set_for(desired_for(resource))
     for _ in range(2):
         aws.stack("UPDATE_COMPLETE")
         aws.change_set(name, changes=MANUAL_CHANGES)
@@ -321,14 +325,12 @@ def test_an_untagged_stack_in_review_with_our_change_set_is_executed(
 ) -> None:
     resource = stack_resource(status={"stackName": STACK_NAME})
     desired = desired_for(resource)
-    name = change_set_name(desired.hash)
+    name = change_set_for(desired, in_review=True)
     aws.stack("REVIEW_IN_PROGRESS", tagged=False)
     aws.existing_change_sets(["manual-review", name])
     aws.change_set_tags(name, OWNER_UID)
     aws.change_set(name, changes=[resource_change("Add", "TaskQueue", QUEUE)])
-    aws.execute_change_set(
-        name, client_request_token(OWNER_UID, "execute", str(resource.generation), desired.hash)
-    )
+    aws.execute_change_set(name, execute_token_for(desired, name))
 
     outcome = reconciler.reconcile(resource)
 
@@ -349,7 +351,7 @@ def test_an_untagged_stack_in_review_with_our_manual_change_set_waits_for_approv
     aws: StubbedAws, reconciler: Reconciler
 ) -> None:
     resource = stack_resource(spec(updatePolicy="Manual"), status={"stackName": STACK_NAME})
-    name = change_set_name(desired_for(resource).hash)
+    name = change_set_for(desired_for(resource), in_review=True)
     aws.stack("REVIEW_IN_PROGRESS", tagged=False)
     aws.existing_change_sets([name])
     aws.change_set_tags(name, OWNER_UID)
@@ -366,29 +368,21 @@ def test_an_untagged_stack_in_review_with_our_manual_change_set_waits_for_approv
     assert outcome.status["pendingChangeSet"]["name"] == name
 
 
-# ClientRequestTokens: derived from the resource's uid and generation (and the desired state)
+# ClientRequestTokens: equal for retries of one request, different for every new attempt
 
 
-def _queue_change_set(aws: StubbedAws, desired: DesiredStack, generation: int) -> None:
+def _queue_change_set(aws: StubbedAws, desired: DesiredStack) -> None:
     aws.no_stack()
     aws.bundle_listing(desired, present=True)
-    token = client_request_token(OWNER_UID, "change-set", str(generation), desired.hash, "CREATE")
-    aws.create_change_set(desired, change_set_name(desired.hash), "CREATE", token)
+    name = change_set_for(desired, in_review=True)
+    aws.create_change_set(desired, name, "CREATE", change_set_token(name, "CREATE"))
 
 
-def _queue_execute(aws: StubbedAws, desired: DesiredStack, generation: int) -> None:
-    name = change_set_name(desired.hash)
+def _queue_execute(aws: StubbedAws, desired: DesiredStack) -> None:
+    name = change_set_for(desired)
     aws.stack("UPDATE_COMPLETE")
     aws.change_set(name, changes=[resource_change("Add", "TaskQueue", QUEUE)])
-    aws.execute_change_set(name, client_request_token(OWNER_UID, "execute", str(generation), desired.hash))
-
-
-def _queue_continue_rollback(aws: StubbedAws, desired: DesiredStack, generation: int) -> None:
-    aws.stack("UPDATE_ROLLBACK_FAILED")
-    token = client_request_token(OWNER_UID, "continue-rollback", str(generation), desired.hash)
-    aws.cloudformation.add_response(
-        "continue_update_rollback", {}, {"StackName": STACK_NAME, "ClientRequestToken": token}
-    )
+    aws.execute_change_set(name, execute_token_for(desired, name))
 
 
 @pytest.mark.parametrize(
@@ -396,14 +390,13 @@ def _queue_continue_rollback(aws: StubbedAws, desired: DesiredStack, generation:
     [
         (_queue_change_set, "CreateChangeSet", "ClientToken"),
         (_queue_execute, "ExecuteChangeSet", "ClientRequestToken"),
-        (_queue_continue_rollback, "ContinueUpdateRollback", "ClientRequestToken"),
     ],
-    ids=["change-set", "execute", "continue-rollback"],
+    ids=["change-set", "execute"],
 )
-def test_tokens_are_equal_within_a_generation_and_differ_across_generations(
+def test_a_retried_request_repeats_its_token(
     aws: StubbedAws,
     reconciler: Reconciler,
-    queue: Callable[[StubbedAws, DesiredStack, int], None],
+    queue: Callable[[StubbedAws, DesiredStack], None],
     operation: str,
     parameter: str,
 ) -> None:
@@ -412,13 +405,21 @@ def test_tokens_are_equal_within_a_generation_and_differ_across_generations(
         stack_resource(status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH}, generation=generation)
         for generation in generations
     ]
-    hashes = {desired_for(resource).hash for resource in resources}
-    assert len(hashes) == 1  # the generation is not part of the desired state
     for resource in resources:
-        queue(aws, desired_for(resource), resource.generation)
+        queue(aws, desired_for(resource))
         reconciler.reconcile(resource)
 
     aws.verify()
-    first, retry, next_generation = aws.cloudformation.sent(operation, parameter)
-    assert first == retry
-    assert next_generation != first
+    tokens = aws.cloudformation.sent(operation, parameter)
+    assert len(set(tokens)) == 1  # the same change set on the same stack: one request, retried
+
+
+def test_every_change_set_is_executed_with_its_own_token() -> None:
+    # A spec that goes A to B and back to A, or a drift remediation, applies the same desired hash
+    # again: CloudFormation would take a reused token for a retry of the first execution.
+    desired = "a" * 32
+    first = execute_token(desired, "arn:aws:cloudformation:us-east-1:1:changeSet/x/1111")
+    again = execute_token(desired, "arn:aws:cloudformation:us-east-1:1:changeSet/x/2222")
+    assert first != again
+    assert hash_of_token(first) == hash_of_token(again) == desired
+    assert len(first) <= 128

@@ -213,6 +213,7 @@ def stack_event(
     physical_id: str | None = None,
     stack_id: str = STACK_ID,
     stack_name: str = STACK_NAME,
+    token: str | None = None,
 ) -> dict[str, Any]:
     """One DescribeStackEvents entry; `minute` orders events (CloudFormation lists newest first).
 
@@ -233,12 +234,16 @@ def stack_event(
     }
     if reason is not None:
         event["ResourceStatusReason"] = reason
+    if token is not None:
+        event["ClientRequestToken"] = token
     return event
 
 
-def stack_level_event(status: str, reason: str | None = None, *, minute: int) -> dict[str, Any]:
+def stack_level_event(
+    status: str, reason: str | None = None, *, minute: int, token: str | None = None
+) -> dict[str, Any]:
     """An event of the stack itself (its operation starting, rolling back, completing)."""
-    return stack_event(STACK_NAME, NESTED, status, reason, minute=minute, physical_id=STACK_ID)
+    return stack_event(STACK_NAME, NESTED, status, reason, minute=minute, physical_id=STACK_ID, token=token)
 
 
 def newest_first(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ class ObjectsInMemory:
 
     objects: dict[tuple[SourceKind, str, str], StoredObject] = dataclasses.field(default_factory=dict)
     reads: list[tuple[SourceKind, str, str]] = dataclasses.field(default_factory=list)
+    turbine_stacks: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
 
     def put(self, kind: SourceKind, namespace: str, name: str, version: str = "1", **data: bytes) -> None:
         self.objects[(kind, namespace, name)] = StoredObject(
@@ -22,3 +23,6 @@ class ObjectsInMemory:
     def read(self, kind: SourceKind, namespace: str, name: str) -> StoredObject | None:
         self.reads.append((kind, namespace, name))
         return self.objects.get((kind, namespace, name))
+
+    def turbine_stack_uid(self, namespace: str, name: str) -> str | None:
+        return self.turbine_stacks.get((namespace, name))

@@ -17,19 +17,26 @@ from turbine_operator.core.planning import (
     AwaitApproval,
     ChangeSetKind,
     ContinueRollback,
+    DiscardChangeSet,
     ExecuteChangeSet,
     InSync,
     Intent,
-    ReplaceChangeSet,
     SetTerminationProtection,
     Stall,
     StallReason,
     StartChangeSet,
     WaitForChangeSet,
     WaitForStack,
+    WaitForUpdateSlot,
+    desired_change_set,
+    foreign_owner,
+    holds_update_slot,
     is_empty_change_set,
     is_owned_by,
     needs_change_set,
+    needs_last_operation,
+    needs_spec_comparison,
+    needs_update_slot,
     plan,
 )
 
@@ -411,17 +418,21 @@ CHANGE_SET_CASES: list[tuple[str, Intent, ObservedChangeSet | None, Expected]] =
     ),
     ("execute-failed-stalls", AUTO, change_set(execution="EXECUTE_FAILED"), StallReason.UPDATE_ROLLED_BACK),
     (
-        "obsolete-replaced",
+        "obsolete-discarded",
         AUTO,
         change_set(execution="OBSOLETE"),
-        ReplaceChangeSet(NAME, ChangeSetKind.UPDATE),
+        DiscardChangeSet(NAME),
     ),
     (
-        "unavailable-replaced",
+        "unavailable-discarded",
         AUTO,
         change_set(execution="UNAVAILABLE"),
-        ReplaceChangeSet(NAME, ChangeSetKind.UPDATE),
+        DiscardChangeSet(NAME),
     ),
+    # CloudFormation deletes change sets asynchronously: one being deleted is waited for, not re-created.
+    ("delete-pending-waits", AUTO, change_set("DELETE_PENDING", "OBSOLETE"), WaitForChangeSet(NAME)),
+    ("delete-in-progress-waits", AUTO, change_set("DELETE_IN_PROGRESS", "OBSOLETE"), WaitForChangeSet(NAME)),
+    ("delete-failed-waits", AUTO, change_set("DELETE_FAILED", "OBSOLETE"), WaitForChangeSet(NAME)),
 ]
 
 
@@ -443,18 +454,8 @@ def test_plan_for_the_change_set(
         ("REVIEW_IN_PROGRESS", ChangeSetKind.CREATE),
     ],
 )
-@pytest.mark.parametrize(
-    ("observed_change_set", "make"),
-    [(None, StartChangeSet), (change_set(execution="OBSOLETE"), ReplaceChangeSet)],
-    ids=["start", "replace"],
-)
-def test_change_set_kind_follows_the_stack(
-    status: str,
-    kind: ChangeSetKind,
-    observed_change_set: ObservedChangeSet | None,
-    make: type[StartChangeSet] | type[ReplaceChangeSet],
-) -> None:
-    assert plan(AUTO, stack(status), observed_change_set, OUTDATED) == make(NAME, kind)
+def test_change_set_kind_follows_the_stack(status: str, kind: ChangeSetKind) -> None:
+    assert plan(AUTO, stack(status), None, OUTDATED) == StartChangeSet(NAME, kind)
 
 
 def test_change_set_is_named_after_the_desired_state() -> None:
@@ -544,3 +545,128 @@ def test_plan_ignores_the_change_set_when_needs_change_set_is_false(status: str)
         without = plan(intent, observed, None, memory)
         for candidate in ANY_CHANGE_SETS:
             assert plan(intent, observed, candidate, memory) == without, (memory, intent, candidate)
+
+
+# Adoption never takes a stack from a TurbineStack that still exists.
+
+
+def _foreign(status: str = "UPDATE_COMPLETE") -> ObservedStack:
+    return stack(status, owner="0b5e7e4c-1111-2222-3333-444455556666")
+
+
+def test_adoption_of_a_stack_whose_owner_is_alive_stalls() -> None:
+    adopter = dataclasses.replace(AUTO, adopt=True)
+    action = plan(adopter, _foreign(), None, OUTDATED, owner_alive=True)
+    assert isinstance(action, Stall)
+    assert action.reason is StallReason.OWNED_BY_ANOTHER
+    assert "airflow/prod" in action.message
+    assert not needs_change_set(adopter, _foreign(), OUTDATED, owner_alive=True)
+
+
+def test_adoption_of_a_stack_whose_owner_is_gone_proceeds() -> None:
+    adopter = dataclasses.replace(AUTO, adopt=True)
+    assert plan(adopter, _foreign(), None, OUTDATED, owner_alive=False) == StartChangeSet(
+        NAME, ChangeSetKind.UPDATE
+    )
+
+
+def test_foreign_owner_names_the_turbinestack_in_the_tags() -> None:
+    assert foreign_owner(stack("UPDATE_COMPLETE"), UID) is None
+    assert foreign_owner(None, UID) is None
+    owner = foreign_owner(_foreign(), UID)
+    assert owner is not None
+    assert (owner.namespace, owner.name) == ("airflow", "prod")
+
+
+# Change set names: one per desired state and stack state, so a new attempt never reuses a name.
+
+
+def test_a_new_attempt_at_the_same_desired_state_gets_a_new_change_set_name() -> None:
+    before = dataclasses.replace(stack("UPDATE_COMPLETE"), last_updated="2025-03-01T09:30:00Z")
+    after = dataclasses.replace(before, last_updated="2025-03-01T10:45:00Z")
+    names = {desired_change_set(AUTO, before), desired_change_set(AUTO, after)}
+    assert len(names) == 2
+    # Before the stack exists, and while it is in review, the name does not depend on the stack.
+    review = dataclasses.replace(stack("REVIEW_IN_PROGRESS"), last_updated="2025-03-01T09:30:00Z")
+    assert desired_change_set(AUTO, None) == desired_change_set(AUTO, review) == NAME
+
+
+# Drift remediation is the planner's decision.
+
+
+def test_remediation_starts_a_change_set_over_outside_changes() -> None:
+    remediating = dataclasses.replace(AUTO, remediate=True)
+    differences = ["parameter WorkerInstanceType: spec t3.large, stack m5.large"]
+    ready = stack("UPDATE_COMPLETE")
+    assert needs_change_set(remediating, ready, APPLIED, differences)
+    assert plan(remediating, ready, None, APPLIED, differences=differences) == StartChangeSet(
+        NAME, ChangeSetKind.UPDATE
+    )
+    available = change_set()
+    assert plan(remediating, ready, available, APPLIED, differences=differences) == ExecuteChangeSet(
+        available
+    )
+
+
+@pytest.mark.parametrize(
+    ("remediate", "differences"), [(False, ["parameter X differs"]), (True, []), (True, None)]
+)
+def test_without_remediation_or_differences_a_settled_stack_is_in_sync(
+    remediate: bool, differences: list[str] | None
+) -> None:
+    intent = dataclasses.replace(AUTO, remediate=remediate)
+    assert not needs_change_set(intent, stack("UPDATE_COMPLETE"), APPLIED, differences)
+    assert plan(intent, stack("UPDATE_COMPLETE"), None, APPLIED, differences=differences) == InSync()
+
+
+def test_the_spec_is_compared_only_on_a_settled_stack_of_ours() -> None:
+    assert needs_spec_comparison(AUTO, stack("UPDATE_COMPLETE"), APPLIED)
+    assert not needs_spec_comparison(AUTO, stack("UPDATE_COMPLETE"), OUTDATED)
+    assert not needs_spec_comparison(AUTO, stack("UPDATE_IN_PROGRESS"), APPLIED)
+    assert not needs_spec_comparison(AUTO, _foreign(), APPLIED)
+    assert not needs_spec_comparison(AUTO, None, APPLIED)
+
+
+@pytest.mark.parametrize(
+    ("status", "needed"),
+    [
+        ("UPDATE_ROLLBACK_COMPLETE", True),
+        ("UPDATE_ROLLBACK_FAILED", True),
+        ("UPDATE_COMPLETE", False),
+        ("CREATE_COMPLETE", False),
+        ("ROLLBACK_COMPLETE", False),
+    ],
+)
+def test_the_last_operation_is_read_only_after_a_failed_update(status: str, needed: bool) -> None:
+    assert needs_last_operation(stack(status)) is needed
+
+
+# Staged rollouts: updates (not creations) wait for one of the operator's update slots.
+
+
+def test_an_update_without_a_free_slot_waits_for_one() -> None:
+    busy = dataclasses.replace(AUTO, update_slot_free=False)
+    available = change_set()
+    assert plan(busy, stack("UPDATE_COMPLETE"), available, OUTDATED) == WaitForUpdateSlot(available)
+    # A creation is not limited: it disturbs nothing that runs.
+    assert plan(busy, stack("REVIEW_IN_PROGRESS"), available, FRESH) == ExecuteChangeSet(available)
+    # Approval comes first: a change set waiting for a person does not queue for a slot.
+    assert plan(
+        dataclasses.replace(busy, auto_execute=False), stack("UPDATE_COMPLETE"), available, OUTDATED
+    ) == (AwaitApproval(available))
+
+
+@pytest.mark.parametrize(
+    ("status", "holds"),
+    [("UPDATE_IN_PROGRESS", True), ("UPDATE_ROLLBACK_IN_PROGRESS", True), ("CREATE_IN_PROGRESS", False)],
+)
+def test_a_stack_holds_its_slot_while_it_updates(status: str, holds: bool) -> None:
+    assert holds_update_slot(stack(status)) is holds
+    assert not holds_update_slot(stack("UPDATE_COMPLETE"))
+
+
+def test_only_executing_an_update_needs_a_slot() -> None:
+    available = change_set()
+    assert needs_update_slot(ExecuteChangeSet(available), stack("UPDATE_COMPLETE"))
+    assert not needs_update_slot(ExecuteChangeSet(available), stack("REVIEW_IN_PROGRESS"))
+    assert not needs_update_slot(InSync(), stack("UPDATE_COMPLETE"))

@@ -16,7 +16,7 @@ import yaml
 
 from turbine_operator.core.bundle import TurbineSources
 from turbine_operator.core.errors import SpecError
-from turbine_operator.core.naming import ownership_tags
+from turbine_operator.core.naming import APPLIED_HASH_TAG, ownership_tags
 from turbine_operator.core.rendering import (
     CAPABILITIES,
     RENDERED_MASTER,
@@ -213,7 +213,12 @@ def test_desired_stack_describes_the_stack_to_create() -> None:
     assert desired.template_key == RENDERED_MASTER
     assert desired.template_url_key == desired.key_prefix + RENDERED_MASTER
     assert desired.parameters == stack_parameters(spec, DECLARED, desired.key_prefix)
-    assert desired.tags == {"team": "data", **ownership_tags(OWNER.namespace, OWNER.name, OWNER.uid)}
+    assert desired.tags == {
+        "team": "data",
+        **ownership_tags(OWNER.namespace, OWNER.name, OWNER.uid),
+        # The stack carries the hash it is updated to, so a lost status still knows what was applied.
+        APPLIED_HASH_TAG: desired.hash,
+    }
     assert desired.service_role_arn == "arn:aws:iam::123456789012:role/cfn"
     assert desired.capabilities == CAPABILITIES
     assert re.fullmatch(r"[0-9a-f]{32}", desired.hash)

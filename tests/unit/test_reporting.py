@@ -109,10 +109,11 @@ OBSERVED = ObservedStack("arn:stack", STACK, "UPDATE_COMPLETE", None, {}, {}, Fa
 # One example of each action type, and one stall per reason.
 ACTIONS: dict[str, planning.Action] = {
     "StartChangeSet": planning.StartChangeSet(NAME, planning.ChangeSetKind.CREATE),
-    "ReplaceChangeSet": planning.ReplaceChangeSet(NAME, planning.ChangeSetKind.UPDATE),
+    "DiscardChangeSet": planning.DiscardChangeSet(NAME),
     "WaitForChangeSet": planning.WaitForChangeSet(NAME),
     "ExecuteChangeSet": planning.ExecuteChangeSet(CHANGES),
     "AwaitApproval": planning.AwaitApproval(CHANGES),
+    "WaitForUpdateSlot": planning.WaitForUpdateSlot(CHANGES),
     "AcceptEmptyChangeSet": planning.AcceptEmptyChangeSet(NAME),
     "WaitForStack": planning.WaitForStack("UPDATE_IN_PROGRESS"),
     "ContinueRollback": planning.ContinueRollback(),
@@ -134,7 +135,8 @@ OTHER_VERDICTS: dict[str, Verdict] = {
 
 IN_FLIGHT = {
     planning.StartChangeSet,
-    planning.ReplaceChangeSet,
+    planning.WaitForUpdateSlot,
+    planning.DiscardChangeSet,
     planning.WaitForChangeSet,
     planning.ExecuteChangeSet,
     planning.WaitForStack,
@@ -328,12 +330,13 @@ def test_written_status_observes_the_generation_and_keeps_abnormal_true_conditio
         (ACTIONS["AcceptEmptyChangeSet"], Health.READY, "StackReady"),
         (ACTIONS["SetTerminationProtection-on"], Health.READY, "StackReady"),
         (ACTIONS["StartChangeSet"], Health.PROGRESSING, "ChangeSetCreating"),
-        (ACTIONS["ReplaceChangeSet"], Health.PROGRESSING, "ChangeSetCreating"),
+        (ACTIONS["DiscardChangeSet"], Health.PROGRESSING, "ChangeSetCreating"),
         (ACTIONS["WaitForChangeSet"], Health.PROGRESSING, "ChangeSetCreating"),
         (ACTIONS["ExecuteChangeSet"], Health.PROGRESSING, "ChangeSetExecuting"),
         (ACTIONS["WaitForStack"], Health.PROGRESSING, "StackOperationInProgress"),
         (ACTIONS["ContinueRollback"], Health.PROGRESSING, "ContinuingUpdateRollback"),
         (ACTIONS["AwaitApproval"], Health.WAITING, "ChangeSetAwaitingApproval"),
+        (ACTIONS["WaitForUpdateSlot"], Health.PROGRESSING, "WaitingForUpdateSlot"),
         (ACTIONS["Stall-StackNotOwned"], Health.STALLED, "StackNotOwned"),
         (ACTIONS["Stall-ChangeSetFailed"], Health.STALLED, "ChangeSetFailed"),
     ],
@@ -377,11 +380,8 @@ def test_only_stalls_are_warnings(action: planning.Action) -> None:
             Announcement("ChangeSetCreated", f"Created CREATE change set {NAME} for stack {STACK}"),
         ),
         (
-            ACTIONS["ReplaceChangeSet"],
-            Announcement(
-                "ChangeSetCreated",
-                f"Created {planning.ChangeSetKind.UPDATE.value} change set {NAME} for stack {STACK}",
-            ),
+            ACTIONS["DiscardChangeSet"],
+            Announcement("ChangeSetDiscarded", f"Deleted out-of-date change set {NAME}"),
         ),
         (
             ACTIONS["ExecuteChangeSet"],

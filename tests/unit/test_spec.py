@@ -662,7 +662,7 @@ INVALID: list[tuple[str, object, str]] = [
 
 # Constraints on the additional templates and policies are covered in test_spec_additions.py.
 ADDITIONS = ("spec.additionalTemplates", "spec.additionalPolicies", "spec.allowAdministratorPolicies")
-ADDITIONS_RULES = frozenset({"spec:rule2"})
+ADDITIONS_RULES = frozenset({"spec:rule0"})
 
 
 def _outside_the_additions(constraint: str) -> bool:

@@ -85,7 +85,7 @@ PF = "spec.additionalPolicies[ReadData]"
 
 INVALID: list[tuple[str, object, str]] = [
     (
-        "spec:rule2",
+        "spec:rule0",
         {**with_template(), "additionalPolicies": [{**POLICY, "name": "Dags"}]},
         "spec.additionalPolicies[Dags].name",
     ),
@@ -297,7 +297,7 @@ def test_invalid_cases_cover_every_crd_constraint_of_the_additions() -> None:
     expected = {
         constraint
         for constraint in crd_constraints(crd_spec_schema())
-        if constraint.startswith(ADDITIONS) or constraint == "spec:rule2"
+        if constraint.startswith(ADDITIONS) or constraint == "spec:rule0"
     }
     assert {constraint for constraint, *_ in INVALID} == expected
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from turbine_operator.core.conditions import progressing, ready
+from turbine_operator.core.naming import APPLIED_HASH_TAG, continue_rollback_token, execute_token
 from turbine_operator.core.observations import ObservedStack, StackMemory
-from turbine_operator.core.status import StatusFacts, memory_from_status, replaced_map, status_patch
+from turbine_operator.core.status import (
+    SYNCED,
+    StatusFacts,
+    memory_from_status,
+    recovered_memory,
+    replaced_map,
+    status_patch,
+    tolerated_failure_patch,
+)
 
 NOW = "2024-05-01T12:00:00Z"
 READY = ready("StackReady", "Stack airflow-prod matches the spec")
@@ -154,3 +164,100 @@ def test_status_patch_keeps_the_transition_time_of_an_unchanged_condition_and_fo
     assert foreign in conditions
     moved = status_patch(previous, facts(verdict=progressing("ChangeSetCreating", "x")))["conditions"]
     assert moved[0]["lastTransitionTime"] == NOW
+
+
+# Memory that survives a lost status: AWS tells what was applied and what was last tried.
+
+APPLIED, TRIED = "a" * 32, "c" * 32
+
+
+def test_the_applied_hash_tag_wins_over_status() -> None:
+    tagged = dataclasses.replace(STACK, tags={APPLIED_HASH_TAG: APPLIED})
+    assert recovered_memory(StackMemory(), tagged, None).applied_hash == APPLIED
+    assert recovered_memory(StackMemory(applied_hash=TRIED), tagged, None).applied_hash == APPLIED
+
+
+def test_without_the_tag_status_is_kept() -> None:
+    assert recovered_memory(MEMORY, STACK, None) == MEMORY
+    assert recovered_memory(MEMORY, None, None) == MEMORY
+
+
+def test_the_last_execute_token_tells_what_was_tried() -> None:
+    token = execute_token(TRIED, "arn:aws:cloudformation:eu-west-1:1:changeSet/c/1")
+    recovered = recovered_memory(StackMemory(), STACK, token)
+    assert (recovered.attempted_hash, recovered.continued_rollback_hash) == (TRIED, None)
+
+
+def test_the_last_continue_rollback_token_tells_the_rollback_was_continued() -> None:
+    token = continue_rollback_token(TRIED, STACK.stack_id, "2024-05-01T11:00:00Z")
+    recovered = recovered_memory(StackMemory(), STACK, token)
+    assert (recovered.attempted_hash, recovered.continued_rollback_hash) == (TRIED, TRIED)
+
+
+@pytest.mark.parametrize("token", ["turbine-delete-0123", "console-1234", None])
+def test_tokens_of_other_requests_tell_nothing(token: str | None) -> None:
+    assert recovered_memory(MEMORY, STACK, token) == MEMORY
+
+
+# A transient failure does not flap a Ready stack (kstatus and ArgoCD read Ready and Reconciling).
+
+
+def _ready_status(generation: int = 7, synced: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    conditions: list[dict[str, Any]] = [
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "StackReady",
+            "message": "ok",
+            "observedGeneration": generation,
+            "lastTransitionTime": "2024-05-01T00:00:00Z",
+        }
+    ]
+    if synced is not None:
+        conditions.append(dict(synced))
+    return {"observedGeneration": generation, "conditions": conditions}
+
+
+def test_a_transient_failure_keeps_ready_and_sets_synced_false() -> None:
+    patch = tolerated_failure_patch(_ready_status(), 7, NOW, "Retrying", "AWS is throttling")
+    assert patch is not None
+    by_type = {c["type"]: c for c in patch["conditions"]}
+    assert by_type["Ready"]["status"] == "True"
+    assert (by_type[SYNCED]["status"], by_type[SYNCED]["reason"]) == ("False", "Retrying")
+    assert "Reconciling" not in by_type
+    assert set(patch) == {"conditions"}  # nothing else changes, the memory included
+
+
+@pytest.mark.parametrize(
+    ("status", "generation"),
+    [
+        (_ready_status(generation=6), 7),  # a spec change is waiting: that is in progress, say so
+        ({"conditions": [{"type": "Ready", "status": "False", "observedGeneration": 7}]}, 7),
+        ({}, 7),
+    ],
+)
+def test_a_transient_failure_is_reported_when_ready_cannot_hold(
+    status: dict[str, Any], generation: int
+) -> None:
+    assert tolerated_failure_patch(status, generation, NOW, "Retrying", "x") is None
+
+
+def test_a_long_outage_is_reported_after_the_grace() -> None:
+    failing_since = {"type": SYNCED, "status": "False", "lastTransitionTime": "2024-05-01T11:55:00Z"}
+    assert tolerated_failure_patch(_ready_status(synced=failing_since), 7, NOW, "Retrying", "x") is not None
+    failing_long = {**failing_since, "lastTransitionTime": "2024-05-01T11:40:00Z"}
+    assert tolerated_failure_patch(_ready_status(synced=failing_long), 7, NOW, "Retrying", "x") is None
+
+
+def test_a_successful_look_sets_synced_back_to_true() -> None:
+    failing = {
+        "type": SYNCED,
+        "status": "False",
+        "reason": "Retrying",
+        "lastTransitionTime": "2024-05-01T11:55:00Z",
+    }
+    patch = status_patch(_ready_status(synced=failing), facts())
+    by_type = {c["type"]: c for c in patch["conditions"]}
+    assert (by_type[SYNCED]["status"], by_type[SYNCED]["reason"]) == ("True", "Synced")
+    # Stacks that never failed get no Synced condition at all.
+    assert SYNCED not in {c["type"] for c in status_patch(_ready_status(), facts())["conditions"]}

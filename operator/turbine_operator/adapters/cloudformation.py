@@ -17,6 +17,7 @@ from turbine_operator.core.errors import AwsError
 from turbine_operator.core.naming import CHANGE_SET_PREFIX, OWNER_UID_TAG
 from turbine_operator.core.observations import (
     DriftDetection,
+    LatestOperation,
     ObservedChangeSet,
     ObservedStack,
     PropertyDifference,
@@ -137,6 +138,7 @@ class StackGateway:
             status_reason=first.get("StatusReason"),
             changes=tuple(changes),
             created_at=_iso(first.get("CreationTime")),
+            change_set_id=first.get("ChangeSetId"),
         )
 
     def upload_bundle(self, desired: DesiredStack) -> int:
@@ -233,9 +235,15 @@ class StackGateway:
         return {}
 
     def change_set_names(self, stack_name: str) -> list[str]:
+        """The stack's change sets, less those already being deleted (deletion is asynchronous)."""
         with aws_call("ListChangeSets"):
             pages = self._cloudformation.get_paginator("list_change_sets").paginate(StackName=stack_name)
-            return [item["ChangeSetName"] for page in pages for item in page.get("Summaries", [])]
+            return [
+                item["ChangeSetName"]
+                for page in pages
+                for item in page.get("Summaries", [])
+                if not str(item.get("Status", "")).startswith("DELETE_")
+            ]
 
     def execute_change_set(self, stack_name: str, name: str, token: str) -> None:
         with aws_call("ExecuteChangeSet"):
@@ -263,15 +271,21 @@ class StackGateway:
         with aws_call("DeleteStack"):
             self._cloudformation.delete_stack(**arguments)
 
-    def first_failure(self, stack_id: str) -> str | None:
-        """The first resource that failed in the stack's latest operation, as `Logical (Type): reason`."""
+    def latest_operation(self, stack_id: str) -> LatestOperation:
+        """The stack's latest operation, read from its events (newest first, a few pages at most).
+
+        Every event of an operation carries the ClientRequestToken of the request that started it:
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackEvent.html
+        """
         failures: list[Mapping[str, Any]] = []
+        token: str | None = None
         with aws_call("DescribeStackEvents"):
             pages = self._cloudformation.get_paginator("describe_stack_events").paginate(StackName=stack_id)
             operation_started = False
             for number, page in enumerate(pages):
                 # Newest first: collect until the event that started the latest operation.
                 for event in page.get("StackEvents", []):
+                    token = token or event.get("ClientRequestToken") or None
                     if _is_root_failure(event):
                         failures.append(event)
                     if _starts_operation(event, stack_id):
@@ -280,10 +294,10 @@ class StackGateway:
                 if operation_started or number + 1 >= _MAX_EVENT_PAGES:
                     break
         if not failures:
-            return None
+            return LatestOperation(token, None)
         first = failures[-1]  # events arrive newest first
         resource = f"{first.get('LogicalResourceId')} ({first.get('ResourceType')})"
-        return f"{resource}: {first.get('ResourceStatusReason')}"
+        return LatestOperation(token, f"{resource}: {first.get('ResourceStatusReason')}")
 
     def original_template(self, stack_id: str) -> Template:
         """The template as submitted (before transforms), for comparison with the rendered one."""

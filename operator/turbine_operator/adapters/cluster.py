@@ -64,6 +64,21 @@ class ClusterObjects:
             raise ClusterError(message, transient=True) from None
         return _stored(kind, raw)
 
+    def turbine_stack_uid(self, namespace: str, name: str) -> str | None:
+        """The uid of a TurbineStack, or None if it does not exist (to tell a live owner from a gone one)."""
+        try:
+            raw = self._custom.get_namespaced_custom_object(
+                API_GROUP, API_VERSION, namespace, PLURAL, name, _request_timeout=_TIMEOUT
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise _cluster_error(f"reading TurbineStack {namespace}/{name}", error) from None
+        except HTTPError as error:
+            message = f"reading TurbineStack {namespace}/{name}: {type(error).__name__}"
+            raise ClusterError(message, transient=True) from None
+        return str((raw.get("metadata") or {}).get("uid") or "") or None
+
     def request_reconcile(self, namespace: str, name: str, cause: str) -> None:
         """Changes an annotation of the TurbineStack, which kopf sees as an update."""
         patch = {"metadata": {"annotations": {RECONCILE_REQUEST: cause}}}

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from turbine_operator.adapters.aws_errors import NOT_MODIFIED, THROTTLING_CODES
@@ -28,6 +28,20 @@ AWS_THROTTLED = Counter(
     "AWS API requests refused by throttling.",
     ["service", "operation"],
 )
+
+
+UPDATES_IN_PROGRESS = Gauge(
+    "turbine_stack_updates_in_progress", "Stack updates in flight (they hold the operator's update slots)."
+)
+UPDATES_WAITING = Gauge(
+    "turbine_stack_updates_waiting",
+    "Stacks whose update is ready but waits for a slot (--max-concurrent-updates).",
+)
+
+
+def observe_update_slots(in_progress: int, waiting: int) -> None:
+    UPDATES_IN_PROGRESS.set(in_progress)
+    UPDATES_WAITING.set(waiting)
 
 
 def observe_client(client: Any) -> None:

@@ -22,6 +22,8 @@ class OperatorSettings:
     metrics_address: str = "0.0.0.0"  # noqa: S104 - scraped from inside the cluster
     workers_interval: float = 60.0
     drift_detections_per_minute: float = 10.0
+    # Stack updates in flight at once, operator-wide (0: no limit); creations are not limited.
+    max_concurrent_updates: int = 10
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
@@ -38,6 +40,9 @@ class OperatorSettings:
             workers_interval=_number(environ, "TURBINE_WORKERS_INTERVAL", cls.workers_interval),
             drift_detections_per_minute=_number(
                 environ, "TURBINE_DRIFT_DETECTIONS_PER_MINUTE", cls.drift_detections_per_minute
+            ),
+            max_concurrent_updates=int(
+                _number(environ, "TURBINE_MAX_CONCURRENT_UPDATES", cls.max_concurrent_updates)
             ),
         )
 

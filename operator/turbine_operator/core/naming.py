@@ -15,6 +15,8 @@ _INVALID_STACK_CHARACTERS = re.compile(r"[^A-Za-z0-9-]+")
 OWNER_UID_TAG = "turbine.dev/owner-uid"
 OWNER_NAMESPACE_TAG = "turbine.dev/owner-namespace"
 OWNER_NAME_TAG = "turbine.dev/owner-name"
+# The desired hash a stack was last updated to: what was applied survives a lost status.
+APPLIED_HASH_TAG = "turbine.dev/applied-hash"
 MANAGED_BY_TAG = "turbine.dev/managed-by"
 MANAGED_BY = "turbine-operator"
 CHANGE_SET_PREFIX = "turbine-"
@@ -49,9 +51,46 @@ def client_request_token(uid: str, operation: str, *discriminators: str) -> str:
     return f"turbine-{operation}-{_short_hash(uid, operation, *discriminators, length=32)}"[:MAX_TOKEN]
 
 
-def change_set_name(desired_hash: str) -> str:
-    """Change sets are named by what they apply, so the same desired state finds its change set again."""
-    return f"{CHANGE_SET_PREFIX}{desired_hash[:24]}"
+def change_set_name(desired_hash: str, attempt: str = "") -> str:
+    """Change sets are named by what they apply and by the stack state they start from.
+
+    The same desired state on the same stack state finds its change set again after a restart,
+    while a new attempt (the stack was updated since, for example by a drift remediation or by a
+    spec that went A to B and back to A) gets a new name: CloudFormation deletes change sets
+    asynchronously, so re-creating a name at once would collide with the one being deleted.
+    `attempt` is empty for a stack that does not exist yet or is still in review.
+    """
+    base = f"{CHANGE_SET_PREFIX}{desired_hash[:24]}"
+    return f"{base}-{_short_hash(attempt)}" if attempt else base
+
+
+# Tokens that name the desired hash they apply, so the stack's events tell what was last tried.
+_EXECUTE_PREFIX = "turbine-x-"
+_CONTINUE_ROLLBACK_PREFIX = "turbine-r-"
+_TOKEN_HASH = re.compile(r"^turbine-[xr]-([0-9a-f]{32})-")
+
+
+def execute_token(desired_hash: str, change_set_id: str) -> str:
+    """ExecuteChangeSet's token: one per change set (its id is unique), so retries repeat it exactly.
+
+    CloudFormation copies the token onto every stack event of the operation it starts, which is
+    how a lost status still learns which desired hash the last update tried.
+    """
+    return f"{_EXECUTE_PREFIX}{desired_hash[:32]}-{_short_hash(change_set_id, length=16)}"
+
+
+def continue_rollback_token(desired_hash: str, stack_id: str, failed_since: str) -> str:
+    """ContinueUpdateRollback's token: one per failed rollback of the stack."""
+    return f"{_CONTINUE_ROLLBACK_PREFIX}{desired_hash[:32]}-{_short_hash(stack_id, failed_since, length=16)}"
+
+
+def hash_of_token(token: str | None, *, rollback: bool = False) -> str | None:
+    """The desired hash an execute (or, with `rollback`, a continue-rollback) token was made for."""
+    prefix = _CONTINUE_ROLLBACK_PREFIX if rollback else _EXECUTE_PREFIX
+    if not token or not token.startswith(prefix):
+        return None
+    found = _TOKEN_HASH.match(token)
+    return found.group(1) if found else None
 
 
 def stale_change_sets(names: list[str], keep: str) -> list[str]:

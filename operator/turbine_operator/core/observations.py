@@ -37,6 +37,15 @@ class ObservedChangeSet:
     status_reason: str | None
     changes: tuple[ResourceChange, ...]
     created_at: str | None = None
+    change_set_id: str | None = None  # unique to each creation, unlike the name
+
+
+@dataclasses.dataclass(frozen=True)
+class LatestOperation:
+    """The stack's latest operation as its events tell it."""
+
+    token: str | None  # the ClientRequestToken that started it
+    first_failure: str | None  # `Logical (Type): reason` of the first resource that failed
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Sequence
 
-from turbine_operator.core.naming import OWNER_UID_TAG, change_set_name
+from turbine_operator.core.naming import OWNER_NAME_TAG, OWNER_NAMESPACE_TAG, OWNER_UID_TAG, change_set_name
 from turbine_operator.core.observations import ObservedChangeSet, ObservedStack, StackMemory
 from turbine_operator.core.stack_status import StackPhase, phase_of
 
@@ -25,11 +26,14 @@ class StartChangeSet:
 
 
 @dataclasses.dataclass(frozen=True)
-class ReplaceChangeSet:
-    """The change set with the desired name is stale (OBSOLETE); delete it and create it anew."""
+class DiscardChangeSet:
+    """The change set with the desired name can no longer be executed (OBSOLETE): delete it.
+
+    CloudFormation deletes change sets asynchronously, so the name is re-created only once a
+    later look finds it gone (meanwhile the plan is WaitForChangeSet).
+    """
 
     name: str
-    kind: ChangeSetKind
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +43,13 @@ class WaitForChangeSet:
 
 @dataclasses.dataclass(frozen=True)
 class ExecuteChangeSet:
+    change_set: ObservedChangeSet
+
+
+@dataclasses.dataclass(frozen=True)
+class WaitForUpdateSlot:
+    """The update is ready to run, but the operator already runs as many updates as it may at once."""
+
     change_set: ObservedChangeSet
 
 
@@ -76,6 +87,7 @@ class InSync:
 
 class StallReason(enum.StrEnum):
     NOT_OWNED = "StackNotOwned"
+    OWNED_BY_ANOTHER = "StackOwnedByAnotherTurbineStack"
     CREATE_FAILED = "StackCreateFailed"
     UPDATE_ROLLED_BACK = "UpdateRolledBack"
     UPDATE_ROLLBACK_FAILED = "UpdateRollbackFailed"
@@ -91,9 +103,10 @@ class Stall:
 
 Action = (
     StartChangeSet
-    | ReplaceChangeSet
+    | DiscardChangeSet
     | WaitForChangeSet
     | ExecuteChangeSet
+    | WaitForUpdateSlot
     | AwaitApproval
     | AcceptEmptyChangeSet
     | WaitForStack
@@ -105,7 +118,7 @@ Action = (
 
 MUTATING_ACTIONS = (
     StartChangeSet,
-    ReplaceChangeSet,
+    DiscardChangeSet,
     ExecuteChangeSet,
     AcceptEmptyChangeSet,
     ContinueRollback,
@@ -123,10 +136,53 @@ class Intent:
     auto_execute: bool
     approved_change_set: str | None
     termination_protection: bool
+    remediate: bool = False  # spec.driftDetection.remediate: re-apply the spec over outside changes
+    update_slot_free: bool = True  # whether the operator-wide limit of concurrent updates allows one more
+
+
+@dataclasses.dataclass(frozen=True)
+class OwnerRef:
+    """The TurbineStack a stack's ownership tags name."""
+
+    namespace: str
+    name: str
+    uid: str
 
 
 def is_owned_by(stack: ObservedStack, owner_uid: str) -> bool:
     return stack.tags.get(OWNER_UID_TAG) == owner_uid
+
+
+def foreign_owner(stack: ObservedStack | None, owner_uid: str) -> OwnerRef | None:
+    """Another TurbineStack that the stack's tags name as owner (None if ours or untagged).
+
+    Adoption may take a stack over only when that TurbineStack no longer exists, so the caller
+    looks it up; the plan then gets `owner_alive`.
+    """
+    if stack is None:
+        return None
+    uid = stack.tags.get(OWNER_UID_TAG)
+    if not uid or uid == owner_uid:
+        return None
+    return OwnerRef(stack.tags.get(OWNER_NAMESPACE_TAG, ""), stack.tags.get(OWNER_NAME_TAG, ""), uid)
+
+
+def may_manage(intent: Intent, stack: ObservedStack, owner_alive: bool) -> bool:
+    """Ours, or adoptable: spec.adopt is set and no live TurbineStack owns the stack."""
+    if is_owned_by(stack, intent.owner_uid):
+        return True
+    return intent.adopt and not owner_alive
+
+
+def attempt_of(stack: ObservedStack | None) -> str:
+    """What tells apart attempts at one desired state: the stack's last update (none before creation)."""
+    if stack is None or phase_of(stack.status) is StackPhase.REVIEW:
+        return ""
+    return stack.last_updated or ""
+
+
+def desired_change_set(intent: Intent, stack: ObservedStack | None) -> str:
+    return change_set_name(intent.desired_hash, attempt_of(stack))
 
 
 def is_empty_change_set(change_set: ObservedChangeSet) -> bool:
@@ -134,28 +190,89 @@ def is_empty_change_set(change_set: ObservedChangeSet) -> bool:
     return change_set.status == "FAILED" and any(marker in reason for marker in _NO_CHANGES_MARKERS)
 
 
-def needs_change_set(intent: Intent, stack: ObservedStack | None, memory: StackMemory) -> bool:
+def needs_last_operation(stack: ObservedStack) -> bool:
+    """Whether the plan needs to know which desired hash the stack's last operation tried.
+
+    Only a rolled-back or rollback-failed stack needs it (to not retry what already failed), so
+    the stack's events are read only then.
+    """
+    return phase_of(stack.status) in (StackPhase.UPDATE_ROLLED_BACK, StackPhase.UPDATE_ROLLBACK_FAILED)
+
+
+def needs_update_slot(action: Action, stack: ObservedStack | None) -> bool:
+    """Whether executing the action starts an update of a live stack (limited operator-wide)."""
+    return (
+        isinstance(action, ExecuteChangeSet)
+        and stack is not None
+        and phase_of(stack.status) is not StackPhase.REVIEW
+    )
+
+
+def holds_update_slot(stack: ObservedStack | None) -> bool:
+    """Whether the stack is in the middle of an update (which keeps its slot taken)."""
+    return (
+        stack is not None
+        and phase_of(stack.status) is StackPhase.IN_PROGRESS
+        and stack.status.startswith("UPDATE_")
+    )
+
+
+def needs_spec_comparison(
+    intent: Intent, stack: ObservedStack | None, memory: StackMemory, owner_alive: bool = False
+) -> bool:
+    """Whether the plan needs the live stack compared with the spec (a settled stack of ours)."""
+    if stack is None or not may_manage(intent, stack, owner_alive):
+        return False
+    return phase_of(stack.status) is StackPhase.STABLE and memory.applied_hash == intent.desired_hash
+
+
+def needs_change_set(
+    intent: Intent,
+    stack: ObservedStack | None,
+    memory: StackMemory,
+    differences: Sequence[str] | None = None,
+    owner_alive: bool = False,
+) -> bool:
     """Whether the planner must see the desired change set (so the adapter fetches it only then)."""
-    if stack is None or (not intent.adopt and not is_owned_by(stack, intent.owner_uid)):
+    if stack is None or not may_manage(intent, stack, owner_alive):
         return False  # the plan stalls (not ours) without looking at change sets
     phase = phase_of(stack.status)
     if phase is StackPhase.REVIEW:
         return True
     if phase is StackPhase.UPDATE_ROLLED_BACK and memory.attempted_hash == intent.desired_hash:
         return False  # the plan stalls (this spec already rolled back) without looking either
-    return (
-        phase in (StackPhase.STABLE, StackPhase.UPDATE_ROLLED_BACK)
-        and memory.applied_hash != intent.desired_hash
-    )
+    if phase is StackPhase.STABLE and memory.applied_hash == intent.desired_hash:
+        return _remediating(intent, differences)
+    return phase in (StackPhase.STABLE, StackPhase.UPDATE_ROLLED_BACK)
+
+
+def _remediating(intent: Intent, differences: Sequence[str] | None) -> bool:
+    return intent.remediate and bool(differences)
 
 
 def plan(
-    intent: Intent, stack: ObservedStack | None, change_set: ObservedChangeSet | None, memory: StackMemory
+    intent: Intent,
+    stack: ObservedStack | None,
+    change_set: ObservedChangeSet | None,
+    memory: StackMemory,
+    *,
+    differences: Sequence[str] | None = None,
+    owner_alive: bool = False,
 ) -> Action:
-    name = change_set_name(intent.desired_hash)
+    """The one next action. `differences` is how the live stack differs from the spec (None when not
+    compared); `owner_alive` whether the TurbineStack the stack's tags name still exists."""
+    name = desired_change_set(intent, stack)
     if stack is None:
         return StartChangeSet(name, ChangeSetKind.CREATE)
-    if not intent.adopt and not is_owned_by(stack, intent.owner_uid):
+    if not may_manage(intent, stack, owner_alive):
+        if intent.adopt:
+            owner = foreign_owner(stack, intent.owner_uid)
+            who = f"{owner.namespace}/{owner.name}" if owner else "another TurbineStack"
+            return Stall(
+                StallReason.OWNED_BY_ANOTHER,
+                f"Stack {stack.name} belongs to TurbineStack {who}, which still exists; "
+                "spec.adopt takes over only stacks whose TurbineStack is gone",
+            )
         return Stall(
             StallReason.NOT_OWNED,
             f"Stack {stack.name} exists but was not created by this TurbineStack; "
@@ -182,7 +299,11 @@ def plan(
             f"The update of stack {stack.name} rolled back ({reason}); change the spec to try again",
         )
     if phase is not StackPhase.REVIEW and memory.applied_hash == intent.desired_hash:
-        return _in_sync(intent, stack)
+        if not _remediating(intent, differences):
+            return _in_sync(intent, stack)
+        if change_set is None or change_set.execution_status == "EXECUTE_COMPLETE":
+            # The stack was changed outside the operator: re-apply the spec over it.
+            return StartChangeSet(name, ChangeSetKind.UPDATE)
     kind = ChangeSetKind.CREATE if phase is StackPhase.REVIEW else ChangeSetKind.UPDATE
     return _plan_change_set(intent, stack, name, kind, change_set)
 
@@ -198,7 +319,10 @@ def _plan_change_set(
 ) -> Action:
     if change_set is None:
         return StartChangeSet(name, kind)
-    if change_set.status in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
+    if change_set.status in ("CREATE_PENDING", "CREATE_IN_PROGRESS") or change_set.status.startswith(
+        "DELETE_"
+    ):
+        # Being computed, or being deleted (asynchronously): the next look decides.
         return WaitForChangeSet(name)
     if is_empty_change_set(change_set):
         return AcceptEmptyChangeSet(name)
@@ -206,9 +330,11 @@ def _plan_change_set(
         return Stall(StallReason.CHANGE_SET_FAILED, f"Change set {name} failed: {change_set.status_reason}")
     execution = change_set.execution_status
     if execution == "AVAILABLE":
-        if intent.auto_execute or intent.approved_change_set == name:
-            return ExecuteChangeSet(change_set)
-        return AwaitApproval(change_set)
+        if not (intent.auto_execute or intent.approved_change_set == name):
+            return AwaitApproval(change_set)
+        if kind is ChangeSetKind.UPDATE and not intent.update_slot_free:
+            return WaitForUpdateSlot(change_set)  # creations are not limited: they disturb nothing running
+        return ExecuteChangeSet(change_set)
     if execution == "EXECUTE_IN_PROGRESS":
         return WaitForStack(stack.status)
     if execution == "EXECUTE_COMPLETE" and phase_of(stack.status) is StackPhase.STABLE:
@@ -220,4 +346,4 @@ def _plan_change_set(
             "change the spec to retry",
         )
     # OBSOLETE or UNAVAILABLE: the stack moved on since the change set was computed.
-    return ReplaceChangeSet(name, kind)
+    return DiscardChangeSet(name)

@@ -11,7 +11,7 @@ from typing import Any
 from turbine_operator.core.additions import LARGEST_TEMPLATE, render_additions
 from turbine_operator.core.bundle import MASTER_TEMPLATE, Bundle, TurbineSources, build_bundle
 from turbine_operator.core.errors import SpecError
-from turbine_operator.core.naming import ownership_tags
+from turbine_operator.core.naming import APPLIED_HASH_TAG, ownership_tags
 from turbine_operator.core.references import Fetched, Source
 from turbine_operator.core.spec import OPERATOR_PARAMETERS, TurbineStackSpec
 from turbine_operator.core.templates import (
@@ -176,6 +176,8 @@ def desired_stack(
         "capabilities": CAPABILITIES,
     }
     digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:32]
+    # The stack carries the hash it was last updated to, so what was applied survives a lost status.
+    tags = {**tags, APPLIED_HASH_TAG: digest}
     return DesiredStack(
         stack_name=spec.stack_name,
         region=spec.region,

@@ -57,15 +57,21 @@ def verdict_for(action: planning.Action, stack_name: str) -> Verdict:
     match action:
         case planning.InSync() | planning.AcceptEmptyChangeSet() | planning.SetTerminationProtection():
             return ready("StackReady", f"Stack {stack_name} matches the spec")
-        case (
-            planning.StartChangeSet(name=name)
-            | planning.ReplaceChangeSet(name=name)
-            | planning.WaitForChangeSet(name=name)
-        ):
+        case planning.StartChangeSet(name=name) | planning.WaitForChangeSet(name=name):
             return progressing("ChangeSetCreating", f"CloudFormation is computing change set {name}")
+        case planning.DiscardChangeSet(name=name):
+            return progressing(
+                "ChangeSetCreating", f"Change set {name} is out of date; deleting it to compute it again"
+            )
         case planning.ExecuteChangeSet(change_set=change_set):
             return progressing(
                 "ChangeSetExecuting", f"Executing change set {change_set.name}: {change_summary(change_set)}"
+            )
+        case planning.WaitForUpdateSlot(change_set=change_set):
+            return progressing(
+                "WaitingForUpdateSlot",
+                f"Change set {change_set.name} ({change_summary(change_set)}) waits for an update slot: the "
+                "operator runs a limited number of stack updates at once (--max-concurrent-updates)",
             )
         case planning.AwaitApproval(change_set=change_set):
             return waiting(
@@ -87,10 +93,12 @@ def verdict_for(action: planning.Action, stack_name: str) -> Verdict:
 def announcement_for(action: planning.Action, stack_name: str) -> Announcement | None:
     """Events for every CloudFormation operation the operator starts; failures are warnings."""
     match action:
-        case planning.StartChangeSet(name=name, kind=kind) | planning.ReplaceChangeSet(name=name, kind=kind):
+        case planning.StartChangeSet(name=name, kind=kind):
             return Announcement(
                 "ChangeSetCreated", f"Created {kind.value} change set {name} for stack {stack_name}"
             )
+        case planning.DiscardChangeSet(name=name):
+            return Announcement("ChangeSetDiscarded", f"Deleted out-of-date change set {name}")
         case planning.ExecuteChangeSet(change_set=change_set):
             return Announcement(
                 "ChangeSetExecuted", f"Executing change set {change_set.name}: {change_summary(change_set)}"

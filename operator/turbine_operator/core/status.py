@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from turbine_operator.core.conditions import Verdict, merge_conditions
+from turbine_operator.core.conditions import READY, Verdict, merge_conditions, set_condition
 from turbine_operator.core.drift import drift_condition, overall_in_sync
+from turbine_operator.core.naming import APPLIED_HASH_TAG, hash_of_token
 from turbine_operator.core.observations import ObservedStack, StackMemory
+from turbine_operator.core.scheduling import parse_timestamp
+
+# Whether the operator's last look at AWS succeeded (as Crossplane's Synced). kstatus, Flux and ArgoCD
+# ignore it, so a short AWS outage or throttling burst does not flap a Ready fleet.
+SYNCED = "Synced"
+# How long a Ready stack stays Ready while AWS cannot be reached; then Ready=False, Reconciling.
+TRANSIENT_GRACE = datetime.timedelta(minutes=10)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +44,47 @@ def memory_from_status(status: Mapping[str, Any]) -> StackMemory:
     )
 
 
+def recovered_memory(
+    remembered: StackMemory, stack: ObservedStack | None, last_operation_token: str | None
+) -> StackMemory:
+    """Memory as AWS tells it where it can, so a lost or stale status never repeats a failed update.
+
+    The applied hash is the stack's own tag (set by the update that applied it, and put back by a
+    rollback); the attempted and continued-rollback hashes are read from the token of the stack's
+    latest operation, which CloudFormation copies onto its events.
+    """
+    if stack is None:
+        return remembered
+    applied = stack.tags.get(APPLIED_HASH_TAG) or remembered.applied_hash
+    continued = hash_of_token(last_operation_token, rollback=True)
+    attempted = hash_of_token(last_operation_token) or continued or remembered.attempted_hash
+    continued = continued or remembered.continued_rollback_hash
+    return StackMemory(applied_hash=applied, attempted_hash=attempted, continued_rollback_hash=continued)
+
+
+def tolerated_failure_patch(
+    previous: Mapping[str, Any], generation: int, now: str, reason: str, message: str
+) -> dict[str, Any] | None:
+    """The status for a transient failure that leaves Ready as it is, or None if Ready must change.
+
+    Ready holds only for a stack that is Ready at this generation, and only for TRANSIENT_GRACE after
+    the first failure in a row (when Synced turned False); a spec change or a longer outage is reported.
+    """
+    conditions = previous.get("conditions") or []
+    ready = next((c for c in conditions if c.get("type") == READY), None)
+    if ready is None or ready.get("status") != "True" or ready.get("observedGeneration") != generation:
+        return None
+    synced = next((c for c in conditions if c.get("type") == SYNCED), None)
+    if synced is not None and synced.get("status") == "False":
+        since, moment = parse_timestamp(synced.get("lastTransitionTime")), parse_timestamp(now)
+        if since is not None and moment is not None and moment - since >= TRANSIENT_GRACE:
+            return None
+    updated = set_condition(
+        conditions, SYNCED, status="False", reason=reason, message=message, generation=generation, now=now
+    )
+    return {"conditions": updated}
+
+
 def replaced_map(previous: Mapping[str, Any] | None, current: Mapping[str, str]) -> dict[str, str | None]:
     """A merge-patch value that makes the map exactly `current` (keys that disappeared become null)."""
     removed: dict[str, str | None] = {key: None for key in (previous or {}) if key not in current}
@@ -53,6 +103,16 @@ def status_patch(previous: Mapping[str, Any], facts: StatusFacts) -> dict[str, A
         # Only a completed look at AWS may clear the pending change set; a throttled call must not.
         patch["pendingChangeSet"] = dict(facts.pending_change_set) if facts.pending_change_set else None
         patch["lastSyncTime"] = facts.now
+        if any(c.get("type") == SYNCED for c in patch["conditions"]):
+            patch["conditions"] = set_condition(
+                patch["conditions"],
+                SYNCED,
+                status="True",
+                reason="Synced",
+                message="The last look at AWS succeeded",
+                generation=facts.generation,
+                now=facts.now,
+            )
     if facts.stack_name:
         patch["stackName"] = facts.stack_name
     if facts.region:

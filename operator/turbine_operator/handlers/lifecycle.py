@@ -10,13 +10,13 @@ import kopf
 
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.cluster import ClusterObjects, api_client
-from turbine_operator.adapters.metrics import STACKS, MetricsServer, observe_client
+from turbine_operator.adapters.metrics import STACKS, MetricsServer, observe_client, observe_update_slots
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.adapters.sources import load_turbine_sources
 from turbine_operator.handlers.runtime import RUNTIME_KEY, ObjectLocks, Runtime, runtime_of
 from turbine_operator.operations.deletion import Deleter
 from turbine_operator.operations.drift import DriftDetector
-from turbine_operator.operations.rate_limits import TokenBucket
+from turbine_operator.operations.rate_limits import TokenBucket, UpdateSlots
 from turbine_operator.operations.reconcile import Reconciler
 from turbine_operator.operations.workers import WorkerWatcher
 
@@ -77,9 +77,15 @@ def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
     limiter = TokenBucket(per_minute=config.drift_detections_per_minute, burst=5)
     memo[RUNTIME_KEY] = Runtime(
         settings=config,
-        reconciler=Reconciler(sessions, sources, config, cluster),
+        reconciler=Reconciler(
+            sessions,
+            sources,
+            config,
+            cluster,
+            slots=UpdateSlots(config.max_concurrent_updates, observer=observe_update_slots),
+        ),
         cluster=cluster,
-        deleter=Deleter(sessions, config),
+        deleter=Deleter(sessions, config, cluster),
         drift=DriftDetector(sessions, config, limiter),
         workers=workers,
         locks=ObjectLocks(),

@@ -78,7 +78,7 @@ def follow(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> Non
     """Follows in-flight operations, re-checks settled stacks, runs drift detection, copies worker figures."""
     runtime = runtime_of(memo)
     resource = _resource(body)
-    if body.spec.get("suspend"):
+    if resource.suspended:
         return  # the change handlers record the suspension; nothing to follow meanwhile
     with runtime.locks.held(resource.uid, wait=False) as acquired:
         if not acquired:
@@ -117,4 +117,5 @@ def delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_:
         )
         raise kopf.TemporaryError(message or "deleting", delay=outcome.retry_after or 15)
     runtime.locks.forget(resource.uid)
+    runtime.reconciler.forget(resource.uid)
     observing.forget(resource.uid, STACKS, runtime.workers)

@@ -10,54 +10,78 @@ from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.cloudformation import StackGateway
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core.conditions import Verdict, progressing, ready_reason, stalled
-from turbine_operator.core.errors import AwsError, TransientAwsError
+from turbine_operator.core.errors import AwsError, ClusterError, SpecError, TransientAwsError
 from turbine_operator.core.naming import client_request_token
 from turbine_operator.core.observations import ObservedStack
-from turbine_operator.core.planning import is_owned_by
+from turbine_operator.core.planning import foreign_owner, is_owned_by
 from turbine_operator.core.reporting import Announcement
+from turbine_operator.core.spec import DeletionPolicy, TurbineStackSpec
 from turbine_operator.core.stack_status import StackPhase, phase_of
 from turbine_operator.core.status import StatusFacts, status_patch
+from turbine_operator.operations.references import ClusterReader
 from turbine_operator.operations.resources import Clock, Outcome, StackResource, timestamp, utc_now
 
 
 class Deleter:
-    def __init__(self, sessions: AwsSessions, settings: OperatorSettings, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        sessions: AwsSessions,
+        settings: OperatorSettings,
+        objects: ClusterReader,
+        clock: Clock = utc_now,
+    ) -> None:
         self._sessions = sessions
         self._settings = settings
+        self._objects = objects
         self._clock = clock
 
     def delete(self, resource: StackResource, attempt: int) -> Outcome:
-        stack_name = resource.status.get("stackName")
-        region = resource.status.get("region") or resource.spec.get("region") or self._settings.default_region
-        policy = resource.spec.get("deletionPolicy", "Retain")
-        if not stack_name:
-            return Outcome(status={}, announcement=None)  # never reconciled: nothing in AWS to look after
-        if policy != "Delete":
+        try:
+            spec = resource.parsed_spec(self._settings.default_region)
+        except SpecError as error:
+            # Deleting on doubt could destroy a stack the user meant to keep.
+            message = f"the spec is invalid ({error}); any stack it created stays in AWS"
+            return Outcome(status={}, announcement=Announcement("StackRetained", message, warning=True))
+        # Status may be lost (or never written, if the operator died right after its first
+        # CreateChangeSet): the spec names the same stack, and the stack's tags say whose it is.
+        stack_name = resource.status.get("stackName") or spec.stack_name
+        region = resource.status.get("region") or spec.region
+        if spec.suspend:
+            message = f"spec.suspend is true: stack {stack_name} is left in AWS untouched"
+            return Outcome(status={}, announcement=Announcement("StackRetained", message))
+        if spec.deletion_policy is not DeletionPolicy.DELETE:
             return Outcome(
                 status={},
                 announcement=Announcement(
                     "StackRetained", f"deletionPolicy is Retain: stack {stack_name} stays in AWS"
                 ),
             )
-        gateway = StackGateway(self._sessions, region, resource.spec.get("roleArn"))
         try:
-            return self._delete(resource, gateway, stack_name, attempt)
+            gateway = StackGateway(self._sessions, region, spec.role_arn)
+            return self._delete(resource, spec, gateway, stack_name, attempt)
         except TransientAwsError as error:
             return self._waiting(
                 resource, progressing("Retrying", f"AWS is unavailable or throttling ({error})")
             )
         except AwsError as error:
             return self._waiting(resource, stalled("StackDeleteFailed", str(error)), warn=True)
+        except ClusterError as error:
+            return self._waiting(resource, progressing("Retrying", f"the Kubernetes API failed ({error})"))
 
     def _delete(
-        self, resource: StackResource, gateway: StackGateway, stack_name: str, attempt: int
+        self,
+        resource: StackResource,
+        spec: TurbineStackSpec,
+        gateway: StackGateway,
+        stack_name: str,
+        attempt: int,
     ) -> Outcome:
         stack = gateway.observe_stack(resource.status.get("stackId") or stack_name)
         if stack is None:
             return Outcome(
                 status={}, announcement=Announcement("StackDeleted", f"Stack {stack_name} is gone")
             )
-        if not is_owned_by(stack, resource.uid) and not resource.spec.get("adopt", False):
+        if not self._may_delete(resource, spec, stack):
             return Outcome(
                 status={},
                 announcement=Announcement(
@@ -72,7 +96,7 @@ class Deleter:
                 resource, progressing("Deleting", f"Stack {stack_name} is {stack.status}"), stack
             )
         if stack.termination_protection:
-            if resource.spec.get("terminationProtection", False):
+            if spec.termination_protection:
                 verdict = stalled(
                     "TerminationProtected",
                     f"Stack {stack_name} has termination protection: set spec.terminationProtection to false "
@@ -81,7 +105,7 @@ class Deleter:
                 return self._waiting(resource, verdict, stack, warn=True)
             gateway.set_termination_protection(stack.stack_id, enabled=False)
         discriminators = [stack.stack_id] + ([str(attempt)] if phase is StackPhase.DELETE_FAILED else [])
-        role = resource.spec.get("serviceRoleArn")
+        role = spec.service_role_arn
         # Read what failed before deleting again: afterwards those resources are in progress once more.
         failed = gateway.failed_resources(stack.stack_id) if phase is StackPhase.DELETE_FAILED else []
         gateway.delete_stack(
@@ -95,6 +119,16 @@ class Deleter:
         return self._waiting(
             resource, progressing("Deleting", f"Deleting stack {stack_name}"), stack, announcement
         )
+
+    def _may_delete(self, resource: StackResource, spec: TurbineStackSpec, stack: ObservedStack) -> bool:
+        """Ours, or adopted from a TurbineStack that no longer exists: never another live one's."""
+        owner = foreign_owner(stack, resource.uid)
+        alive = (
+            owner is not None and self._objects.turbine_stack_uid(owner.namespace, owner.name) == owner.uid
+        )
+        if is_owned_by(stack, resource.uid):
+            return True
+        return spec.adopt and not alive
 
     def _waiting(
         self,

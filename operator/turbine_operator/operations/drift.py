@@ -52,8 +52,8 @@ class DriftDetector:
         if spec.suspend or not spec.drift_detection.enabled or not stack_id or not _ready(status):
             return None
         drift = dict(status.get("drift") or {})
-        gateway = StackGateway(self._sessions, spec.region, spec.role_arn)
         try:
+            gateway = StackGateway(self._sessions, spec.region, spec.role_arn)
             if drift.get("detectionId"):
                 return self._follow(resource, gateway, str(stack_id), drift)
             requested = resource.annotations.get(REQUEST_ANNOTATION)

@@ -54,7 +54,9 @@ def observe(
     )
     outputs = status.get("outputs") or {}
     group = outputs.get(WORKER_GROUP_OUTPUT)
-    if group:
+    if resource.suspended:
+        workers.forget(resource.uid)  # suspended means no AWS calls, the worker figures' included
+    elif group:
         workers.watch(
             WatchedStack(
                 uid=resource.uid,

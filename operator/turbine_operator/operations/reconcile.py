@@ -30,16 +30,25 @@ from turbine_operator.core.errors import (
     TransientAwsError,
 )
 from turbine_operator.core.naming import (
-    change_set_name,
     client_request_token,
+    continue_rollback_token,
+    execute_token,
     stale_change_sets,
 )
-from turbine_operator.core.observations import ObservedStack, StackMemory
+from turbine_operator.core.observations import LatestOperation, ObservedStack, StackMemory
 from turbine_operator.core.rendering import DesiredStack, Owner, desired_stack
 from turbine_operator.core.reporting import Announcement, announcement_for, pending_change_set, verdict_for
 from turbine_operator.core.spec import TurbineStackSpec, UpdatePolicy
-from turbine_operator.core.status import StatusFacts, memory_from_status, status_patch
-from turbine_operator.operations.references import ObjectReader, fetch_references
+from turbine_operator.core.status import (
+    SYNCED,
+    StatusFacts,
+    memory_from_status,
+    recovered_memory,
+    status_patch,
+    tolerated_failure_patch,
+)
+from turbine_operator.operations.rate_limits import UpdateSlots
+from turbine_operator.operations.references import ClusterReader, fetch_references
 from turbine_operator.operations.resources import Clock, Outcome, StackResource, timestamp, utc_now
 
 
@@ -50,6 +59,7 @@ class _Observation:
     gateway: StackGateway
     stack: ObservedStack | None
     memory: StackMemory
+    latest: LatestOperation | None = None  # read only for stacks whose last operation failed
 
 
 class Reconciler:
@@ -58,9 +68,12 @@ class Reconciler:
         sessions: AwsSessions,
         sources: TurbineSources,
         settings: OperatorSettings,
-        objects: ObjectReader,
+        objects: ClusterReader,
+        *,
         clock: Clock = utc_now,
+        slots: UpdateSlots | None = None,
     ) -> None:
+        self._slots = slots or UpdateSlots(limit=0)
         self._sessions = sessions
         self._sources = sources
         self._objects = objects
@@ -76,8 +89,9 @@ class Reconciler:
             return self._report(resource, now, stalled("InvalidSpec", str(error)))
         if spec.suspend:
             return self._suspended(resource, spec, now)
-        gateway = StackGateway(self._sessions, spec.region, spec.role_arn, self._remembered)
         try:
+            # Building the gateway may assume spec.roleArn, which AWS can refuse like any call.
+            gateway = StackGateway(self._sessions, spec.region, spec.role_arn, self._remembered)
             fetched = fetch_references(spec, resource.namespace, self._objects, gateway)
             desired = desired_stack(
                 spec, Owner(resource.namespace, resource.name, resource.uid), self._sources, fetched
@@ -91,7 +105,7 @@ class Reconciler:
                 verdict = progressing("Retrying", f"the Kubernetes API is unavailable ({error}); retrying")
                 return self._report(resource, now, verdict, spec=spec, retry=True)
             return self._report(resource, now, stalled("ReferenceNotReadable", str(error)), spec=spec)
-        except AwsError as error:  # reading an s3Url template
+        except AwsError as error:  # assuming spec.roleArn, or reading an s3Url template
             return self._aws_failure(resource, now, error, spec)
         memory = memory_from_status(resource.status)
         try:
@@ -100,6 +114,9 @@ class Reconciler:
             return self._act(resource, observation, now)
         except AwsError as error:
             return self._aws_failure(resource, now, error, spec, desired)
+        except ClusterError as error:  # looking up the TurbineStack that owns a stack to adopt
+            verdict = progressing("Retrying", f"the Kubernetes API is unavailable ({error}); retrying")
+            return self._report(resource, now, verdict, spec=spec, desired=desired, retry=True)
 
     def _aws_failure(
         self,
@@ -132,21 +149,35 @@ class Reconciler:
             auto_execute=seen.spec.update_policy is UpdatePolicy.AUTO,
             approved_change_set=seen.spec.approved_change_set,
             termination_protection=seen.spec.termination_protection,
+            remediate=seen.spec.drift_detection.remediate,
+            update_slot_free=self._slots.available_to(resource.uid),
         )
+        stack, gateway = seen.stack, seen.gateway
+        # Only an adopter needs to know whether the stack's owner still exists.
+        owner_alive = intent.adopt and self._owner_alive(planning.foreign_owner(stack, resource.uid))
+        if stack is not None and planning.needs_last_operation(stack):
+            seen = dataclasses.replace(seen, latest=gateway.latest_operation(stack.stack_id))
+        # Status may be lost or stale: AWS (tags, the last operation's token) says what was applied and tried.
+        memory = recovered_memory(seen.memory, stack, seen.latest.token if seen.latest else None)
+        differences = None
+        if planning.needs_spec_comparison(intent, stack, memory, owner_alive):
+            differences = self._spec_differences(seen)
         change_set = None
-        if planning.needs_change_set(intent, seen.stack, seen.memory):
-            assert seen.stack is not None
-            change_set = seen.gateway.describe_change_set(seen.stack.name, change_set_name(seen.desired.hash))
-        action = planning.plan(intent, seen.stack, change_set, seen.memory)
-        differences = self._spec_differences(action, seen)
-        remediating = (
-            bool(differences) and seen.spec.drift_detection.remediate and isinstance(action, planning.InSync)
+        if planning.needs_change_set(intent, stack, memory, differences, owner_alive):
+            assert stack is not None
+            change_set = gateway.describe_change_set(stack.name, planning.desired_change_set(intent, stack))
+        action = planning.plan(
+            intent, stack, change_set, memory, differences=differences, owner_alive=owner_alive
         )
-        if remediating:
-            action = planning.ReplaceChangeSet(
-                change_set_name(seen.desired.hash), planning.ChangeSetKind.UPDATE
+        if planning.needs_update_slot(action, stack) and not self._slots.try_acquire(resource.uid):
+            # Another stack took the last slot meanwhile: plan again with that fact.
+            intent = dataclasses.replace(intent, update_slot_free=False)
+            action = planning.plan(
+                intent, stack, change_set, memory, differences=differences, owner_alive=owner_alive
             )
-        memory = self._execute(action, resource, seen)
+        self._account_update_slot(resource.uid, action, stack)
+        remediating = bool(differences) and intent.remediate and isinstance(action, planning.StartChangeSet)
+        memory = self._execute(action, resource, dataclasses.replace(seen, memory=memory))
         verdict = verdict_for(action, seen.desired.stack_name)
         reason_detail = self._failure_detail(action, seen)
         if reason_detail:
@@ -181,11 +212,28 @@ class Reconciler:
             announcement = Announcement("ChangeSetAwaitingApproval", verdict.message)
         return Outcome(status=status_patch(resource.status, facts), announcement=announcement)
 
+    def forget(self, uid: str) -> None:
+        """The TurbineStack is gone: whatever slot it held is free."""
+        self._slots.release(uid)
+
+    def _account_update_slot(self, uid: str, action: planning.Action, stack: ObservedStack | None) -> None:
+        if isinstance(action, planning.WaitForUpdateSlot):
+            self._slots.waiting(uid)
+        elif planning.holds_update_slot(stack):
+            self._slots.occupy(uid)  # also after a restart, when this process took no slot yet
+        elif not planning.needs_update_slot(action, stack):
+            self._slots.release(uid)
+
+    def _owner_alive(self, owner: planning.OwnerRef | None) -> bool:
+        """Whether the TurbineStack a stack's tags name (not this one) still exists."""
+        if owner is None or not owner.namespace or not owner.name:
+            return False
+        return self._objects.turbine_stack_uid(owner.namespace, owner.name) == owner.uid
+
     @staticmethod
-    def _spec_differences(action: planning.Action, seen: _Observation) -> list[str] | None:
-        """At a settled resync: how the live stack differs from the spec (None when not compared)."""
-        if seen.stack is None or not isinstance(action, planning.InSync | planning.SetTerminationProtection):
-            return None
+    def _spec_differences(seen: _Observation) -> list[str]:
+        """At a settled resync: how the live stack differs from the spec."""
+        assert seen.stack is not None
         # Secret values are never compared: a difference would be reported with both values.
         secret = seen.desired.secret_parameters
         desired = StackShape(
@@ -204,35 +252,27 @@ class Reconciler:
         """Performs the action's AWS calls; returns what to remember about them."""
         desired, gateway, memory = seen.desired, seen.gateway, seen.memory
         match action:
-            case (
-                planning.StartChangeSet(name=name, kind=kind)
-                | planning.ReplaceChangeSet(name=name, kind=kind)
-            ):
+            case planning.StartChangeSet(name=name, kind=kind):
                 gateway.upload_bundle(desired)
                 if seen.stack is not None:
                     for stale in stale_change_sets(gateway.change_set_names(seen.stack.stack_id), keep=name):
                         gateway.delete_change_set(seen.stack.stack_id, stale)
-                    if isinstance(action, planning.ReplaceChangeSet):
-                        gateway.delete_change_set(seen.stack.stack_id, name)
-                discriminators = [str(resource.generation), desired.hash, kind.value]
-                if isinstance(action, planning.ReplaceChangeSet) and seen.stack is not None:
-                    # The same desired state may be re-applied after each drift: the stack's last
-                    # update tells those attempts apart while retries of one attempt stay equal.
-                    discriminators.append(seen.stack.last_updated or "")
-                token = client_request_token(resource.uid, "change-set", *discriminators)
+                # The name is unique to this attempt, so a retry of the request repeats the token.
+                token = client_request_token(resource.uid, "change-set", name, kind.value)
                 gateway.create_change_set(desired, name, kind, token)
-                if isinstance(action, planning.ReplaceChangeSet):
-                    return dataclasses.replace(memory, applied_hash=None)
+            case planning.DiscardChangeSet(name=name):
+                gateway.delete_change_set(desired.stack_name, name)
             case planning.ExecuteChangeSet(change_set=change_set):
-                token = client_request_token(resource.uid, "execute", str(resource.generation), desired.hash)
+                token = execute_token(desired.hash, change_set.change_set_id or change_set.name)
                 gateway.execute_change_set(desired.stack_name, change_set.name, token)
                 return dataclasses.replace(memory, attempted_hash=desired.hash)
             case planning.AcceptEmptyChangeSet(name=name):
                 gateway.delete_change_set(desired.stack_name, name)
                 return dataclasses.replace(memory, applied_hash=desired.hash)
             case planning.ContinueRollback():
-                token = client_request_token(
-                    resource.uid, "continue-rollback", str(resource.generation), desired.hash
+                assert seen.stack is not None
+                token = continue_rollback_token(
+                    desired.hash, seen.stack.stack_id, seen.stack.last_updated or ""
                 )
                 gateway.continue_update_rollback(desired.stack_name, token, desired.service_role_arn)
                 return dataclasses.replace(memory, continued_rollback_hash=desired.hash)
@@ -251,7 +291,8 @@ class Reconciler:
             planning.StallReason.UPDATE_ROLLED_BACK,
             planning.StallReason.UPDATE_ROLLBACK_FAILED,
         ):
-            first = seen.gateway.first_failure(seen.stack.stack_id)
+            latest = seen.latest or seen.gateway.latest_operation(seen.stack.stack_id)
+            first = latest.first_failure
             return f"first failure: {seen.desired.redacted(first)}" if first else None
         if action.reason is planning.StallReason.DELETE_FAILED:
             failed = seen.gateway.failed_resources(seen.stack.stack_id)
@@ -282,6 +323,20 @@ class Reconciler:
         retry: bool = False,
     ) -> Outcome:
         """Status and a warning event (once per reason) for a reconcile that could not act."""
+        if retry:
+            held = tolerated_failure_patch(
+                resource.status, resource.generation, now, verdict.reason, verdict.message
+            )
+            if held is not None:
+                # A Ready stack stays Ready through a short outage; Synced=False says what failed.
+                was_synced = not any(
+                    c.get("type") == SYNCED and c.get("status") == "False"
+                    for c in resource.status.get("conditions") or []
+                )
+                announcement = (
+                    Announcement(verdict.reason, verdict.message, warning=True) if was_synced else None
+                )
+                return Outcome(held, announcement, retry_after=self._settings.poll_interval)
         facts = StatusFacts(
             generation=resource.generation,
             now=now,

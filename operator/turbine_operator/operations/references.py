@@ -22,6 +22,11 @@ class ObjectReader(Protocol):
     def read(self, kind: SourceKind, namespace: str, name: str) -> StoredObject | None: ...
 
 
+class ClusterReader(ObjectReader, Protocol):
+    def turbine_stack_uid(self, namespace: str, name: str) -> str | None:
+        """The uid of the TurbineStack with that name, or None if there is none."""
+
+
 class S3Reader(Protocol):
     def read_object(self, bucket: str, key: str) -> bytes | None: ...
 

@@ -31,9 +31,20 @@ class StackResource:
     status: Mapping[str, Any]
     annotations: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
+    @property
+    def suspended(self) -> bool:
+        """spec.suspend, read without the full parse: a suspended stack is left alone even if invalid."""
+        return self.spec.get("suspend") is True
+
     def parsed_spec(self, default_region: str) -> TurbineStackSpec:
-        """The spec as typed models; raises SpecError naming the field at fault."""
-        return parse_spec(self.spec, namespace=self.namespace, name=self.name, default_region=default_region)
+        """The spec as typed models; raises SpecError naming the field at fault.
+
+        A spec without a region keeps the region its stack was created in (status.region): a
+        change of the operator's default region must not re-target existing stacks.
+        """
+        pinned = self.status.get("region")
+        region = pinned if isinstance(pinned, str) and pinned else default_region
+        return parse_spec(self.spec, namespace=self.namespace, name=self.name, default_region=region)
 
 
 @dataclasses.dataclass(frozen=True)
