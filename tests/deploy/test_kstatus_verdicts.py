@@ -161,7 +161,7 @@ STATES = [
     state(MATCHES, "termination protection set", plan, planning.SetTerminationProtection(enabled=True)),
     state(f"{MATCHES} but drifted", "spec drift", plan, planning.InSync(), spec_differences=["Tags differ"]),
     state(IN_FLIGHT, "creating", plan, planning.StartChangeSet("c", CREATE)),
-    state(IN_FLIGHT, "updating", plan, planning.ReplaceChangeSet("c", UPDATE), previous=READY),
+    state(IN_FLIGHT, "updating", plan, planning.StartChangeSet("c", UPDATE), previous=READY),
     state(IN_FLIGHT, "change set computing", plan, planning.WaitForChangeSet("c")),
     state(IN_FLIGHT, "executing", plan, planning.ExecuteChangeSet(CHANGE_SET)),
     state(IN_FLIGHT, "stack operation", plan, planning.WaitForStack("UPDATE_IN_PROGRESS")),
