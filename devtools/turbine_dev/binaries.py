@@ -1,4 +1,5 @@
-"""Builds kube-apiserver and etcd from their Go modules into a cache keyed by versions.
+"""Builds kube-apiserver and etcd (and the Go tools the tests use) from their Go modules into a cache keyed
+by versions.
 
 The Kubernetes module cannot be `go install`-ed directly (its go.mod replaces every staging module
 with a local path), so a throw-away wrapper module requires it and points each staging module at
@@ -9,6 +10,7 @@ cannot move kube-apiserver's shared dependencies.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -22,6 +24,9 @@ KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
 # Prometheus publishes its Go module as v0.<minor>.<patch> for Prometheus 3.<minor>.<patch>.
 PROMTOOL_MODULE_VERSION = "v0.316.0"
+
+# The kstatus program's source (main package, go.mod, go.sum): its versions are the ones go.mod requires.
+KSTATUS_SOURCE = Path(__file__).resolve().parents[1] / "kstatus"
 
 _STAGING_REPLACE = re.compile(r"^\s*(k8s\.io/[\w.-]+)\s+=>\s+\./staging/", re.MULTILINE)
 
@@ -154,9 +159,48 @@ def _build_promtool(output: Path) -> None:
         )
 
 
+def ensure_kstatus(*, log: bool = True) -> Path:
+    """devtools/kstatus built against the sigs.k8s.io/cli-utils its go.mod requires (the kstatus Flux reads
+    health with); the cache key holds the module versions, the Go version and a digest of the source."""
+    files = {name: (KSTATUS_SOURCE / name).read_bytes() for name in ("main.go", "go.mod", "go.sum")}
+    versions = dict(
+        re.findall(
+            r"^\s*(sigs\.k8s\.io/cli-utils|k8s\.io/apimachinery) (v\S+)", files["go.mod"].decode(), re.M
+        )
+    )
+    digest = hashlib.sha256(
+        b"".join(name.encode() + b"\0" + data for name, data in files.items())
+    ).hexdigest()
+    key = "-".join(
+        [
+            "kstatus",
+            f"cli-utils-{versions['sigs.k8s.io/cli-utils']}",
+            f"apimachinery-{versions['k8s.io/apimachinery']}",
+            _go_env("GOVERSION"),
+            digest[:12],
+        ]
+    )
+    target = cache_root() / key
+    target.mkdir(parents=True, exist_ok=True)
+    kstatus = target / "kstatus"
+    if not kstatus.exists():
+        _timed(log, "kstatus", lambda: _build_kstatus(files, kstatus))
+    return kstatus
+
+
+def _build_kstatus(files: dict[str, bytes], output: Path) -> None:
+    # Built from a copy, so that no build output or go.sum rewrite ever lands in the repository.
+    with tempfile.TemporaryDirectory(prefix="kstatusbuild-") as tmp:
+        workdir = Path(tmp)
+        for name, data in files.items():
+            (workdir / name).write_bytes(data)
+        _install_atomically(workdir, output, ["-ldflags", "-s -w", "."])
+
+
 def main() -> None:
     binaries = ensure_binaries()
     ensure_promtool()
+    ensure_kstatus()
     print(binaries.kube_apiserver.parent)
 
 

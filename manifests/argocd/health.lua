@@ -3,13 +3,16 @@
 -- TurbineStack is kstatus-compliant (Ready always present; Reconciling and Stalled present only while True;
 -- status.observedGeneration written on every reconcile), so this follows the kstatus order, like the
 -- pulumi.com/Stack script:
+--   0. metadata.deletionTimestamp set, whatever the conditions say                -> Progressing "Pending deletion"
 --   1. status.observedGeneration behind metadata.generation (or no status yet) -> Progressing
 --   2. spec.suspend true, once the operator has seen it                          -> Suspended
---   3. Stalled=True (create failed, rolled back, delete failed, not owned, ...)   -> Degraded
+--   3. Stalled=True (create failed, rolled back, stack DELETE_FAILED, not owned)  -> Degraded
 --   4. Reconciling=True (change set or stack operation in flight, retrying)       -> Progressing
 --   5. Ready=True                                                                 -> Healthy
 --   6. anything else (Ready=False ChangeSetAwaitingApproval, no Ready yet)         -> Progressing
--- ArgoCD itself reports an object with metadata.deletionTimestamp as Progressing before any script runs.
+-- Rule 0 is what ArgoCD itself reports for an object being deleted, before any health script runs
+-- (gitops-engine pkg/health GetResourceHealth), so a failed or refused delete is never Degraded in ArgoCD; the
+-- script says the same when run on its own (`argocd admin settings resource-overrides health`, the tests).
 -- Written for gopher-lua (Lua 5.1); tests/deploy/test_argocd_health.py runs it on every state the operator
 -- produces.
 local hs = {}
@@ -48,6 +51,12 @@ local status = obj.status
 local generation = nil
 if obj.metadata ~= nil then
   generation = obj.metadata.generation
+end
+
+if obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil then
+  hs.status = "Progressing"
+  hs.message = "Pending deletion"
+  return hs
 end
 
 if status == nil or status.observedGeneration == nil then

@@ -69,7 +69,11 @@ def conditions_for(reason: str, generation: int = 2) -> list[dict[str, Any]]:
 
 
 def turbine_stack(
-    status: dict[str, Any] | None, *, generation: int = 2, spec: dict[str, Any] | None = None
+    status: dict[str, Any] | None,
+    *,
+    generation: int = 2,
+    spec: dict[str, Any] | None = None,
+    deleting: bool = False,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "apiVersion": "turbine.dev/v1alpha1",
@@ -77,6 +81,8 @@ def turbine_stack(
         "metadata": {"name": "airflow", "namespace": "data", "generation": generation, "uid": "u-1"},
         "spec": {"templateBucket": {"name": "bucket"}, **(spec or {})},
     }
+    if deleting:
+        body["metadata"]["deletionTimestamp"] = NOW
     if status is not None:
         body["status"] = status
     return body
@@ -132,6 +138,17 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
         "Progressing",
     ),
     ("suspend false", turbine_stack(settled("StackReady"), spec={"suspend": False}), "Healthy"),
+    # ArgoCD shows its own "Pending deletion" (Progressing) for an object being deleted, whatever it says.
+    *[
+        (f"being deleted, {r}", turbine_stack(settled(r), deleting=True), "Progressing")
+        for r in ("Deleting", "Retrying", "StackDeleteFailed", "TerminationProtected", "StackReady")
+    ],
+    ("being deleted, no status", turbine_stack(None, deleting=True), "Progressing"),
+    (
+        "being deleted while suspended",
+        turbine_stack(settled("StackReady"), spec={"suspend": True}, deleting=True),
+        "Progressing",
+    ),
     (
         "Ready and drifted",
         turbine_stack(
@@ -174,6 +191,7 @@ def test_messages_carry_the_reason_and_the_drift() -> None:
     drifted["conditions"].append(condition("Drifted", "True", "StackDriftedFromSpec"))
     assert "drifted: StackDriftedFromSpec" in health(turbine_stack(drifted))["message"]
     assert "generation 3" in health(turbine_stack(settled("StackReady", 2), generation=3))["message"]
+    assert health(turbine_stack(settled("StackDeleteFailed"), deleting=True))["message"] == "Pending deletion"
 
 
 def _product_reasons() -> set[str]:
