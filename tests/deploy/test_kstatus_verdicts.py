@@ -28,7 +28,7 @@ from turbine_operator.core import planning
 from turbine_operator.core.conditions import Verdict, progressing, stalled
 from turbine_operator.core.observations import ObservedChangeSet, ResourceChange
 from turbine_operator.core.reporting import verdict_for
-from turbine_operator.core.status import StatusFacts, status_patch
+from turbine_operator.core.status import StatusFacts, status_patch, tolerated_failure_patch
 from turbine_operator.operations.reconcile import Reconciler
 from turbine_operator.operations.resources import StackResource
 
@@ -130,6 +130,13 @@ def wrote(verdict: Verdict, previous: Body | None = None, **facts: Any) -> Body:
     return turbine_stack(written(verdict, previous, **facts))
 
 
+def tolerated(previous: Body) -> Body:
+    """A transient AWS failure on a Ready stack, within the grace: Ready holds, Synced=False."""
+    patch = tolerated_failure_patch(previous, GENERATION, NOW, "Retrying", "m")
+    assert patch is not None
+    return turbine_stack(merged(previous, patch))
+
+
 def suspended(previous: Body) -> Body:
     spec = {**SPEC, "suspend": True}
     return turbine_stack(reconciled(spec, previous), spec=spec)
@@ -166,8 +173,16 @@ STATES = [
     state(IN_FLIGHT, "executing", plan, planning.ExecuteChangeSet(CHANGE_SET)),
     state(IN_FLIGHT, "stack operation", plan, planning.WaitForStack("UPDATE_IN_PROGRESS")),
     state(IN_FLIGHT, "continuing rollback", plan, planning.ContinueRollback()),
+    state(IN_FLIGHT, "waiting for an update slot", plan, planning.WaitForUpdateSlot(CHANGE_SET)),
+    state(IN_FLIGHT, "change set out of date", plan, planning.DiscardChangeSet("c")),
+    state(f"{MATCHES}, AWS briefly unavailable", "AWS throttling, Ready before", tolerated, READY),
     state(
-        IN_FLIGHT, "AWS throttling, Ready before", wrote, progressing("Retrying", "m"), READY, synced=False
+        IN_FLIGHT,
+        "AWS throttling for long, Ready before",
+        wrote,
+        progressing("Retrying", "m"),
+        READY,
+        synced=False,
     ),
     state("change set waits for approval", "awaiting approval", plan, planning.AwaitApproval(CHANGE_SET)),
     *[state(FAILED, f"planner {r.value}", plan, planning.Stall(r, "m")) for r in planning.StallReason],
