@@ -16,7 +16,9 @@ docs/embedded-aws.md):
 - A change set is CREATE_PENDING, then CREATE_IN_PROGRESS (ExecutionStatus UNAVAILABLE) for
   `change_set_seconds`; it cannot be executed or deleted meanwhile.
 - DeleteChangeSet returns at once; the change set stays, DELETE_PENDING then DELETE_IN_PROGRESS,
-  for `change_set_delete_seconds`, and its name stays taken (AlreadyExistsException).
+  for `change_set_delete_seconds`, and its name stays taken (AlreadyExistsException). It is
+  refused (InvalidChangeSetStatus) while the change set is being created or executed, or while
+  its stack is in an operation.
 - Executing a change set deletes the stack's other change sets; an executed change set cannot be
   executed again.
 - A CREATE change set for a name whose stack exists is refused, except on a REVIEW_IN_PROGRESS
@@ -275,7 +277,7 @@ def delete_change_set(self: Any, original: Any) -> Any:
     status = STATE.change_set_status(change_set_id)
     if status in ("DELETE_PENDING", "DELETE_IN_PROGRESS"):
         return EmptyResult()
-    execution = STATE.change_set_execution(change_set_id)
+    execution = STATE.change_set_execution(change_set_id) or STATE.busy_status(change_set.stack_id)
     if status or execution:
         raise InvalidChangeSetStatus(
             f"ChangeSet [{change_set_id}] cannot be deleted in its current status of [{execution or status}]"

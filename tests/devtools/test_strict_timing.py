@@ -86,6 +86,9 @@ def test_change_set_creation_takes_time_and_cannot_be_executed_meanwhile(strict_
     assert _stack(strict_aws, "slow")["StackStatus"] == "REVIEW_IN_PROGRESS"
     cloudformation.execute_change_set(StackName="slow", ChangeSetName="cs")
     assert _stack(strict_aws, "slow")["StackStatus"] == "CREATE_IN_PROGRESS"
+    with pytest.raises(ClientError) as busy:
+        cloudformation.delete_change_set(StackName="slow", ChangeSetName="cs")
+    assert busy.value.response["Error"]["Code"] == "InvalidChangeSetStatus"
     assert eventually(lambda: _settled(strict_aws, "slow")) == "CREATE_COMPLETE"
 
 
