@@ -252,6 +252,7 @@ class OperatorCycler(threading.Thread):
         self._rng = random.Random(seed * 7919 + 1)  # noqa: S311 - reproducible, not a secret
         self._events = events
         self._stopping = threading.Event()
+        self.first_started = threading.Event()
         self.starts = 0
         self.timer_kills = 0
         self.mutation_kills = 0
@@ -293,6 +294,7 @@ class OperatorCycler(threading.Thread):
             self.mutation_kills += 1
             self._events(f"operator pid {self._current.pid} killed after a mutation during start-up")
             return
+        self.first_started.set()
         delay = self._rng.uniform(*TIMER_KILL_SECONDS)
         deadline = time.monotonic() + delay
         while time.monotonic() < deadline and process.running() and not self._stopping.is_set():
@@ -336,6 +338,7 @@ def operator_starter(
             namespaces=[namespace],
             settings=settings,
             spawned=spawned,
+            verbose=True,
         )
 
     return start
@@ -476,6 +479,9 @@ class Trial:
         cycler.start()
         stuck: list[str] = []
         try:
+            # The user's changes start once an operator is up; start-ups are slow on a busy machine.
+            while not cycler.first_started.wait(0.5) and cycler.is_alive():
+                pass
             for step in self.plan.steps:
                 time.sleep(step.pause)
                 self._perform(step)
@@ -505,6 +511,8 @@ class Trial:
         violations = stuck + [f"crash: {crash}" for crash in cycler.crashes]
         violations += self._check(converged, bystander_before)
         figures.count(violations)
+        if violations:
+            self._write_histories()
         if violations:
             figures.failed_seeds.append(self.seed)
         self.events(f"done: {violations or 'all invariants hold'}")
@@ -656,6 +664,27 @@ class Trial:
             )
         return problems
 
+    def _write_histories(self) -> None:
+        """The operator's Kubernetes events and CloudFormation's stack events, next to the logs."""
+        events = self.kube.core.list_namespaced_event(self.namespace).items
+        lines = [
+            f"{e.last_timestamp or e.event_time} {e.involved_object.name} {e.type} {e.reason} "
+            f"x{e.count or 1}: {e.message}"
+            for e in sorted(events, key=lambda e: str(e.last_timestamp or e.event_time))
+        ]
+        (self.logs / "kubernetes-events.txt").write_text("\n".join(lines) + "\n")
+        lines = []
+        for page in self.cfn.get_paginator("list_stacks").paginate():
+            for summary in page["StackSummaries"]:
+                if summary["StackName"].startswith(f"{self.namespace}-"):
+                    stack_events = self.cfn.describe_stack_events(StackName=summary["StackId"])["StackEvents"]
+                    lines += [
+                        f"{e['Timestamp']} {summary['StackId']} {e['LogicalResourceId']} "
+                        f"{e['ResourceStatus']} {e.get('ResourceStatusReason') or ''}"
+                        for e in reversed(stack_events)
+                    ]
+        (self.logs / "stack-events.txt").write_text("\n".join(lines) + "\n")
+
     # -- AWS reads
 
     def _our_stacks(self) -> list[dict[str, Any]]:
@@ -668,14 +697,12 @@ class Trial:
         ]
 
     def _create_bystander(self) -> None:
-        self.cfn.create_stack(
+        stack_id = self.cfn.create_stack(
             StackName=self.bystander, TemplateBody=BYSTANDER_TEMPLATE, Tags=_tag_list(OTHER_OWNER_TAGS)
-        )
+        )["StackId"]
         deadline = time.monotonic() + 60
-        while (
-            self.cfn.describe_stacks(StackName=self.bystander)["Stacks"][0]["StackStatus"]
-            != "CREATE_COMPLETE"
-        ):
+        # By id: a new stack is briefly invisible by name (the emulator's consistency window).
+        while self.cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] != "CREATE_COMPLETE":
             if time.monotonic() > deadline:
                 raise TrialStuck(f"the bystander stack {self.bystander} was not created")
             time.sleep(0.2)
@@ -724,14 +751,14 @@ def _all_stacks(cfn: Any) -> Iterator[dict[str, Any]]:
         yield from page["Stacks"]
 
 
-_INTERESTING = re.compile(r"ERROR|Traceback|Error|Exception|killed|Stall|orphan", re.IGNORECASE)
+_INTERESTING = re.compile(r"ERROR|Traceback|Error|Exception|killed|Stall|orphan|SIGKILL")
 
 
 def operator_evidence(logs: Path, violations: list[str], limit: int = 60) -> list[str]:
     """Operator log lines about the TurbineStacks named in the violations, and every error line."""
     names = set(re.findall(r"\b(alpha|bravo|charlie|intruder)\b", " ".join(violations)))
     lines: list[str] = []
-    for log in sorted(logs.glob("*.log")):
+    for log in sorted([*logs.glob("*.log"), *logs.glob("*.txt")]):
         for line in log.read_text(errors="replace").splitlines():
             if _INTERESTING.search(line) or any(f"/{name}" in line or f"-{name}" in line for name in names):
                 lines.append(f"{log.name}: {line[:400]}")
