@@ -4,6 +4,9 @@ Starts the local control plane and the embedded AWS, installs the CRD, starts th
 user would (`turbine-operator run`), applies examples/turbine-stack.yaml, follows its progress
 and exits 0 once it is Ready (non-zero with the reason otherwise). Everything it started is
 stopped on the way out, Ctrl-C included. DEMO_KEEP=1 keeps it all running until Ctrl-C.
+DEMO_NAMESPACE=<name> applies the example in that namespace instead (created if needed), e.g. a
+long one to see that every stack name CloudFormation accepts works. The embedded AWS is the
+strict one (docs/embedded-aws.md): operations take time, as on AWS.
 """
 
 from __future__ import annotations
@@ -107,6 +110,7 @@ def keep_running(plane: ControlPlane, aws: EmbeddedAws) -> None:
 
 def run() -> int:
     manifest = yaml.safe_load(EXAMPLE.read_text())
+    manifest["metadata"]["namespace"] = os.environ.get("DEMO_NAMESPACE") or manifest["metadata"]["namespace"]
     namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
     keep = os.environ.get("DEMO_KEEP") == "1"
     workdir = Path(tempfile.mkdtemp(prefix="turbine-demo-"))
@@ -115,14 +119,18 @@ def run() -> int:
         with terminating_signals_raise(), local_control_plane(workdir / "control-plane") as plane:
             say(f"control plane up in {plane.started_in_seconds:.1f} s at {plane.server}")
             with embedded_aws(workdir) as aws:
-                say(f"embedded AWS (moto) at {aws.endpoint_url}")
+                say(f"embedded AWS (moto, strict CloudFormation) at {aws.endpoint_url}")
                 kube = KubeApi(plane.kubeconfig)
                 kube.install_crd()
                 say("CRD turbinestacks.turbine.dev installed")
+                if namespace != "default":
+                    kube.create_namespace(namespace)
+                example = workdir / "turbine-stack.yaml"
+                example.write_text(yaml.safe_dump(manifest, sort_keys=False))
                 aws.client("s3").create_bucket(Bucket=manifest["spec"]["templateBucket"]["name"])
                 operator = start_operator(plane, aws, workdir, namespace)
                 try:
-                    say(kubectl(plane, "apply", "-f", str(EXAMPLE)).strip())
+                    say(kubectl(plane, "apply", "-f", str(example)).strip())
                     ready = follow(kube, namespace, name, operator)
                     if ready.get("status") == "True":
                         show_workers(kube, namespace, name)

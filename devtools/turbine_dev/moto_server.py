@@ -1,24 +1,48 @@
-"""Entry point of the embedded AWS: moto in server mode, bound to loopback.
+"""Entry point of the embedded AWS: moto in server mode, bound to loopback, made strict.
 
 Started as `python -m turbine_dev.moto_server PORT`. This is the one place where moto may be
-extended for the dev and test tooling (never from the product's runtime path).
+extended for the dev and test tooling (never from the product's runtime path). The application
+is moto's own, wrapped by `strict_http.StrictAwsMiddleware` (faults, kill hook, control endpoint)
+and served by werkzeug as `moto_server` serves it.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+from typing import Any
 
-from moto import server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import run_simple
 
-from turbine_dev import moto_cfn_resources, moto_drift, moto_extensions
+from turbine_dev import (
+    moto_cfn_resources,
+    moto_drift,
+    moto_extensions,
+    moto_resource_names,
+    strict_cfn,
+)
+from turbine_dev.strict_http import StrictAwsMiddleware
+
+
+def _exit(signum: int, frame: Any) -> None:
+    sys.exit(0)
 
 
 def main(argv: list[str]) -> None:
-    port = argv[0] if argv else "5000"
+    port = int(argv[0]) if argv else 5000
+    os.environ.setdefault("MOTO_PORT", str(port))  # as moto's server does: Lambda callbacks find it
     moto_extensions.install()
     moto_cfn_resources.install()
     moto_drift.install()
-    server.main(["--host", "127.0.0.1", "--port", port])
+    moto_resource_names.install()
+    strict_cfn.install()
+    signal.signal(signal.SIGTERM, _exit)
+    signal.signal(signal.SIGINT, _exit)
+    app = DomainDispatcherApplication(create_backend_app)
+    app.debug = True  # type: ignore[attr-defined]  # as moto's server: errors answer with their cause
+    run_simple("127.0.0.1", port, StrictAwsMiddleware(app), threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from turbine_dev.controlplane import ControlPlane
@@ -22,11 +22,15 @@ def start_operator_process(
     namespaces: Sequence[str] = (),
     metrics_port: int | None = None,
     settings: Mapping[str, str] | None = None,
+    spawned: Callable[[ManagedProcess], None] | None = None,
+    verbose: bool = False,
 ) -> ManagedProcess:
     """Starts the operator on the local control plane and the embedded AWS, and waits for its start-up.
 
     `namespaces` empty means all namespaces; `metrics_port` None means no metrics server;
-    `settings` are TURBINE_* variables on top of the defaults.
+    `settings` are TURBINE_* variables on top of the defaults; `spawned` runs as soon as the process
+    exists, before it has connected to anything (the chaos harness arms the emulator's kill hook there);
+    `verbose` adds kopf's debug log (every status patch), which the chaos harness reads back.
     """
     env = {
         **os.environ,
@@ -39,13 +43,16 @@ def start_operator_process(
     scope = [f"--namespace={namespace}" for namespace in namespaces] or ["--all-namespaces"]
     operator = ManagedProcess(
         "turbine-operator",
-        [sys.executable, "-m", "turbine_operator.cli", "run", *scope, "--log-format", "plain"],
+        [sys.executable, "-m", "turbine_operator.cli", "run", *scope, "--log-format", "plain"]
+        + (["--verbose"] if verbose else []),
         log,
         env=env,
         # As Kubernetes would: time to finish the ticks under way before SIGKILL.
         stop_grace=IN_FLIGHT_TICK_GRACE_SECONDS + 10,
     )
     try:
+        if spawned is not None:
+            spawned(operator)
         operator.wait_until(lambda: STARTED_MESSAGE in operator.log_tail(200), 60, "start-up")
     except BaseException:
         operator.stop()

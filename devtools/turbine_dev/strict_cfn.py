@@ -1,0 +1,407 @@
+"""A strict CloudFormation on top of moto's: timing, tokens and refusals as AWS has them. Dev and test only.
+
+Installed by `turbine_dev.moto_server` after `moto_extensions`. moto answers every call at once and
+accepts what AWS refuses; here (each point with the AWS documentation it follows in
+docs/embedded-aws.md):
+
+- ClientRequestToken (CreateStack, UpdateStack, DeleteStack, ExecuteChangeSet) and ClientToken
+  (CreateChangeSet) are remembered per stack: the same request again with a used token is a retry
+  and answers what the first one answered without doing anything; a different request with a used
+  token is refused with `TokenAlreadyExistsException`.
+- Stack operations take `operation_seconds`; meanwhile the stack and its nested stacks show
+  CREATE_IN_PROGRESS, UPDATE_IN_PROGRESS then UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, or
+  DELETE_IN_PROGRESS (a stack being created shows no outputs yet, one being updated its old
+  ones), and another operation on the stack is refused ("... is in UPDATE_IN_PROGRESS state and
+  can not be updated"). A deleted stack disappears only when its deletion ends.
+- A change set is CREATE_PENDING, then CREATE_IN_PROGRESS (ExecutionStatus UNAVAILABLE) for
+  `change_set_seconds`; it cannot be executed or deleted meanwhile.
+- DeleteChangeSet returns at once; the change set stays, DELETE_PENDING then DELETE_IN_PROGRESS,
+  for `change_set_delete_seconds`, and its name stays taken (AlreadyExistsException). It is
+  refused (InvalidChangeSetStatus) while the change set is being created or executed, or while
+  its stack is in an operation.
+- Executing a change set deletes the stack's other change sets; an executed change set cannot be
+  executed again.
+- A CREATE change set for a name whose stack exists is refused, except on a REVIEW_IN_PROGRESS
+  stack, which it reuses (moto would make a second stack with the same name).
+- Change sets are found within the stack named by StackName (moto searches the whole region).
+- Drift detection needs `drift_polls` DescribeStackDriftDetectionStatus calls to complete.
+- DescribeStacks by name answers "does not exist" for `consistency_seconds` after the stack was
+  created (CreateStack, or CreateChangeSet of a new stack).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.cloudformation import models, responses
+from moto.cloudformation.exceptions import AlreadyExistsException, CloudFormationError, ValidationError
+from moto.core.responses import ActionResult, EmptyResult
+
+from turbine_dev.moto_extensions import ChangeSetNotFound
+from turbine_dev.strict_state import STATE, Overlay, phases
+
+_TOKEN_PARAMETERS = ("ClientRequestToken", "ClientToken")
+_IGNORED_IN_FINGERPRINT = {*_TOKEN_PARAMETERS, "Version"}
+
+
+class TokenAlreadyExistsException(CloudFormationError):
+    code = "TokenAlreadyExistsException"
+
+    def __init__(self, token: str) -> None:
+        super().__init__(f"Another request with the same client request token [{token}] was already made")
+
+
+class InvalidChangeSetStatus(CloudFormationError):
+    code = "InvalidChangeSetStatus"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+def _live_stack(backend: Any, name_or_id: str | None) -> Any:
+    """The stack a name or id designates that is not deleted yet, or None."""
+    if not name_or_id:
+        return None
+    if name_or_id in backend.stacks:
+        return backend.stacks[name_or_id]
+    return next((stack for stack in backend.stacks.values() if stack.name == name_or_id), None)
+
+
+def _nested(stack: Any) -> list[Any]:
+    found = []
+    for resource in list(getattr(stack.resource_map, "_parsed_resources", {}).values()):
+        if isinstance(resource, models.Stack):
+            found.extend([resource, *_nested(resource)])
+    return found
+
+
+def _change_set(backend: Any, name: str | None, stack_name: str | None) -> Any:
+    """A change set by ARN, or by name within the stack StackName designates."""
+    if not name:
+        return None
+    if name in backend.change_sets:
+        return backend.change_sets[name]
+    stack = _live_stack(backend, stack_name)
+    if stack is None:
+        return None
+    return next(
+        (
+            cs
+            for cs in backend.change_sets.values()
+            if cs.change_set_name == name and cs.stack_id == stack.stack_id
+        ),
+        None,
+    )
+
+
+def _refuse_if_busy(stack: Any) -> None:
+    status = STATE.busy_status(stack.stack_id)
+    if status:
+        raise ValidationError(message=f"Stack:{stack.stack_id} is in {status} state and can not be updated.")
+
+
+class _Request:
+    """The parts of one CloudFormation request the strict rules read."""
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+        self.backend = response.cloudformation_backend
+        self.param = response._get_param
+        self.fingerprint = tuple(
+            sorted(
+                (key, tuple(values))
+                for key, values in response.querystring.items()
+                if key not in _IGNORED_IN_FINGERPRINT
+            )
+        )
+
+    def replay(self, stack: Any, parameter: str) -> Any:
+        """The stored answer if this request is a retry; raises if its token was used for another."""
+        token = self.param(parameter)
+        if not token or stack is None:
+            return None
+        used = STATE.tokens.get((stack.stack_id, parameter), {}).get(token)
+        if used is None:
+            return None
+        fingerprint, answer = used
+        if fingerprint != self.fingerprint:
+            STATE.counters["token_conflicts"] += 1
+            raise TokenAlreadyExistsException(token)
+        STATE.counters["token_retries"] += 1
+        return answer
+
+    def remember(self, stack: Any, parameter: str, answer: Any) -> Any:
+        token = self.param(parameter)
+        if token and stack is not None:
+            STATE.tokens.setdefault((stack.stack_id, parameter), {})[token] = (self.fingerprint, answer)
+        return answer
+
+
+def _start_operation(stack: Any, kind: str, outputs: list[Any] | None) -> None:
+    """Shows `stack` (and its nested stacks) in progress for `operation_seconds`."""
+    now, seconds = STATE.now(), STATE.settings.operation_seconds
+    statuses = {
+        "CREATE": ("CREATE_IN_PROGRESS",),
+        "UPDATE": ("UPDATE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"),
+        "DELETE": ("DELETE_IN_PROGRESS",),
+    }[kind]
+    STATE.stacks[stack.stack_id] = Overlay(phases(now, seconds, *statuses), outputs=outputs)
+    for child in _nested(stack):
+        child_kind = kind if kind != "UPDATE" or child.stack_id in STATE.stacks else "CREATE"
+        nested_statuses = {"CREATE": ("CREATE_IN_PROGRESS",), "DELETE": ("DELETE_IN_PROGRESS",)}.get(
+            child_kind, ("UPDATE_IN_PROGRESS",)
+        )
+        child_outputs: list[Any] | None = [] if child_kind == "CREATE" else None
+        STATE.stacks[child.stack_id] = Overlay(
+            phases(now, seconds * 0.8, *nested_statuses), outputs=child_outputs
+        )
+
+
+def create_stack(self: Any, original: Any) -> Any:
+    request = _Request(self)
+    existing = _live_stack(request.backend, request.param("StackName"))
+    if (answer := request.replay(existing, "ClientRequestToken")) is not None:
+        return answer
+    answer = original(self)
+    stack = request.backend.stacks[answer.result["StackId"]]
+    STATE.created_at[stack.name] = STATE.now()
+    _start_operation(stack, "CREATE", outputs=[])
+    return request.remember(stack, "ClientRequestToken", answer)
+
+
+def update_stack(self: Any, original: Any) -> Any:
+    request = _Request(self)
+    stack = request.backend.get_stack(request.param("StackName"))
+    if (answer := request.replay(stack, "ClientRequestToken")) is not None:
+        return answer
+    _refuse_if_busy(stack)
+    before = stack.outputs
+    answer = original(self)
+    _start_operation(stack, "UPDATE", outputs=before)
+    return request.remember(stack, "ClientRequestToken", answer)
+
+
+def delete_stack(self: Any, original: Any) -> Any:
+    request = _Request(self)
+    backend = request.backend
+    stack = _live_stack(backend, request.param("StackName"))
+    if stack is None:
+        return EmptyResult()  # deleting a stack that does not exist succeeds
+    if (answer := request.replay(stack, "ClientRequestToken")) is not None:
+        return answer
+    status = STATE.stack_status(stack.stack_id)
+    if status == "DELETE_IN_PROGRESS":
+        return request.remember(stack, "ClientRequestToken", EmptyResult())
+    if status and status.startswith("UPDATE_") and status.endswith("_IN_PROGRESS"):
+        raise ValidationError(message=f"Stack [{stack.stack_id}] cannot be deleted while in status {status}")
+    if stack.enable_termination_protection:
+        raise ValidationError(
+            message=f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled"
+        )
+    stack_id = stack.stack_id
+    _start_operation(stack, "DELETE", outputs=None)
+
+    def finish() -> None:
+        if stack_id in backend.stacks:
+            stack.enable_termination_protection = False
+            backend.delete_stack(stack_id)
+
+    STATE.later(STATE.settings.operation_seconds, finish)
+    return request.remember(stack, "ClientRequestToken", EmptyResult())
+
+
+def create_change_set(self: Any, original: Any) -> Any:
+    request = _Request(self)
+    backend = request.backend
+    stack_name, name = request.param("StackName"), request.param("ChangeSetName")
+    stack = _live_stack(backend, stack_name)
+    if (answer := request.replay(stack, "ClientToken")) is not None:
+        return answer
+    if stack is not None:
+        _refuse_if_busy(stack)
+        if _change_set(backend, name, stack_name) is not None:
+            raise AlreadyExistsException(f"ChangeSet {name} already exists")
+    creates = request.param("ChangeSetType", "CREATE") == "CREATE"
+    known_stacks = set(backend.stacks)
+    if creates and stack is not None:
+        if stack.status != "REVIEW_IN_PROGRESS":
+            raise ValidationError(
+                message=f"Stack [{stack_name}] already exists and cannot be created again with the "
+                f"changeSet [{name}]."
+            )
+        answer = _create_change_set_on_review_stack(self, stack, original)
+    else:
+        answer = original(self)
+    change_set_id, stack_id = answer.result["Id"], answer.result["StackId"]
+    stack = backend.stacks[stack_id]
+    if creates and stack_id not in known_stacks:
+        STATE.created_at[stack.name] = STATE.now()
+    now, seconds = STATE.now(), STATE.settings.change_set_seconds
+    STATE.change_sets[change_set_id] = Overlay(
+        phases(now, seconds, "CREATE_PENDING", "CREATE_IN_PROGRESS"),
+        execution=[(now + seconds, "UNAVAILABLE")],
+    )
+    return request.remember(stack, "ClientToken", answer)
+
+
+def _create_change_set_on_review_stack(self: Any, stack: Any, original: Any) -> Any:
+    """AWS adds a CREATE change set to the REVIEW_IN_PROGRESS stack; moto would make a second stack."""
+    backend = self.cloudformation_backend
+    before = dict(backend.stacks)
+    answer = original(self)
+    duplicate = answer.result["StackId"]
+    if duplicate not in before:
+        backend.stacks.pop(duplicate, None)
+    change_set = backend.change_sets[answer.result["Id"]]
+    change_set.stack, change_set.stack_id, change_set.stack_name = stack, stack.stack_id, stack.name
+    return ActionResult({"Id": answer.result["Id"], "StackId": stack.stack_id})
+
+
+def _change_set_of(request: _Request) -> Any:
+    name, stack_name = request.param("ChangeSetName"), request.param("StackName")
+    change_set = _change_set(request.backend, name, stack_name)
+    if change_set is None:
+        raise ChangeSetNotFound(name)
+    return change_set
+
+
+def describe_change_set(self: Any, original: Any) -> Any:
+    return ActionResult(_change_set_of(_Request(self)))
+
+
+def delete_change_set(self: Any, original: Any) -> Any:
+    request = _Request(self)
+    backend = request.backend
+    change_set = _change_set_of(request)
+    change_set_id = change_set.change_set_id
+    status = STATE.change_set_status(change_set_id)
+    if status in ("DELETE_PENDING", "DELETE_IN_PROGRESS"):
+        return EmptyResult()
+    execution = STATE.change_set_execution(change_set_id) or STATE.busy_status(change_set.stack_id)
+    if status or execution:
+        raise InvalidChangeSetStatus(
+            f"ChangeSet [{change_set_id}] cannot be deleted in its current status of [{execution or status}]"
+        )
+    now, seconds = STATE.now(), STATE.settings.change_set_delete_seconds
+    STATE.change_sets[change_set_id] = Overlay(phases(now, seconds, "DELETE_PENDING", "DELETE_IN_PROGRESS"))
+    STATE.later(seconds, lambda: backend.change_sets.pop(change_set_id, None))
+    return EmptyResult()
+
+
+def execute_change_set(self: Any, original: Any) -> Any:
+    request = _Request(self)
+    backend = request.backend
+    name = request.param("ChangeSetName")
+    stack = _live_stack(backend, request.param("StackName"))
+    if stack is None and name in backend.change_sets:
+        stack = backend.stacks.get(backend.change_sets[name].stack_id)
+    if (answer := request.replay(stack, "ClientRequestToken")) is not None:
+        return answer
+    change_set = _change_set_of(request)
+    stack = backend.stacks[change_set.stack_id]
+    change_set_id = change_set.change_set_id
+    status = STATE.change_set_status(change_set_id) or change_set.status
+    if status != "CREATE_COMPLETE":
+        raise InvalidChangeSetStatus(
+            f"ChangeSet [{change_set_id}] cannot be executed in its current status of [{status}]"
+        )
+    if change_set.execution_status != "AVAILABLE":
+        raise InvalidChangeSetStatus(
+            f"ChangeSet [{change_set_id}] cannot be executed in its current execution status of "
+            f"[{change_set.execution_status}]"
+        )
+    _refuse_if_busy(stack)
+    kind = change_set.change_set_type
+    before = [] if kind == "CREATE" else stack.outputs
+    backend.execute_change_set(change_set_name=change_set_id, stack_name=stack.stack_id)
+    _start_operation(stack, kind, outputs=before)
+    now, seconds = STATE.now(), STATE.settings.operation_seconds
+    STATE.change_sets[change_set_id] = Overlay([], execution=[(now + seconds, "EXECUTE_IN_PROGRESS")])
+    others = [cs_id for cs_id, cs in backend.change_sets.items() if cs.stack_id == stack.stack_id]
+    others.remove(change_set_id)
+
+    def drop_other_change_sets() -> None:
+        for cs_id in others:
+            backend.change_sets.pop(cs_id, None)
+
+    STATE.later(seconds, drop_other_change_sets)
+    return request.remember(stack, "ClientRequestToken", EmptyResult())
+
+
+def describe_stacks(self: Any, original: Any) -> Any:
+    name = self._get_param("StackName")
+    created = STATE.created_at.get(name) if name else None
+    if created is not None and STATE.now() - created < STATE.settings.consistency_seconds:
+        raise ValidationError(name)
+    return original(self)
+
+
+def describe_stack_drift_detection_status(self: Any, original: Any) -> Any:
+    answer = original(self)
+    detection_id = self._get_param("StackDriftDetectionId")
+    STATE.drift_polls[detection_id] += 1
+    if STATE.drift_polls[detection_id] >= STATE.settings.drift_polls:
+        return answer
+    pending = {key: value for key, value in answer.result.items() if key != "DriftedStackResourceCount"}
+    pending["DetectionStatus"] = "DETECTION_IN_PROGRESS"
+    pending["StackDriftStatus"] = "UNKNOWN"
+    return ActionResult(pending)
+
+
+_HANDLERS = {
+    "create_stack": create_stack,
+    "update_stack": update_stack,
+    "delete_stack": delete_stack,
+    "create_change_set": create_change_set,
+    "describe_change_set": describe_change_set,
+    "delete_change_set": delete_change_set,
+    "execute_change_set": execute_change_set,
+    "describe_stacks": describe_stacks,
+    "describe_stack_drift_detection_status": describe_stack_drift_detection_status,
+}
+
+
+def _overlaid_statuses() -> None:
+    """moto's stacks and change sets show the overlay's status while one lasts."""
+    stack_class: Any = models.Stack
+    change_set_class: Any = models.ChangeSet
+    moto_outputs = stack_class.outputs
+
+    def stack_status(self: Any) -> Any:
+        return STATE.stack_status(self.stack_id) or self.__dict__.get("_moto_status")
+
+    def set_stack_status(self: Any, value: Any) -> None:
+        self.__dict__["_moto_status"] = value
+
+    def outputs(self: Any) -> Any:
+        shown = STATE.stack_outputs(self.stack_id)
+        return shown if shown is not None else moto_outputs.fget(self)
+
+    def change_set_status(self: Any) -> Any:
+        return STATE.change_set_status(self.change_set_id) or self.__dict__.get("_moto_status")
+
+    def set_change_set_status(self: Any, value: Any) -> None:
+        self.__dict__["_moto_status"] = value
+
+    def execution_status(self: Any) -> Any:
+        return STATE.change_set_execution(self.change_set_id) or self.__dict__.get("_moto_execution_status")
+
+    def set_execution_status(self: Any, value: Any) -> None:
+        self.__dict__["_moto_execution_status"] = value
+
+    stack_class.status = property(stack_status, set_stack_status)
+    stack_class.outputs = property(outputs)
+    change_set_class.status = property(change_set_status, set_change_set_status)
+    change_set_class.execution_status = property(execution_status, set_execution_status)
+
+
+def install() -> None:
+    _overlaid_statuses()
+    response_class: Any = responses.CloudFormationResponse
+    for name, handler in _HANDLERS.items():
+        original = getattr(response_class, name)
+
+        def strict(self: Any, handler: Any = handler, original: Any = original) -> Any:
+            return handler(self, original)
+
+        setattr(response_class, name, strict)

@@ -1,0 +1,192 @@
+"""Operations take time, their IN_PROGRESS states are visible, and a busy stack refuses another one.
+
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stack-resource-configuration-complete.html
+https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteChangeSet.html
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from turbine_dev.embedded_aws import EmbeddedAws
+
+from .helpers import eventually
+from .templates import queue_template
+
+
+def _stack(aws: EmbeddedAws, name: str) -> dict[str, object]:
+    stack: dict[str, object] = aws.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    return stack
+
+
+def _settled(aws: EmbeddedAws, name: str) -> str | None:
+    status = str(_stack(aws, name)["StackStatus"])
+    return None if status.endswith("_IN_PROGRESS") else status
+
+
+def test_create_update_delete_show_their_in_progress_states(strict_aws: EmbeddedAws) -> None:
+    cloudformation = strict_aws.client("cloudformation")
+    cloudformation.create_stack(StackName="life", TemplateBody=queue_template())
+    creating = _stack(strict_aws, "life")
+    assert creating["StackStatus"] == "CREATE_IN_PROGRESS"
+    assert not creating.get("Outputs")
+    assert eventually(lambda: _settled(strict_aws, "life")) == "CREATE_COMPLETE"
+
+    cloudformation.update_stack(StackName="life", TemplateBody=queue_template("two"))
+    updating = _stack(strict_aws, "life")
+    assert updating["StackStatus"] == "UPDATE_IN_PROGRESS"
+    assert updating["Outputs"] == [{"OutputKey": "Marker", "OutputValue": "one"}]
+    with pytest.raises(ClientError, match="is in UPDATE_IN_PROGRESS state and can not be updated"):
+        cloudformation.update_stack(StackName="life", TemplateBody=queue_template("three"))
+    with pytest.raises(ClientError, match="cannot be deleted while in status UPDATE_IN_PROGRESS"):
+        cloudformation.delete_stack(StackName="life")
+    seen = {str(_stack(strict_aws, "life")["StackStatus"])}
+    while (status := str(_stack(strict_aws, "life")["StackStatus"])).endswith("_IN_PROGRESS"):
+        seen.add(status)
+    assert "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" in seen
+    assert status == "UPDATE_COMPLETE"
+
+    cloudformation.delete_stack(StackName="life")
+    assert _stack(strict_aws, "life")["StackStatus"] == "DELETE_IN_PROGRESS"
+    with pytest.raises(ClientError) as exists:
+        cloudformation.create_stack(StackName="life", TemplateBody=queue_template())
+    assert exists.value.response["Error"]["Code"] == "AlreadyExistsException"
+
+    def gone() -> bool | None:
+        try:
+            _stack(strict_aws, "life")
+        except ClientError as error:
+            return "does not exist" in str(error) or None
+        return None
+
+    assert eventually(gone)
+
+
+def test_change_set_creation_takes_time_and_cannot_be_executed_meanwhile(strict_aws: EmbeddedAws) -> None:
+    cloudformation = strict_aws.client("cloudformation")
+    cloudformation.create_change_set(
+        StackName="slow", ChangeSetName="cs", TemplateBody=queue_template(), ChangeSetType="CREATE"
+    )
+    first = cloudformation.describe_change_set(StackName="slow", ChangeSetName="cs")
+    assert first["Status"] in ("CREATE_PENDING", "CREATE_IN_PROGRESS")
+    assert first["ExecutionStatus"] == "UNAVAILABLE"
+    with pytest.raises(ClientError) as refused:
+        cloudformation.execute_change_set(StackName="slow", ChangeSetName="cs")
+    assert refused.value.response["Error"]["Code"] == "InvalidChangeSetStatus"
+    seen = set()
+    while (status := cloudformation.describe_change_set(StackName="slow", ChangeSetName="cs")["Status"]) != (
+        "CREATE_COMPLETE"
+    ):
+        seen.add(status)
+    assert "CREATE_IN_PROGRESS" in seen
+    assert _stack(strict_aws, "slow")["StackStatus"] == "REVIEW_IN_PROGRESS"
+    cloudformation.execute_change_set(StackName="slow", ChangeSetName="cs")
+    assert _stack(strict_aws, "slow")["StackStatus"] == "CREATE_IN_PROGRESS"
+    with pytest.raises(ClientError) as busy:
+        cloudformation.delete_change_set(StackName="slow", ChangeSetName="cs")
+    assert busy.value.response["Error"]["Code"] == "InvalidChangeSetStatus"
+    assert eventually(lambda: _settled(strict_aws, "slow")) == "CREATE_COMPLETE"
+
+
+def test_change_set_deletion_is_asynchronous_and_keeps_the_name_taken(strict_aws: EmbeddedAws) -> None:
+    cloudformation = strict_aws.client("cloudformation")
+    strict_aws.configure(change_set_seconds=0.1)
+    cloudformation.create_change_set(
+        StackName="async", ChangeSetName="cs", TemplateBody=queue_template(), ChangeSetType="CREATE"
+    )
+    eventually(
+        lambda: (
+            cloudformation.describe_change_set(StackName="async", ChangeSetName="cs")["Status"]
+            == "CREATE_COMPLETE"
+            or None
+        )
+    )
+    cloudformation.delete_change_set(StackName="async", ChangeSetName="cs")
+    assert cloudformation.describe_change_set(StackName="async", ChangeSetName="cs")["Status"] in (
+        "DELETE_PENDING",
+        "DELETE_IN_PROGRESS",
+    )
+    [listed] = cloudformation.list_change_sets(StackName="async")["Summaries"]
+    assert listed["Status"] in ("DELETE_PENDING", "DELETE_IN_PROGRESS")
+    with pytest.raises(ClientError) as taken:
+        cloudformation.create_change_set(
+            StackName="async", ChangeSetName="cs", TemplateBody=queue_template(), ChangeSetType="CREATE"
+        )
+    assert taken.value.response["Error"]["Code"] == "AlreadyExistsException"
+
+    def deleted() -> bool | None:
+        try:
+            cloudformation.describe_change_set(StackName="async", ChangeSetName="cs")
+        except ClientError as error:
+            return error.response["Error"]["Code"] == "ChangeSetNotFound" or None
+        return None
+
+    assert eventually(deleted)
+    cloudformation.create_change_set(
+        StackName="async", ChangeSetName="cs", TemplateBody=queue_template(), ChangeSetType="CREATE"
+    )
+
+
+def test_a_create_change_set_never_makes_a_second_stack_of_the_same_name(strict_aws: EmbeddedAws) -> None:
+    cloudformation = strict_aws.client("cloudformation")
+    for name in ("one", "two"):
+        cloudformation.create_change_set(
+            StackName="single", ChangeSetName=name, TemplateBody=queue_template(), ChangeSetType="CREATE"
+        )
+    stacks = [s for s in cloudformation.list_stacks()["StackSummaries"] if s["StackName"] == "single"]
+    assert len(stacks) == 1
+    assert len(cloudformation.list_change_sets(StackName="single")["Summaries"]) == 2
+
+
+def test_nested_stacks_show_their_operation(strict_aws: EmbeddedAws) -> None:
+    s3 = strict_aws.client("s3")
+    bucket = f"nested-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="child.json", Body=queue_template().encode())
+    parent = json.dumps(
+        {
+            "Resources": {
+                "Child": {
+                    "Type": "AWS::CloudFormation::Stack",
+                    "Properties": {"TemplateURL": f"https://{bucket}.s3.amazonaws.com/child.json"},
+                }
+            }
+        }
+    )
+    cloudformation = strict_aws.client("cloudformation")
+    cloudformation.create_stack(StackName="parent", TemplateBody=parent)
+    statuses = {s["StackName"]: s["StackStatus"] for s in cloudformation.describe_stacks()["Stacks"]}
+    assert set(statuses.values()) == {"CREATE_IN_PROGRESS"}
+    assert len(statuses) == 2
+    eventually(lambda: _settled(strict_aws, "parent"))
+    statuses = {s["StackName"]: s["StackStatus"] for s in cloudformation.describe_stacks()["Stacks"]}
+    assert set(statuses.values()) == {"CREATE_COMPLETE"}
+
+
+def test_drift_detection_needs_several_polls(strict_aws: EmbeddedAws) -> None:
+    strict_aws.configure(operation_seconds=0.1, drift_polls=3)
+    cloudformation = strict_aws.client("cloudformation")
+    cloudformation.create_stack(StackName="drift", TemplateBody=queue_template())
+    eventually(lambda: _settled(strict_aws, "drift"))
+    detection = cloudformation.detect_stack_drift(StackName="drift")["StackDriftDetectionId"]
+    polls = [
+        cloudformation.describe_stack_drift_detection_status(StackDriftDetectionId=detection)[
+            "DetectionStatus"
+        ]
+        for _ in range(3)
+    ]
+    assert polls == ["DETECTION_IN_PROGRESS", "DETECTION_IN_PROGRESS", "DETECTION_COMPLETE"]
+
+
+def test_a_new_stack_is_briefly_invisible(strict_aws: EmbeddedAws) -> None:
+    strict_aws.configure(consistency_seconds=30)
+    cloudformation = strict_aws.client("cloudformation")
+    cloudformation.create_stack(StackName="fresh", TemplateBody=queue_template())
+    with pytest.raises(ClientError, match="Stack with id fresh does not exist"):
+        cloudformation.describe_stacks(StackName="fresh")
+    strict_aws.configure(consistency_seconds=0)
+    assert _stack(strict_aws, "fresh")["StackName"] == "fresh"
