@@ -27,6 +27,8 @@ docs/embedded-aws.md):
 - Drift detection needs `drift_polls` DescribeStackDriftDetectionStatus calls to complete.
 - DescribeStacks by name answers "does not exist" for `consistency_seconds` after the stack was
   created (CreateStack, or CreateChangeSet of a new stack).
+- Every stack event carries the ClientRequestToken of the request that started its operation
+  (CreateStack, UpdateStack, DeleteStack, ExecuteChangeSet); moto leaves it empty.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from turbine_dev.moto_extensions import ChangeSetNotFound
 from turbine_dev.strict_state import STATE, Overlay, phases
 
 _TOKEN_PARAMETERS = ("ClientRequestToken", "ClientToken")
+# The token of the operation each stack is in (or was last in), stamped onto its events.
+_OPERATION_TOKENS: dict[str, str] = {}
 _IGNORED_IN_FINGERPRINT = {*_TOKEN_PARAMETERS, "Version"}
 
 
@@ -157,6 +161,25 @@ def _start_operation(stack: Any, kind: str, outputs: list[Any] | None) -> None:
         )
 
 
+def _operation_token(stack: Any, token: str | None) -> None:
+    """The operation starting on `stack` was requested with `token` (none: its events carry none).
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackEvent.html
+    """
+    if token:
+        _OPERATION_TOKENS[stack.stack_id] = token
+    else:
+        _OPERATION_TOKENS.pop(stack.stack_id, None)
+
+
+def _add_stack_event_with_token(original: Any) -> Any:
+    def add(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.events[-1].client_request_token = _OPERATION_TOKENS.get(self.stack_id)
+
+    return add
+
+
 def create_stack(self: Any, original: Any) -> Any:
     request = _Request(self)
     existing = _live_stack(request.backend, request.param("StackName"))
@@ -164,6 +187,9 @@ def create_stack(self: Any, original: Any) -> Any:
         return answer
     answer = original(self)
     stack = request.backend.stacks[answer.result["StackId"]]
+    _operation_token(stack, request.param("ClientRequestToken"))
+    for event in stack.events:  # moto wrote the creation's first events before the stack had an id here
+        event.client_request_token = _OPERATION_TOKENS.get(stack.stack_id)
     STATE.created_at[stack.name] = STATE.now()
     _start_operation(stack, "CREATE", outputs=[])
     return request.remember(stack, "ClientRequestToken", answer)
@@ -176,6 +202,7 @@ def update_stack(self: Any, original: Any) -> Any:
         return answer
     _refuse_if_busy(stack)
     before = stack.outputs
+    _operation_token(stack, request.param("ClientRequestToken"))
     answer = original(self)
     _start_operation(stack, "UPDATE", outputs=before)
     return request.remember(stack, "ClientRequestToken", answer)
@@ -199,6 +226,7 @@ def delete_stack(self: Any, original: Any) -> Any:
             message=f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled"
         )
     stack_id = stack.stack_id
+    _operation_token(stack, request.param("ClientRequestToken"))
     _start_operation(stack, "DELETE", outputs=None)
 
     def finish() -> None:
@@ -313,6 +341,7 @@ def execute_change_set(self: Any, original: Any) -> Any:
     _refuse_if_busy(stack)
     kind = change_set.change_set_type
     before = [] if kind == "CREATE" else stack.outputs
+    _operation_token(stack, request.param("ClientRequestToken"))
     backend.execute_change_set(change_set_name=change_set_id, stack_name=stack.stack_id)
     _start_operation(stack, kind, outputs=before)
     now, seconds = STATE.now(), STATE.settings.operation_seconds
@@ -397,6 +426,8 @@ def _overlaid_statuses() -> None:
 
 def install() -> None:
     _overlaid_statuses()
+    stack_class: Any = models.Stack
+    stack_class._add_stack_event = _add_stack_event_with_token(stack_class._add_stack_event)
     response_class: Any = responses.CloudFormationResponse
     for name, handler in _HANDLERS.items():
         original = getattr(response_class, name)

@@ -111,3 +111,31 @@ def test_delete_stack_token_retry_and_conflict(strict_aws: EmbeddedAws) -> None:
     cloudformation.delete_stack(StackName="del", ClientRequestToken="d")
     cloudformation.delete_stack(StackName="del", ClientRequestToken="d")
     assert strict_aws.stats()["token_retries"] == 1
+
+
+def test_stack_events_carry_the_token_of_the_operation_that_made_them(strict_aws: EmbeddedAws) -> None:
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackEvent.html: "All events
+    # initiated by a given stack operation are assigned the same client request token".
+    cloudformation = strict_aws.client("cloudformation")
+    cloudformation.create_stack(
+        StackName="events", TemplateBody=queue_template(), ClientRequestToken="create-1"
+    )
+    eventually(lambda: _settled(strict_aws, "events"))
+    cloudformation.create_change_set(
+        StackName="events", ChangeSetName="next", TemplateBody=queue_template("two"), ChangeSetType="UPDATE"
+    )
+    eventually(
+        lambda: (
+            cloudformation.describe_change_set(StackName="events", ChangeSetName="next")["Status"]
+            == "CREATE_COMPLETE"
+            or None
+        )
+    )
+    cloudformation.execute_change_set(StackName="events", ChangeSetName="next", ClientRequestToken="update-1")
+    eventually(lambda: _settled(strict_aws, "events"))
+
+    events = cloudformation.describe_stack_events(StackName="events")["StackEvents"]  # newest first
+    tokens = [event.get("ClientRequestToken") for event in events]
+    assert tokens[0] == "update-1"
+    assert tokens[-1] == "create-1"
+    assert set(tokens) == {"update-1", "create-1"}
