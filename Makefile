@@ -40,6 +40,14 @@ integration: binaries
 test: lint typecheck binaries
 	pytest
 
+# The Airflow the instances install: cfn/airflow/requirements.in resolved from PyPI with hashes for
+# AL2023's python3.11 on x86_64, named after the version the bootstrap pins (see cfn/README.md).
+.PHONY: lock
+lock: $(INSTALLED)
+	uv pip compile cfn/airflow/requirements.in --generate-hashes --quiet \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_34 --custom-compile-command 'make lock' \
+		--output-file cfn/scripts/airflow-$$(sed -n 's/^readonly AIRFLOW_VERSION=//p' cfn/scripts/turbine-bootstrap.sh).lock
+
 demo: binaries
 	$(BIN)/python -m turbine_dev.demo
 
