@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONPATH := $(abspath devtools)
 
-.PHONY: test demo lint typecheck unit integration binaries clean
+.PHONY: test demo lint typecheck unit integration rehearsal binaries clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -32,7 +32,12 @@ typecheck: $(INSTALLED)
 	mypy operator/turbine_operator devtools/turbine_dev lambdas tests bench
 
 unit: $(INSTALLED)
-	pytest -m 'not integration'
+	pytest -m 'not integration and not rehearsal'
+
+# Boots every instance role from its own user data with real Airflow (root; see
+# devtools/turbine_dev/rehearsal). `make test` runs it too.
+rehearsal: $(INSTALLED)
+	pytest -m rehearsal tests/rehearsal
 
 integration: binaries
 	pytest -m integration
