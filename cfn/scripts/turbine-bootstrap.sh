@@ -9,7 +9,8 @@
 # (root:airflow, 0640), and only the ones the role needs: workers get no database credential, no
 # JWT secret and no API secret key (Airflow 3 workers reach the metadata only through the task
 # execution API); the webserver and the scheduler connect as the application database role,
-# never as the master user, whose password only this script sees, to create that role.
+# never as the master user, whose password only this script and turbine-migrate-database.py
+# see, to create that role.
 set -euo pipefail
 
 readonly AIRFLOW_VERSION=3.3.2
@@ -105,18 +106,6 @@ WRAPPER
   chmod 0750 /usr/local/bin/airflow
 }
 
-# Creates (or re-keys) the application database role as the master user; it runs under an
-# advisory lock, so webservers and the scheduler booting together do not race.
-ensure_database_role() {
-  local master
-  master=$(retry 5 10 secret_string "${TURBINE_DATABASE_SECRET_ARN}")
-  TURBINE_DB_MASTER_USER=$(jq -r .username <<<"${master}") \
-    TURBINE_DB_MASTER_PASSWORD=$(jq -r .password <<<"${master}") \
-    TURBINE_DB_APP_USER="${db_user}" TURBINE_DB_APP_PASSWORD="${db_password}" \
-    TURBINE_DB_HOST="${TURBINE_DATABASE_HOST}" TURBINE_DB_NAME="${DATABASE_NAME}" \
-    retry 10 15 "${AIRFLOW_VENV}/bin/python" "${TURBINE_DIR}/turbine-database-role.py"
-}
-
 write_airflow_environment() {
   local fernet_key='' api_secret_key='' jwt_secret='' previous_umask
   if uses_database; then
@@ -205,11 +194,20 @@ wait_until_healthy() {
   done
 }
 
-# Whichever of the webservers and the scheduler boots first migrates; Airflow holds a
-# PostgreSQL advisory lock for the migration, so the others wait for it and then find nothing
-# to do. No role waits for another one, so every creation signal can be sent in stack order.
+# Whichever of the webservers and the scheduler boots first migrates, as the master user
+# creates the application role and under a PostgreSQL advisory lock (turbine-migrate-database.py),
+# so the others wait for it and then find nothing to do. No role waits for a role of a later
+# stack, so every creation signal can be sent in the order the stacks are created, and an
+# Airflow upgrade is migrated by the first new webserver of the rolling update.
 migrate_database() {
-  as_airflow db migrate
+  local master
+  master=$(retry 5 10 secret_string "${TURBINE_DATABASE_SECRET_ARN}")
+  TURBINE_DB_MASTER_USER=$(jq -r .username <<<"${master}") \
+    TURBINE_DB_MASTER_PASSWORD=$(jq -r .password <<<"${master}") \
+    TURBINE_DB_APP_USER="${db_user}" TURBINE_DB_APP_PASSWORD="${db_password}" \
+    TURBINE_DB_HOST="${TURBINE_DATABASE_HOST}" TURBINE_DB_NAME="${DATABASE_NAME}" \
+    retry 10 15 "${AIRFLOW_VENV}/bin/python" "${TURBINE_DIR}/turbine-migrate-database.py" \
+    runuser -u "${AIRFLOW_USER}" -- /usr/local/bin/airflow db migrate
 }
 
 setup_webserver() {
@@ -271,7 +269,6 @@ main() {
     application=$(retry 5 10 secret_string "${TURBINE_DATABASE_APP_SECRET_ARN}")
     db_user=$(jq -r .username <<<"${application}")
     db_password=$(jq -r .password <<<"${application}")
-    ensure_database_role
   fi
   write_airflow_environment
   "setup_${TURBINE_ROLE}"

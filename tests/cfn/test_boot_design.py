@@ -132,7 +132,7 @@ def test_airflow_connects_as_the_application_role_not_the_master_user() -> None:
     main = shell_function("main")
     assert "TURBINE_DATABASE_APP_SECRET_ARN" in main
     assert "TURBINE_DATABASE_SECRET_ARN" not in main
-    assert "TURBINE_DATABASE_SECRET_ARN" in shell_function("ensure_database_role")
+    assert "TURBINE_DATABASE_SECRET_ARN" in shell_function("migrate_database")
     assert "airflow_app" in repr(CLUSTER["Resources"]["DatabaseAppSecret"])
     assert "airflow_app" not in repr(CLUSTER["Resources"]["DatabaseSecret"])
 
@@ -199,3 +199,13 @@ def test_smaller_boot_defects_stay_fixed() -> None:
     rules = TEMPLATES[MASTER]["Rules"]
     assert "PublicSubnetIds" not in repr(rules["ExistingVpcNeedsSubnets"])
     assert "internet-facing" in repr(rules["InternetFacingNeedsPublicSubnets"]["RuleCondition"])
+
+
+def test_migrations_are_serialised_and_never_see_the_master_password() -> None:
+    """Two nodes migrating an empty database at once fail (FAB tables), so the helper locks."""
+    helper = (SCRIPTS_DIR / "turbine-migrate-database.py").read_text()
+    assert "pg_advisory_lock(" in helper
+    assert helper.index("pg_advisory_lock(") < helper.index("subprocess.run(")
+    assert "env=migration_env" in helper
+    assert 'MASTER_VARIABLES = ("TURBINE_DB_MASTER_USER", "TURBINE_DB_MASTER_PASSWORD"' in helper
+    assert "turbine-migrate-database.py" in shell_function("migrate_database")
