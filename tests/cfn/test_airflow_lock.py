@@ -16,8 +16,9 @@ _HASH = re.compile(r"^ +--hash=sha256:[0-9a-f]{64}( \\)?$")
 
 
 def bootstrap_airflow_version() -> str:
-    [version] = re.findall(r"^readonly AIRFLOW_VERSION=(\S+)$", BOOTSTRAP.read_text(), re.MULTILINE)
-    return version
+    match = re.search(r"^readonly AIRFLOW_VERSION=(\S+)$", BOOTSTRAP.read_text(), re.MULTILINE)
+    assert match, "turbine-bootstrap.sh pins no AIRFLOW_VERSION"
+    return match[1]
 
 
 def lock_file() -> Path:
