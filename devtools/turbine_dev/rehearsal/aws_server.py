@@ -67,12 +67,40 @@ def install_lifecycle_actions(log: Path) -> None:
     AutoScalingResponse.record_lifecycle_action_heartbeat = record_lifecycle_action_heartbeat  # type: ignore[attr-defined]
 
 
+def install_signal_resource(log: Path) -> None:
+    """SignalResource, which cfn-signal calls: the stack must exist and hold the resource
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_SignalResource.html)."""
+    from moto.cloudformation.exceptions import ValidationError  # noqa: PLC0415
+    from moto.cloudformation.responses import CloudFormationResponse  # noqa: PLC0415
+
+    def signal_resource(self: Any) -> EmptyResult:
+        stack_name = self._get_param("StackName")
+        logical_id = self._get_param("LogicalResourceId")
+        status = self._get_param("Status")
+        stacks = [s for s in self.cloudformation_backend.stacks.values()
+                  if stack_name in (s.name, s.stack_id) and s.status != "DELETE_COMPLETE"]  # fmt: skip
+        if not stacks:
+            raise ValidationError(stack_name, f"Stack with id {stack_name} does not exist")
+        if logical_id not in stacks[0].template_dict.get("Resources", {}):
+            raise ValidationError(stack_name, f"Resource {logical_id} does not exist in stack {stack_name}")
+        if status not in ("SUCCESS", "FAILURE"):
+            raise ValidationError(stack_name, f"Invalid status {status}")
+        entry = {"time": time.time(), "stack": stacks[0].name, "resource": logical_id,
+                 "unique_id": self._get_param("UniqueId"), "status": status}  # fmt: skip
+        with _lock, log.open("a") as records:
+            records.write(json.dumps(entry) + "\n")
+        return EmptyResult()
+
+    CloudFormationResponse.signal_resource = signal_resource  # type: ignore[attr-defined]
+
+
 def main(argv: list[str]) -> None:
     host, port, log = argv
     moto_extensions.install()
     moto_cfn_resources.install()
     moto_drift.install()
     install_lifecycle_actions(Path(log))
+    install_signal_resource(Path(log).with_name("resource-signals.jsonl"))
     server.main(["--host", host, "--port", port])
 
 

@@ -77,8 +77,10 @@ class Instance:
         return "\n".join(parts) or f"--- {self.instance_id} ({self.role}): no log written ---"
 
     def signals(self) -> list[dict[str, Any]]:
-        path = self.meta / "signals.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+        """The SignalResource calls the embedded AWS received from this instance (its unique id)."""
+        path = self.state.parents[1] / "resource-signals.jsonl"
+        records = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+        return [record for record in records if record["unique_id"] == self.instance_id]
 
     def user_data_exit(self) -> int | None:
         path = self.meta / "user-data-exit"
@@ -193,11 +195,19 @@ class Cluster:
             "tags": {"aws:autoscaling:groupName": instance.group,
                      "aws:cloudformation:stack-name": instance.stack_name},
         }))  # fmt: skip
-        (state / "config.json").write_text(json.dumps({"efs_dir": str(self.efs), "venv": str(self.venv)}))
+        hostname = f"ip-{instance.address.replace('.', '-')}"
+        (state / "config.json").write_text(
+            json.dumps({"efs_dir": str(self.efs), "venv": str(self.venv), "hostname": hostname})
+        )
         upper = state / "upper"
         image.write_standins(upper)
-        (upper / "etc").mkdir(exist_ok=True)
-        hosts = ["127.0.0.1 localhost", f"{instance.address} ip-{instance.address.replace('.', '-')}"]
+        # Amazon Linux has /etc/sysconfig (services' environment files); Debian, the image here, has not.
+        (upper / "etc/sysconfig").mkdir(parents=True, exist_ok=True)
+        hosts = ["127.0.0.1 localhost"]
+        hosts += [
+            f"{network.instance_address(i)} ip-{network.instance_address(i).replace('.', '-')}"
+            for i in range(32)
+        ]
         hosts += [f"{address} {host}" for host, address in self.host_map.items()]
         (upper / "etc/hosts").write_text("\n".join(hosts) + "\n")
         # Names the rehearsal does not stand in for fail at once instead of timing out.
@@ -215,7 +225,7 @@ class Cluster:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([devtools, operator])}
         log = (state / "instance.log").open("ab")
         instance.process = subprocess.Popen(
-            ["unshare", "--mount", "--net", "--propagation", "private", "--",
+            ["unshare", "--mount", "--net", "--uts", "--propagation", "private", "--",
              sys.executable, "-m", "turbine_dev.rehearsal.instance", str(state)],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -75,14 +75,16 @@ def awscli() -> Path:
 def write_standins(upper: Path) -> None:
     """The instance image's OS commands, written into an instance's upper layer before it boots."""
     devtools = REPO_ROOT / "devtools"
+    packages = "var/lib/rehearsal-packages"
     wrappers = {
         "usr/bin/systemctl": "systemctl",
         "usr/bin/dnf": "dnf",
         "usr/bin/yum": "dnf",
-        "opt/aws/bin/cfn-signal": "cfn-signal",
-        "usr/bin/cfn-signal": "cfn-signal",
-        "usr/sbin/mount.efs": "mount.efs",
         "usr/local/sbin/codedeploy-agent-standin": "codedeploy-agent",
+        # Installed only when the instance asks dnf for their package, as on AL2023.
+        f"{packages}/aws-cfn-bootstrap/opt/aws/bin/cfn-signal": "cfn-signal",
+        f"{packages}/aws-cfn-bootstrap/usr/bin/cfn-signal": "cfn-signal",
+        f"{packages}/amazon-efs-utils/usr/sbin/mount.efs": "mount.efs",
     }
     for path, name in wrappers.items():
         wrapper = upper / path

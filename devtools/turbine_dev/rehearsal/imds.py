@@ -89,9 +89,9 @@ def lookup(state_dir: Path, path: str) -> str | None:
         "iam/security-credentials": data["role_name"],
     }
     if key in simple:
-        return simple[key]
+        return str(simple[key])
     if key.startswith("tags/instance/"):
-        return tags.get(key.removeprefix("tags/instance/"))
+        return str(tags[key]) if (key := key.removeprefix("tags/instance/")) in tags else None
     if key == f"iam/security-credentials/{data['role_name']}":
         expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
         return json.dumps(

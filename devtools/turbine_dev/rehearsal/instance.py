@@ -117,6 +117,8 @@ def main(state: Path) -> None:
         if time.monotonic() > deadline:
             sys.exit("network never wired")
         time.sleep(0.1)
+    if config.get("hostname"):  # EC2's default host name, in the instance's own UTS namespace
+        socket.sethostname(config["hostname"])
     root = mount_root(state, config)
     os.chroot(root)
     os.chdir("/")

@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, Instance
+from turbine_dev.rehearsal.dag_files import DAG_FILES, MARKER
 
-DAGS = Path(__file__).resolve().parent / "dags"
-MARKER = "TURBINE-REHEARSAL-MARKER"
 REVISION_KEY = "rehearsal/dags.zip"
 
 
@@ -60,7 +59,8 @@ class Api:
 
     def task_state(self, dag_id: str, run_id: str, task_id: str) -> str | None:
         answer = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
-        return answer.get("state")
+        state = answer.get("state")
+        return None if state is None else str(state)
 
     def wait_for_task(self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -89,8 +89,8 @@ def revision() -> bytes:
             "file_exists_behavior": "OVERWRITE",
             "permissions": [{"object": "/airflow/dags", "owner": "airflow", "group": "airflow"}],
         }))  # fmt: skip
-        for path in sorted(DAGS.glob("*.py")):
-            archive.writestr(f"dags/{path.name}", path.read_text())
+        for name, text in DAG_FILES.items():
+            archive.writestr(f"dags/{name}", text)
     return buffer.getvalue()
 
 

@@ -11,11 +11,9 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 SOCKET = "/run/systemd/standin.sock"
-SIGNALS = Path("/run/rehearsal/meta/signals.jsonl")
 
 
 def systemctl(argv: list[str]) -> int:
@@ -31,7 +29,7 @@ def systemctl(argv: list[str]) -> int:
 
 
 def cfn_signal(argv: list[str]) -> int:
-    """Records SignalResource as cfn-signal (aws-cfn-bootstrap) would send it."""
+    """Sends SignalResource as cfn-signal (aws-cfn-bootstrap) does, with the instance id as unique id."""
     parser = argparse.ArgumentParser(prog="cfn-signal")
     parser.add_argument("-e", "--exit-code", default="0")
     parser.add_argument("-s", "--success", default=None)
@@ -42,25 +40,44 @@ def cfn_signal(argv: list[str]) -> int:
     parser.add_argument("-i", "--id", default=None)
     parser.add_argument("--url", default=None)
     parser.add_argument("--role", default=None)
-    options, extra = parser.parse_known_args(argv)
+    options, _ = parser.parse_known_args(argv)
     success = options.exit_code == "0" if options.success is None else options.success == "true"
-    record = {
-        "time": time.time(),
-        "stack": options.stack,
-        "resource": options.resource,
-        "region": options.region,
-        "status": "SUCCESS" if success else "FAILURE",
-        "exit_code": options.exit_code,
-        "reason": options.reason,
-        "extra": extra,
-    }
-    with SIGNALS.open("a") as signals:
-        signals.write(json.dumps(record) + "\n")
-    return 0
+    unique_id = options.id or _instance_id()
+    command = ["aws", "cloudformation", "signal-resource", "--stack-name", options.stack,
+               "--logical-resource-id", options.resource, "--unique-id", unique_id,
+               "--status", "SUCCESS" if success else "FAILURE"]  # fmt: skip
+    if options.region:
+        command += ["--region", options.region]
+    return subprocess.run(command, check=False).returncode
+
+
+def _instance_id() -> str:
+    import urllib.request  # noqa: PLC0415
+
+    base = "http://169.254.169.254/latest"
+    request = urllib.request.Request(  # noqa: S310 - the metadata service's fixed address
+        f"{base}/api/token", method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310
+        token = reply.read().decode()
+    request = urllib.request.Request(  # noqa: S310
+        f"{base}/meta-data/instance-id", headers={"X-aws-ec2-metadata-token": token}
+    )
+    with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310
+        return str(reply.read().decode())
+
+
+PACKAGES = Path("/var/lib/rehearsal-packages")
 
 
 def dnf(argv: list[str]) -> int:
-    """Packages are part of the rehearsal's image; an install only reports what it was asked."""
+    """`dnf install`: packages whose files the rehearsal stands in for are copied from the image's
+    package store (cfn-signal, mount.efs); the others (python3.11, jq...) are already in the image."""
+    import shutil  # noqa: PLC0415
+
+    for name in argv:
+        if (PACKAGES / name).is_dir():
+            shutil.copytree(PACKAGES / name, "/", dirs_exist_ok=True, symlinks=True)
     print(f"dnf stand-in: {' '.join(argv)} (satisfied by the rehearsal image)")
     return 0
 

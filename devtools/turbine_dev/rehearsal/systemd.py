@@ -175,7 +175,7 @@ class Manager:
                 state.active, state.restarts = "activating", state.restarts + 1
                 self._journal(unit.name, f"Scheduled restart job, restart counter is at {state.restarts}.")
                 time.sleep(delay)
-                if state.stopping:
+                if _stopping(state):  # stop may have come while waiting
                     return
                 continue
             state.active = "failed" if failed else "inactive"
@@ -238,6 +238,10 @@ class Manager:
             state.thread.join(timeout=5)
         state.active = "inactive"
         self._journal(unit.name, f"Stopped {unit.name}.")
+
+
+def _stopping(state: UnitState) -> bool:
+    return state.stopping
 
 
 def _gid(group: str) -> int:

@@ -33,10 +33,10 @@ class Unit:
         return values[-1] if values else default
 
     def execs(self, key: str) -> list[ExecLine]:
-        lines = []
+        lines: list[ExecLine] = []
         for value in self.service.get(key, []):
             if not value:  # an empty assignment resets the list
-                lines = []
+                lines.clear()
                 continue
             lines.append(_exec_line(value))
         return lines
