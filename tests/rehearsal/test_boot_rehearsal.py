@@ -31,10 +31,14 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         pytest.fail("the boot rehearsal needs root (namespaces, overlay mounts, useradd in the instances)")
     folder = tmp_path_factory.mktemp("rehearsal")
     report_path = folder / "report.json"
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "devtools"), str(REPO_ROOT / "operator")]),
+    }
     completed = subprocess.run(
         [sys.executable, "-m", "turbine_dev.rehearsal", "--workdir", str(folder / "work"), "--report",
          str(report_path)],
-        capture_output=True, text=True, check=False, timeout=5000,
+        capture_output=True, text=True, check=False, timeout=5000, env=environment,
     )  # fmt: skip
     if not report_path.is_file():
         pytest.fail(f"the rehearsal wrote no report:\n{completed.stdout[-4000:]}\n{completed.stderr[-4000:]}")
