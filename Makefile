@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONPATH := $(abspath devtools)
 
-.PHONY: test demo lint typecheck unit integration binaries clean
+.PHONY: test demo lint typecheck unit integration rehearsal binaries clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -32,13 +32,26 @@ typecheck: $(INSTALLED)
 	mypy operator/turbine_operator devtools/turbine_dev lambdas tests bench
 
 unit: $(INSTALLED)
-	pytest -m 'not integration'
+	pytest -m 'not integration and not rehearsal'
+
+# Boots every instance role from its own user data with real Airflow (root; see
+# devtools/turbine_dev/rehearsal). `make test` runs it too.
+rehearsal: $(INSTALLED)
+	pytest -m rehearsal tests/rehearsal
 
 integration: binaries
 	pytest -m integration
 
 test: lint typecheck binaries
 	pytest
+
+# The Airflow the instances install: cfn/airflow/requirements.in resolved from PyPI with hashes for
+# AL2023's python3.11 on x86_64, named after the version the bootstrap pins (see cfn/README.md).
+.PHONY: lock
+lock: $(INSTALLED)
+	uv pip compile cfn/airflow/requirements.in --generate-hashes --quiet \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_34 --custom-compile-command 'make lock' \
+		--output-file cfn/scripts/airflow-$$(sed -n 's/^readonly AIRFLOW_VERSION=//p' cfn/scripts/turbine-bootstrap.sh).lock
 
 demo: binaries
 	$(BIN)/python -m turbine_dev.demo

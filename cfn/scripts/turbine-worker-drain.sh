@@ -1,5 +1,6 @@
 #!/bin/bash
-# Graceful scale-in of a Turbine worker.
+# Graceful scale-in of a Turbine worker, run by turbine-worker-drain.service (through bash: the
+# script arrives by `aws s3 sync`, which keeps no file modes).
 #
 # Polls the instance's target lifecycle state (IMDSv2). When Auto Scaling wants the instance
 # Terminated, stops the Celery worker with a warm shutdown (it takes no new task and finishes
@@ -10,7 +11,8 @@ set -euo pipefail
 readonly WORKER_UNIT=airflow-worker.service
 readonly POLL_SECONDS=5
 readonly HEARTBEAT_SECONDS=60
-readonly IMDS=http://169.254.169.254/latest
+# The same override the AWS CLI and SDKs honour.
+readonly IMDS="${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}"
 # Survives restarts of this service, so a crash cannot extend the drain beyond DrainTimeout.
 readonly DEADLINE_FILE=/run/turbine/drain-deadline
 
@@ -23,8 +25,8 @@ log() { printf 'turbine-worker-drain: %s\n' "$*" >&2; }
 
 imds() {
   local token
-  token=$(curl -fsS -X PUT "${IMDS}/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
-  curl -fsS -H "X-aws-ec2-metadata-token: ${token}" "${IMDS}/meta-data/$1"
+  token=$(curl -fsS -X PUT "${IMDS%/}/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
+  curl -fsS -H "X-aws-ec2-metadata-token: ${token}" "${IMDS%/}/latest/meta-data/$1"
 }
 
 wait_for_termination() {
@@ -62,7 +64,8 @@ main() {
   local deadline next_heartbeat now
   deadline=$(drain_deadline)
   log "termination requested; draining ${WORKER_UNIT} until $(date -u -d "@${deadline}" +%FT%TZ)"
-  systemctl stop --no-block "${WORKER_UNIT}"
+  # The worker may not be installed yet (terminated while booting, or its boot failed).
+  systemctl stop --no-block "${WORKER_UNIT}" || log "${WORKER_UNIT} is not running"
 
   next_heartbeat=0
   while worker_is_running; do

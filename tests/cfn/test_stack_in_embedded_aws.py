@@ -22,6 +22,8 @@ MOTO_SKIPPED_TYPES = {
     "AWS::S3::BucketPolicy",
     "AWS::AutoScaling::ScalingPolicy",
     "AWS::CloudWatch::Alarm",
+    # Ignored on purpose by moto (NULL_MODELS); only DependsOn refers to it.
+    "AWS::CloudFormation::WaitConditionHandle",
 }
 # Types moto lacks that the embedded AWS must add (devtools/turbine_dev/moto_cfn_resources.py), because the
 # templates refer to them; nested-stack outputs (Fn::GetAtt Stack.Outputs.X) are added there too.
@@ -165,6 +167,13 @@ def test_master_stack_reaches_create_complete(embedded_aws: Any, variant: str) -
         AutoScalingGroupNames=[outputs["WorkerAutoScalingGroupName"]]
     )["AutoScalingGroups"]
     assert (workers["MinSize"], workers["MaxSize"]) == (0, 10)
+    [webservers] = [
+        group
+        for group in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+        if group["AutoScalingGroupName"].startswith(stack_name)
+        and "Webserver" in group["AutoScalingGroupName"]
+    ]
+    assert (webservers["MinSize"], webservers["MaxSize"]) == (2, 2)
     codedeploy = embedded_aws.client("codedeploy")
     group = codedeploy.get_deployment_group(
         applicationName=outputs["CodeDeployApplicationName"],
@@ -204,6 +213,10 @@ def test_master_stack_reaches_create_complete(embedded_aws: Any, variant: str) -
         assert data["MetadataOptions"]["HttpTokens"] == "required"
         user_data = base64.b64decode(data["UserData"]).decode()
         assert "TURBINE_ROLE=" in user_data
+        if "TURBINE_ROLE=worker" in user_data:
+            # Workers are told of no secret at all, not even where one is.
+            assert "secretsmanager" not in user_data
+            assert "TURBINE_DATABASE" not in user_data
         assert "${" not in user_data.replace("${AWS::", "")  # every Fn::Sub variable was resolved
         for secret in secrets:
             assert secret not in user_data

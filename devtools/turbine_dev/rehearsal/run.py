@@ -1,0 +1,116 @@
+"""The rehearsal itself, run inside its own network namespace (see __main__)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from turbine_dev.embedded_aws import DEFAULT_REGION, DUMMY_CREDENTIALS, EmbeddedAws
+from turbine_dev.processes import ManagedProcess, terminating_signals_raise
+from turbine_dev.rehearsal import database, loadbalancer, network
+from turbine_dev.rehearsal.cluster import BootFailure, Cluster, create_stack, load_templates
+from turbine_dev.rehearsal.image import REPO_ROOT
+from turbine_operator.adapters.sources import cfn_dir
+
+AWS_PORT = 4566
+MANIFEST = REPO_ROOT / "examples" / "turbine-stack.yaml"
+SIGNAL_TIMEOUT = float(os.environ.get("TURBINE_REHEARSAL_SIGNAL_TIMEOUT", "1200"))
+
+
+def start_aws(workdir: Path) -> EmbeddedAws:
+    endpoint = f"http://{network.GATEWAY}:{AWS_PORT}"
+    env = {**os.environ, **DUMMY_CREDENTIALS}
+    process = ManagedProcess(
+        "embedded-aws",
+        [sys.executable, "-m", "turbine_dev.rehearsal.aws_server", network.GATEWAY, str(AWS_PORT),
+         str(workdir / "lifecycle-actions.jsonl")],
+        workdir / "embedded-aws.log", env=env,
+    )  # fmt: skip
+
+    def healthy() -> bool:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=5) as reply:  # noqa: S310
+            return bool(reply.status == 200)
+
+    process.wait_until(healthy, 60, "moto-api")
+    return EmbeddedAws(endpoint_url=endpoint, region=DEFAULT_REGION, process=process)
+
+
+def rehearse(  # noqa: PLR0915 - the rehearsal from start to teardown, in order
+    workdir: Path, report_path: Path | None
+) -> int:
+    started = time.monotonic()
+    report: dict[str, Any] = {"workdir": str(workdir), "checks": {}}
+    os.environ.update({"AWS_ENDPOINT_URL": f"http://{network.GATEWAY}:{AWS_PORT}", **DUMMY_CREDENTIALS})
+    network.create_vpc()
+    code = 1
+    cluster: Cluster | None = None
+    db = None
+    aws = None
+    with terminating_signals_raise():
+        try:
+            aws = start_aws(workdir)
+            stack, outputs, parameters = create_stack(aws, MANIFEST, "turbine-rehearsal-bundle")
+            secret = json.loads(
+                aws.client("secretsmanager").get_secret_value(SecretId=outputs["DatabaseSecretArn"])[
+                    "SecretString"
+                ]
+            )
+            db = database.start(workdir / "rds", network.GATEWAY, 5432, secret["username"],
+                                secret["password"],
+                                "airflow")  # fmt: skip
+            efs = workdir / "efs"
+            efs.mkdir()
+            cluster = Cluster(
+                aws=aws, workdir=workdir, master_stack=stack, outputs=outputs, parameters=parameters,
+                templates=load_templates(cfn_dir() / "templates"),
+                venv=Path(os.environ["TURBINE_REHEARSAL_VENV"]), efs=efs,
+            )  # fmt: skip
+            port = int(parameters.get("WebServerPort", "8080"))
+
+            def webservers() -> list[tuple[str, int]]:
+                assert cluster is not None
+                return [(i.address, port) for i in cluster.instances if i.role == "webserver"]
+
+            for listener in sorted({80, port}):
+                loadbalancer.listen(network.LOAD_BALANCER, listener, webservers)
+            first_boot = time.monotonic()
+            cluster.boot(SIGNAL_TIMEOUT, report)
+            # Roles without a creation signal show their boot's outcome only in the user data's status.
+            for instance in cluster.instances:
+                if report["signals"].get(instance.role, "").startswith("SUCCESS"):
+                    continue
+                exited = cluster.wait_for_user_data(instance, SIGNAL_TIMEOUT)
+                if exited != 0:
+                    raise BootFailure(f"{instance.role}: user data exited {exited}\n{instance.log()}")
+            report["figures"] = {"boot_seconds": round(time.monotonic() - first_boot, 1)}
+            from turbine_dev.rehearsal.scenarios import run_scenarios  # noqa: PLC0415
+
+            run_scenarios(cluster, report, first_boot)
+            code = 0 if all(report["checks"].values()) else 1
+        except BootFailure as failure:
+            report["failure"] = str(failure)
+        except Exception:
+            report["failure"] = traceback.format_exc()
+            if cluster is not None:
+                report["failure"] += "\n" + "\n".join(i.log() for i in cluster.instances)
+        finally:
+            if cluster is not None:
+                cluster.shutdown()
+            if db is not None:
+                db.stop()
+            if aws is not None:
+                aws.stop()
+    report.setdefault("figures", {})["rehearsal_seconds"] = round(
+        time.monotonic() - started + float(os.environ.get("TURBINE_REHEARSAL_IMAGE_SECONDS", "0")), 1
+    )
+    text = json.dumps(report, indent=2)
+    print(text)
+    if report_path is not None:
+        report_path.write_text(text)
+    return code

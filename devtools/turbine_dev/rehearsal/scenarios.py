@@ -1,0 +1,263 @@
+"""What the rehearsal checks once every instance has booted.
+
+The harness acts as the people around the cluster would: an administrator creates the first
+user through Session Manager (here: a command inside the webserver instance), DAGs arrive as a
+CodeDeploy revision in the deployments bucket (the agent is stood in for by
+`standin codedeploy-agent`), a user triggers runs through the REST API, and Auto Scaling
+terminates a worker (its target lifecycle state, read through the metadata service).
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import os
+import secrets
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from turbine_dev.rehearsal.cluster import BootFailure, Cluster, Instance
+from turbine_dev.rehearsal.dag_files import DAG_FILES, MARKER
+
+REVISION_KEY = "rehearsal/dags.zip"
+
+
+class Api:
+    """The Airflow REST API through the webserver's load balancer."""
+
+    def __init__(self, base: str, username: str, password: str) -> None:
+        self.base = base
+        self.token = self._call("POST", "/auth/token", {"username": username, "password": password})[
+            "access_token"
+        ]
+
+    def _call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+        request = urllib.request.Request(  # noqa: S310 - the rehearsal's own loopback network
+            self.base + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Accept": "application/json"}
+            | ({"Authorization": f"Bearer {token}"} if token else {}),
+        )
+        with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310
+            return json.loads(reply.read() or b"null")
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        return self._call(method, path, body, self.token)
+
+    def trigger(self, dag_id: str) -> str:
+        self.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        run_id = f"rehearsal-{secrets.token_hex(4)}"
+        now = datetime.datetime.now(datetime.UTC).isoformat()
+        self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"dag_run_id": run_id, "logical_date": now})
+        return run_id
+
+    def task_state(self, dag_id: str, run_id: str, task_id: str) -> str | None:
+        answer = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
+        state = answer.get("state")
+        return None if state is None else str(state)
+
+    def wait_for_task(self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        state = None
+        while time.monotonic() < deadline:
+            state = self.task_state(dag_id, run_id, task_id)
+            if state in states:
+                return state
+            if state in ("failed", "upstream_failed") and "failed" not in states:
+                break
+            time.sleep(2)
+        raise BootFailure(f"{dag_id}.{task_id} ended {state}, not {sorted(states)}")
+
+    def log(self, dag_id: str, run_id: str, task_id: str) -> str:
+        answer = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/1")
+        return json.dumps(answer)
+
+
+def revision() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        # JSON is YAML: appspec.yml as CodeDeploy reads it.
+        archive.writestr("appspec.yml", json.dumps({
+            "version": 0.0, "os": "linux",
+            "files": [{"source": "dags", "destination": "/airflow/dags"}],
+            "file_exists_behavior": "OVERWRITE",
+            "permissions": [{"object": "/airflow/dags", "owner": "airflow", "group": "airflow"}],
+        }))  # fmt: skip
+        for name, text in DAG_FILES.items():
+            archive.writestr(f"dags/{name}", text)
+    return buffer.getvalue()
+
+
+def deploy_dags(cluster: Cluster) -> None:
+    bucket = cluster.outputs["DeploymentsBucketName"]
+    cluster.aws.client("s3").put_object(Bucket=bucket, Key=REVISION_KEY, Body=revision())
+    for instance in cluster.instances:
+        result = instance.run(["codedeploy-agent-standin", bucket, REVISION_KEY], check=False)
+        if result.returncode != 0:
+            raise BootFailure(f"{instance.role}: deployment failed\n{result.stdout}{result.stderr}")
+
+
+def forbidden_values(cluster: Cluster) -> dict[str, str]:
+    """Database passwords and the JWT secret, by what they are."""
+    manager = cluster.aws.client("secretsmanager")
+    found: dict[str, str] = {}
+    for secret in manager.list_secrets()["SecretList"]:
+        value = manager.get_secret_value(SecretId=secret["ARN"])["SecretString"]
+        description = secret.get("Description", "")
+        try:
+            document = json.loads(value)
+        except ValueError:
+            document = None
+        if isinstance(document, dict) and document.get("password"):
+            found[f"database password ({secret['Name']})"] = str(document["password"])
+        elif "JWT" in description:
+            found["JWT secret"] = value
+    return found
+
+
+def processes_of(instance: Instance) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/ns/net") == instance.netns:
+                    pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+def task_processes(worker: Instance, command: str) -> list[int]:
+    """The process running `command` and its ancestors up to the Celery worker's pool."""
+    chain: list[int] = []
+    for pid in processes_of(worker):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip().decode() == command:
+                current = pid
+                while current > 1:
+                    chain.append(current)
+                    cmdline = Path(f"/proc/{current}/cmdline").read_bytes()
+                    if b"celery" in cmdline and b"worker" in cmdline:
+                        break
+                    current = int(Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+    return chain
+
+
+def lifecycle_actions(cluster: Cluster) -> list[dict[str, Any]]:
+    path = cluster.workdir / "lifecycle-actions.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def run_scenarios(  # noqa: PLR0915 - one scenario after the other, as the report lists them
+    cluster: Cluster, report: dict[str, Any], first_boot: float
+) -> None:
+    checks, figures = report["checks"], report["figures"]
+    port = int(cluster.parameters.get("WebServerPort", "8080"))
+    [web, *_] = [i for i in cluster.instances if i.role == "webserver"]
+    workers = [i for i in cluster.instances if i.role == "workerset"]
+    password = secrets.token_urlsafe(16)
+    web.run(["runuser", "-u", "airflow", "--", "/usr/local/bin/airflow", "users", "create", "--username",
+             "admin", "--password", password, "--firstname", "Re", "--lastname", "Hearsal", "--role", "Admin",
+             "--email", "admin@example.com"])  # fmt: skip
+    deploy_dags(cluster)
+    from turbine_dev.rehearsal import network  # noqa: PLC0415
+
+    api = Api(f"http://{network.LOAD_BALANCER}:{port}", "admin", password)
+    deadline = time.monotonic() + 600
+    while True:
+        try:
+            api.call("GET", "/api/v2/dags/rehearsal_celery")
+            api.call("GET", "/api/v2/dags/rehearsal_deferrable")
+            api.call("GET", "/api/v2/dags/rehearsal_long")
+            break
+        except urllib.error.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(3)
+
+    # A Celery task through the SQS queue, its log in S3 and through the REST API.
+    run_id = api.trigger("rehearsal_celery")
+    api.wait_for_task("rehearsal_celery", run_id, "hello", {"success"}, 900)
+    figures["first_dag_success_seconds_from_first_boot"] = round(time.monotonic() - first_boot, 1)
+    checks["celery_task_succeeded"] = True
+    s3 = cluster.aws.client("s3")
+    keys = [
+        o["Key"] for o in s3.list_objects_v2(Bucket=cluster.outputs["LogsBucketName"]).get("Contents", [])
+    ]
+    logged = [k for k in keys if "dag_id=rehearsal_celery" in k and run_id in k]
+    checks["task_log_in_logs_bucket"] = bool(logged)
+    checks["task_log_served_by_rest_api"] = MARKER in api.log("rehearsal_celery", run_id, "hello")
+
+    # A deferrable sensor resumes only if the triggerer fires its trigger.
+    run_id = api.trigger("rehearsal_deferrable")
+    api.wait_for_task("rehearsal_deferrable", run_id, "wait", {"success"}, 600)
+    checks["deferrable_task_succeeded_through_triggerer"] = (
+        "TaskDeferred" in api.log("rehearsal_deferrable", run_id, "wait")
+        or "defer" in api.log("rehearsal_deferrable", run_id, "wait").lower()
+    )
+
+    # Scale-in while a 60 s task runs.
+    if not workers:
+        raise BootFailure("no worker booted (the group's MinSize is 0?)")
+    worker = workers[0]
+    run_id = api.trigger("rehearsal_long")
+    api.wait_for_task("rehearsal_long", run_id, "sleep", {"running"}, 600)
+    chain: list[int] = []
+    deadline = time.monotonic() + 60
+    while not chain and time.monotonic() < deadline:
+        chain = task_processes(worker, "sleep 60")
+        time.sleep(0.5)
+    forbidden = forbidden_values(cluster)
+    leaks = {}
+    for pid in chain:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        leaks[pid] = [name for name, value in forbidden.items() if value.encode() in environ]
+    report["task_process_environment"] = {
+        "processes": len(chain),
+        "checked_for": sorted(forbidden),
+        "found": leaks,
+    }
+    checks["task_processes_hold_no_database_password_or_jwt_secret"] = bool(chain) and not any(leaks.values())
+
+    drain_timeout = float(cluster.parameters.get("DrainTimeout") or _default(cluster, "DrainTimeout"))
+    requested = time.time()
+    (worker.meta / "target-lifecycle-state").write_text("Terminated\n")
+    # A task queued once the drain began must not start on the draining worker.
+    time.sleep(15)
+    late_run = api.trigger("rehearsal_celery")
+    deadline = time.monotonic() + drain_timeout + 120
+    completed: list[dict[str, Any]] = []
+    while not completed and time.monotonic() < deadline:
+        completed = [a for a in lifecycle_actions(cluster)
+                     if a["action"] == "CompleteLifecycleAction"
+                     and a["instance"] == worker.instance_id]  # fmt: skip
+        time.sleep(1)
+    checks["lifecycle_action_completed"] = bool(completed) and completed[0]["result"] == "CONTINUE"
+    if completed:
+        figures["drain_seconds"] = round(completed[0]["time"] - requested, 1)
+        checks["drain_well_before_drain_timeout"] = figures["drain_seconds"] < drain_timeout / 2
+    figures["drain_timeout_seconds"] = drain_timeout
+    checks["long_task_succeeded_through_drain"] = (
+        api.task_state("rehearsal_long", run_id, "sleep") == "success"
+    )
+    late_state = api.task_state("rehearsal_celery", late_run, "hello")
+    report["task_queued_during_drain"] = late_state
+    checks["draining_worker_took_no_new_task"] = late_state in (None, "scheduled", "queued")
+    if not all(checks.values()):
+        report["logs"] = {i.instance_id: i.log(40) for i in cluster.instances}
+
+
+def _default(cluster: Cluster, name: str) -> str:
+    for template in cluster.templates.values():
+        declared = template.get("Parameters", {}).get(name)
+        if declared and "Default" in declared:
+            return str(declared["Default"])
+    return "600"

@@ -1,0 +1,211 @@
+"""What the templates, units and bootstrap must keep for instances to boot on real AWS.
+
+The boot rehearsal runs these files for real; these checks pin the design choices it relies on
+and fail fast, with the defect's name, when one of them is undone.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from turbine_templates import MASTER, SCRIPTS_DIR, load_templates, nested_stacks, referenced_names
+
+TEMPLATES = load_templates()
+CLUSTER = TEMPLATES["turbine-cluster.yaml"]
+BOOTSTRAP = (SCRIPTS_DIR / "turbine-bootstrap.sh").read_text()
+AL2023_SSM_REFERENCE = "{{resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64}}"
+
+
+def shell_function(name: str) -> str:
+    match = re.search(rf"^{name}\(\) \{{\n(?P<body>.*?)^\}}$", BOOTSTRAP, re.MULTILINE | re.DOTALL)
+    assert match, f"{name} is not defined in turbine-bootstrap.sh"
+    return match["body"]
+
+
+def stack_dependencies(template: dict[str, Any]) -> dict[str, set[str]]:
+    """Nested stack -> the other nested stacks it needs (Ref, GetAtt or DependsOn)."""
+    stacks = {logical_id for logical_id, _, _ in nested_stacks(template)}
+    dependencies = {}
+    for logical_id in stacks:
+        resource = template["Resources"][logical_id]
+        depends_on = resource.get("DependsOn", [])
+        needed = referenced_names(resource["Properties"]) | set(
+            [depends_on] if isinstance(depends_on, str) else depends_on
+        )
+        dependencies[logical_id] = needed & stacks
+    return dependencies
+
+
+def test_the_webserver_stack_is_created_first_and_needs_no_later_stack() -> None:
+    """Defect 1: its signals depended on the scheduler stack, created after it."""
+    assert stack_dependencies(CLUSTER) == {
+        "WebserverStack": set(),
+        "SchedulerStack": {"WebserverStack"},
+        "WorkerSetStack": {"WebserverStack"},
+    }
+
+
+def test_the_webserver_migrates_the_database_itself_before_serving() -> None:
+    """Defect 1: only the scheduler migrated, and the api-server waited for it."""
+    webserver = shell_function("setup_webserver")
+    assert webserver.index("migrate_database") < webserver.index("systemctl enable")
+    scheduler = shell_function("setup_scheduler")
+    assert scheduler.index("migrate_database") < scheduler.index("systemctl enable")
+    assert "db migrate" in shell_function("migrate_database")
+    for unit in SCRIPTS_DIR.glob("*.service"):
+        assert "check-migrations" not in unit.read_text(), f"{unit.name} waits for another role's migration"
+
+
+def unit_commands() -> list[Any]:
+    return [
+        pytest.param(unit.name, line, id=f"{unit.name}:{line.split('=', 1)[0]}")
+        for unit in sorted(SCRIPTS_DIR.glob("*.service"))
+        for line in unit.read_text().splitlines()
+        if re.match(r"^Exec(Start|StartPre|StartPost|Stop|StopPost|Reload)=", line)
+    ]
+
+
+@pytest.mark.parametrize(("unit", "line"), unit_commands())
+def test_units_run_synced_scripts_through_an_interpreter(unit: str, line: str) -> None:
+    """Defect 2: `aws s3 sync` keeps no file modes, so executing a synced script fails (203/EXEC)."""
+    command = line.split("=", 1)[1].lstrip("-@+!:")
+    executable = command.split()[0]
+    assert not executable.startswith("/opt/turbine/"), f"{unit} executes {executable} directly"
+
+
+def test_the_drain_service_runs_and_is_started_before_airflow_is_installed() -> None:
+    drain = (SCRIPTS_DIR / "turbine-worker-drain.service").read_text()
+    assert "ExecStart=/bin/bash /opt/turbine/turbine-worker-drain.sh" in drain
+    main = shell_function("main")
+    assert main.index("start_drain_service") < main.index("install_airflow")
+
+
+def worker_template() -> dict[str, Any]:
+    return TEMPLATES["turbine-workerset.yaml"]
+
+
+def test_workers_can_read_no_secret() -> None:
+    """Defect 4: task code could read the database master password and the JWT secret."""
+    template = worker_template()
+    assert not [name for name in template["Parameters"] if "Secret" in name or name == "DatabaseHost"]
+    statements = template["Resources"]["WorkerRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    actions = {
+        action
+        for statement in statements
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    assert not {action for action in actions if action.startswith(("secretsmanager:", "rds"))}
+    user_data = repr(
+        template["Resources"]["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
+    )
+    assert "SECRET" not in user_data
+    assert "DATABASE" not in user_data
+
+
+def test_only_database_roles_get_database_credentials_and_signing_secrets() -> None:
+    environment = shell_function("write_airflow_environment")
+    guarded = environment[environment.index("    if uses_database; then\n      echo") :]
+    airflow_settings = (
+        "DATABASE__SQL_ALCHEMY_CONN",
+        "API_AUTH__JWT_SECRET",
+        "API__SECRET_KEY",
+        "CORE__FERNET_KEY",
+    )
+    for setting in (f"AIRFLOW__{name}=" for name in airflow_settings):
+        assert environment.count(setting) == 1
+        assert setting in guarded.split("\n    fi\n")[0], f"{setting} is written for every role"
+    assert (
+        "uses_database() { [[ ${TURBINE_ROLE} == webserver || ${TURBINE_ROLE} == scheduler ]]; }" in BOOTSTRAP
+    )
+    # The result backend is DynamoDB through the instance role, not the database.
+    assert "RESULT_BACKEND='dynamodb://" in environment
+    assert "db+postgresql" not in BOOTSTRAP
+
+
+def test_airflow_connects_as_the_application_role_not_the_master_user() -> None:
+    environment = shell_function("write_airflow_environment")
+    assert "${db_user}:${db_password}" in environment
+    main = shell_function("main")
+    assert "TURBINE_DATABASE_APP_SECRET_ARN" in main
+    assert "TURBINE_DATABASE_SECRET_ARN" not in main
+    assert "TURBINE_DATABASE_SECRET_ARN" in shell_function("migrate_database")
+    assert "airflow_app" in repr(CLUSTER["Resources"]["DatabaseAppSecret"])
+    assert "airflow_app" not in repr(CLUSTER["Resources"]["DatabaseSecret"])
+
+
+def test_at_least_two_api_servers_rolled_one_at_a_time() -> None:
+    """Defect 6: a single api-server, rolled with MinInstancesInService 0."""
+    assert TEMPLATES[MASTER]["Parameters"]["WebserverCount"]["Default"] == 2
+    assert TEMPLATES[MASTER]["Parameters"]["WebserverCount"]["MinValue"] >= 2
+    group = TEMPLATES["turbine-webserver.yaml"]["Resources"]["WebserverGroup"]
+    rolling = group["UpdatePolicy"]["AutoScalingRollingUpdate"]
+    assert rolling["MinInstancesInService"] >= 1
+    assert rolling["MaxBatchSize"] == 1
+    assert rolling["WaitOnResourceSignals"] is True
+    assert group["Properties"]["MinSize"] == {"Ref": "WebserverCount"}
+    assert group["CreationPolicy"]["ResourceSignal"]["Count"] == {"Ref": "WebserverCount"}
+
+
+def test_the_image_changes_only_when_the_image_id_parameter_does() -> None:
+    """Defect 6: an SSM-typed parameter is re-resolved on every update and replaced every instance."""
+    for name, template in TEMPLATES.items():
+        for parameter, spec in template.get("Parameters", {}).items():
+            assert not spec["Type"].startswith("AWS::SSM::"), f"{name}:{parameter}"
+    assert TEMPLATES[MASTER]["Parameters"]["ImageId"]["Default"] == ""
+    for name in ("turbine-webserver.yaml", "turbine-scheduler.yaml", "turbine-workerset.yaml"):
+        template = TEMPLATES[name]
+        [launch_template] = [
+            resource
+            for resource in template["Resources"].values()
+            if resource["Type"] == "AWS::EC2::LaunchTemplate"
+        ]
+        image = launch_template["Properties"]["LaunchTemplateData"]["ImageId"]
+        assert image == {"Fn::If": ["HasImageId", {"Ref": "ImageId"}, AL2023_SSM_REFERENCE]}, name
+        assert template["Conditions"]["HasImageId"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ImageId"}, ""]}]}
+
+
+def test_the_celery_visibility_timeout_is_the_queue_one() -> None:
+    queue = CLUSTER["Resources"]["BrokerQueue"]["Properties"]
+    [configured] = re.findall(r"^readonly QUEUE_VISIBILITY_TIMEOUT=(\d+)$", BOOTSTRAP, re.MULTILINE)
+    assert queue["VisibilityTimeout"] == int(configured) == 43200
+    assert "VISIBILITY_TIMEOUT='${QUEUE_VISIBILITY_TIMEOUT}'" in BOOTSTRAP
+
+
+def test_smaller_boot_defects_stay_fixed() -> None:
+    """Defect 7."""
+    assert "REMOTE_LOG_CONN_ID=''" in BOOTSTRAP
+    assert CLUSTER["Resources"]["Database"]["Properties"]["EngineVersion"] == "17"
+    ingress = CLUSTER["Resources"]["TriggererLogServerIngress"]["Properties"]
+    assert (ingress["FromPort"], ingress["ToPort"]) == (8794, 8794)
+    # A failed CodeDeploy agent install only warns.
+    assert re.search(r"^  install_codedeploy_agent \|\| log ", BOOTSTRAP, re.MULTILINE)
+    assert "aws-cfn-bootstrap" in shell_function("install_packages")
+    for name in ("turbine-webserver.yaml", "turbine-scheduler.yaml"):
+        user_data = repr(TEMPLATES[name]["Resources"])
+        assert "/opt/aws/bin/cfn-signal" not in user_data
+        assert "aws cloudformation signal-resource" in user_data
+    assert "set-instance-health" in repr(worker_template()["Resources"]["WorkerLaunchTemplate"])
+    # base_url on every role.
+    for name in ("turbine-webserver.yaml", "turbine-scheduler.yaml", "turbine-workerset.yaml"):
+        assert "TURBINE_BASE_URL=" in repr(TEMPLATES[name]["Resources"])
+    # EFS is optional, off by default.
+    assert TEMPLATES[MASTER]["Parameters"]["SharedFileSystem"]["Default"] == "false"
+    assert CLUSTER["Resources"]["FileSystem"]["Condition"] == "HasSharedFileSystem"
+    # Public subnets are needed only for an internet-facing webserver in an existing VPC.
+    rules = TEMPLATES[MASTER]["Rules"]
+    assert "PublicSubnetIds" not in repr(rules["ExistingVpcNeedsSubnets"])
+    assert "internet-facing" in repr(rules["InternetFacingNeedsPublicSubnets"]["RuleCondition"])
+
+
+def test_migrations_are_serialised_and_never_see_the_master_password() -> None:
+    """Two nodes migrating an empty database at once fail (FAB tables), so the helper locks."""
+    helper = (SCRIPTS_DIR / "turbine-migrate-database.py").read_text()
+    assert "pg_advisory_lock(" in helper
+    assert helper.index("pg_advisory_lock(") < helper.index("subprocess.run(")
+    assert "env=migration_env" in helper
+    assert 'MASTER_VARIABLES = ("TURBINE_DB_MASTER_USER", "TURBINE_DB_MASTER_PASSWORD"' in helper
+    assert "turbine-migrate-database.py" in shell_function("migrate_database")

@@ -1,0 +1,95 @@
+"""The boot rehearsal (devtools/turbine_dev/rehearsal): every instance role boots on this machine
+from its own user data and runs real Airflow; each acceptance point of the rehearsal is one test.
+
+Runs once per session (`python -m turbine_dev.rehearsal`, as `make rehearsal` does); its figures
+are printed, never asserted on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from turbine_dev.rehearsal.creation_order import signalled_resources, stack_waves
+from turbine_operator.core.templates import load_template
+
+pytestmark = [pytest.mark.rehearsal, pytest.mark.timeout(5400)]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = REPO_ROOT / "cfn" / "templates"
+
+
+@pytest.fixture(scope="session")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    if os.geteuid() != 0:
+        pytest.fail("the boot rehearsal needs root (namespaces, overlay mounts, useradd in the instances)")
+    folder = tmp_path_factory.mktemp("rehearsal")
+    report_path = folder / "report.json"
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "devtools"), str(REPO_ROOT / "operator")]),
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "turbine_dev.rehearsal", "--workdir", str(folder / "work"), "--report",
+         str(report_path)],
+        capture_output=True, text=True, check=False, timeout=5000, env=environment,
+    )  # fmt: skip
+    if not report_path.is_file():
+        pytest.fail(f"the rehearsal wrote no report:\n{completed.stdout[-4000:]}\n{completed.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(report_path.read_text())
+    print("boot rehearsal figures:", json.dumps(result.get("figures"), indent=2))
+    return result
+
+
+def booted(report: dict[str, Any]) -> None:
+    assert "failure" not in report, report["failure"]
+
+
+def cluster_template() -> dict[str, Any]:
+    return load_template((TEMPLATES / "turbine-cluster.yaml").read_bytes(), "turbine-cluster.yaml")
+
+
+def test_roles_boot_in_creation_order_and_signal(report: dict[str, Any]) -> None:
+    booted(report)
+    assert report["waves"] == [sorted(wave) for wave in stack_waves(cluster_template())]
+    for template in ("turbine-webserver.yaml", "turbine-scheduler.yaml"):
+        assert signalled_resources(load_template((TEMPLATES / template).read_bytes(), template))
+    assert report["signals"], report
+    assert all(
+        outcome.startswith("SUCCESS") or outcome.startswith("none") for outcome in report["signals"].values()
+    ), report["signals"]
+
+
+def test_celery_task_runs_through_sqs_and_its_log_is_in_s3_and_the_api(report: dict[str, Any]) -> None:
+    booted(report)
+    checks = report["checks"]
+    assert checks["celery_task_succeeded"]
+    assert checks["task_log_in_logs_bucket"]
+    assert checks["task_log_served_by_rest_api"]
+
+
+def test_deferrable_task_completes_through_the_triggerer(report: dict[str, Any]) -> None:
+    booted(report)
+    assert report["checks"]["deferrable_task_succeeded_through_triggerer"]
+
+
+def test_scale_in_drains_the_worker(report: dict[str, Any]) -> None:
+    booted(report)
+    checks = report["checks"]
+    assert checks["long_task_succeeded_through_drain"]
+    assert checks["draining_worker_took_no_new_task"], report.get("task_queued_during_drain")
+    assert checks["lifecycle_action_completed"]
+    assert checks["drain_well_before_drain_timeout"], report["figures"]
+
+
+def test_task_processes_hold_no_database_password_or_jwt_secret(report: dict[str, Any]) -> None:
+    booted(report)
+    assert report["checks"]["task_processes_hold_no_database_password_or_jwt_secret"], report[
+        "task_process_environment"
+    ]

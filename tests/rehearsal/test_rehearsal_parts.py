@@ -1,0 +1,58 @@
+"""The rehearsal's own parts that need no root: stack order, unit files, metadata answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from turbine_dev.rehearsal.creation_order import signalled_resources, stack_waves
+from turbine_dev.rehearsal.imds import lookup
+from turbine_dev.rehearsal.units import expand, parse_sections, read_environment_file
+
+STACK = "AWS::CloudFormation::Stack"
+
+
+def test_waves_follow_refs_getatts_and_depends_on_also_through_other_resources() -> None:
+    template = {
+        "Resources": {
+            "Web": {"Type": STACK, "Properties": {"Parameters": {"Db": {"Ref": "Database"}}}},
+            "Database": {"Type": "AWS::RDS::DBInstance"},
+            "Sched": {"Type": STACK, "Properties": {"Url": {"Fn::GetAtt": ["Web", "Outputs.Url"]}}},
+            "Hook": {"Type": "AWS::SQS::Queue", "DependsOn": "Sched"},
+            "Workers": {"Type": STACK, "DependsOn": ["Hook"], "Properties": {}},
+            "Other": {"Type": STACK, "Properties": {"Text": {"Fn::Sub": "x-${Database.Endpoint.Address}"}}},
+        }
+    }
+    assert stack_waves(template) == [["Other", "Web"], ["Sched"], ["Workers"]]
+
+
+def test_signalled_resources_are_those_with_a_resource_signal_creation_policy() -> None:
+    template = {
+        "Resources": {
+            "Group": {"Type": "AWS::AutoScaling::AutoScalingGroup",
+                      "CreationPolicy": {"ResourceSignal": {"Count": {"Ref": "Size"}}}},
+            "Other": {"Type": "AWS::AutoScaling::AutoScalingGroup"},
+        }
+    }  # fmt: skip
+    assert signalled_resources(template) == ["Group"]
+
+
+def test_unit_sections_keep_repeated_keys_and_environment_files_lose_their_quotes() -> None:
+    sections = parse_sections("[Service]\nExecStartPre=/bin/a\nExecStartPre=-/bin/b\n# c\nUser=airflow\n")
+    assert sections["Service"]["ExecStartPre"] == ["/bin/a", "-/bin/b"]
+    assert read_environment_file("A='x y'\n# no\nB=\"z\"\nC=plain\n") == {"A": "x y", "B": "z", "C": "plain"}
+    assert expand(["run", "${A}", "$B"], {"A": "1", "B": "2"}) == ["run", "1", "2"]
+
+
+def test_metadata_answers_the_lifecycle_state_the_harness_sets(tmp_path: Path) -> None:
+    data = {"instance_id": "i-1", "region": "us-east-1", "local_ipv4": "10.0.0.1", "role_name": "r",
+            "user_data": "#!/bin/bash", "tags": {"aws:autoscaling:groupName": "g"}}  # fmt: skip
+    (tmp_path / "imds.json").write_text(json.dumps(data))
+    assert lookup(tmp_path, "/latest/meta-data/autoscaling/target-lifecycle-state") == "InService"
+    (tmp_path / "target-lifecycle-state").write_text("Terminated\n")
+    assert lookup(tmp_path, "/latest/meta-data/autoscaling/target-lifecycle-state") == "Terminated"
+    assert lookup(tmp_path, "/latest/meta-data/tags/instance/aws:autoscaling:groupName") == "g"
+    assert (
+        json.loads(lookup(tmp_path, "/latest/meta-data/iam/security-credentials/r") or "")["Code"]
+        == "Success"
+    )
