@@ -25,9 +25,11 @@ RECONCILING = [
     "ContinuingUpdateRollback",
     "Retrying",
     "Deleting",
+    "WaitingForUpdateSlot",
 ]
 STALLED = [
     "StackNotOwned",
+    "StackOwnedByAnotherTurbineStack",
     "StackCreateFailed",
     "UpdateRolledBack",
     "UpdateRollbackFailed",

@@ -267,30 +267,38 @@ def test_a_suspended_resource_makes_no_aws_call(aws: StubbedAws, reconciler: Rec
 
 
 @pytest.mark.parametrize(
-    ("fields", "message"),
+    ("fields", "message", "reads"),
     [
+        # Found while rendering, after the stack was read (its image is kept): no mutating call.
         (
             spec(parameters={"NotAParameter": "x"}),
             "spec.parameters.NotAParameter: is not a parameter of the Turbine master template",
+            ["DescribeStacks"],
         ),
         (
             spec(parameters={"MaxGroupSize": "4"}),
             "spec.parameters.MaxGroupSize: repeats the typed field spec.workers.maxSize",
+            ["DescribeStacks"],
         ),
+        # Found by the parse: no AWS call at all.
         (
             spec(workers={"minSize": 5, "maxSize": 2}),
             "spec.workers.minSize: must not exceed spec.workers.maxSize",
+            [],
         ),
-        ({"region": REGION}, "spec.templateBucket: is required"),
+        ({"region": REGION}, "spec.templateBucket: is required", []),
     ],
 )
-def test_an_invalid_spec_stalls_without_any_aws_call(
-    aws: StubbedAws, reconciler: Reconciler, fields: dict[str, object], message: str
+def test_an_invalid_spec_stalls_without_any_mutating_aws_call(
+    aws: StubbedAws, reconciler: Reconciler, fields: dict[str, object], message: str, reads: list[str]
 ) -> None:
+    if reads:
+        aws.no_stack()
+
     outcome = reconciler.reconcile(stack_resource(fields))
 
     aws.verify()
-    assert aws.calls == []
+    assert aws.calls == reads
     found = conditions(outcome)
     assert (found["Stalled"]["reason"], found["Ready"]["reason"]) == ("InvalidSpec", "InvalidSpec")
     assert found["Stalled"]["message"].startswith(message)

@@ -50,6 +50,9 @@ Parameters:
   LoadDefaultCons: {Type: String}
   WebServerPort: {Type: Number}
   AllowHTTPAccessCIDR: {Type: String}
+  WebserverCount: {Type: Number}
+  CertificateArn: {Type: String}
+  ImageId: {Type: String}
   DrainTimeout: {Type: Number, Default: 3600}
 Resources:
   TaskQueue:
@@ -120,9 +123,12 @@ class RecordingStubber(Stubber):
 # What the operator renders
 
 
+IMAGE_ID = "ami-0123456789abcdef0"
+
+
 def spec(**fields: Any) -> dict[str, Any]:
-    """A TurbineStack spec: the template bucket, and `fields`."""
-    return {"templateBucket": {"name": BUCKET, "prefix": "turbine/"}, **fields}
+    """A TurbineStack spec: the template bucket, a pinned image (no SSM look-up), and `fields`."""
+    return {"templateBucket": {"name": BUCKET, "prefix": "turbine/"}, "imageId": IMAGE_ID, **fields}
 
 
 def render_desired(

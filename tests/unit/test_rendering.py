@@ -53,6 +53,9 @@ Parameters:
   LoadDefaultCons: {Type: String, Default: "false", AllowedValues: ["true", "false"]}
   WebServerPort: {Type: Number, Default: 8080}
   AllowHTTPAccessCIDR: {Type: String, Default: 10.0.0.0/16}
+  WebserverCount: {Type: Number, Default: 2, MinValue: 2, MaxValue: 10}
+  CertificateArn: {Type: String, Default: ""}
+  ImageId: {Type: String, Default: ""}
   DrainTimeout: {Type: Number, Default: 3600, MinValue: 60, MaxValue: 7200}
   KeyName: {Type: String, Default: "", AllowedPattern: "^[a-z]*$", MaxLength: 8}
 Resources:
@@ -101,6 +104,9 @@ def test_typed_parameter_values_of_the_defaults() -> None:
         "ShrinkThreshold": "0.5",
         "LoadExampleDags": "false",
         "LoadDefaultCons": "false",
+        "WebserverCount": "2",
+        "CertificateArn": "",
+        "ImageId": "",  # the operator resolves it before rendering (operations/reconcile.py)
     }
 
 
@@ -146,11 +152,15 @@ def crd_named_parameters() -> dict[str, str]:
         "properties"
     ]["spec"]
     named: dict[str, str] = {}
+    fields = [(f"spec.{name}", schema) for name, schema in spec_schema["properties"].items()]
     for group, group_schema in spec_schema["properties"].items():
-        for key, schema in group_schema.get("properties", {}).items():
-            match = re.search(r"\(([A-Za-z0-9]+)\)", schema["description"])
-            if match:
-                named[f"spec.{group}.{key}"] = match.group(1)
+        fields += [
+            (f"spec.{group}.{key}", schema) for key, schema in group_schema.get("properties", {}).items()
+        ]
+    for field, schema in fields:
+        match = re.search(r"\(([A-Z][A-Za-z0-9]+)\)", schema.get("description", ""))
+        if match and match.group(1) in DECLARED:  # not every parenthesised word names a parameter
+            named[field] = match.group(1)
     return named
 
 

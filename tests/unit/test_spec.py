@@ -213,7 +213,14 @@ FULL_SPEC: dict[str, Any] = {
     "templateBucket": {"name": "my-templates-bucket", "prefix": ""},
     "tags": {"team": "data", "cost-center": "42"},
     "scheduler": {"instanceType": "m5.xlarge"},
-    "webserver": {"instanceType": "c6g.large", "port": 80, "allowedCidr": "192.168.0.0/24"},
+    "webserver": {
+        "instanceType": "c6g.large",
+        "port": 80,
+        "allowedCidr": "192.168.0.0/24",
+        "replicas": 3,
+        "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+    },
+    "imageId": "ami-0123456789abcdef0",
     "workers": {
         "instanceType": "r6i.2xlarge",
         "minSize": 2,
@@ -248,10 +255,17 @@ def test_full_spec_parses_every_field() -> None:
         region="us-gov-west-1",
         role_arn="arn:aws:iam::123456789012:role/turbine-operator",
         service_role_arn="arn:aws-us-gov:iam::123456789012:role/path/cfn-service",
+        image_id="ami-0123456789abcdef0",
         template_bucket=TemplateBucket(name="my-templates-bucket", prefix=""),
         tags={"team": "data", "cost-center": "42"},
         scheduler=SchedulerSpec(instance_type="m5.xlarge"),
-        webserver=WebserverSpec(instance_type="c6g.large", port=80, allowed_cidr="192.168.0.0/24"),
+        webserver=WebserverSpec(
+            instance_type="c6g.large",
+            port=80,
+            allowed_cidr="192.168.0.0/24",
+            replicas=3,
+            certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+        ),
         workers=WorkersSpec(
             instance_type="r6i.2xlarge", min_size=2, max_size=20, growth_threshold=0.75, shrink_threshold=0.25
         ),
@@ -348,6 +362,28 @@ INVALID: list[tuple[str, object, str]] = [
     ("spec.region:pattern", with_value("region", "eu-west"), "spec.region"),
     ("spec.roleArn:type", with_value("roleArn", {"arn": "x"}), "spec.roleArn"),
     ("spec.roleArn:pattern", with_value("roleArn", "arn:aws:iam::12345:role/x"), "spec.roleArn"),
+    ("spec.imageId:type", with_value("imageId", 123), "spec.imageId"),
+    ("spec.imageId:pattern", with_value("imageId", "ami-XYZ"), "spec.imageId"),
+    ("spec.webserver.replicas:type", with_value("webserver.replicas", "2"), "spec.webserver.replicas"),
+    ("spec.webserver.replicas:minimum", with_value("webserver.replicas", 1), "spec.webserver.replicas"),
+    ("spec.webserver.replicas:maximum", with_value("webserver.replicas", 11), "spec.webserver.replicas"),
+    (
+        "spec.webserver.certificateArn:type",
+        with_value("webserver.certificateArn", 1),
+        "spec.webserver.certificateArn",
+    ),
+    (
+        "spec.webserver.certificateArn:pattern",
+        with_value("webserver.certificateArn", "arn:aws:iam::123456789012:role/x"),
+        "spec.webserver.certificateArn",
+    ),
+    (
+        "spec.webserver.certificateArn:maxLength",
+        with_value(
+            "webserver.certificateArn", "arn:aws:acm:eu-west-1:123456789012:certificate/" + "a" * 2048
+        ),
+        "spec.webserver.certificateArn",
+    ),
     (
         "spec.serviceRoleArn:type",
         with_value("serviceRoleArn", 123456789012),

@@ -30,6 +30,9 @@ from turbine_operator.core.stack_status import StackPhase, phase_of
 from turbine_operator.core.templates import Template, load_template
 
 _CANCELLED = ("Resource creation cancelled", "Resource update cancelled")
+# AWS's public parameter naming the newest Amazon Linux 2023 x86_64 AMI of the region:
+# https://docs.aws.amazon.com/linux/al2023/ug/ec2.html#launch-via-aws-cli
+LATEST_AL2023_IMAGE = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 _MAX_EVENT_PAGES = 5
 
 
@@ -85,8 +88,15 @@ class StackGateway:
     ) -> None:
         self.region = region
         self._remembered = remembered
+        self._sessions, self._role_arn = sessions, role_arn
         self._cloudformation = sessions.client("cloudformation", region, role_arn)
         self._s3 = sessions.client("s3", region, role_arn)
+
+    def latest_image_id(self) -> str:
+        """The newest Amazon Linux 2023 AMI of the region, as AWS publishes it in SSM."""
+        ssm = self._sessions.client("ssm", self.region, self._role_arn)
+        with aws_call("GetParameter"):
+            return str(ssm.get_parameter(Name=LATEST_AL2023_IMAGE)["Parameter"]["Value"])
 
     def describe_stack(self, name_or_id: str) -> ObservedStack | None:
         try:

@@ -26,12 +26,16 @@ NO_ECHO_MASK = "****"
 # Nested stacks may create IAM roles with names and use macros; both need an explicit acknowledgement.
 CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
 
+IMAGE_PARAMETER = "ImageId"
 # Typed spec fields and the master template parameters they set.
 TYPED_PARAMETERS = {
     "spec.scheduler.instanceType": "SchedulerInstanceType",
     "spec.webserver.instanceType": "WebserverInstanceType",
     "spec.webserver.port": "WebServerPort",
     "spec.webserver.allowedCidr": "AllowHTTPAccessCIDR",
+    "spec.webserver.replicas": "WebserverCount",
+    "spec.webserver.certificateArn": "CertificateArn",
+    "spec.imageId": IMAGE_PARAMETER,
     "spec.workers.instanceType": "WorkerInstanceType",
     "spec.workers.minSize": "MinGroupSize",
     "spec.workers.maxSize": "MaxGroupSize",
@@ -100,6 +104,9 @@ def typed_parameter_values(spec: TurbineStackSpec) -> dict[str, str]:
         "spec.webserver.instanceType": spec.webserver.instance_type,
         "spec.webserver.port": str(spec.webserver.port),
         "spec.webserver.allowedCidr": spec.webserver.allowed_cidr,
+        "spec.webserver.replicas": str(spec.webserver.replicas),
+        "spec.webserver.certificateArn": spec.webserver.certificate_arn or "",
+        "spec.imageId": spec.image_id or "",
         "spec.workers.instanceType": spec.workers.instance_type,
         "spec.workers.minSize": str(spec.workers.min_size),
         "spec.workers.maxSize": str(spec.workers.max_size),

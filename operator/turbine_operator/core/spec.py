@@ -29,6 +29,8 @@ CIDR = re.compile(
     r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$"
 )
 PARAMETER_NAME = re.compile(r"^[A-Za-z0-9]{1,255}$")
+CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$")
+IMAGE_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
 CHANGE_SET_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 DURATION = re.compile(r"^(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?$")
 SHORTEST_DRIFT_INTERVAL = 300.0
@@ -69,6 +71,8 @@ class WebserverSpec:
     instance_type: str = "t3.medium"
     port: int = 8080
     allowed_cidr: str = "10.0.0.0/16"
+    replicas: int = 2
+    certificate_arn: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,6 +164,7 @@ class TurbineStackSpec:
     template_bucket: TemplateBucket
     role_arn: str | None = None
     service_role_arn: str | None = None
+    image_id: str | None = None  # None: the operator resolves the latest AL2023 image once and keeps it
     tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
     scheduler: SchedulerSpec = SchedulerSpec()
     webserver: WebserverSpec = WebserverSpec()
@@ -349,6 +354,7 @@ def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -
         region=spec.string("region", pattern=REGION) or default_region,
         role_arn=spec.string("roleArn", pattern=ROLE_ARN),
         service_role_arn=spec.string("serviceRoleArn", pattern=ROLE_ARN),
+        image_id=spec.string("imageId", pattern=IMAGE_ID),
         template_bucket=TemplateBucket(
             name=bucket.required_string("name", BUCKET_NAME),
             prefix=bucket.string("prefix", "turbine/", KEY_PREFIX, max_length=200) or "",
@@ -365,6 +371,8 @@ def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -
             or "",
             port=webserver.integer("port", defaults_webserver.port, 1, 65535),
             allowed_cidr=webserver.string("allowedCidr", defaults_webserver.allowed_cidr, CIDR) or "",
+            replicas=webserver.integer("replicas", defaults_webserver.replicas, 2, 10),
+            certificate_arn=webserver.string("certificateArn", pattern=CERTIFICATE_ARN, max_length=2048),
         ),
         workers=parsed_workers,
         airflow=AirflowSpec(

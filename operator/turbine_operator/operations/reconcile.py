@@ -36,7 +36,7 @@ from turbine_operator.core.naming import (
     stale_change_sets,
 )
 from turbine_operator.core.observations import LatestOperation, ObservedStack, StackMemory
-from turbine_operator.core.rendering import DesiredStack, Owner, desired_stack
+from turbine_operator.core.rendering import IMAGE_PARAMETER, DesiredStack, Owner, desired_stack
 from turbine_operator.core.reporting import Announcement, announcement_for, pending_change_set, verdict_for
 from turbine_operator.core.spec import TurbineStackSpec, UpdatePolicy
 from turbine_operator.core.status import (
@@ -92,6 +92,8 @@ class Reconciler:
         try:
             # Building the gateway may assume spec.roleArn, which AWS can refuse like any call.
             gateway = StackGateway(self._sessions, spec.region, spec.role_arn, self._remembered)
+            stack = gateway.observe_stack(spec.stack_name)
+            spec = dataclasses.replace(spec, image_id=_image_of(spec, stack, gateway))
             fetched = fetch_references(spec, resource.namespace, self._objects, gateway)
             desired = desired_stack(
                 spec, Owner(resource.namespace, resource.name, resource.uid), self._sources, fetched
@@ -109,7 +111,6 @@ class Reconciler:
             return self._aws_failure(resource, now, error, spec)
         memory = memory_from_status(resource.status)
         try:
-            stack = gateway.observe_stack(spec.stack_name)
             observation = _Observation(spec, desired, gateway, stack, memory)
             return self._act(resource, observation, now)
         except AwsError as error:
@@ -354,6 +355,18 @@ class Reconciler:
             announcement=announcement,
             retry_after=self._settings.poll_interval if retry else None,
         )
+
+
+def _image_of(spec: TurbineStackSpec, stack: ObservedStack | None, gateway: StackGateway) -> str:
+    """The AMI to run: the spec's; else the one the stack already runs; else the newest, resolved now.
+
+    Resolved once and then kept (the stack's own ImageId parameter remembers it), so an update
+    that changes nothing the user changed never replaces instances after an AMI release.
+    """
+    if spec.image_id:
+        return spec.image_id
+    running = stack.parameters.get(IMAGE_PARAMETER) if stack is not None else None
+    return running or gateway.latest_image_id()
 
 
 def _without(parameters: Mapping[str, str], names: frozenset[str]) -> dict[str, str]:
