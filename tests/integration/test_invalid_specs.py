@@ -31,6 +31,8 @@ REJECTED_BY_THE_SERVER = [
     ("spec.workers.instanceType", {"workers": {"instanceType": "enormous"}}),
     ("spec.webserver.allowedCidr", {"webserver": {"allowedCidr": "10.0.0.0"}}),
     ("spec.tags", {"tags": {"aws:owner": "me"}}),
+    ("spec.tags.team", {"tags": {"team": ""}}),
+    ("spec.tags", {"tags": {"": "data"}}),
     ("spec.parameters", {"parameters": {"QSS3BucketName": "elsewhere"}}),
     ("spec.deletionPolicy", {"deletionPolicy": "Destroy"}),
     ("spec.updatePolicy", {"updatePolicy": "Sometimes"}),

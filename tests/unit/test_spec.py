@@ -427,6 +427,9 @@ INVALID: list[tuple[str, object, str]] = [
     ("spec.tags:rule0", with_value("tags", {"k" * 129: "v"}), f"spec.tags.{'k' * 129}"),
     ("spec.tags.*:type", with_value("tags", {"team": 1}), "spec.tags.team"),
     ("spec.tags.*:maxLength", with_value("tags", {"team": "x" * 257}), "spec.tags.team"),
+    # CloudFormation's Tag type refuses an empty key or value (botocore refuses it before sending).
+    ("spec.tags.*:minLength", with_value("tags", {"team": ""}), "spec.tags.team"),
+    ("spec.tags:rule0", with_value("tags", {"": "data"}), "spec.tags."),
     ("spec.scheduler:type", with_value("scheduler", "m5.large"), "spec.scheduler"),
     (
         "spec.scheduler.instanceType:type",

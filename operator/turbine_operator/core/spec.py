@@ -332,12 +332,7 @@ def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -
         raise SpecError("spec.workers.minSize", "must not exceed spec.workers.maxSize")
     if parsed_workers.shrink_threshold >= parsed_workers.growth_threshold:
         raise SpecError("spec.workers.shrinkThreshold", "must be below spec.workers.growthThreshold")
-    tags = spec.string_map("tags", max_items=40, max_value_length=256)
-    for key in tags:
-        if key.startswith(RESERVED_TAG_PREFIXES) or len(key) > 128:
-            raise SpecError(
-                f"spec.tags.{key}", "tag keys are at most 128 characters and not aws: or turbine.dev/"
-            )
+    tags = _tags(spec)
     parameters = spec.string_map("parameters", max_items=60, max_value_length=4096)
     for key in parameters:
         if not PARAMETER_NAME.fullmatch(key):
@@ -485,6 +480,22 @@ def _roles(entry: _Fields) -> tuple[InstanceRole, ...]:
             raise SpecError(field, f"lists {role.value} twice")
         roles.append(role)
     return tuple(role for role in ALL_ROLES if role in roles)
+
+
+def _tags(spec: _Fields) -> dict[str, str]:
+    """Tags as CloudFormation's Tag type takes them: keys of 1 to 128 characters, values of 1 to 256.
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Tag.html
+    """
+    tags = spec.string_map("tags", max_items=40, max_value_length=256)
+    for key, value in tags.items():
+        if key.startswith(RESERVED_TAG_PREFIXES) or not 1 <= len(key) <= 128:
+            raise SpecError(
+                f"spec.tags.{key}", "tag keys are 1 to 128 characters and not aws: or turbine.dev/"
+            )
+        if not value:
+            raise SpecError(f"spec.tags.{key}", "tag values are 1 to 256 characters (not empty)")
+    return tags
 
 
 def parse_duration(text: str) -> float | None:
