@@ -15,6 +15,7 @@ from .harness import StubbedAws, conditions, stack_resource
     [
         ({"team": ""}, "spec.tags.team"),
         ({"": "data"}, "spec.tags"),
+        ({"AWS:owner": "me"}, "spec.tags.AWS:owner"),
     ],
 )
 def test_a_tag_cloudformation_refuses_stalls_without_calling_aws(

@@ -430,6 +430,15 @@ INVALID: list[tuple[str, object, str]] = [
     # CloudFormation's Tag type refuses an empty key or value (botocore refuses it before sending).
     ("spec.tags.*:minLength", with_value("tags", {"team": ""}), "spec.tags.team"),
     ("spec.tags:rule0", with_value("tags", {"": "data"}), "spec.tags."),
+    # AWS reserves aws: whatever its case.
+    ("spec.tags:rule0", with_value("tags", {"AWS:owner": "me"}), "spec.tags.AWS:owner"),
+    ("spec.tags:rule0", with_value("tags", {"Aws:cloudformation:x": "v"}), "spec.tags.Aws:cloudformation:x"),
+    # More digits than a duration holds (the API server's CEL duration() would fail on it).
+    (
+        "spec.driftDetection.interval:pattern",
+        with_value("driftDetection.interval", "999999h"),
+        "spec.driftDetection.interval",
+    ),
     ("spec.scheduler:type", with_value("scheduler", "m5.large"), "spec.scheduler"),
     (
         "spec.scheduler.instanceType:type",

@@ -30,7 +30,8 @@ CIDR = re.compile(
 )
 PARAMETER_NAME = re.compile(r"^[A-Za-z0-9]{1,255}$")
 CHANGE_SET_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-DURATION = re.compile(r"^(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?$")
+# Bounded like the CRD's pattern: the API server's CEL duration() fails on more than about 290 years.
+DURATION = re.compile(r"^(?:(?P<h>[0-9]{1,5})h)?(?:(?P<m>[0-9]{1,6})m)?(?:(?P<s>[0-9]{1,7})s)?$")
 SHORTEST_DRIFT_INTERVAL = 300.0
 RESERVED_TAG_PREFIXES = ("aws:", "turbine.dev/")
 OPERATOR_PARAMETERS = frozenset({"QSS3BucketName", "QSS3KeyPrefix"})
@@ -489,7 +490,9 @@ def _tags(spec: _Fields) -> dict[str, str]:
     """
     tags = spec.string_map("tags", max_items=40, max_value_length=256)
     for key, value in tags.items():
-        if key.startswith(RESERVED_TAG_PREFIXES) or not 1 <= len(key) <= 128:
+        # AWS reserves aws: in any case: "AWS:" and "Aws:" are refused too (tag keys are otherwise
+        # case-sensitive; https://github.com/awsdocs/amazon-ecs-developer-guide/issues/72).
+        if key.lower().startswith(RESERVED_TAG_PREFIXES) or not 1 <= len(key) <= 128:
             raise SpecError(
                 f"spec.tags.{key}", "tag keys are 1 to 128 characters and not aws: or turbine.dev/"
             )
