@@ -10,6 +10,7 @@ from botocore.exceptions import (
     ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
+    ParamValidationError,
     ReadTimeoutError,
 )
 
@@ -238,3 +239,15 @@ def test_translate_refuses_errors_that_are_not_from_botocore() -> None:
 def test_aws_call_lets_programming_errors_through_untouched() -> None:
     with pytest.raises(KeyError), aws_call("DescribeStacks"):
         raise KeyError("Stacks")
+
+
+def test_a_request_botocore_refuses_to_send_is_a_validation_error() -> None:
+    refused = ParamValidationError(
+        report="Invalid length for parameter Tags[0].Value, value: 0, valid min length: 1"
+    )
+
+    translated = translate("CreateChangeSet", refused)
+
+    assert type(translated) is AwsValidationError
+    assert translated.code == "ParamValidationError"
+    assert "Tags[0].Value" in translated.message

@@ -803,3 +803,49 @@ def test_failed_resources_lists_every_failed_resource(
         "DagsBucket: DELETE_FAILED",
     ]
     cf_stub.verify()
+
+
+USER_TEMPLATE = "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n"
+
+
+def test_upload_bundle_has_cloudformation_check_a_user_template_before_uploading(
+    gateway: StackGateway,
+    cf_stub: RecordingStubber,
+    s3_stub: RecordingStubber,
+    make_desired: MakeDesired,
+    calls: list[str],
+) -> None:
+    desired = make_desired(additionalTemplates=[{"name": "Dags", "template": {"inline": USER_TEMPLATE}}])
+    s3_stub.add_response("list_objects_v2", _listing([]), {"Bucket": BUCKET, "Prefix": desired.key_prefix})
+    cf_stub.add_client_error(
+        "validate_template",
+        "ValidationError",
+        "Template format error: Unrecognized resource types: [AWS::SNS::Topik]",
+        expected_params={"TemplateBody": USER_TEMPLATE},
+    )
+
+    with pytest.raises(AwsValidationError) as caught:
+        gateway.upload_bundle(desired)
+
+    assert calls == ["ListObjectsV2", "ValidateTemplate"]
+    assert caught.value.operation == "ValidateTemplate"
+    assert caught.value.message.startswith(
+        "spec.additionalTemplates[Dags].template is refused by CloudFormation: Template format error"
+    )
+
+
+def test_upload_bundle_checks_only_user_templates_not_yet_uploaded(
+    gateway: StackGateway,
+    cf_stub: RecordingStubber,
+    s3_stub: RecordingStubber,
+    make_desired: MakeDesired,
+    calls: list[str],
+) -> None:
+    desired = make_desired(additionalTemplates=[{"name": "Dags", "template": {"inline": USER_TEMPLATE}}])
+    present = [desired.key_prefix + key for key in desired.bundle.files]
+    s3_stub.add_response(
+        "list_objects_v2", _listing(present), {"Bucket": BUCKET, "Prefix": desired.key_prefix}
+    )
+
+    assert gateway.upload_bundle(desired) == 0
+    assert calls == ["ListObjectsV2"]

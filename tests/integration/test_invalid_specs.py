@@ -31,6 +31,10 @@ REJECTED_BY_THE_SERVER = [
     ("spec.workers.instanceType", {"workers": {"instanceType": "enormous"}}),
     ("spec.webserver.allowedCidr", {"webserver": {"allowedCidr": "10.0.0.0"}}),
     ("spec.tags", {"tags": {"aws:owner": "me"}}),
+    ("spec.tags.team", {"tags": {"team": ""}}),
+    ("spec.tags", {"tags": {"": "data"}}),
+    ("spec.tags", {"tags": {"AWS:owner": "me"}}),
+    ("spec.driftDetection.interval", {"driftDetection": {"interval": "99999999999999999h"}}),
     ("spec.parameters", {"parameters": {"QSS3BucketName": "elsewhere"}}),
     ("spec.deletionPolicy", {"deletionPolicy": "Destroy"}),
     ("spec.updatePolicy", {"updatePolicy": "Sometimes"}),
@@ -76,6 +80,17 @@ def test_server_rejects_naming_the_field(
         kube.create_stack(namespace, turbine_stack("invalid", "good-bucket", **spec))
     assert rejected.value.status == 422
     assert field in str(rejected.value.body)
+
+
+def test_server_rejects_an_oversized_duration_naming_the_field(kube: KubeApi, namespace: str) -> None:
+    # Beyond about 290 years CEL's duration() fails, and the API server would answer with a message about
+    # protobuf conversion instead of naming the field.
+    spec = {"driftDetection": {"interval": "99999999999999999h"}}
+    with pytest.raises(ApiException) as rejected:
+        kube.create_stack(namespace, turbine_stack("invalid", "good-bucket", **spec))
+    assert rejected.value.status == 422
+    assert "spec.driftDetection.interval" in str(rejected.value.body)
+    assert "protobuf" not in str(rejected.value.body).lower()
 
 
 def test_server_rejects_a_missing_template_bucket(kube: KubeApi, namespace: str) -> None:

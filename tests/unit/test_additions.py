@@ -856,3 +856,52 @@ def test_template_constraints_are_applied_or_reported_against_the_parameter(
         assert nested_parameters(render(spec)) == {"Tier": value}
     else:
         assert refusal(spec).field == "spec.additionalTemplates[Dags].parameters.Tier"
+
+
+TEMPLATES_CLOUDFORMATION_REFUSES = [
+    pytest.param(
+        body_of(Resources={"Topic": {"Properties": {"TopicName": "x"}}}),
+        "its resource Topic must be a map with a Type",
+        id="resource-without-type",
+    ),
+    pytest.param(
+        body_of(Resources={"Topic": {"Type": ["AWS::SNS::Topic"]}}),
+        "its resource Topic must be a map with a Type",
+        id="type-not-a-string",
+    ),
+    pytest.param(
+        body_of(Resources={"Topic": "AWS::SNS::Topic"}), "must be a map with a Type", id="not-a-map"
+    ),
+    pytest.param(
+        "Resources:\n  Topic: &topic\n    Type: AWS::SNS::Topic\n  Other: *topic\n",
+        "uses YAML that CloudFormation refuses (line 2, column 10: found an anchor",
+        id="anchor-and-alias",
+    ),
+    pytest.param(
+        "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n    Properties: *props\n",
+        "uses YAML that CloudFormation refuses (line 4, column 17: found an alias",
+        id="alias",
+    ),
+    pytest.param(
+        "Resources:\n  Topic:\n    <<: {Type: AWS::SNS::Topic}\n",
+        "uses YAML that CloudFormation refuses (line 3, column 5: found a merge key",
+        id="merge-key",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "problem"), TEMPLATES_CLOUDFORMATION_REFUSES)
+def test_templates_cloudformation_refuses_are_refused_before_upload(body: str, problem: str) -> None:
+    error = refusal(spec_of(entry(body=body)))
+
+    assert error.field == "spec.additionalTemplates[Dags].template"
+    assert problem in error.message
+
+
+def test_the_rendered_stack_names_the_user_templates_for_validation() -> None:
+    rendered = desired(spec_of(entry(), entry("Reports")))
+
+    assert rendered.user_templates == {
+        f"{ADDITIONAL}Dags.yaml": "spec.additionalTemplates[Dags].template",
+        f"{ADDITIONAL}Reports.yaml": "spec.additionalTemplates[Reports].template",
+    }

@@ -324,15 +324,71 @@ def test_administrator_access_in_yaml_without_a_sid() -> None:
     "statement",
     [
         {"Effect": "Deny", "Action": "*", "Resource": "*"},
-        {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
-        {"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::secrets/*"},
         {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::*"},
         {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
         {"Effect": "Allow", "Action": 5, "Resource": "*"},
+        # Near misses of the effective-grant cases below: each is one step narrower.
+        {"Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "iam:*", "Resource": "arn:aws:iam::123456789012:role/airflow-*"},
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::123456789012:role/task"},
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/reader"},
+        {"Effect": "Allow", "Action": "iam:*", "Resource": "arn:aws:iam::*:role/team/*"},
+        {"Effect": "Allow", "Action": "iam:Tag*", "Resource": "*"},
+        {"Effect": "Allow", "Action": "iam:*", "Resource": "arn:aws:iam:us-east-1:*:*"},
+        {"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::logs/*"},
+        {"Effect": "Allow", "NotAction": "*", "Resource": "*"},
+        {"Effect": "Allow", "NotAction": "*:*", "Resource": "*"},
+        {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:*:*:*:secret:app-*"},
+        {"Effect": "Allow", "Action": "*", "NotResource": "*"},
+        {"Effect": "Allow", "Action": "iam:*", "NotResource": "arn:aws:iam::*:*"},
+        {"Effect": "Allow", "Action": "ec2:*", "NotResource": "arn:aws:s3:::secrets/*"},
     ],
 )
 def test_not_administrator_access(statement: dict[str, Any]) -> None:
     assert not grants_administrator_access(statement)
+    if statement["Action" if "Action" in statement else "NotAction"] != 5:
+        assert check(json.dumps({**VALID, "Statement": statement}))
+
+
+EFFECTIVE_ADMINISTRATOR_GRANTS = [
+    ({"Action": "iam:*", "Resource": "*"}, "allows iam:AttachRolePolicy on every role"),
+    ({"Action": "iam:putrolepolicy", "Resource": "*"}, "allows iam:PutRolePolicy on every role"),
+    ({"NotAction": "s3:*", "Resource": "*"}, "allows every action but those in NotAction on every resource"),
+    ({"NotAction": ["iam:*", "sts:*"], "Resource": "*"}, "allows every action but those in NotAction"),
+    ({"NotAction": "iam:*", "Resource": "*"}, "allows every action but those in NotAction"),
+    ({"Action": "*", "NotResource": "arn:aws:s3:::secrets/*"}, "allows every action on every resource"),
+    ({"Action": "*", "Resource": "arn:aws:*:*:*:*"}, "allows every action on every resource"),
+    ({"Action": "*", "Resource": "arn:*"}, "allows every action on every resource"),
+    ({"Action": "*", "Resource": "arn:aws:*:*:123456789012:*"}, "allows every action on every resource"),
+    ({"Action": "*", "Resource": "arn:aws:iam::*:*"}, "allows iam:AttachRolePolicy on every role"),
+    ({"Action": "iam:*", "Resource": "arn:aws:iam::123456789012:role/*"}, "on every role"),
+    ({"Action": "iam:Put*", "Resource": "*"}, "allows iam:PutRolePolicy on every role"),
+    ({"Action": "iam:*Policy", "Resource": "*"}, "allows iam:AttachRolePolicy on every role"),
+    ({"Action": "iam:Attach?olePolicy", "Resource": "*"}, "allows iam:AttachRolePolicy on every role"),
+    ({"Action": "iam:PassRole", "Resource": "*"}, "allows iam:PassRole on every role"),
+    (
+        {"Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/*"},
+        "allows sts:AssumeRole on every role",
+    ),
+    ({"Action": "iam:CreateAccessKey", "Resource": "*"}, "allows iam:CreateAccessKey on every user"),
+    ({"Action": "iam:CreatePolicyVersion", "Resource": "*"}, "on every policy"),
+    (
+        {"Action": "iam:*", "NotResource": "arn:aws:iam::*:user/*"},
+        "allows iam:AttachRolePolicy on every role",
+    ),
+]
+
+
+@pytest.mark.parametrize(("statement", "what"), EFFECTIVE_ADMINISTRATOR_GRANTS)
+def test_effective_administrator_grants_are_refused(statement: dict[str, Any], what: str) -> None:
+    document = {**VALID, "Statement": {"Effect": "Allow", **statement}}
+
+    with pytest.raises(SpecError, match=re.escape(what)) as caught:
+        check(json.dumps(document))
+
+    assert caught.value.field == f"{FIELD}.Statement"
+    assert "administrator access" in caught.value.message
+    assert check(json.dumps(document), allow_administrator=True) == document
 
 
 def padded_to(size: int) -> dict[str, Any]:

@@ -205,6 +205,8 @@ def test_parse_spec_applies_the_crd_defaults(path: str, crd_default: object) -> 
         assert parsed == crd_default
 
 
+CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+
 FULL_SPEC: dict[str, Any] = {
     "stackName": "TurbineProd",
     "region": "us-gov-west-1",
@@ -218,7 +220,7 @@ FULL_SPEC: dict[str, Any] = {
         "port": 80,
         "allowedCidr": "192.168.0.0/24",
         "replicas": 3,
-        "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+        "certificateArn": CERTIFICATE,
     },
     "imageId": "ami-0123456789abcdef0",
     "workers": {
@@ -264,7 +266,7 @@ def test_full_spec_parses_every_field() -> None:
             port=80,
             allowed_cidr="192.168.0.0/24",
             replicas=3,
-            certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+            certificate_arn=CERTIFICATE,
         ),
         workers=WorkersSpec(
             instance_type="r6i.2xlarge", min_size=2, max_size=20, growth_threshold=0.75, shrink_threshold=0.25
@@ -463,6 +465,18 @@ INVALID: list[tuple[str, object, str]] = [
     ("spec.tags:rule0", with_value("tags", {"k" * 129: "v"}), f"spec.tags.{'k' * 129}"),
     ("spec.tags.*:type", with_value("tags", {"team": 1}), "spec.tags.team"),
     ("spec.tags.*:maxLength", with_value("tags", {"team": "x" * 257}), "spec.tags.team"),
+    # CloudFormation's Tag type refuses an empty key or value (botocore refuses it before sending).
+    ("spec.tags.*:minLength", with_value("tags", {"team": ""}), "spec.tags.team"),
+    ("spec.tags:rule0", with_value("tags", {"": "data"}), "spec.tags."),
+    # AWS reserves aws: whatever its case.
+    ("spec.tags:rule0", with_value("tags", {"AWS:owner": "me"}), "spec.tags.AWS:owner"),
+    ("spec.tags:rule0", with_value("tags", {"Aws:cloudformation:x": "v"}), "spec.tags.Aws:cloudformation:x"),
+    # More digits than a duration holds (the API server's CEL duration() would fail on it).
+    (
+        "spec.driftDetection.interval:pattern",
+        with_value("driftDetection.interval", "999999h"),
+        "spec.driftDetection.interval",
+    ),
     ("spec.scheduler:type", with_value("scheduler", "m5.large"), "spec.scheduler"),
     (
         "spec.scheduler.instanceType:type",

@@ -10,6 +10,7 @@ from botocore.exceptions import (
     ClientError,
     HTTPClientError,
     NoCredentialsError,
+    ParamValidationError,
 )
 from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
@@ -80,7 +81,11 @@ def translate(operation: str, error: Exception) -> AwsError:
         return AwsAccessDenied(operation, "NoCredentials", "no AWS credentials were found")
     if isinstance(error, BotoConnectionError | HTTPClientError):
         return TransientAwsError(operation, type(error).__name__, str(error))
-    # Any other botocore error (bad parameters, an operation that cannot be paginated) is a bug
+    if isinstance(error, ParamValidationError):
+        # botocore checks the request against the API model before sending it (a length, a required
+        # member): AWS would refuse it just the same, and a retry sends the same request again.
+        return AwsValidationError(operation, "ParamValidationError", str(error))
+    # Any other botocore error (an operation that cannot be paginated) is a bug
     # in the operator, not a state of AWS: let it surface instead of retrying it quietly.
     raise error
 

@@ -13,7 +13,7 @@ from turbine_operator.adapters.aws_errors import NOT_MODIFIED, aws_call, error_c
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.s3_objects import RememberedObjects
 from turbine_operator.core.additions import LARGEST_TEMPLATE
-from turbine_operator.core.errors import AwsError
+from turbine_operator.core.errors import AwsError, AwsValidationError
 from turbine_operator.core.naming import CHANGE_SET_PREFIX, OWNER_UID_TAG
 from turbine_operator.core.observations import (
     DriftDetection,
@@ -34,6 +34,7 @@ _CANCELLED = ("Resource creation cancelled", "Resource update cancelled")
 # https://docs.aws.amazon.com/linux/al2023/ug/ec2.html#launch-via-aws-cli
 LATEST_AL2023_IMAGE = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 _MAX_EVENT_PAGES = 5
+LARGEST_VALIDATED_BODY = 51_200
 
 
 def s3_url(bucket: str, region: str, key: str) -> str:
@@ -161,6 +162,10 @@ class StackGateway:
                 Bucket=desired.bucket, Prefix=desired.key_prefix
             )
             present = {item["Key"] for page in pages for item in page.get("Contents", [])}
+        # A key already present was checked when it was uploaded: its content is the same.
+        for key, field in desired.user_templates.items():
+            if desired.key_prefix + key not in present:
+                self.validate_template(desired.bundle.files[key], field)
         uploaded = 0
         for key, body in desired.bundle.files.items():
             full_key = desired.key_prefix + key
@@ -170,6 +175,22 @@ class StackGateway:
                 self._s3.put_object(Bucket=desired.bucket, Key=full_key, Body=body)
             uploaded += 1
         return uploaded
+
+    def validate_template(self, body: bytes, field: str) -> None:
+        """CloudFormation's own check of a template (it reads and changes nothing); refusal names `field`.
+
+        ValidateTemplate takes a body of at most 51,200 bytes; a larger template is checked by
+        CloudFormation when the change set reads it from S3.
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ValidateTemplate.html
+        """
+        if len(body) > LARGEST_VALIDATED_BODY:
+            return
+        try:
+            with aws_call("ValidateTemplate"):
+                self._cloudformation.validate_template(TemplateBody=body.decode("utf-8-sig"))
+        except AwsValidationError as error:
+            message = f"{field} is refused by CloudFormation: {error.message}"
+            raise AwsValidationError(error.operation, error.code, message) from error
 
     def read_object(self, bucket: str, key: str) -> bytes | None:
         """An S3 object's bytes, or None if the bucket or key does not exist."""

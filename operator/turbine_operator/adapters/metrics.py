@@ -7,6 +7,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
@@ -57,8 +59,12 @@ def observe_client(client: Any) -> None:
             AWS_THROTTLED.labels(service, model.name).inc()
         AWS_REQUESTS.labels(service, model.name, outcome).inc()
 
-    def after_error(model: Any, **_: Any) -> None:
-        AWS_REQUESTS.labels(service, model.name, "error").inc()
+    def after_error(event_name: str, exception: Exception | None = None, **_: Any) -> None:
+        # botocore emits this event (with no operation model) when no HTTP response came back at all:
+        # connection refused, DNS failure, a dropped or unreadable reply. Its name ends in the operation.
+        unanswered = isinstance(exception, BotoConnectionError | HTTPClientError)
+        outcome = "connection_error" if unanswered else "error"
+        AWS_REQUESTS.labels(service, event_name.rsplit(".", 1)[-1], outcome).inc()
 
     client.meta.events.register("after-call", after_call)
     client.meta.events.register("after-call-error", after_error)

@@ -72,6 +72,7 @@ class RenderedAdditions:
     parameters: Mapping[str, str] = dataclasses.field(repr=False)
     secret_parameters: frozenset[str]  # the NoEcho ones among them
     fingerprints: Mapping[str, str]  # what the desired hash records instead of each secret value
+    templates: Mapping[str, str] = dataclasses.field(default_factory=dict)  # bundle path -> its spec field
 
 
 @dataclasses.dataclass
@@ -83,6 +84,7 @@ class _Rendering:
     parameters: dict[str, str] = dataclasses.field(default_factory=dict)
     secret_parameters: set[str] = dataclasses.field(default_factory=set)
     fingerprints: dict[str, str] = dataclasses.field(default_factory=dict)
+    templates: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def claim(self, logical_id: str, owner: str) -> None:
         holder = self.taken.get(logical_id)
@@ -119,6 +121,7 @@ def render_additions(
         parameters=rendering.parameters,
         secret_parameters=frozenset(rendering.secret_parameters),
         fingerprints=rendering.fingerprints,
+        templates=dict(sorted(rendering.templates.items())),
     )
 
 
@@ -142,6 +145,7 @@ def _add_template(
     template = load_template(body, f"{field}.template")
     _check_template_shape(template, f"{field}.template")
     rendering.add_file(f"{ADDITIONAL_TEMPLATES}{entry.name}.yaml", body, f"{field}.template")
+    rendering.templates[f"{ADDITIONAL_TEMPLATES}{entry.name}.yaml"] = f"{field}.template"
     for file in entry.files:
         where = f"{field}.files[{file.path}]"
         stored = content_of(
@@ -233,6 +237,10 @@ def _check_template_shape(template: Template, field: str) -> None:
             raise SpecError(field, f"its {section} section must be a map")
     if not template["Resources"]:
         raise SpecError(field, "is not a CloudFormation template (its Resources map is empty)")
+    for name, declaration in template["Resources"].items():
+        # CloudFormation refuses a resource without a Type; moto ignores it and so would a change set.
+        if not isinstance(declaration, dict) or not isinstance(declaration.get("Type"), str):
+            raise SpecError(field, f"its resource {str(name)[:64]} must be a map with a Type (a string)")
     for name, declaration in (template.get("Parameters") or {}).items():
         if not isinstance(declaration, dict) or not isinstance(declaration.get("Type"), str):
             raise SpecError(field, f"its parameter {str(name)[:64]} must be a map with a Type")

@@ -2,8 +2,9 @@
 
 The documents become identity policies of the stack's roles, so they are checked before rendering (elements,
 Effect, action and resource syntax, size) and CloudFormation never has to reject one halfway through an
-update. A statement that allows every action on every resource is administrator access: it is refused unless
-the spec opts in. Error messages quote at most a short snippet of the document, which may be large.
+update. A statement that grants administrator access (every action on every resource, or a way for a role to
+give itself any permission: see core.administrator_access) is refused unless the spec opts in. Error messages
+quote at most a short snippet of the document, which may be large.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 from yaml.composer import ComposerError
 
+from turbine_operator.core.administrator_access import administrator_grant
 from turbine_operator.core.errors import SpecError
 
 ADMINISTRATOR_ACCESS_HINT = "Set spec.allowAdministratorPolicies: true to allow administrator access."
@@ -31,8 +33,6 @@ EFFECTS = ("Allow", "Deny")
 ACTION = re.compile(r"\*|\*:\*|[a-z0-9-]+:[A-Za-z0-9*?]+")
 RESOURCE = re.compile(r"\*|arn:.+")
 SID = re.compile(r"[A-Za-z0-9]*")
-ALL_ACTIONS = ("*", "*:*")
-ALL_RESOURCES = "*"
 SNIPPET_CHARACTERS = 40
 NOT_A_DOCUMENT = "must be a JSON or YAML object with Version and Statement"
 
@@ -136,27 +136,9 @@ def parse_policy_document(text: str, field: str) -> dict[str, Any]:
     return document
 
 
-def _strings(value: object) -> list[str]:
-    """A string-or-list element as a list, ignoring anything that is not a string (for unchecked input)."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, str)]
-    return []
-
-
 def grants_administrator_access(statement: Mapping[str, Any]) -> bool:
-    """Whether the statement allows every action on every resource.
-
-    A Condition does not change the answer: it narrows who and when, not what. NotAction never counts,
-    although NotAction on "*" allows nearly everything: the issue defines the wildcard as every action on
-    every resource.
-    """
-    return (
-        statement.get("Effect") == "Allow"
-        and any(action in ALL_ACTIONS for action in _strings(statement.get("Action")))
-        and ALL_RESOURCES in _strings(statement.get("Resource"))
-    )
+    """Whether the statement grants administrator access (see core.administrator_access)."""
+    return administrator_grant(statement) is not None
 
 
 def policy_size(document: Mapping[str, Any]) -> int:
@@ -306,11 +288,10 @@ def _check_statement(raw: object, path: str, index: int, *, allow_administrator:
     )
     if "Condition" in raw:
         _check_condition(statement)
-    if not allow_administrator and grants_administrator_access(raw):
+    grant = None if allow_administrator else administrator_grant(raw)
+    if grant is not None:
         raise SpecError(
-            path,
-            f"{statement.name} allows every action on every resource, which is administrator access. "
-            f"{ADMINISTRATOR_ACCESS_HINT}",
+            path, f"{statement.name} {grant.what}, which is administrator access. {ADMINISTRATOR_ACCESS_HINT}"
         )
     return statement.sid
 

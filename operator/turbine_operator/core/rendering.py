@@ -67,6 +67,8 @@ class DesiredStack:
     capabilities: tuple[str, ...]
     hash: str
     secret_parameters: frozenset[str] = frozenset()  # NoEcho: never shown, compared or logged
+    # The user's templates in the bundle (bundle path -> spec field), for CloudFormation to check first.
+    user_templates: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def redacted(self, text: str) -> str:
         """`text` with every Secret value masked: AWS error messages may quote parameter values."""
@@ -198,4 +200,5 @@ def desired_stack(
         capabilities=CAPABILITIES,
         hash=digest,
         secret_parameters=additions.secret_parameters,
+        user_templates=additions.templates,
     )

@@ -32,7 +32,8 @@ PARAMETER_NAME = re.compile(r"^[A-Za-z0-9]{1,255}$")
 CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$")
 IMAGE_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
 CHANGE_SET_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-DURATION = re.compile(r"^(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?$")
+# Bounded like the CRD's pattern: the API server's CEL duration() fails on more than about 290 years.
+DURATION = re.compile(r"^(?:(?P<h>[0-9]{1,5})h)?(?:(?P<m>[0-9]{1,6})m)?(?:(?P<s>[0-9]{1,7})s)?$")
 SHORTEST_DRIFT_INTERVAL = 300.0
 RESERVED_TAG_PREFIXES = ("aws:", "turbine.dev/")
 OPERATOR_PARAMETERS = frozenset({"QSS3BucketName", "QSS3KeyPrefix"})
@@ -337,12 +338,7 @@ def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -
         raise SpecError("spec.workers.minSize", "must not exceed spec.workers.maxSize")
     if parsed_workers.shrink_threshold >= parsed_workers.growth_threshold:
         raise SpecError("spec.workers.shrinkThreshold", "must be below spec.workers.growthThreshold")
-    tags = spec.string_map("tags", max_items=40, max_value_length=256)
-    for key in tags:
-        if key.startswith(RESERVED_TAG_PREFIXES) or len(key) > 128:
-            raise SpecError(
-                f"spec.tags.{key}", "tag keys are at most 128 characters and not aws: or turbine.dev/"
-            )
+    tags = _tags(spec)
     parameters = spec.string_map("parameters", max_items=60, max_value_length=4096)
     for key in parameters:
         if not PARAMETER_NAME.fullmatch(key):
@@ -493,6 +489,24 @@ def _roles(entry: _Fields) -> tuple[InstanceRole, ...]:
             raise SpecError(field, f"lists {role.value} twice")
         roles.append(role)
     return tuple(role for role in ALL_ROLES if role in roles)
+
+
+def _tags(spec: _Fields) -> dict[str, str]:
+    """Tags as CloudFormation's Tag type takes them: keys of 1 to 128 characters, values of 1 to 256.
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Tag.html
+    """
+    tags = spec.string_map("tags", max_items=40, max_value_length=256)
+    for key, value in tags.items():
+        # AWS reserves aws: in any case: "AWS:" and "Aws:" are refused too (tag keys are otherwise
+        # case-sensitive; https://github.com/awsdocs/amazon-ecs-developer-guide/issues/72).
+        if key.lower().startswith(RESERVED_TAG_PREFIXES) or not 1 <= len(key) <= 128:
+            raise SpecError(
+                f"spec.tags.{key}", "tag keys are 1 to 128 characters and not aws: or turbine.dev/"
+            )
+        if not value:
+            raise SpecError(f"spec.tags.{key}", "tag values are 1 to 256 characters (not empty)")
+    return tags
 
 
 def parse_duration(text: str) -> float | None:

@@ -35,8 +35,36 @@ _SHORT_FUNCTIONS = (
 )
 
 
+class _RefusedYaml(yaml.MarkedYAMLError):
+    """A YAML feature CloudFormation does not read."""
+
+
 class _CloudFormationLoader(yaml.SafeLoader):
-    """A SafeLoader that turns `!Ref x` into `{"Ref": "x"}`, `!Sub s` into `{"Fn::Sub": s}`, and so on."""
+    """A SafeLoader that turns `!Ref x` into `{"Ref": "x"}`, `!Sub s` into `{"Fn::Sub": s}`, and so on.
+
+    It refuses what CloudFormation's YAML parser refuses: aliases and hash merges (and so anchors, which
+    only aliases use), https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/template-formats.html
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        mark: Any = event.start_mark  # a pure-Python or a libyaml Mark: both carry line and column
+        if isinstance(event, yaml.AliasEvent):
+            raise _RefusedYaml(None, None, "found an alias (*name), which CloudFormation does not read", mark)
+        if getattr(event, "anchor", None) is not None:
+            raise _RefusedYaml(
+                None, None, "found an anchor (&name), which CloudFormation does not read", mark
+            )
+        return super().compose_node(parent, index)
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        for key, _ in node.value:
+            if key.tag == "tag:yaml.org,2002:merge":
+                mark: Any = key.start_mark  # a pure-Python or a libyaml Mark: both carry line and column
+                raise _RefusedYaml(
+                    None, None, "found a merge key (<<), which CloudFormation does not read", mark
+                )
+        super().flatten_mapping(node)
 
 
 # CloudFormation reads 2010-09-09 as a string; YAML 1.1 would make it a datetime.date.
@@ -90,6 +118,8 @@ def load_template(body: bytes | str, where: str) -> Template:
     try:
         if document is None:
             document = yaml.load(text, Loader=_CloudFormationLoader)  # noqa: S506 - a SafeLoader subclass
+    except _RefusedYaml as error:
+        raise SpecError(where, f"uses YAML that CloudFormation refuses ({_yaml_problem(error)})") from None
     except yaml.YAMLError as error:
         raise SpecError(where, f"is not valid YAML or JSON ({_yaml_problem(error)})") from None
     if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):

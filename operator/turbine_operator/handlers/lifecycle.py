@@ -13,6 +13,7 @@ from turbine_operator.adapters.cluster import ClusterObjects, api_client
 from turbine_operator.adapters.metrics import STACKS, MetricsServer, observe_client, observe_update_slots
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.adapters.sources import load_turbine_sources
+from turbine_operator.handlers.diffbase import DigestedDiffBaseStorage
 from turbine_operator.handlers.runtime import RUNTIME_KEY, ObjectLocks, Runtime, runtime_of
 from turbine_operator.operations.deletion import Deleter
 from turbine_operator.operations.drift import DriftDetector
@@ -35,7 +36,7 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     # Names chosen once and for ever: changing them later would orphan finalizers and progress.
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=STORAGE_PREFIX, v1=False)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = DigestedDiffBaseStorage(
         prefix=STORAGE_PREFIX, key="last-handled-configuration", v1=False
     )
     settings.posting.level = logging.INFO
