@@ -47,9 +47,12 @@ LOSE_RESPONSE_RATE = 0.5
 # Short enough for twenty trials in a few minutes, long enough that kills land in the middle of operations.
 OPERATION_SECONDS = 1.0
 CHANGE_SET_SECONDS = 0.5
-KILL_AFTER_MUTATION_PROBABILITY = 0.2
-TIMER_KILL_SECONDS = (0.5, 4.0)
-MIN_KILLS = 2
+KILL_AFTER_MUTATION_PROBABILITY = 0.3
+# The kill follows the mutation's response at once: any later, and a busy machine lets the operator
+# write its status first, which is exactly the window these kills are for.
+KILL_DELAY_SECONDS = 0.0
+TIMER_KILL_SECONDS = (1.0, 6.0)  # counted from the operator's start-up message
+MIN_KILLS = 3
 CONVERGENCE_SECONDS = 120.0
 RECREATE_WAIT_SECONDS = 60.0
 SETTLED_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
@@ -207,6 +210,7 @@ def configure_emulator(aws: EmbeddedAws, *, fault_rate: float, seed: int) -> Non
         fault_rate=fault_rate,
         fault_seed=seed,
         lose_response_rate=LOSE_RESPONSE_RATE,
+        kill_delay_seconds=KILL_DELAY_SECONDS,
     )
 
 
@@ -377,14 +381,14 @@ def one_life(
     return code == -signal.SIGKILL
 
 
-def owned_stacks(cfn: Any, namespace: str, uid: str) -> list[dict[str, Any]]:
-    """The stacks that are not gone and carry `uid` as their owner."""
+def owned_stacks(cfn: Any, namespace: str, name: str, uid: str) -> list[dict[str, Any]]:
+    """The stacks that are not gone and carry `uid` as their owner or the TurbineStack's stack name
+    (the REVIEW_IN_PROGRESS stub a CREATE change set leaves carries no tags in moto)."""
     return [
         stack
         for stack in _all_stacks(cfn)
         if stack["StackStatus"] != "DELETE_COMPLETE"
-        and _tags(stack).get(OWNER_NAMESPACE_TAG) == namespace
-        and _tags(stack).get(OWNER_UID_TAG) == uid
+        and (_tags(stack).get(OWNER_UID_TAG) == uid or stack["StackName"] == stack_name_for(namespace, name))
     ]
 
 
@@ -486,7 +490,9 @@ class Trial:
                 time.sleep(step.pause)
                 self._perform(step)
             time.sleep(self.plan.tail)
-            while cycler.kills < MIN_KILLS and cycler.is_alive():
+            # At least one operator dies after the last change, wherever its start-up got to.
+            last_started = cycler.starts
+            while (cycler.kills < MIN_KILLS or cycler.starts <= last_started) and cycler.is_alive():
                 time.sleep(0.1)
         except TrialStuck as error:
             stuck.append(f"stuck: {error}")
@@ -606,7 +612,8 @@ class Trial:
         for uid, owned in by_uid.items():
             if uid not in known:
                 violations += [
-                    f"orphan: {s['StackName']} is tagged for {self.namespace} with an unknown owner {uid!r}"
+                    f"orphan: {s['StackName']} ({s['StackStatus']}) has no owner of this trial "
+                    f"(owner tag {uid!r})"
                     for s in owned
                 ]
         for stack in stacks:
@@ -688,12 +695,19 @@ class Trial:
     # -- AWS reads
 
     def _our_stacks(self) -> list[dict[str, Any]]:
-        """Every stack that is not gone and is tagged for this trial's namespace."""
+        """Every stack that is not gone and is tagged or named for this trial's namespace.
+
+        By name too: the REVIEW_IN_PROGRESS stub a CREATE change set leaves carries no tags in moto.
+        """
         return [
             stack
             for stack in _all_stacks(self.cfn)
             if stack["StackStatus"] != "DELETE_COMPLETE"
-            and _tags(stack).get(OWNER_NAMESPACE_TAG) == self.namespace
+            and stack["StackName"] != self.bystander
+            and (
+                _tags(stack).get(OWNER_NAMESPACE_TAG) == self.namespace
+                or stack["StackName"].startswith(f"{self.namespace}-")
+            )
         ]
 
     def _create_bystander(self) -> None:
