@@ -616,6 +616,10 @@ class Trial:
                 violations += [self._check_unowned(stack, uid) for stack in owned]
         for stack in stacks:
             violations += self._check_ownership(stack, known)
+        named = collections.Counter(stack["StackName"] for stack in stacks)
+        violations += [
+            f"duplicate: {count} live stacks are named {name}" for name, count in named.items() if count > 1
+        ]
         touched = self._bystander_changes(bystander_before)
         if touched:
             violations.append(f"touched by a non-owner: {self.bystander}: {touched}")
