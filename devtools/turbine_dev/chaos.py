@@ -47,9 +47,12 @@ LOSE_RESPONSE_RATE = 0.5
 # Short enough for twenty trials in a few minutes, long enough that kills land in the middle of operations.
 OPERATION_SECONDS = 1.0
 CHANGE_SET_SECONDS = 0.5
-KILL_AFTER_MUTATION_PROBABILITY = 0.2
-TIMER_KILL_SECONDS = (0.5, 4.0)
-MIN_KILLS = 2
+KILL_AFTER_MUTATION_PROBABILITY = 0.3
+# The kill follows the mutation's response at once: any later, and a busy machine lets the operator
+# write its status first, which is exactly the window these kills are for.
+KILL_DELAY_SECONDS = 0.0
+TIMER_KILL_SECONDS = (1.0, 6.0)  # counted from the operator's start-up message
+MIN_KILLS = 3
 CONVERGENCE_SECONDS = 120.0
 RECREATE_WAIT_SECONDS = 60.0
 SETTLED_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
@@ -72,10 +75,12 @@ OTHER_OWNER_TAGS = {
 
 
 def chaos_seeds() -> list[int]:
-    """`CHAOS_SEED=<n>` replays one trial; `CHAOS_TRIALS=<n>` runs seeds 1..n (default 20)."""
+    """`CHAOS_SEED=<n>` replays one trial; else `CHAOS_TRIALS` (default 20) seeds from `CHAOS_FIRST_SEED`
+    (default 1), so the trials can be split between sessions."""
     if os.environ.get("CHAOS_SEED"):
         return [int(os.environ["CHAOS_SEED"])]
-    return list(range(1, int(os.environ.get("CHAOS_TRIALS", DEFAULT_TRIALS)) + 1))
+    first = int(os.environ.get("CHAOS_FIRST_SEED", "1"))
+    return list(range(first, first + int(os.environ.get("CHAOS_TRIALS", str(DEFAULT_TRIALS)))))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,6 +212,7 @@ def configure_emulator(aws: EmbeddedAws, *, fault_rate: float, seed: int) -> Non
         fault_rate=fault_rate,
         fault_seed=seed,
         lose_response_rate=LOSE_RESPONSE_RATE,
+        kill_delay_seconds=KILL_DELAY_SECONDS,
     )
 
 
@@ -377,14 +383,14 @@ def one_life(
     return code == -signal.SIGKILL
 
 
-def owned_stacks(cfn: Any, namespace: str, uid: str) -> list[dict[str, Any]]:
-    """The stacks that are not gone and carry `uid` as their owner."""
+def owned_stacks(cfn: Any, namespace: str, name: str, uid: str) -> list[dict[str, Any]]:
+    """The stacks that are not gone and carry `uid` as their owner or the TurbineStack's stack name
+    (the REVIEW_IN_PROGRESS stub a CREATE change set leaves carries no tags in moto)."""
     return [
         stack
         for stack in _all_stacks(cfn)
         if stack["StackStatus"] != "DELETE_COMPLETE"
-        and _tags(stack).get(OWNER_NAMESPACE_TAG) == namespace
-        and _tags(stack).get(OWNER_UID_TAG) == uid
+        and (_tags(stack).get(OWNER_UID_TAG) == uid or stack["StackName"] == stack_name_for(namespace, name))
     ]
 
 
@@ -486,7 +492,9 @@ class Trial:
                 time.sleep(step.pause)
                 self._perform(step)
             time.sleep(self.plan.tail)
-            while cycler.kills < MIN_KILLS and cycler.is_alive():
+            # At least one operator dies after the last change, wherever its start-up got to.
+            last_started = cycler.starts
+            while (cycler.kills < MIN_KILLS or cycler.starts <= last_started) and cycler.is_alive():
                 time.sleep(0.1)
         except TrialStuck as error:
             stuck.append(f"stuck: {error}")
@@ -509,7 +517,7 @@ class Trial:
             faults=faults_by_kind(stats) - faults_by_kind(before_stats),
         )
         violations = stuck + [f"crash: {crash}" for crash in cycler.crashes]
-        violations += self._check(converged, bystander_before)
+        violations += [violation for violation in self._check(converged, bystander_before) if violation]
         figures.count(violations)
         if violations:
             self._write_histories()
@@ -605,16 +613,32 @@ class Trial:
             violations += self._check_owned(incarnation, by_uid.get(incarnation.uid, []))
         for uid, owned in by_uid.items():
             if uid not in known:
-                violations += [
-                    f"orphan: {s['StackName']} is tagged for {self.namespace} with an unknown owner {uid!r}"
-                    for s in owned
-                ]
+                violations += [self._check_unowned(stack, uid) for stack in owned]
         for stack in stacks:
             violations += self._check_ownership(stack, known)
+        named = collections.Counter(stack["StackName"] for stack in stacks)
+        violations += [
+            f"duplicate: {count} live stacks are named {name}" for name, count in named.items() if count > 1
+        ]
         touched = self._bystander_changes(bystander_before)
         if touched:
             violations.append(f"touched by a non-owner: {self.bystander}: {touched}")
         return violations
+
+    def _check_unowned(self, stack: dict[str, Any], uid: str) -> str:
+        """A stack named for this trial that no TurbineStack of it owns by its tags.
+
+        Untagged, it is judged by its name: the REVIEW_IN_PROGRESS stub a CREATE change set leaves
+        carries no tags in moto. A stub of a name only ever deleted with Retain is retained, not orphaned.
+        """
+        name = stack["StackName"].removeprefix(f"{self.namespace}-")
+        same = [i for i in self.incarnations if i.name == name and not i.intruder]
+        shown = f"{stack['StackName']} ({stack['StackStatus']}, owner tag {uid!r})"
+        if uid == "" and any(not i.deleted for i in same):
+            return f"not converged: {shown} has no owner tags, though TurbineStack {name} is live"
+        if uid == "" and same and all(i.policy == "Retain" for i in same):
+            return ""
+        return f"orphan: {shown} has no owner in this trial"
 
     def _check_owned(self, incarnation: Incarnation, owned: list[dict[str, Any]]) -> list[str]:
         """Exactly one stack for a live TurbineStack, none for one deleted with Delete, at most one else."""
@@ -688,12 +712,19 @@ class Trial:
     # -- AWS reads
 
     def _our_stacks(self) -> list[dict[str, Any]]:
-        """Every stack that is not gone and is tagged for this trial's namespace."""
+        """Every stack that is not gone and is tagged or named for this trial's namespace.
+
+        By name too: the REVIEW_IN_PROGRESS stub a CREATE change set leaves carries no tags in moto.
+        """
         return [
             stack
             for stack in _all_stacks(self.cfn)
             if stack["StackStatus"] != "DELETE_COMPLETE"
-            and _tags(stack).get(OWNER_NAMESPACE_TAG) == self.namespace
+            and stack["StackName"] != self.bystander
+            and (
+                _tags(stack).get(OWNER_NAMESPACE_TAG) == self.namespace
+                or stack["StackName"].startswith(f"{self.namespace}-")
+            )
         ]
 
     def _create_bystander(self) -> None:

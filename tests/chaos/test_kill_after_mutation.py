@@ -16,7 +16,13 @@ from typing import Any
 
 import pytest
 
-from turbine_dev.chaos import one_life, operator_starter, owned_stacks, stack_operations
+from turbine_dev.chaos import (
+    KILL_DELAY_SECONDS,
+    one_life,
+    operator_starter,
+    owned_stacks,
+    stack_operations,
+)
 from turbine_dev.controlplane import ControlPlane
 from turbine_dev.embedded_aws import EmbeddedAws
 from turbine_dev.kube import KubeApi
@@ -31,7 +37,7 @@ LIFE_SECONDS = 90.0
 NAME = "phoenix"
 
 
-@pytest.mark.parametrize("change", ["create", "update", "delete"])
+@pytest.mark.parametrize("change", ["create", "update", "delete", "create-then-delete"])
 def test_killed_after_each_mutation_converges_without_repeating_it(
     change: str,
     control_plane: ControlPlane,
@@ -43,11 +49,11 @@ def test_killed_after_each_mutation_converges_without_repeating_it(
 ) -> None:
     namespace = f"kill-after-{change}-{uuid.uuid4().hex[:6]}"
     kube.create_namespace(namespace)
-    chaos_aws.configure(fault_rate=0.0)
+    chaos_aws.configure(fault_rate=0.0, kill_delay_seconds=KILL_DELAY_SECONDS)
     chaos_aws.kill_after_mutation(None)
     start = operator_starter(control_plane, chaos_aws, namespace, small_templates, tmp_path)
     manifest = turbine_stack(NAME, chaos_bucket, workers={"maxSize": 2}, deletionPolicy="Delete")
-    if change != "create":
+    if change in ("update", "delete"):
         kube.create_stack(namespace, manifest)
         settle = start(0, _unarmed)
         try:
@@ -56,7 +62,7 @@ def test_killed_after_each_mutation_converges_without_repeating_it(
             settle.kill()
     before = _operations(chaos_aws, namespace)
 
-    if change == "create":
+    if change in ("create", "create-then-delete"):
         uid = kube.create_stack(namespace, manifest)["metadata"]["uid"]
     elif change == "update":
         uid = kube.patch_stack(namespace, NAME, {"spec": {"workers": {"maxSize": 5}}})["metadata"]["uid"]
@@ -66,7 +72,7 @@ def test_killed_after_each_mutation_converges_without_repeating_it(
 
     def converged() -> bool:
         body = kube.get_stack(namespace, NAME)
-        if change == "delete":
+        if change.endswith("delete"):
             return body is None
         ready = [c for c in (body or {}).get("status", {}).get("conditions", []) if c["type"] == "Ready"]
         current = (body or {}).get("status", {}).get("observedGeneration") == (body or {}).get(
@@ -77,8 +83,16 @@ def test_killed_after_each_mutation_converges_without_repeating_it(
     def armed(process: ManagedProcess) -> None:
         chaos_aws.kill_after_mutation(process.pid, 1.0, 0)
 
-    kills = 0
-    for life in range(1, MAX_LIVES + 1):
+    kills, first = 0, 1
+    if change == "create-then-delete":
+        # The operator dies right after CreateChangeSet, before it wrote the stack's name to status;
+        # then the user deletes the TurbineStack. The stack it started must not be orphaned.
+        kills += one_life(functools.partial(start, 1), armed, lambda: False, LIFE_SECONDS)
+        written = (kube.get_stack(namespace, NAME) or {}).get("status", {})
+        assert "stackName" not in written, f"the kill came after the status write {written}: nothing proved"
+        kube.delete_stack(namespace, NAME)
+        first = 2
+    for life in range(first, MAX_LIVES + 1):
         if not one_life(functools.partial(start, life), armed, converged, LIFE_SECONDS):
             break
         kills += 1
@@ -90,17 +104,18 @@ def test_killed_after_each_mutation_converges_without_repeating_it(
     assert converged(), f"{change}: not converged after {kills} kills after mutations ({logs})"
 
     done = _operations(chaos_aws, namespace) - before
-    live = owned_stacks(chaos_aws.client("cloudformation"), namespace, uid)
+    live = owned_stacks(chaos_aws.client("cloudformation"), namespace, NAME, uid)
     expected = {
         "create": ({"CREATE_IN_PROGRESS": 1}, 1),
         "update": ({"UPDATE_IN_PROGRESS": 1}, 1),
         "delete": ({"DELETE_IN_PROGRESS": 1}, 0),
+        "create-then-delete": ({"DELETE_IN_PROGRESS": 1}, 0),
     }[change]
     # REVIEW_IN_PROGRESS is the change set's stub, not an operation on the stack.
     started = {k: v for k, v in done.items() if k.endswith("_IN_PROGRESS") and k != "REVIEW_IN_PROGRESS"}
     assert (started, len(live)) == expected, (
         f"{change} after {kills} kills: stack operations started {started}, "
-        f"live stacks {[s['StackName'] for s in live]}; expected {expected} ({logs})"
+        f"live stacks {[(s['StackName'], s['StackStatus']) for s in live]}; expected {expected} ({logs})"
     )
 
 
