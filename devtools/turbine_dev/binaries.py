@@ -98,7 +98,9 @@ def _staging_modules(workdir: Path) -> list[str]:
 
 
 def _install_atomically(workdir: Path, output: Path, build_args: list[str]) -> None:
-    partial = output.with_name(output.name + ".partial")
+    # A name of its own per build: two builds at once (a developer's and CI's) must not rename each
+    # other's half-written file; the last complete one wins the atomic rename.
+    partial = output.with_name(f"{output.name}.partial-{os.getpid()}")
     _go(workdir, "build", "-trimpath", "-o", str(partial), *build_args)
     partial.replace(output)
 
