@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes.client.exceptions import ApiException
 
 from turbine_dev.controlplane import ControlPlane
@@ -178,7 +179,7 @@ def _ensure_namespace(kube: KubeApi, name: str) -> None:
 
 def _server_dry_run(control_plane: ControlPlane, documents: list[Document]) -> list[str]:
     """`kubectl apply --dry-run=server` of the rendered objects; returns the `kind/name` lines it accepted."""
-    stream = "\n---\n".join(json.dumps(doc) for doc in documents)
+    stream = yaml.safe_dump_all(documents, sort_keys=False)
     output = kubectl(
         "apply", "--dry-run=server", "-f", "-", kubeconfig=control_plane.kubeconfig, stdin=stream
     )
