@@ -170,7 +170,7 @@ def _build_helm(output: Path) -> None:
         workdir = Path(tmp)
         _go(workdir, "mod", "init", "local/helmbuild")
         _go(workdir, "get", f"helm.sh/helm/v4/cmd/helm@{HELM_VERSION}")
-        # Helm stamps its version at link time (its Makefile does the same); without it `helm version` says "v4.3".
+        # Helm's Makefile stamps the version at link time; without it `helm version` says "v4.3".
         stamp = f"-X helm.sh/helm/v4/internal/version.version={HELM_VERSION}"
         _install_atomically(workdir, output, ["-ldflags", f"-s -w {stamp}", "helm.sh/helm/v4/cmd/helm"])
 
