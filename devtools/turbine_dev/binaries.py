@@ -24,6 +24,7 @@ KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
 # Prometheus publishes its Go module as v0.<minor>.<patch> for Prometheus 3.<minor>.<patch>.
 PROMTOOL_MODULE_VERSION = "v0.316.0"
+HELM_VERSION = "v4.3.1"
 
 # The kstatus program's source (main package, go.mod, go.sum): its versions are the ones go.mod requires.
 KSTATUS_SOURCE = Path(__file__).resolve().parents[1] / "kstatus"
@@ -199,10 +200,31 @@ def _build_kstatus(files: dict[str, bytes], output: Path) -> None:
         _install_atomically(workdir, output, ["-ldflags", "-s -w", "."])
 
 
+def ensure_helm(*, log: bool = True) -> Path:
+    """helm, to lint and render the chart in charts/ the way its users will."""
+    target = cache_root() / f"helm-{HELM_VERSION}-{_go_env('GOVERSION')}"
+    target.mkdir(parents=True, exist_ok=True)
+    helm = target / "helm"
+    if not _reports_version(helm, ["version", "--short"], HELM_VERSION):
+        _timed(log, "helm", lambda: _build_helm(helm))
+    return helm
+
+
+def _build_helm(output: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="helmbuild-") as tmp:
+        workdir = Path(tmp)
+        _go(workdir, "mod", "init", "local/helmbuild")
+        _go(workdir, "get", f"helm.sh/helm/v4/cmd/helm@{HELM_VERSION}")
+        # Helm's Makefile stamps the version at link time; without it `helm version` says "v4.3".
+        stamp = f"-X helm.sh/helm/v4/internal/version.version={HELM_VERSION}"
+        _install_atomically(workdir, output, ["-ldflags", f"-s -w {stamp}", "helm.sh/helm/v4/cmd/helm"])
+
+
 def main() -> None:
     binaries = ensure_binaries()
     ensure_promtool()
     ensure_kstatus()
+    ensure_helm()
     print(binaries.kube_apiserver.parent)
 
 

@@ -8,9 +8,11 @@ import copy
 import fnmatch
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,11 @@ import botocore.session
 import yaml
 from prometheus_client import REGISTRY
 
+from turbine_dev.binaries import ensure_helm
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO_ROOT / "manifests"
+CHART = REPO_ROOT / "charts" / "turbine-operator"
 IAM_POLICY = REPO_ROOT / "docs" / "iam-policy.json"
 ADAPTERS = REPO_ROOT / "operator" / "turbine_operator" / "adapters"
 OPERATOR_NAMESPACE = "turbine-system"
@@ -48,6 +53,37 @@ def kubectl(*args: str, kubeconfig: Path | None = None, stdin: str | None = None
 def render(folder: Path) -> list[Document]:
     """`kubectl kustomize folder` as a list of objects."""
     return [doc for doc in yaml.safe_load_all(kubectl("kustomize", str(folder))) if doc]
+
+
+def helm(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The real helm (built from its Go module and cached by turbine_dev.binaries), with a private home."""
+    home = Path(tempfile.gettempdir()) / "turbine-operator-helm-home"
+    env = {
+        **os.environ,
+        "HELM_CACHE_HOME": str(home / "cache"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+    }
+    argv = [str(ensure_helm()), *args]
+    return subprocess.run(
+        argv, input=stdin, capture_output=True, text=True, check=False, timeout=120, env=env
+    )
+
+
+def render_chart(
+    values: Mapping[str, Any] | None = None,
+    *,
+    release: str = "turbine-operator",
+    namespace: str = OPERATOR_NAMESPACE,
+    include_crds: bool = True,
+) -> list[Document]:
+    """`helm template` of charts/turbine-operator as a list of objects (the CRD from crds/ included)."""
+    args = ["template", release, str(CHART), "--namespace", namespace, "--values", "-"]
+    if include_crds:
+        args.append("--include-crds")
+    done = helm(*args, stdin=json.dumps(dict(values or {})))
+    assert done.returncode == 0, f"helm {' '.join(args)} failed:\n{done.stderr}"
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
 
 def find(documents: Iterable[Document], kind: str, name: str | None = None) -> list[Document]:

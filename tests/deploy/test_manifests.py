@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import kopf
 import pytest
@@ -12,9 +11,10 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from turbine_dev.controlplane import ControlPlane
-from turbine_dev.kube import KubeApi, wait_for
+from turbine_dev.kube import KubeApi
 from turbine_operator.handlers.lifecycle import IN_FLIGHT_TICK_GRACE_SECONDS, configure_kopf
 
+from .monitoring_crds import install_monitoring_crds
 from .support import MANIFESTS, OPERATOR_NAMESPACE, REPO_ROOT, Document, find, kubectl, one, render
 
 CRD_FILE = REPO_ROOT / "crds" / "turbinestacks.turbine.dev.yaml"
@@ -237,130 +237,12 @@ def test_namespaced_variant_and_irsa_example_pass_a_server_side_dry_run(
     assert "serviceaccount/turbine-operator" in _dry_run(control_plane, MANIFESTS / "examples" / "irsa")
 
 
-def _stand_in_crd(kind: str, plural: str, spec_schema: dict[str, Any]) -> dict[str, Any]:
-    """A minimal, typed CRD for a Prometheus Operator kind: the API server then rejects unknown or mistyped
-    fields in the dry run (kubectl's strict field validation)."""
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.monitoring.coreos.com"},
-        "spec": {
-            "group": "monitoring.coreos.com",
-            "scope": "Namespaced",
-            "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {"spec": spec_schema},
-                        }
-                    },
-                }
-            ],
-        },
-    }
-
-
-STRING = {"type": "string"}
-STRING_MAP = {"type": "object", "additionalProperties": STRING}
-LABEL_SELECTOR = {
-    "type": "object",
-    "properties": {"matchLabels": STRING_MAP},
-}
-SERVICE_MONITOR = _stand_in_crd(
-    "ServiceMonitor",
-    "servicemonitors",
-    {
-        "type": "object",
-        "required": ["selector", "endpoints"],
-        "properties": {
-            "selector": LABEL_SELECTOR,
-            "namespaceSelector": {
-                "type": "object",
-                "properties": {"matchNames": {"type": "array", "items": STRING}},
-            },
-            "endpoints": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["port"],
-                    "properties": {
-                        "port": STRING,
-                        "path": STRING,
-                        "interval": {
-                            "type": "string",
-                            "pattern": r"^(0|(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?)$",
-                        },
-                        "honorLabels": {"type": "boolean"},
-                    },
-                },
-            },
-        },
-    },
-)
-PROMETHEUS_RULE = _stand_in_crd(
-    "PrometheusRule",
-    "prometheusrules",
-    {
-        "type": "object",
-        "properties": {
-            "groups": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["name", "rules"],
-                    "properties": {
-                        "name": STRING,
-                        "rules": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "required": ["expr"],
-                                "properties": {
-                                    "alert": STRING,
-                                    "record": STRING,
-                                    "expr": STRING,
-                                    "for": {
-                                        "type": "string",
-                                        "pattern": r"^(0|(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?)$",
-                                    },
-                                    "labels": STRING_MAP,
-                                    "annotations": STRING_MAP,
-                                },
-                            },
-                        },
-                    },
-                },
-            }
-        },
-    },
-)
-
-
 @pytest.mark.integration
 def test_monitoring_components_pass_a_dry_run_against_stand_in_crds(
     control_plane: ControlPlane, kube: KubeApi
 ) -> None:
-    for crd in (SERVICE_MONITOR, PROMETHEUS_RULE):
-        try:
-            kube.extensions.create_custom_resource_definition(crd)
-        except ApiException as error:
-            if error.status != 409:
-                raise
+    install_monitoring_crds(kube)
     _ensure_namespace(kube, OPERATOR_NAMESPACE)
-
-    def established() -> bool:
-        names = [f"{plural}.monitoring.coreos.com" for plural in ("servicemonitors", "prometheusrules")]
-        return all(
-            any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or [])
-            for crd in (kube.extensions.read_custom_resource_definition(name) for name in names)
-        )
-
-    wait_for(established, 30, "the stand-in monitoring CRDs")
     output = _dry_run(control_plane, MANIFESTS / "examples" / "monitoring")
     assert "servicemonitor.monitoring.coreos.com/turbine-operator" in output
     assert "prometheusrule.monitoring.coreos.com/turbine-operator" in output

@@ -1,5 +1,6 @@
-"""The operator runs with nothing but the RBAC in manifests/: a token of the ServiceAccount, the real
-RBAC-enabled API server, the embedded AWS, and a full create, update and delete with zero refused requests.
+"""The operator runs with nothing but the RBAC it is installed with, from manifests/ (kustomize) and from
+charts/turbine-operator (helm template): a token of the ServiceAccount, the real RBAC-enabled API server, the
+embedded AWS, and a full create, update and delete with zero refused requests.
 
 A refused request shows three ways: kopf logs it as an error (running_operator fails on logged errors), the
 wrapped response check sees its 403, and the kopf log handler sees kopf's message about it.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from .support import (
     recorded_aws_calls,
     recording_refusals,
     render,
+    render_chart,
     static_aws_calls,
 )
 
@@ -54,6 +56,17 @@ class _ShortSleeps:
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("small_templates")]
 
 STACK = "airflow"
+
+# The cluster-wide install's objects, by how they are rendered.
+CLUSTER_WIDE: dict[str, Callable[[], list[Document]]] = {
+    "kustomize": lambda: render(MANIFESTS),
+    "helm-chart": render_chart,
+}
+# The namespace-scoped install serving one given namespace.
+NAMESPACED: dict[str, Callable[[str], list[Document]]] = {
+    "kustomize": lambda _: render(MANIFESTS / "namespaced"),
+    "helm-chart": lambda namespace: render_chart({"watchNamespaces": [namespace]}),
+}
 
 
 EXTRA_TEMPLATE = """\
@@ -135,6 +148,12 @@ def exercise_lifecycle(kube: KubeApi, namespace: str, bucket: str, aws: Embedded
     assert gone["StackStatus"] == "DELETE_COMPLETE"
 
 
+def operator_namespace(documents: list[Document]) -> list[Document]:
+    """The install's Namespace; the chart has none (`helm install --create-namespace` makes it)."""
+    bare = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}}
+    return find(documents, "Namespace") or [bare]
+
+
 def service_account_kubeconfig(plane: ControlPlane, rbac: list[Document]) -> Path:
     (account,) = find(rbac, "ServiceAccount")
     name = account["metadata"]["name"]
@@ -179,16 +198,18 @@ def private_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
         yield plane
 
 
+@pytest.mark.parametrize("install", sorted(CLUSTER_WIDE))
 def test_cluster_wide_operator_needs_nothing_beyond_the_base_cluster_role(
     private_plane: ControlPlane,
     template_bucket: str,
     aws_environment: EmbeddedAws,
     monkeypatch: pytest.MonkeyPatch,
+    install: str,
 ) -> None:
-    """The Deployment's mode: `--all-namespaces`; the base ServiceAccount, ClusterRole, ClusterRoleBinding."""
-    base = render(MANIFESTS)
+    """The Deployment's mode: `--all-namespaces`; the ServiceAccount, ClusterRole, ClusterRoleBinding."""
+    base = CLUSTER_WIDE[install]()
     kube = KubeApi(private_plane.kubeconfig)
-    apply(find(base, "Namespace") + find(base, "CustomResourceDefinition"), private_plane.kubeconfig)
+    apply(operator_namespace(base) + find(base, "CustomResourceDefinition"), private_plane.kubeconfig)
     kube.install_crd()  # waits until Established
     serve = f"data-{uuid.uuid4().hex[:6]}"
     kube.create_namespace(serve)
@@ -199,6 +220,7 @@ def test_cluster_wide_operator_needs_nothing_beyond_the_base_cluster_role(
 
 
 @pytest.mark.usefixtures("crd_installed")
+@pytest.mark.parametrize("install", sorted(NAMESPACED))
 def test_namespaced_variant_needs_nothing_beyond_its_role(
     control_plane: ControlPlane,
     kube: KubeApi,
@@ -206,10 +228,13 @@ def test_namespaced_variant_needs_nothing_beyond_its_role(
     template_bucket: str,
     aws_environment: EmbeddedAws,
     monkeypatch: pytest.MonkeyPatch,
+    install: str,
 ) -> None:
-    """manifests/namespaced/: `--namespace` and a Role in the served namespace, nothing cluster-scoped."""
-    variant = render(MANIFESTS / "namespaced")
-    apply(find(variant, "Namespace"), control_plane.kubeconfig)
+    """manifests/namespaced/ or the chart's watchNamespaces: `--namespace` and a Role in the served namespace,
+    nothing cluster-scoped."""
+    variant = NAMESPACED[install](namespace)
+    assert not [doc for doc in variant if doc["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+    apply(operator_namespace(variant), control_plane.kubeconfig)
     rbac = isolated_rbac(variant, uuid.uuid4().hex[:6], namespace=namespace)
     run_with_rbac(
         control_plane, kube, rbac, [namespace], namespace, template_bucket, aws_environment, monkeypatch
