@@ -39,8 +39,11 @@ _LOWER_CASE = {"AWS::RDS::DBInstance", "AWS::RDS::DBSubnetGroup"}
 
 def fitting_name(resource_type: str, stack_name: str, logical_id: str, suffix: str) -> str:
     limit = _LIMITS[resource_type]
-    prefix = f"{stack_name}-{logical_id}"[: limit - len(suffix) - 1]
-    name = f"{prefix.rstrip('-')}-{suffix}"
+    budget = limit - len(suffix) - 2  # two hyphens
+    # The stack name gives way first, as CloudFormation's own names keep the logical id readable.
+    logical = logical_id[: max(budget // 2, budget - len(stack_name))]
+    stack = stack_name[: budget - len(logical)].rstrip("-")
+    name = f"{stack}-{logical}-{suffix}"
     if resource_type in _LOWER_CASE:
         name = re.sub("-{2,}", "-", name.lower())
         if not name[0].isalpha():

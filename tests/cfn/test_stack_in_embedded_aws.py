@@ -92,13 +92,11 @@ def wait_for_stack(cloudformation: Any, stack_name: str, timeout: float = 300.0)
 def create_master_stack(aws: Any, extra_parameters: dict[str, str]) -> tuple[dict[str, str], str]:
     bucket = f"turbine-bundle-{uuid.uuid4().hex[:12]}"
     prefix = upload_bundle(aws, bucket)
-    # Short on purpose: moto derives the database identifier from the nested stack names without
-    # CloudFormation's truncation, and rejects it past 63 characters.
-    stack_name = f"tb-{uuid.uuid4().hex[:6]}"
+    stack_name = f"tb-{uuid.uuid4().hex[:6]}"  # short: generated function names start with it whole
     parameters = {"QSS3BucketName": bucket, "QSS3KeyPrefix": prefix, **extra_parameters}
     cloudformation = aws.client("cloudformation")
     try:
-        cloudformation.create_stack(
+        created = cloudformation.create_stack(
             StackName=stack_name,
             TemplateURL=f"https://{bucket}.s3.{aws.region}.amazonaws.com/{prefix}templates/turbine-master.yaml",
             Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
@@ -106,7 +104,8 @@ def create_master_stack(aws: Any, extra_parameters: dict[str, str]) -> tuple[dic
         )
     except Exception as error:  # moto answers an internal error when nested outputs are unsupported
         pytest.fail(f"{MISSING_EXTENSION_HINT}\n{error}")
-    stack = wait_for_stack(cloudformation, stack_name)
+    # By id: a new stack's name may not resolve for a moment (eventual consistency), its id does.
+    stack = wait_for_stack(cloudformation, created["StackId"])
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
     return {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}, stack_name
 
