@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any, cast
+
 import pytest
 
-from turbine_operator.operations.observing import merged_status
+from turbine_operator.operations.observing import merged_status, observe
 from turbine_operator.operations.rate_limits import TokenBucket
-from turbine_operator.operations.workers import load_query
+from turbine_operator.operations.resources import StackResource
+from turbine_operator.operations.workers import WatchedStack, load_query
 
 UID = "6f1c0d3e-8a40-4c57-9a0e-6d2d5b1c2f10"
 
@@ -54,3 +58,47 @@ def test_token_bucket_allows_a_burst_then_the_rate() -> None:
     assert not bucket.try_acquire()
     now[0] = 10.0
     assert bucket.try_acquire()
+
+
+class _Watcher:
+    """Records what observing asks of the worker watcher."""
+
+    def __init__(self) -> None:
+        self.watched: list[str] = []
+        self.forgotten: list[str] = []
+
+    def watch(self, stack: WatchedStack) -> None:
+        self.watched.append(stack.uid)
+
+    def forget(self, uid: str) -> None:
+        self.forgotten.append(uid)
+
+
+class _Metrics:
+    def update(self, *_: object, **__: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("suspend", "watched"), [(False, ["u-1"]), (True, [])])
+def test_a_suspended_stack_is_not_watched_for_workers(suspend: bool, watched: list[str]) -> None:
+    # Suspended means no AWS calls at all: the worker figures are read from AWS too.
+    resource = StackResource(
+        "data", "airflow", "u-1", 2, {"templateBucket": {"name": "b"}, "suspend": suspend}, {}
+    )
+    status = {"outputs": {"WorkerAutoScalingGroupName": "group"}}
+    watcher = _Watcher()
+
+    observe(resource, status, cast(Any, _Metrics()), cast(Any, watcher), "us-east-1")
+
+    assert watcher.watched == watched
+    assert watcher.forgotten == ([] if watched else ["u-1"])
+
+
+def test_a_spec_without_region_keeps_the_region_its_stack_was_created_in() -> None:
+    # A new default region for the operator must not re-target existing stacks.
+    resource = StackResource(
+        "data", "airflow", "u-1", 2, {"templateBucket": {"name": "b"}}, {"region": "eu-west-1"}
+    )
+    assert resource.parsed_spec(default_region="us-east-1").region == "eu-west-1"
+    fresh = dataclasses.replace(resource, status={})
+    assert fresh.parsed_spec(default_region="us-east-1").region == "us-east-1"
