@@ -83,7 +83,7 @@ class _Metrics:
 def test_a_suspended_stack_is_not_watched_for_workers(suspend: bool, watched: list[str]) -> None:
     # Suspended means no AWS calls at all: the worker figures are read from AWS too.
     resource = StackResource(
-        "data", "airflow", "u-1", 2, {"templateBucket": {"name": "b"}, "suspend": suspend}, {}
+        "data", "airflow", "u-1", 2, {"templateBucket": {"name": "templates"}, "suspend": suspend}, {}
     )
     status = {"outputs": {"WorkerAutoScalingGroupName": "group"}}
     watcher = _Watcher()
