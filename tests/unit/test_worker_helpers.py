@@ -97,7 +97,7 @@ def test_a_suspended_stack_is_not_watched_for_workers(suspend: bool, watched: li
 def test_a_spec_without_region_keeps_the_region_its_stack_was_created_in() -> None:
     # A new default region for the operator must not re-target existing stacks.
     resource = StackResource(
-        "data", "airflow", "u-1", 2, {"templateBucket": {"name": "b"}}, {"region": "eu-west-1"}
+        "data", "airflow", "u-1", 2, {"templateBucket": {"name": "templates"}}, {"region": "eu-west-1"}
     )
     assert resource.parsed_spec(default_region="us-east-1").region == "eu-west-1"
     fresh = dataclasses.replace(resource, status={})
