@@ -171,9 +171,9 @@ def test_a_changed_spec_after_a_rolled_back_update_creates_a_new_change_set(
     aws.events(_failed_update_events(token=execute_token("1" * 32, "an earlier change set")))
     aws.no_change_set(name)
     aws.bundle_listing(desired, present=True)
-    aws.existing_change_sets(["turbine-111111111111111111111111", "manual-review"])
-    aws.delete_change_set("turbine-111111111111111111111111")
     aws.create_change_set(desired, name, "UPDATE", token)
+    aws.existing_change_sets(["turbine-111111111111111111111111", "manual-review", name])
+    aws.delete_change_set("turbine-111111111111111111111111")
 
     outcome = reconciler.reconcile(resource)
 
@@ -183,9 +183,9 @@ def test_a_changed_spec_after_a_rolled_back_update_creates_a_new_change_set(
         "DescribeStackEvents",
         "DescribeChangeSet",
         "ListObjectsV2",
+        "CreateChangeSet",  # before the stale ones go: a stack is never left without our change set
         "ListChangeSets",
         "DeleteChangeSet",
-        "CreateChangeSet",
     ]
     found = conditions(outcome)
     assert found["Ready"]["status"] == "False"
@@ -361,7 +361,6 @@ def test_throttling_in_the_middle_of_a_reconcile_is_retried(aws: StubbedAws, rec
     aws.stack("UPDATE_COMPLETE")
     aws.no_change_set(change_set_for(desired))
     aws.bundle_listing(desired, present=True)
-    aws.existing_change_sets([])
     aws.error(aws.cloudformation, "create_change_set", "Throttling", "Rate exceeded")
 
     outcome = reconciler.reconcile(resource)
@@ -455,8 +454,8 @@ def test_adopting_a_foreign_stack_proceeds_to_a_change_set(aws: StubbedAws, reco
     aws.no_change_set(name)
     aws.bundle_listing(desired, present=False)
     aws.bundle_uploads(desired)
-    aws.existing_change_sets([])
     aws.create_change_set(desired, name, "UPDATE", change_set_token(name, "UPDATE"))
+    aws.existing_change_sets([name])
 
     outcome = reconciler.reconcile(resource)
 
@@ -467,8 +466,8 @@ def test_adopting_a_foreign_stack_proceeds_to_a_change_set(aws: StubbedAws, reco
         "ListObjectsV2",
         "PutObject",
         "PutObject",
-        "ListChangeSets",
         "CreateChangeSet",
+        "ListChangeSets",
     ]
     assert conditions(outcome)["Reconciling"]["reason"] == "ChangeSetCreating"
     assert outcome.status["stackId"] == STACK_ID

@@ -255,12 +255,14 @@ class Reconciler:
         match action:
             case planning.StartChangeSet(name=name, kind=kind):
                 gateway.upload_bundle(desired)
-                if seen.stack is not None:
-                    for stale in stale_change_sets(gateway.change_set_names(seen.stack.stack_id), keep=name):
-                        gateway.delete_change_set(seen.stack.stack_id, stale)
                 # The name is unique to this attempt, so a retry of the request repeats the token.
                 token = client_request_token(resource.uid, "change-set", name, kind.value)
                 gateway.create_change_set(desired, name, kind, token)
+                # Only then the stale ones: a stack in review is known as ours by our change set's tags
+                # alone, so it must never be left without one (by a crash or a failed request here).
+                if seen.stack is not None:
+                    for stale in stale_change_sets(gateway.change_set_names(seen.stack.stack_id), keep=name):
+                        gateway.delete_change_set(seen.stack.stack_id, stale)
             case planning.DiscardChangeSet(name=name):
                 gateway.delete_change_set(desired.stack_name, name)
             case planning.ExecuteChangeSet(change_set=change_set):
