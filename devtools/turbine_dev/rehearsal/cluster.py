@@ -51,6 +51,7 @@ class Instance:
     process: subprocess.Popen[bytes] | None = None
     address: str = ""
     netns: str = ""
+    netns_fd: int = -1
     booted_at: float = 0.0
 
     @property
@@ -231,6 +232,9 @@ class Cluster:
         )  # fmt: skip
         log.close()
         network.attach(instance.process.pid, instance.index)
+        # Held open, so that the namespace (and its inode number, which identifies it) is never reused
+        # by another one while the rehearsal may still sweep processes by it.
+        instance.netns_fd = os.open(f"/proc/{instance.process.pid}/ns/net", os.O_RDONLY)
         instance.netns = os.readlink(f"/proc/{instance.process.pid}/ns/net")
         instance.booted_at = time.time()
         (state / "meta" / "network-ready").touch()
@@ -312,6 +316,9 @@ class Cluster:
                     os.kill(pid, signal.SIGKILL)
             except OSError:
                 continue
+        for instance in self.instances:
+            if instance.netns_fd >= 0:
+                os.close(instance.netns_fd)
 
 
 def create_stack(aws: EmbeddedAws, manifest: Path, bucket: str) -> tuple[str, dict[str, str], dict[str, str]]:
