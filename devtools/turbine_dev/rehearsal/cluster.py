@@ -87,13 +87,16 @@ class Instance:
         path = self.meta / "user-data-exit"
         return int(path.read_text().split()[0]) if path.is_file() else None
 
-    def run(self, argv: list[str], check: bool = True, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, argv: list[str], check: bool = True, extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """A command inside the instance, as an administrator would run it through Session Manager."""
         assert self.process is not None
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
+        env.update(extra_env or {})
         return subprocess.run(
             ["nsenter", "-t", str(self.process.pid), "-m", "-n", "-r", "-w", "--", *argv],
-            check=check, capture_output=True, text=True, env=env, **kwargs,
+            check=check, capture_output=True, text=True, env=env,
         )  # fmt: skip
 
 

@@ -98,7 +98,12 @@ def deploy_dags(cluster: Cluster) -> None:
     bucket = cluster.outputs["DeploymentsBucketName"]
     cluster.aws.client("s3").put_object(Bucket=bucket, Key=REVISION_KEY, Body=revision())
     for instance in cluster.instances:
-        result = instance.run(["codedeploy-agent-standin", bucket, REVISION_KEY], check=False)
+        # The agent is a service: it has the manager's DefaultEnvironment (the embedded AWS endpoint).
+        result = instance.run(
+            ["codedeploy-agent-standin", bucket, REVISION_KEY],
+            check=False,
+            extra_env={"AWS_ENDPOINT_URL": cluster.aws.endpoint_url},
+        )
         if result.returncode != 0:
             raise BootFailure(f"{instance.role}: deployment failed\n{result.stdout}{result.stderr}")
 
