@@ -234,6 +234,11 @@ class Cluster:
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         log.close()
+        # Popen returns before unshare(1) has entered the new namespaces: wire the network only after.
+        own = os.readlink("/proc/self/ns/net")
+        deadline = time.monotonic() + 30
+        while os.readlink(f"/proc/{instance.process.pid}/ns/net") == own and time.monotonic() < deadline:
+            time.sleep(0.05)
         network.attach(instance.process.pid, instance.index)
         # Held open, so that the namespace (and its inode number, which identifies it) is never reused
         # by another one while the rehearsal may still sweep processes by it.
