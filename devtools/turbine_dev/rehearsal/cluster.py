@@ -51,6 +51,7 @@ class Instance:
     process: subprocess.Popen[bytes] | None = None
     address: str = ""
     netns: str = ""
+    netns_fd: int = -1
     booted_at: float = 0.0
 
     @property
@@ -86,13 +87,16 @@ class Instance:
         path = self.meta / "user-data-exit"
         return int(path.read_text().split()[0]) if path.is_file() else None
 
-    def run(self, argv: list[str], check: bool = True, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, argv: list[str], check: bool = True, extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """A command inside the instance, as an administrator would run it through Session Manager."""
         assert self.process is not None
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
+        env.update(extra_env or {})
         return subprocess.run(
             ["nsenter", "-t", str(self.process.pid), "-m", "-n", "-r", "-w", "--", *argv],
-            check=check, capture_output=True, text=True, env=env, **kwargs,
+            check=check, capture_output=True, text=True, env=env,
         )  # fmt: skip
 
 
@@ -230,7 +234,15 @@ class Cluster:
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         log.close()
+        # Popen returns before unshare(1) has entered the new namespaces: wire the network only after.
+        own = os.readlink("/proc/self/ns/net")
+        deadline = time.monotonic() + 30
+        while os.readlink(f"/proc/{instance.process.pid}/ns/net") == own and time.monotonic() < deadline:
+            time.sleep(0.05)
         network.attach(instance.process.pid, instance.index)
+        # Held open, so that the namespace (and its inode number, which identifies it) is never reused
+        # by another one while the rehearsal may still sweep processes by it.
+        instance.netns_fd = os.open(f"/proc/{instance.process.pid}/ns/net", os.O_RDONLY)
         instance.netns = os.readlink(f"/proc/{instance.process.pid}/ns/net")
         instance.booted_at = time.time()
         (state / "meta" / "network-ready").touch()
@@ -312,6 +324,9 @@ class Cluster:
                     os.kill(pid, signal.SIGKILL)
             except OSError:
                 continue
+        for instance in self.instances:
+            if instance.netns_fd >= 0:
+                os.close(instance.netns_fd)
 
 
 def create_stack(aws: EmbeddedAws, manifest: Path, bucket: str) -> tuple[str, dict[str, str], dict[str, str]]:

@@ -98,7 +98,12 @@ def deploy_dags(cluster: Cluster) -> None:
     bucket = cluster.outputs["DeploymentsBucketName"]
     cluster.aws.client("s3").put_object(Bucket=bucket, Key=REVISION_KEY, Body=revision())
     for instance in cluster.instances:
-        result = instance.run(["codedeploy-agent-standin", bucket, REVISION_KEY], check=False)
+        # The agent is a service: it has the manager's DefaultEnvironment (the embedded AWS endpoint).
+        result = instance.run(
+            ["codedeploy-agent-standin", bucket, REVISION_KEY],
+            check=False,
+            extra_env={"AWS_ENDPOINT_URL": cluster.aws.endpoint_url},
+        )
         if result.returncode != 0:
             raise BootFailure(f"{instance.role}: deployment failed\n{result.stdout}{result.stderr}")
 
@@ -188,11 +193,17 @@ def run_scenarios(  # noqa: PLR0915 - one scenario after the other, as the repor
     api.wait_for_task("rehearsal_celery", run_id, "hello", {"success"}, 900)
     figures["first_dag_success_seconds_from_first_boot"] = round(time.monotonic() - first_boot, 1)
     checks["celery_task_succeeded"] = True
+    # The worker uploads the log as the task's log handler closes, which may follow the state change.
     s3 = cluster.aws.client("s3")
-    keys = [
-        o["Key"] for o in s3.list_objects_v2(Bucket=cluster.outputs["LogsBucketName"]).get("Contents", [])
-    ]
-    logged = [k for k in keys if "dag_id=rehearsal_celery" in k and run_id in k]
+    logged: list[str] = []
+    keys: list[str] = []
+    deadline = time.monotonic() + 120
+    while not logged and time.monotonic() < deadline:
+        listing = s3.list_objects_v2(Bucket=cluster.outputs["LogsBucketName"])
+        keys = [o["Key"] for o in listing.get("Contents", [])]
+        logged = [k for k in keys if "rehearsal_celery" in k]
+        time.sleep(2)
+    report["task_log_keys"] = logged or keys
     checks["task_log_in_logs_bucket"] = bool(logged)
     checks["task_log_served_by_rest_api"] = MARKER in api.log("rehearsal_celery", run_id, "hello")
 

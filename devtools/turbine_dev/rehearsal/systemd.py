@@ -35,6 +35,8 @@ class UnitState:
     result: str = "success"
     restarts: int = 0
     thread: threading.Thread | None = None
+    # Set once ExecStart is forked or the start failed: what `systemctl start` waits for (Type=simple).
+    started: threading.Event = dataclasses.field(default_factory=threading.Event)
 
 
 def default_environment() -> dict[str, str]:
@@ -52,10 +54,17 @@ def default_environment() -> dict[str, str]:
 
 
 class Manager:
-    def __init__(self) -> None:
+    def __init__(self, root: Path = Path("/")) -> None:
+        """`root`: where the instance's file system is (the instance itself is chrooted: /)."""
+        self.root = root
         self.units: dict[str, UnitState] = {}
         self.lock = threading.Lock()
-        JOURNAL_DIR.mkdir(parents=True, exist_ok=True)
+        self.journal_dir = root / str(JOURNAL_DIR).lstrip("/")
+        self.enabled_dir = root / str(ENABLED_DIR).lstrip("/")
+        self.journal_dir.mkdir(parents=True, exist_ok=True)
+
+    def load(self, name: str) -> Unit | None:
+        return load_unit(name, self.root)
 
     def state(self, name: str) -> UnitState:
         with self.lock:
@@ -63,19 +72,19 @@ class Manager:
 
     # -- commands -------------------------------------------------------------------------------
     def enable(self, name: str) -> bool:
-        if load_unit(name) is None:
+        if self.load(name) is None:
             return False
-        ENABLED_DIR.mkdir(parents=True, exist_ok=True)
-        link = ENABLED_DIR / name
+        self.enabled_dir.mkdir(parents=True, exist_ok=True)
+        link = self.enabled_dir / name
         if not link.exists():
             link.symlink_to(f"/etc/systemd/system/{name}")
         return True
 
     def is_enabled(self, name: str) -> bool:
-        return (ENABLED_DIR / name).exists()
+        return (self.enabled_dir / name).exists()
 
     def start(self, name: str, wait: bool = True) -> bool:
-        unit = load_unit(name)
+        unit = self.load(name)
         if unit is None:
             return False
         state = self.state(name)
@@ -83,17 +92,17 @@ class Manager:
             if state.active in ("active", "activating"):
                 return True
             state.active, state.stopping, state.result = "activating", False, "success"
+            state.started.clear()
             state.thread = threading.Thread(target=self._run, args=(unit, state), daemon=True)
             state.thread.start()
         if wait:
-            while state.active == "activating":
-                time.sleep(0.2)
+            state.started.wait()
             return state.active == "active"
         return True
 
     def stop(self, name: str, wait: bool = True) -> None:
         state = self.state(name)
-        unit = load_unit(name)
+        unit = self.load(name)
         if state.active in ("inactive", "failed") or unit is None:
             return
         state.stopping = True
@@ -138,14 +147,14 @@ class Manager:
         return env, True
 
     def _journal(self, name: str, message: str) -> None:
-        with (JOURNAL_DIR / f"{name}.log").open("a") as journal:
+        with (self.journal_dir / f"{name}.log").open("a") as journal:
             journal.write(f"{time.strftime('%FT%TZ', time.gmtime())} systemd: {message}\n")
 
     def _spawn(self, unit: Unit, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         user = unit.last("User")
         group = unit.last("Group")
         record = pwd.getpwnam(user) if user else None
-        journal = (JOURNAL_DIR / f"{unit.name}.log").open("ab")
+        journal = (self.journal_dir / f"{unit.name}.log").open("ab")
         try:
             return subprocess.Popen(
                 argv,
@@ -167,6 +176,7 @@ class Manager:
         delay = unit.seconds("RestartSec", 0.1)
         while True:
             code = self._run_once(unit, state)
+            state.started.set()
             if state.stopping:
                 return
             failed = code != 0
@@ -206,6 +216,7 @@ class Manager:
             return 203
         state.main = process
         state.active = "active"
+        state.started.set()
         self._journal(unit.name, f"Started {unit.name} (pid {process.pid}).")
         code = process.wait()
         self._journal(unit.name, f"Main process exited, code={code}")
@@ -264,7 +275,7 @@ def systemctl(  # noqa: PLR0912 - one branch per systemctl command
         return 0, "", ""
     if command in ("enable", "start", "restart"):
         for name in names:
-            if load_unit(name) is None:
+            if manager.load(name) is None:
                 return (
                     5 if command != "enable" else 1,
                     "",
