@@ -36,7 +36,7 @@ class KubeApi:
     """Plain-dict access to the API; the generated clients' typed models would add nothing here."""
 
     def __init__(self, kubeconfig: Path) -> None:
-        self.api_client: Any = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+        self.api_client: Any = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call,unused-ignore]  # typed from kubernetes 36
         self.core: Any = client.CoreV1Api(self.api_client)
         self.custom: Any = client.CustomObjectsApi(self.api_client)
         self.extensions: Any = client.ApiextensionsV1Api(self.api_client)

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from turbine_templates import SCRIPTS_DIR, TEMPLATES_DIR, load_templates
 
+from turbine_dev.python_tools import ensure_checkov
+
 SHELLCHECK = shutil.which("shellcheck", path=str(Path(sys.executable).parent)) or shutil.which("shellcheck")
 
 
@@ -83,7 +85,7 @@ def test_shellcheck_passes_on_user_data(where: str, script: str) -> None:
 @pytest.fixture(scope="module")
 def checkov_results() -> dict[str, Any]:
     """checkov's CloudFormation results for cfn/templates, offline (no Prisma Cloud download)."""
-    checkov = Path(sys.executable).parent / "checkov"
+    checkov = ensure_checkov()
     result = subprocess.run(
         [
             *(str(checkov), "--directory", str(TEMPLATES_DIR), "--framework", "cloudformation"),

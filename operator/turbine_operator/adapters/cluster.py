@@ -32,10 +32,10 @@ def api_client() -> kubernetes.client.ApiClient:
     """In-cluster credentials when running in a pod, the kubeconfig otherwise (read now, not at import)."""
     configuration = kubernetes.client.Configuration()
     try:
-        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call,unused-ignore]  # typed from kubernetes 36
     except ConfigException:
         # The library's default path was read from KUBECONFIG when it was imported; read it now.
-        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call,unused-ignore]  # typed from kubernetes 36
             config_file=os.environ.get("KUBECONFIG") or None, client_configuration=configuration
         )
     return kubernetes.client.ApiClient(configuration)
