@@ -10,7 +10,9 @@ import re
 from typing import Any
 
 import pytest
-from turbine_templates import MASTER, SCRIPTS_DIR, load_templates, nested_stacks, referenced_names
+from turbine_templates import MASTER, SCRIPTS_DIR, load_templates, nested_stacks
+
+from turbine_dev.rehearsal.creation_order import references as referenced_names
 
 TEMPLATES = load_templates()
 CLUSTER = TEMPLATES["turbine-cluster.yaml"]

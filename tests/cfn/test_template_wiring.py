@@ -13,8 +13,9 @@ from turbine_templates import (
     load_templates,
     nested_stacks,
     parameter_is_consumed,
-    referenced_names,
 )
+
+from turbine_dev.rehearsal.creation_order import references as referenced_names
 
 TEMPLATES = load_templates()
 NESTED_TEMPLATES = sorted(set(TEMPLATES) - {MASTER})

@@ -7,6 +7,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+# One definition of what an expression refers to, shared with the rehearsal's creation order.
+from turbine_dev.rehearsal.creation_order import references as referenced_names
 from turbine_operator.core.templates import load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +39,6 @@ MASTER_OUTPUTS = frozenset(
     }
 )
 
-_SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]+)\}")
 _NESTED_TEMPLATE_URL = re.compile(
     r"^https://\$\{QSS3BucketName\}\.s3\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}/"
     r"\$\{QSS3KeyPrefix\}templates/(?P<name>[a-z0-9-]+\.yaml)$"
@@ -49,27 +50,6 @@ def load_templates() -> dict[str, dict[str, Any]]:
         path.name: load_template(path.read_bytes(), str(path))
         for path in sorted(TEMPLATES_DIR.glob("*.yaml"))
     }
-
-
-def referenced_names(node: Any) -> set[str]:
-    """Logical names (parameters, resources, pseudo parameters) an expression refers to."""
-    names: set[str] = set()
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            if key == "Ref":
-                names.add(str(value))
-            elif key == "Fn::GetAtt":
-                names.add(str(value[0]) if isinstance(value, list) else str(value).split(".")[0])
-            elif key == "Fn::Sub":
-                text, local = (value[0], value[1]) if isinstance(value, list) else (value, {})
-                names |= {match.split(".")[0] for match in _SUB_VARIABLE.findall(text)} - set(local)
-                names |= referenced_names(local)
-            else:
-                names |= referenced_names(value)
-    elif isinstance(node, list):
-        for item in node:
-            names |= referenced_names(item)
-    return names
 
 
 def referenced_conditions(node: Any) -> set[str]:

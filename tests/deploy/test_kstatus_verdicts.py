@@ -15,7 +15,7 @@ import functools
 import json
 import re
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
@@ -29,6 +29,7 @@ from turbine_operator.core.conditions import Verdict, progressing, stalled
 from turbine_operator.core.observations import ObservedChangeSet, ResourceChange
 from turbine_operator.core.reporting import verdict_for
 from turbine_operator.core.status import StatusFacts, status_patch, tolerated_failure_patch
+from turbine_operator.operations.observing import merged_status
 from turbine_operator.operations.reconcile import Reconciler
 from turbine_operator.operations.resources import StackResource
 
@@ -48,17 +49,8 @@ Body = dict[str, Any]
 # --- Building what the operator writes ----------------------------------------------------------------------
 
 
-def merged(target: Mapping[str, Any], patch: Mapping[str, Any]) -> Body:
-    """A JSON merge patch applied (RFC 7386), as the API server applies the operator's status patches."""
-    result = dict(target)
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
-            result[key] = merged(result[key], value)
-        else:
-            result[key] = value
-    return result
+# The merge patch the API server applies to the operator's status writes.
+merged = merged_status
 
 
 def turbine_stack(
