@@ -27,6 +27,10 @@ docs/embedded-aws.md):
 - Drift detection needs `drift_polls` DescribeStackDriftDetectionStatus calls to complete.
 - DescribeStacks by name answers "does not exist" for `consistency_seconds` after the stack was
   created (CreateStack, or CreateChangeSet of a new stack).
+- ValidateTemplate checks what CloudFormation's does, syntax and template structure (cfn-lint's E0
+  and E1 rules, and E3001 for a resource without a valid Type); moto runs every cfn-lint rule and
+  refuses a template for a mere warning such as an unused parameter.
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ValidateTemplate.html
 - Every stack event carries the ClientRequestToken of the request that started its operation
   (CreateStack, UpdateStack, DeleteStack, ExecuteChangeSet); moto leaves it empty.
 """
@@ -424,8 +428,20 @@ def _overlaid_statuses() -> None:
     change_set_class.execution_status = property(execution_status, set_execution_status)
 
 
+_STRUCTURE_RULES = ("E0", "E1", "E3001")
+
+
+def _structure_only(original: Any) -> Any:
+    def validate(template: str) -> list[Any]:
+        return [match for match in original(template) if str(match.rule.id).startswith(_STRUCTURE_RULES)]
+
+    return validate
+
+
 def install() -> None:
     _overlaid_statuses()
+    backend_module: Any = models
+    backend_module.validate_template_cfn_lint = _structure_only(backend_module.validate_template_cfn_lint)
     stack_class: Any = models.Stack
     stack_class._add_stack_event = _add_stack_event_with_token(stack_class._add_stack_event)
     response_class: Any = responses.CloudFormationResponse

@@ -139,3 +139,13 @@ def test_stack_events_carry_the_token_of_the_operation_that_made_them(strict_aws
     assert tokens[0] == "update-1"
     assert tokens[-1] == "create-1"
     assert set(tokens) == {"update-1", "create-1"}
+
+
+def test_validate_template_checks_structure_as_cloudformation_does(strict_aws: EmbeddedAws) -> None:
+    # CloudFormation accepts an unused parameter (cfn-lint only warns); it refuses a resource without Type.
+    cloudformation = strict_aws.client("cloudformation")
+    unused = "Parameters:\n  Token: {Type: String}\nResources:\n  Queue: {Type: 'AWS::SQS::Queue'}\n"
+    assert "Parameters" in cloudformation.validate_template(TemplateBody=unused)
+    with pytest.raises(ClientError) as refused:
+        cloudformation.validate_template(TemplateBody="Resources:\n  Queue: {Properties: {}}\n")
+    assert _error_code(refused) == "ValidationError"
