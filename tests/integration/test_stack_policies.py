@@ -19,7 +19,9 @@ pytestmark = [
 
 
 def _stack(aws: EmbeddedAws, name: str) -> dict[str, object] | None:
-    stacks = aws.client("cloudformation").describe_stacks()["Stacks"]
+    # Every page: a session's embedded AWS holds more stacks than DescribeStacks returns at once.
+    pages = aws.client("cloudformation").get_paginator("describe_stacks").paginate()
+    stacks = [stack for page in pages for stack in page["Stacks"]]
     return next((stack for stack in stacks if stack["StackName"] == name), None)
 
 

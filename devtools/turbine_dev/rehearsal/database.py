@@ -13,6 +13,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 
@@ -31,6 +32,7 @@ class Database:
 
     def stop(self) -> None:
         _as_postgres([_bin("pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w"], check=False)
+        shutil.rmtree(self.data.parent, ignore_errors=True)
 
 
 def _as_postgres(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -42,9 +44,15 @@ def _as_postgres(argv: list[str], check: bool = True) -> subprocess.CompletedPro
 def start(  # noqa: PLR0917 - the RDS settings
     workdir: Path, address: str, port: int, master_user: str, master_password: str, db_name: str
 ) -> Database:
+    # The postgres user must reach its directory, and `workdir` may sit below a private one (pytest's
+    # tmp_path is under a 0700 /tmp/pytest-of-root), so the cluster lives in a directory of its own.
+    workdir.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="turbine-rehearsal-rds-"))
+    (workdir / "postgres-home").unlink(missing_ok=True)
+    (workdir / "postgres-home").symlink_to(home)
+    workdir = home
     data = workdir / "pgdata"
-    shutil.rmtree(data, ignore_errors=True)
-    data.mkdir(parents=True)
+    data.mkdir()
     record = pwd.getpwnam("postgres")
     os.chown(workdir, record.pw_uid, record.pw_gid)
     os.chown(data, record.pw_uid, record.pw_gid)
