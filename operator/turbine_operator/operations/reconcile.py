@@ -107,7 +107,7 @@ class Reconciler:
                 verdict = progressing("Retrying", f"the Kubernetes API is unavailable ({error}); retrying")
                 return self._report(resource, now, verdict, spec=spec, retry=True)
             return self._report(resource, now, stalled("ReferenceNotReadable", str(error)), spec=spec)
-        except AwsError as error:  # assuming spec.roleArn, or reading an s3Url template
+        except AwsError as error:  # assuming spec.roleArn, observing the stack, the image, s3Url templates
             return self._aws_failure(resource, now, error, spec)
         memory = memory_from_status(resource.status)
         try:
