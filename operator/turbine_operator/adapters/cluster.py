@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kubernetes
@@ -53,31 +53,21 @@ class ClusterObjects:
             SourceKind.CONFIG_MAP: self._core.read_namespaced_config_map,
             SourceKind.SECRET: self._core.read_namespaced_secret,
         }[kind]
-        try:
-            raw = read(name, namespace, _request_timeout=_TIMEOUT).to_dict()
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise _cluster_error(f"reading {kind.value} {namespace}/{name}", error) from None
-        except HTTPError as error:
-            message = f"reading {kind.value} {namespace}/{name}: {type(error).__name__}"
-            raise ClusterError(message, transient=True) from None
-        return _stored(kind, raw)
+        raw = _read_or_none(
+            f"reading {kind.value} {namespace}/{name}",
+            lambda: read(name, namespace, _request_timeout=_TIMEOUT).to_dict(),
+        )
+        return None if raw is None else _stored(kind, raw)
 
     def turbine_stack_uid(self, namespace: str, name: str) -> str | None:
         """The uid of a TurbineStack, or None if it does not exist (to tell a live owner from a gone one)."""
-        try:
-            raw = self._custom.get_namespaced_custom_object(
+        raw = _read_or_none(
+            f"reading TurbineStack {namespace}/{name}",
+            lambda: self._custom.get_namespaced_custom_object(
                 API_GROUP, API_VERSION, namespace, PLURAL, name, _request_timeout=_TIMEOUT
-            )
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise _cluster_error(f"reading TurbineStack {namespace}/{name}", error) from None
-        except HTTPError as error:
-            message = f"reading TurbineStack {namespace}/{name}: {type(error).__name__}"
-            raise ClusterError(message, transient=True) from None
-        return str((raw.get("metadata") or {}).get("uid") or "") or None
+            ),
+        )
+        return None if raw is None else str((raw.get("metadata") or {}).get("uid") or "") or None
 
     def request_reconcile(self, namespace: str, name: str, cause: str) -> None:
         """Changes an annotation of the TurbineStack, which kopf sees as an update."""
@@ -90,6 +80,18 @@ class ClusterObjects:
             if error.status == 404:
                 return
             raise _cluster_error(f"requesting a reconcile of {namespace}/{name}", error) from None
+
+
+def _read_or_none(action: str, read: Callable[[], Any]) -> Any:
+    """One object read: None if it does not exist, a ClusterError (transient or not) if the read failed."""
+    try:
+        return read()
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise _cluster_error(action, error) from None
+    except HTTPError as error:
+        raise ClusterError(f"{action}: {type(error).__name__}", transient=True) from None
 
 
 def _stored(kind: SourceKind, raw: Mapping[str, Any]) -> StoredObject:
