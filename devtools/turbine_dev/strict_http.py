@@ -159,7 +159,7 @@ class StrictAwsMiddleware:
         environ["wsgi.input"] = io.BytesIO(body)
         if path.startswith("/_turbine/"):
             return self.control(environ, path, body, start_response)
-        with STATE.lock:
+        with STATE.lock, STATE.one_instant():
             STATE.advance()
             if path.startswith("/moto-api"):
                 status, headers, answer = self.serve(environ)

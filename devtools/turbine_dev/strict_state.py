@@ -11,6 +11,7 @@ See docs/embedded-aws.md for each behaviour and the AWS documentation it follows
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import heapq
 import itertools
@@ -18,7 +19,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 LOG = logging.getLogger("turbine_dev.strict_aws")
@@ -96,6 +97,7 @@ class StrictState:
         self.fault_rng = random.Random(0)  # noqa: S311 - seeded to reproduce a run, not a secret
         self.kill: KillHook | None = None
         self.counters: collections.Counter[str] = collections.Counter()
+        self._instant: float | None = None
         self.forget_world()
 
     def forget_world(self) -> None:
@@ -109,7 +111,21 @@ class StrictState:
         self._sequence = itertools.count()
 
     def now(self) -> float:
-        return time.monotonic()
+        return self._instant if self._instant is not None else time.monotonic()
+
+    @contextlib.contextmanager
+    def one_instant(self) -> Iterator[None]:
+        """The clock stands still while one request is answered.
+
+        AWS answers from one snapshot. Without this, a reply's fields read the clock one by one:
+        botocore's shape puts ExecutionStatus before Status, so a change set read as its creation
+        phase ended showed CREATE_COMPLETE with UNAVAILABLE, a pair CloudFormation never shows.
+        """
+        self._instant = time.monotonic()
+        try:
+            yield
+        finally:
+            self._instant = None
 
     def configure(self, changes: dict[str, Any]) -> None:
         self.settings.update(changes)

@@ -458,6 +458,25 @@ def test_change_set_kind_follows_the_stack(status: str, kind: ChangeSetKind) -> 
     assert plan(AUTO, stack(status), None, OUTDATED) == StartChangeSet(NAME, kind)
 
 
+@pytest.mark.parametrize("execution", ["UNAVAILABLE", "OBSOLETE"])
+def test_a_stack_in_review_keeps_its_only_change_set(execution: str) -> None:
+    # The change set's tags are the only sign of a stack in review's owner: never discard it.
+    observed = change_set(execution=execution)
+    assert plan(AUTO, stack("REVIEW_IN_PROGRESS"), observed, FRESH) == WaitForChangeSet(NAME)
+
+
+def test_an_untagged_stack_in_review_names_the_way_out() -> None:
+    untagged = dataclasses.replace(stack("REVIEW_IN_PROGRESS"), tags={})
+    action = plan(AUTO, untagged, None, FRESH)
+    assert isinstance(action, Stall)
+    assert action.reason is StallReason.NOT_OWNED
+    assert "no change set that names its owner" in action.message
+    # spec.adopt takes it: no live TurbineStack is named on it.
+    assert plan(dataclasses.replace(AUTO, adopt=True), untagged, None, FRESH) == StartChangeSet(
+        NAME, ChangeSetKind.CREATE
+    )
+
+
 def test_change_set_is_named_after_the_desired_state() -> None:
     action = plan(dataclasses.replace(AUTO, desired_hash="e" * 32), None, None, FRESH)
     assert action == StartChangeSet(change_set_name("e" * 32), ChangeSetKind.CREATE)

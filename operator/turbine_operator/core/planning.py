@@ -265,19 +265,7 @@ def plan(
     if stack is None:
         return StartChangeSet(name, ChangeSetKind.CREATE)
     if not may_manage(intent, stack, owner_alive):
-        if intent.adopt:
-            owner = foreign_owner(stack, intent.owner_uid)
-            who = f"{owner.namespace}/{owner.name}" if owner else "another TurbineStack"
-            return Stall(
-                StallReason.OWNED_BY_ANOTHER,
-                f"Stack {stack.name} belongs to TurbineStack {who}, which still exists; "
-                "spec.adopt takes over only stacks whose TurbineStack is gone",
-            )
-        return Stall(
-            StallReason.NOT_OWNED,
-            f"Stack {stack.name} exists but was not created by this TurbineStack; "
-            "set spec.adopt to take it over",
-        )
+        return _not_ours(intent, stack)
     phase = phase_of(stack.status)
     reason = stack.status_reason or stack.status
     if phase is StackPhase.IN_PROGRESS:
@@ -306,6 +294,27 @@ def plan(
             return StartChangeSet(name, ChangeSetKind.UPDATE)
     kind = ChangeSetKind.CREATE if phase is StackPhase.REVIEW else ChangeSetKind.UPDATE
     return _plan_change_set(intent, stack, name, kind, change_set)
+
+
+def _not_ours(intent: Intent, stack: ObservedStack) -> Stall:
+    if intent.adopt:
+        owner = foreign_owner(stack, intent.owner_uid)
+        who = f"{owner.namespace}/{owner.name}" if owner else "another TurbineStack"
+        return Stall(
+            StallReason.OWNED_BY_ANOTHER,
+            f"Stack {stack.name} belongs to TurbineStack {who}, which still exists; "
+            "spec.adopt takes over only stacks whose TurbineStack is gone",
+        )
+    if phase_of(stack.status) is StackPhase.REVIEW and OWNER_UID_TAG not in stack.tags:
+        return Stall(
+            StallReason.NOT_OWNED,
+            f"Stack {stack.name} is in review with no change set that names its owner; "
+            "delete the stack or set spec.adopt to take it over",
+        )
+    return Stall(
+        StallReason.NOT_OWNED,
+        f"Stack {stack.name} exists but was not created by this TurbineStack; set spec.adopt to take it over",
+    )
 
 
 def _in_sync(intent: Intent, stack: ObservedStack) -> Action:
@@ -345,5 +354,10 @@ def _plan_change_set(
             f"Change set {name} failed to execute ({stack.status}: {stack.status_reason}); "
             "change the spec to retry",
         )
+    if kind is ChangeSetKind.CREATE:
+        # A stack in review cannot move on without this change set, so it cannot be stale: a
+        # moment's UNAVAILABLE passes. Deleting it would leave the stack untagged with no change
+        # set, and nothing would show whose it is.
+        return WaitForChangeSet(name)
     # OBSOLETE or UNAVAILABLE: the stack moved on since the change set was computed.
     return DiscardChangeSet(name)
