@@ -19,6 +19,9 @@ from turbine_dev.embedded_aws import EmbeddedAws
 from turbine_dev.embedded_aws import embedded_aws as start_embedded_aws
 from turbine_dev.kube import KubeApi
 
+# Slow suites that passed on exactly these inputs are not run again (TURBINE_REUSE_PASSES=0 runs them).
+pytest_plugins = ("turbine_dev.pass_cache",)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMALL_CFN = REPO_ROOT / "tests" / "fixtures" / "small-cfn"
 TEMPLATE_BUCKET = "turbine-test-templates"

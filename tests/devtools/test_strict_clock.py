@@ -6,10 +6,10 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeCh
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 
-from turbine_dev import strict_state
 from turbine_dev.strict_state import Overlay, StrictState, phases
 
 
@@ -18,7 +18,7 @@ def test_a_change_set_read_across_its_phase_end_shows_one_consistent_state(
 ) -> None:
     # Every read of the clock moves it one second on, as a loaded server's would between fields.
     ticks = itertools.count(100.0)
-    monkeypatch.setattr(strict_state.time, "monotonic", lambda: next(ticks))
+    monkeypatch.setattr(time, "monotonic", lambda: next(ticks))
     state = StrictState()
     start = state.now()
     state.change_sets["cs"] = Overlay(
