@@ -1,13 +1,17 @@
-"""Benchmark: start-up times, apply-to-Ready latency and AWS calls per stack.
+"""Benchmark: apply-to-Ready and spec-change-to-Ready latency, operator CPU and memory, AWS calls per stack.
 
-Runs the real control plane, the embedded AWS and the operator as a separate process, applies
-N TurbineStacks at once (the small stand-in template by default, `--real` for Turbine's own
-stack) and prints figures. Usage: `PYTHONPATH=devtools python bench/reconcile_latency.py [-n 10] [--real]`.
+Runs the real control plane, the embedded AWS and the operator as a separate process at its default
+intervals, applies N TurbineStacks at once (the small stand-in template by default, `--real` for
+Turbine's own stack), then changes every spec once, and prints figures. `--instant` makes
+CloudFormation complete change sets and stacks at once, as in the comparison with peer operators;
+without it the strict emulator's operation times apply. Usage:
+`PYTHONPATH=devtools python bench/reconcile_latency.py [-n 10] [--real] [--instant]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -16,77 +20,118 @@ from pathlib import Path
 
 from turbine_dev.controlplane import local_control_plane
 from turbine_dev.embedded_aws import embedded_aws
-from turbine_dev.kube import REPO_ROOT, KubeApi, wait_for
+from turbine_dev.kube import REPO_ROOT, KubeApi, condition_of, wait_for
 from turbine_dev.operator_process import start_operator_process
 from turbine_dev.probes import MUTATING_OPERATIONS, aws_calls_from_metrics, turbine_stack
 from turbine_dev.processes import free_port
 
 BUCKET = "turbine-bench-templates"
+NAMESPACE = "bench"
 
 
-def main() -> int:
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU of the process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", "--stacks", type=int, default=10)
     parser.add_argument("--real", action="store_true", help="deploy Turbine's real templates from cfn/")
     parser.add_argument("--idle-seconds", type=float, default=20.0, help="how long to watch settled stacks")
-    options = parser.parse_args()
+    parser.add_argument("--poll-interval", help="TURBINE_POLL_INTERVAL (default: the operator's own, 15 s)")
+    parser.add_argument("--instant", action="store_true", help="CloudFormation completes at once")
+    return parser.parse_args()
 
+
+def _until_ready(kube: KubeApi, started: dict[str, float], generation: int) -> list[float]:
+    """Seconds from each start to Ready True for that generation, sorted."""
+    ready_after: dict[str, float] = {}
+
+    def all_ready() -> bool:
+        for name, at in started.items():
+            if name in ready_after:
+                continue
+            body = kube.get_stack(NAMESPACE, name) or {}
+            ready = condition_of(body, "Ready")
+            if ready and ready["status"] == "True" and ready.get("observedGeneration") == generation:
+                ready_after[name] = time.monotonic() - at
+        return len(ready_after) == len(started)
+
+    wait_for(all_ready, 900, "every stack Ready", interval=0.1)
+    return sorted(ready_after.values())
+
+
+def _print_latency(what: str, latencies: list[float]) -> None:
+    median = statistics.median(latencies)
+    print(f"{what:<22}median {median:.2f} s, max {latencies[-1]:.2f} s")
+
+
+def main() -> int:
+    options = _arguments()
     workdir = Path(tempfile.mkdtemp(prefix="turbine-bench-"))
-    started = time.monotonic()
     with local_control_plane(workdir / "cp") as plane, embedded_aws(workdir) as aws:
-        print(f"control plane start: {plane.started_in_seconds:.2f} s (binaries cached)")
-        print(f"embedded AWS start:  {time.monotonic() - started - plane.started_in_seconds:.2f} s")
         kube = KubeApi(plane.kubeconfig)
         kube.install_crd()
-        kube.create_namespace("bench")
+        kube.create_namespace(NAMESPACE)
         aws.client("s3").create_bucket(Bucket=BUCKET)
+        if options.instant:
+            aws.configure(operation_seconds=0.0, change_set_seconds=0.0, change_set_delete_seconds=0.0)
         metrics_port = free_port()
-        settings = {"TURBINE_POLL_INTERVAL": "1", "TURBINE_RESYNC_INTERVAL": "600"}
+        settings = {"TURBINE_RESYNC_INTERVAL": "600"}
+        if options.poll_interval:
+            settings["TURBINE_POLL_INTERVAL"] = options.poll_interval
         if not options.real:
             settings["TURBINE_CFN_DIR"] = str(REPO_ROOT / "tests" / "fixtures" / "small-cfn")
-        operator_started = time.monotonic()
         operator = start_operator_process(
             plane,
             aws,
             workdir / "operator.log",
-            namespaces=["bench"],
+            namespaces=[NAMESPACE],
             metrics_port=metrics_port,
             settings=settings,
         )
         try:
-            print(f"operator start:      {time.monotonic() - operator_started:.2f} s")
-            metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+            kind = "real Turbine templates" if options.real else "small template"
+            timing = "instant CloudFormation" if options.instant else "timed CloudFormation operations"
+            poll = f"poll interval {options.poll_interval or 'default'}"
+            print(f"stacks:              {options.stacks} ({kind}, {timing}, {poll})")
+            cpu_before = _cpu_seconds(operator.pid)
             applied: dict[str, float] = {}
             for index in range(options.stacks):
-                name = f"airflow-{index}"
-                kube.create_stack("bench", turbine_stack(name, BUCKET))
-                applied[name] = time.monotonic()
-            ready_after: dict[str, float] = {}
-
-            def all_ready() -> bool:
-                for name, applied_at in applied.items():
-                    if name not in ready_after:
-                        condition = kube.condition("bench", name, "Ready")
-                        if condition and condition["status"] == "True":
-                            ready_after[name] = time.monotonic() - applied_at
-                return len(ready_after) == len(applied)
-
-            wait_for(all_ready, 600, "every stack Ready", interval=0.2)
-            latencies = sorted(ready_after.values())
-            kind = "real Turbine templates" if options.real else "small template"
-            print(f"stacks:              {options.stacks} ({kind})")
+                kube.create_stack(NAMESPACE, turbine_stack(f"airflow-{index}", BUCKET))
+                applied[f"airflow-{index}"] = time.monotonic()
+            _print_latency("apply -> Ready:", _until_ready(kube, applied, 1))
+            cpu = _cpu_seconds(operator.pid) - cpu_before
             print(
-                f"apply -> Ready:      median {statistics.median(latencies):.2f} s, max {latencies[-1]:.2f} s"
+                f"operator CPU:        {cpu:.2f} s to Ready ({cpu * 1000 / options.stacks:.1f} ms per stack)"
             )
+            metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
             calls = aws_calls_from_metrics(metrics_url)
-            total = sum(calls.values())
             mutating = sum(v for k, v in calls.items() if k in MUTATING_OPERATIONS)
-            per_stack, mutating_per_stack = total / options.stacks, mutating / options.stacks
-            print(f"AWS calls to Ready:  {per_stack:.1f} per stack ({mutating_per_stack:.1f} mutating)")
-            time.sleep(options.idle_seconds)
-            idle = {k: v - calls.get(k, 0) for k, v in aws_calls_from_metrics(metrics_url).items()}
             print(
-                f"idle AWS calls:      {sum(idle.values()):.0f} in {options.idle_seconds:.0f} s for "
+                f"AWS calls to Ready:  {sum(calls.values()) / options.stacks:.1f} per stack "
+                f"({mutating / options.stacks:.1f} mutating)"
+            )
+            changed: dict[str, float] = {}
+            for name in applied:
+                kube.patch_stack(NAMESPACE, name, {"spec": {"workers": {"maxSize": 7}}})
+                changed[name] = time.monotonic()
+            _print_latency("spec change -> Ready:", _until_ready(kube, changed, 2))
+            print(f"peak memory:         {_peak_mib(operator.pid):.0f} MiB")
+            before = aws_calls_from_metrics(metrics_url)
+            time.sleep(options.idle_seconds)
+            idle = sum(aws_calls_from_metrics(metrics_url).values()) - sum(before.values())
+            print(
+                f"idle AWS calls:      {idle:.0f} in {options.idle_seconds:.0f} s for "
                 f"{options.stacks} settled stacks (resync every 600 s)"
             )
         finally:

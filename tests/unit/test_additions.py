@@ -905,3 +905,12 @@ def test_the_rendered_stack_names_the_user_templates_for_validation() -> None:
         f"{ADDITIONAL}Dags.yaml": "spec.additionalTemplates[Dags].template",
         f"{ADDITIONAL}Reports.yaml": "spec.additionalTemplates[Reports].template",
     }
+
+
+def test_renders_share_one_parse_of_the_master_and_never_change_it() -> None:
+    plain = desired(spec_of()).bundle.files[RENDERED_MASTER]
+    with_additions = desired(spec_of(entry(), policies=(policy(),))).bundle.files[RENDERED_MASTER]
+    assert with_additions != plain
+    # The master parsed once is shared: rendering the additions must not have written into it.
+    assert desired(spec_of()).bundle.files[RENDERED_MASTER] == plain
+    assert json.loads(plain) == load_template(SOURCES.templates["turbine-master.yaml"], "master")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from turbine_operator.core.scheduling import follow_up_due, parse_timestamp
+from turbine_operator.core.scheduling import FollowUps, follow_up_delay, follow_up_due, parse_timestamp
 
 NOW = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=datetime.UTC)
 RESYNC = 600.0
@@ -73,3 +73,38 @@ def test_follow_up_due(status: dict[str, Any], due: bool) -> None:
 )
 def test_parse_timestamp(value: object, expected: datetime.datetime | None) -> None:
     assert parse_timestamp(value) == expected
+
+
+# Operations in flight: looked at closely while young, then less often, never less than the poll interval.
+
+
+@pytest.mark.parametrize(
+    ("age", "delay"),
+    [(0.0, 0.5), (3.9, 0.5), (8.0, 1.0), (60.0, 7.5), (120.0, 15.0), (1200.0, 15.0)],
+)
+def test_an_operation_is_followed_closely_while_young(age: float, delay: float) -> None:
+    assert follow_up_delay(age, 15.0) == delay
+
+
+def test_a_short_poll_interval_caps_every_delay() -> None:
+    assert follow_up_delay(3600.0, 0.5) == 0.5
+
+
+def test_looks_at_an_operation_follow_its_age() -> None:
+    follow_ups = FollowUps()
+    looks = [now for now in range(0, 1201) if follow_ups.due("uid", 1, float(now), 15.0)]
+    assert looks[:12] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14]  # a 1 s tick: every tick while young
+    assert looks[-2] + 15 == looks[-1]  # then every poll interval
+    # A 20-minute creation: about 30 more looks than the 80 of a fixed 15 s interval.
+    assert 80 < len(looks) < 115
+
+
+def test_a_spec_change_in_flight_or_a_settled_stack_starts_young_again() -> None:
+    follow_ups = FollowUps()
+    assert follow_ups.due("uid", 1, 0.0, 15.0)
+    assert follow_ups.due("uid", 1, 600.0, 15.0)
+    assert not follow_ups.due("uid", 1, 601.0, 15.0)
+    assert follow_ups.due("uid", 2, 601.0, 15.0)  # new generation
+    assert not follow_ups.due("uid", 2, 601.1, 15.0)
+    follow_ups.forget("uid")
+    assert follow_ups.due("uid", 2, 601.2, 15.0)

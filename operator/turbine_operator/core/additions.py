@@ -102,8 +102,12 @@ class _Rendering:
 def render_additions(
     master: Template, spec: TurbineStackSpec, fetched: Mapping[Source, Fetched]
 ) -> RenderedAdditions:
-    """The master template with the spec's additional templates and policies added (a new dict)."""
-    rendering = _Rendering(template=copy.deepcopy(master), taken=_turbine_names(master))
+    """The master template with the spec's additional templates and policies added.
+
+    A new dict when the spec adds anything; `master` itself (never changed) when it adds nothing.
+    """
+    adds = bool(spec.additional_templates or spec.additional_policies)
+    rendering = _Rendering(template=copy.deepcopy(master) if adds else master, taken=_turbine_names(master))
     for entry in spec.additional_templates:
         _add_template(rendering, master, entry, fetched)
     for policy in spec.additional_policies:

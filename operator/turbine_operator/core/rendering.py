@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from turbine_operator.core.naming import APPLIED_HASH_TAG, ownership_tags
 from turbine_operator.core.references import Fetched, Source
 from turbine_operator.core.spec import OPERATOR_PARAMETERS, TurbineStackSpec
 from turbine_operator.core.templates import (
+    Template,
     check_parameter_value,
     declared_parameters,
     dump_template,
@@ -154,6 +156,17 @@ def stack_parameters(
     return values
 
 
+@functools.lru_cache(maxsize=4)
+def _turbine_master(body: bytes) -> tuple[Template, bytes]:
+    """Turbine's master template parsed and dumped once per content, shared by every render.
+
+    Parsing its YAML was most of a render's CPU, on every reconcile of every stack. Nothing may
+    change the shared dict: the additions work on a copy.
+    """
+    master = load_template(body, MASTER_TEMPLATE)
+    return master, dump_template(master)
+
+
 def desired_stack(
     spec: TurbineStackSpec,
     owner: Owner,
@@ -161,9 +174,9 @@ def desired_stack(
     fetched: Mapping[Source, Fetched] | None = None,
 ) -> DesiredStack:
     """Everything the stack should be; `fetched` holds what `references_of(spec)` names."""
-    master = load_template(sources.templates[MASTER_TEMPLATE.removeprefix("templates/")], MASTER_TEMPLATE)
+    master, master_body = _turbine_master(sources.templates[MASTER_TEMPLATE.removeprefix("templates/")])
     additions = render_additions(master, spec, fetched or {})
-    body = dump_template(additions.template)
+    body = master_body if additions.template is master else dump_template(additions.template)
     if len(body) > LARGEST_TEMPLATE:
         raise SpecError(
             "spec.additionalPolicies" if spec.additional_policies else "spec.additionalTemplates",

@@ -1,4 +1,4 @@
-"""When the follow-up timer should look at a stack again (so idle stacks cost no AWS calls)."""
+"""When the operator looks at a stack again: closely while an operation is young, rarely when idle."""
 
 from __future__ import annotations
 
@@ -24,3 +24,44 @@ def follow_up_due(status: Mapping[str, Any], now: datetime.datetime, resync_seco
         return True
     last = parse_timestamp(status.get("lastSyncTime"))
     return last is None or (now - last).total_seconds() >= resync_seconds
+
+
+# CloudFormation finishes a small change in a second or two and a database in tens of minutes. An
+# operation in flight is looked at every half second at first, then at an eighth of its age, and at
+# most every poll interval: a stack that completes at once is Ready within about a second, and a
+# 20-minute creation costs about 30 more looks than with a fixed 15 s interval.
+FIRST_FOLLOW_UP_SECONDS = 0.5
+FOLLOW_UP_AGE_DIVISOR = 8.0
+
+
+def follow_up_delay(age_seconds: float, ceiling_seconds: float) -> float:
+    """Seconds between looks at an operation in flight `age_seconds` old (at most the poll interval)."""
+    return min(ceiling_seconds, max(FIRST_FOLLOW_UP_SECONDS, age_seconds / FOLLOW_UP_AGE_DIVISOR))
+
+
+class FollowUps:
+    """When each TurbineStack's operation in flight was first and last looked at.
+
+    An operation is told apart by the TurbineStack's generation: a spec change in flight starts
+    the close follow-up again. In memory only: after a restart every operation in flight counts
+    as young, which costs a few early looks and loses nothing.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[int, float, float]] = {}  # uid -> (generation, first, last look)
+
+    def due(self, uid: str, generation: int, now: float, ceiling_seconds: float) -> bool:
+        """Whether to look now; a look that is due is recorded as taken."""
+        seen = self._seen.get(uid)
+        if seen is None or seen[0] != generation:
+            self._seen[uid] = (generation, now, now)
+            return True
+        _, first, last = seen
+        if now - last < follow_up_delay(now - first, ceiling_seconds):
+            return False
+        self._seen[uid] = (generation, first, now)
+        return True
+
+    def forget(self, uid: str) -> None:
+        """The operation settled (or the TurbineStack is gone): the next one starts young."""
+        self._seen.pop(uid, None)

@@ -93,6 +93,7 @@ def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
         metrics=metrics,
         stop=stop_event,
         worker_thread=worker_thread,
+        executor=settings.execution.executor,
     )
     logger.info(
         "Turbine Operator started: default region %s, poll every %.0f s, resync every %.0f s, metrics %s",

@@ -10,13 +10,15 @@ import kopf
 
 from turbine_operator.adapters.metrics import RECONCILE_DURATION, RECONCILES, STACKS
 from turbine_operator.adapters.settings import poll_interval_from_environment
+from turbine_operator.core.conditions import is_reconciling
 from turbine_operator.core.naming import API_GROUP, API_VERSION, PLURAL
-from turbine_operator.core.scheduling import follow_up_due
-from turbine_operator.handlers.runtime import Runtime, runtime_of
+from turbine_operator.core.scheduling import FIRST_FOLLOW_UP_SECONDS, follow_up_due
+from turbine_operator.handlers.runtime import Runtime, in_worker_thread, runtime_of
 from turbine_operator.operations import observing
 from turbine_operator.operations.resources import Outcome, StackResource
 
 RESOURCE = (API_GROUP, API_VERSION, PLURAL)
+FOLLOW_UP_TICK_SECONDS = min(FIRST_FOLLOW_UP_SECONDS, poll_interval_from_environment())
 
 
 def _resource(body: kopf.Body) -> StackResource:
@@ -71,20 +73,50 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, reason: str, 
     _apply(runtime, resource, outcome, body, patch)
 
 
+def _in_flight(status: kopf.Status, **_: Any) -> bool:
+    return is_reconciling(status.get("conditions") or [])
+
+
+def _settled(status: kopf.Status, **_: Any) -> bool:
+    return not _in_flight(status)
+
+
+# Two timers with complementary filters, so kopf runs exactly one per TurbineStack: a close one while
+# an operation is in flight, a slow one once it settled. kopf starts and stops them as the status
+# changes; a tick that is not due costs no AWS call and no thread.
+@kopf.timer(*RESOURCE, interval=FOLLOW_UP_TICK_SECONDS, when=_in_flight)
+async def follow_operation(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    """Follows an operation in flight as closely as its age warrants (core/scheduling.py)."""
+    runtime = runtime_of(memo)
+    uid, generation = str(body.metadata.uid), int(body.metadata.get("generation", 0))
+    if runtime.follow_ups.due(uid, generation, time.monotonic(), runtime.settings.poll_interval):
+        resource = _resource(body)
+        await in_worker_thread(runtime, lambda: _follow(runtime, resource, body, patch, resync=False))
+
+
 @kopf.timer(
-    *RESOURCE, interval=poll_interval_from_environment(), initial_delay=poll_interval_from_environment()
+    *RESOURCE,
+    interval=poll_interval_from_environment(),
+    initial_delay=poll_interval_from_environment(),
+    when=_settled,
 )
 def follow(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    """Follows in-flight operations, re-checks settled stacks, runs drift detection, copies worker figures."""
+    """Re-checks settled stacks, runs drift detection, copies worker figures."""
     runtime = runtime_of(memo)
-    resource = _resource(body)
+    runtime.follow_ups.forget(str(body.metadata.uid))
+    _follow(runtime, _resource(body), body, patch, resync=True)
+
+
+def _follow(
+    runtime: Runtime, resource: StackResource, body: kopf.Body, patch: kopf.Patch, *, resync: bool
+) -> None:
     if resource.suspended:
         return  # the change handlers record the suspension; nothing to follow meanwhile
     with runtime.locks.held(resource.uid, wait=False) as acquired:
         if not acquired:
             return  # a change handler is working on this stack right now; the next tick looks again
         now = datetime.datetime.now(datetime.UTC)
-        if follow_up_due(resource.status, now, runtime.settings.resync_interval):
+        if not resync or follow_up_due(resource.status, now, runtime.settings.resync_interval):
             outcome: Outcome | None = _reconcile("timer", runtime, resource)
         else:
             # Drift writes conditions too, so it runs only on ticks without a reconcile.
@@ -117,5 +149,6 @@ def delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_:
         )
         raise kopf.TemporaryError(message or "deleting", delay=outcome.retry_after or 15)
     runtime.locks.forget(resource.uid)
+    runtime.follow_ups.forget(resource.uid)
     runtime.reconciler.forget(resource.uid)
     observing.forget(resource.uid, STACKS, runtime.workers)
