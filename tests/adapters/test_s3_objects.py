@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
+import threading
+import time
 
 import pytest
 from botocore.response import StreamingBody
@@ -10,7 +13,7 @@ from botocore.response import StreamingBody
 from stubbed.aws import BUCKET, REGION, RecordingStubber
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.cloudformation import StackGateway
-from turbine_operator.adapters.s3_objects import RememberedObject, RememberedObjects
+from turbine_operator.adapters.s3_objects import RememberedObject, RememberedObjects, UploadedBundles
 from turbine_operator.core.additions import LARGEST_TEMPLATE
 from turbine_operator.core.errors import AwsAccessDenied
 
@@ -131,3 +134,45 @@ def test_putting_an_object_again_replaces_it() -> None:
     store.put(BUCKET, "a", '"2"', b"123456")
     assert store.get(BUCKET, "a") == RememberedObject('"2"', b"123456")
     assert store.size == 6
+
+
+# Bundles: a fleet that needs the same bundle at once uploads it once.
+
+
+def test_a_bundle_is_uploaded_once_by_stacks_that_need_it_together() -> None:
+    uploads = UploadedBundles()
+    started = threading.Barrier(8)
+    runs: list[int] = []
+
+    def upload() -> int:
+        runs.append(1)
+        time.sleep(0.05)  # the others arrive while the first one uploads
+        return 3
+
+    def stack() -> int:
+        started.wait()
+        return uploads.ensure(("role", "eu-west-1", "bucket", "bundles/abc/"), upload)
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: stack(), range(8)))
+    assert len(runs) == 1
+    assert sorted(results) == [0] * 7 + [3]
+
+
+def test_another_role_or_an_expired_record_or_a_failed_upload_uploads_again() -> None:
+    now = [0.0]
+    uploads = UploadedBundles(ttl_seconds=300.0, clock=lambda: now[0])
+    key = ("role-a", "eu-west-1", "bucket", "bundles/abc/")
+    assert uploads.ensure(key, lambda: 2) == 2
+    assert uploads.ensure(key, lambda: 2) == 0
+    assert uploads.ensure(("role-b", *key[1:]), lambda: 1) == 1
+    now[0] = 300.0
+    assert uploads.ensure(key, lambda: 0) == 0  # listed again: nothing missing
+
+    def failing() -> int:
+        raise RuntimeError("throttled")
+
+    other = ("role-a", "eu-west-1", "bucket", "bundles/def/")
+    with pytest.raises(RuntimeError):
+        uploads.ensure(other, failing)
+    assert uploads.ensure(other, lambda: 2) == 2

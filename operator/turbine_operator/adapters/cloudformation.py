@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from turbine_operator.adapters.aws_errors import NOT_MODIFIED, aws_call, error_code, error_message
 from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.s3_objects import RememberedObjects
+from turbine_operator.adapters.s3_objects import RememberedObjects, UploadedBundles
 from turbine_operator.core.additions import LARGEST_TEMPLATE
 from turbine_operator.core.errors import AwsError, AwsValidationError
 from turbine_operator.core.naming import CHANGE_SET_PREFIX, OWNER_UID_TAG
@@ -86,9 +86,10 @@ class StackGateway:
         region: str,
         role_arn: str | None,
         remembered: RememberedObjects | None = None,
+        uploads: UploadedBundles | None = None,
     ) -> None:
         self.region = region
-        self._remembered = remembered
+        self._remembered, self._uploads = remembered, uploads
         self._sessions, self._role_arn = sessions, role_arn
         self._cloudformation = sessions.client("cloudformation", region, role_arn)
         self._s3 = sessions.client("s3", region, role_arn)
@@ -157,6 +158,12 @@ class StackGateway:
 
         Keys are content-addressed, so an existing key already holds exactly these bytes.
         """
+        if self._uploads is None:
+            return self._upload_missing(desired)
+        key = (self._role_arn or "", self.region, desired.bucket, desired.key_prefix)
+        return self._uploads.ensure(key, lambda: self._upload_missing(desired))
+
+    def _upload_missing(self, desired: DesiredStack) -> int:
         with aws_call("ListObjectsV2"):
             pages = self._s3.get_paginator("list_objects_v2").paginate(
                 Bucket=desired.bucket, Prefix=desired.key_prefix

@@ -14,7 +14,7 @@ from typing import Any
 
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.cloudformation import StackGateway
-from turbine_operator.adapters.s3_objects import RememberedObjects
+from turbine_operator.adapters.s3_objects import RememberedObjects, UploadedBundles
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core import planning
 from turbine_operator.core.bundle import TurbineSources
@@ -80,6 +80,7 @@ class Reconciler:
         self._settings = settings
         self._clock = clock
         self._remembered = RememberedObjects()
+        self._uploads = UploadedBundles()
 
     def reconcile(self, resource: StackResource) -> Outcome:
         now = timestamp(self._clock())
@@ -91,7 +92,9 @@ class Reconciler:
             return self._suspended(resource, spec, now)
         try:
             # Building the gateway may assume spec.roleArn, which AWS can refuse like any call.
-            gateway = StackGateway(self._sessions, spec.region, spec.role_arn, self._remembered)
+            gateway = StackGateway(
+                self._sessions, spec.region, spec.role_arn, self._remembered, self._uploads
+            )
             stack = gateway.observe_stack(spec.stack_name)
             spec = dataclasses.replace(spec, image_id=_image_of(spec, stack, gateway))
             fetched = fetch_references(spec, resource.namespace, self._objects, gateway)
