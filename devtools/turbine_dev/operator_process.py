@@ -24,13 +24,15 @@ def start_operator_process(
     settings: Mapping[str, str] | None = None,
     spawned: Callable[[ManagedProcess], None] | None = None,
     verbose: bool = False,
+    started: str = STARTED_MESSAGE,
 ) -> ManagedProcess:
     """Starts the operator on the local control plane and the embedded AWS, and waits for its start-up.
 
     `namespaces` empty means all namespaces; `metrics_port` None means no metrics server;
     `settings` are TURBINE_* variables on top of the defaults; `spawned` runs as soon as the process
     exists, before it has connected to anything (the chaos harness arms the emulator's kill hook there);
-    `verbose` adds kopf's debug log (every status patch), which the chaos harness reads back.
+    `verbose` adds kopf's debug log (every status patch), which the chaos harness reads back;
+    `started` is the log line that says it is up (a standby says it waits for the Lease instead).
     """
     env = {
         **os.environ,
@@ -53,7 +55,7 @@ def start_operator_process(
     try:
         if spawned is not None:
             spawned(operator)
-        operator.wait_until(lambda: STARTED_MESSAGE in operator.log_tail(200), 60, "start-up")
+        operator.wait_until(lambda: started in operator.log_tail(200), 60, "start-up")
     except BaseException:
         operator.stop()
         raise

@@ -14,6 +14,7 @@ import yaml
 from turbine_operator import __version__
 from turbine_operator.adapters.sources import LAMBDAS_DIR_ENV, TEMPLATES_DIR_ENV, load_turbine_sources
 from turbine_operator.core.errors import SpecError
+from turbine_operator.core.leadership import DEFAULT_LEASE_NAME
 from turbine_operator.core.rendering import Owner, desired_stack
 from turbine_operator.core.spec import parse_spec
 from turbine_operator.manifests import ManifestError, ManifestObjects
@@ -85,6 +86,30 @@ def _parser() -> argparse.ArgumentParser:
         help="use kopf peering (needs the KopfPeering CRD); by default the operator runs standalone",
     )
     run.add_argument(
+        "--shard-selector",
+        metavar="SELECTOR",
+        help=(
+            "serve only the TurbineStacks this label selector matches, e.g. turbine.dev/shard=a (one"
+            " Deployment per shard; the API server filters) [TURBINE_SHARD_SELECTOR]"
+        ),
+    )
+    run.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help=(
+            "hot standby for more than one replica: act only while holding a coordination.k8s.io Lease, take"
+            " over within about 20 s when the leader dies [TURBINE_LEADER_ELECT=1]"
+        ),
+    )
+    run.add_argument(
+        "--leader-election-namespace",
+        help="namespace of the Lease (default: POD_NAMESPACE) [TURBINE_LEADER_ELECTION_NAMESPACE]",
+    )
+    run.add_argument(
+        "--leader-election-id",
+        help=f"name of the Lease (default {DEFAULT_LEASE_NAME}) [TURBINE_LEADER_ELECTION_ID]",
+    )
+    run.add_argument(
         "--cfn-dir", type=Path, help=f"folder with Turbine's templates and scripts [{TEMPLATES_DIR_ENV}]"
     )
     run.add_argument(
@@ -122,6 +147,7 @@ def _run(options: argparse.Namespace) -> int:
         "TURBINE_METRICS_PORT": options.metrics_port,
         "TURBINE_METRICS_ADDRESS": options.metrics_address,
         "TURBINE_MAX_CONCURRENT_UPDATES": options.max_concurrent_updates,
+        "TURBINE_SHARD_SELECTOR": options.shard_selector,
         TEMPLATES_DIR_ENV: options.cfn_dir,
         LAMBDAS_DIR_ENV: options.lambdas_dir,
     }
@@ -135,8 +161,24 @@ def _run(options: argparse.Namespace) -> int:
         argv.append("--verbose")
     from kopf.cli import main as kopf_main  # noqa: PLC0415 - only `run` needs kopf's CLI
 
-    kopf_main(args=argv, prog_name="turbine-operator run")
-    return 0
+    def operator() -> None:
+        kopf_main(args=argv, prog_name="turbine-operator run")
+
+    if not (options.leader_elect or os.environ.get("TURBINE_LEADER_ELECT") == "1"):
+        operator()
+        return 0
+    namespace = (
+        options.leader_election_namespace
+        or os.environ.get("TURBINE_LEADER_ELECTION_NAMESPACE")
+        or os.environ.get("POD_NAMESPACE")
+    )
+    if not namespace:
+        print("--leader-elect needs --leader-election-namespace or POD_NAMESPACE", file=sys.stderr)
+        return 2
+    lease = options.leader_election_id or os.environ.get("TURBINE_LEADER_ELECTION_ID") or DEFAULT_LEASE_NAME
+    from turbine_operator.leader_election import run_as_leader  # noqa: PLC0415 - needs the Kubernetes client
+
+    return run_as_leader(operator, namespace, lease, options.liveness)
 
 
 def _render(options: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import ProtocolError
 
-from turbine_operator.adapters.cluster import ClusterObjects, _cluster_error, _stored
+from turbine_operator.adapters.cluster import ClusterObjects, _stored, cluster_error
 from turbine_operator.core.errors import ClusterError
 from turbine_operator.core.references import SourceKind, StoredObject
 
@@ -90,12 +90,12 @@ def test_an_empty_object_is_stored_without_keys(kind: SourceKind) -> None:
     ],
 )
 def test_an_api_error_is_transient_only_when_a_retry_may_succeed(status: int | None, transient: bool) -> None:
-    assert _cluster_error("reading Secret airflow/tokens", api_error(status)).transient is transient
+    assert cluster_error("reading Secret airflow/tokens", api_error(status)).transient is transient
 
 
 @pytest.mark.parametrize("status", [0, 403, 404, 429, 500])
 def test_an_api_error_message_has_the_action_status_and_reason_but_never_the_body(status: int) -> None:
-    error = _cluster_error("reading Secret airflow/tokens", api_error(status, "Forbidden"))
+    error = cluster_error("reading Secret airflow/tokens", api_error(status, "Forbidden"))
     assert str(error) == f"reading Secret airflow/tokens: HTTP {status} Forbidden"
     assert "hunter2" not in str(error)
     assert "aHVudGVyMg" not in str(error)
@@ -103,8 +103,7 @@ def test_an_api_error_message_has_the_action_status_and_reason_but_never_the_bod
 
 def test_an_api_error_without_a_reason_has_no_trailing_space() -> None:
     assert (
-        str(_cluster_error("reading ConfigMap a/b", api_error(500, None)))
-        == "reading ConfigMap a/b: HTTP 500"
+        str(cluster_error("reading ConfigMap a/b", api_error(500, None))) == "reading ConfigMap a/b: HTTP 500"
     )
 
 

@@ -133,10 +133,47 @@ def test_replicas_zero_stops_the_operator() -> None:
     assert one(render_chart({"replicas": 0}), "Deployment")["spec"]["replicas"] == 0
 
 
+def _container(documents: list[Document]) -> dict[str, Any]:
+    container: dict[str, Any] = one(documents, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+def test_hot_standby_runs_replicas_on_a_lease_with_rolling_updates() -> None:
+    documents = render_chart({"replicas": 2, "leaderElection": {"enabled": True}})
+    deployment = one(documents, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    container = _container(documents)
+    assert "--leader-elect" in container["args"]
+    assert "--leader-election-id=turbine-operator" in container["args"]
+    fields = {
+        e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in container["env"]
+    }
+    assert (fields["POD_NAMESPACE"], fields["POD_NAME"]) == ("metadata.namespace", "metadata.name")
+    roles = [doc for doc in find(documents, "Role") if doc["metadata"]["name"].endswith("-leader-election")]
+    assert [rule["resources"] for rule in roles[0]["rules"]] == [["leases"]]
+    assert roles[0]["metadata"]["namespace"] == OPERATOR_NAMESPACE
+
+
+def test_without_leader_election_one_replica_and_recreate() -> None:
+    documents = render_chart({})
+    assert one(documents, "Deployment")["spec"]["strategy"]["type"] == "Recreate"
+    assert not any("--leader-elect" in arg for arg in _container(documents)["args"])
+    assert not [doc for doc in find(documents, "Role") if "leader" in doc["metadata"]["name"]]
+
+
+def test_a_shard_serves_the_turbine_stacks_its_selector_matches() -> None:
+    args = _container(render_chart({"shardSelector": "turbine.dev/shard in (a, b)"}))["args"]
+    assert "--shard-selector=turbine.dev/shard in (a, b)" in args
+
+
 # --- Values the schema refuses ------------------------------------------------------------------------------
 
 REFUSED = [
     pytest.param({"replicas": 2}, "/replicas", id="two-active-replicas"),
+    pytest.param({"replicas": 2, "leaderElection": {"enabled": False}}, "/replicas", id="two-without-lease"),
+    pytest.param({"replicas": 11, "leaderElection": {"enabled": True}}, "/replicas", id="too-many"),
+    pytest.param({"leaderElection": {"enabled": "yes"}}, "/leaderElection/enabled", id="enabled-as-string"),
     pytest.param({"replicas": "1"}, "/replicas", id="replicas-as-string"),
     pytest.param({"replica": 1}, "replica", id="misspelt-key"),
     pytest.param({"watchNamespaces": ["Data_Team"]}, "/watchNamespaces/0", id="invalid-namespace"),
@@ -200,6 +237,10 @@ def _server_dry_run(control_plane: ControlPlane, documents: list[Document]) -> l
             {"aws": {"irsa": {"roleArn": "arn:aws:iam::111122223333:role/t"}, "credentialsSecret": "k"}},
         ),
         ("stopped", {"replicas": 0}),
+        (
+            "hot-standby",
+            {"replicas": 2, "leaderElection": {"enabled": True}, "shardSelector": "turbine.dev/shard=a"},
+        ),
     ],
 )
 def test_variant_passes_a_server_side_dry_run(

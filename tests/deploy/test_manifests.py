@@ -136,6 +136,43 @@ def test_irsa_example_annotates_the_service_account() -> None:
     assert len(documents) == len(render(MANIFESTS)), "the example is the base plus the annotation"
 
 
+def _container(deployment: Document) -> Document:
+    container: Document = deployment["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+def test_hot_standby_example_elects_a_leader_on_a_lease() -> None:
+    documents = render(MANIFESTS / "examples" / "hot-standby")
+    deployment = one(documents, "Deployment", "turbine-operator")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}
+    assert "--leader-elect" in _container(deployment)["args"]
+    env = {item["name"] for item in _container(deployment)["env"]}
+    assert {"POD_NAME", "POD_NAMESPACE"} <= env
+    role = one(documents, "Role", "turbine-operator-leader-election")
+    assert role["metadata"]["namespace"] == OPERATOR_NAMESPACE
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}
+    ]
+
+
+def test_shards_example_serves_disjoint_label_selections() -> None:
+    documents = render(MANIFESTS / "examples" / "shards")
+    deployments = find(documents, "Deployment")
+    selectors = sorted(
+        arg.removeprefix("--shard-selector=")
+        for deployment in deployments
+        for arg in _container(deployment)["args"]
+        if arg.startswith("--shard-selector=")
+    )
+    assert selectors == ["!turbine.dev/shard", "turbine.dev/shard=a", "turbine.dev/shard=b"]
+    images = {_container(deployment)["image"] for deployment in deployments}
+    assert len(images) == 1
+    # Each Deployment owns its own pods.
+    instances = {d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"] for d in deployments}
+    assert len(instances) == len(deployments) == 3
+
+
 def _expressions(rule: Document) -> list[str]:
     return [item["expr"] for group in rule["spec"]["groups"] for item in group["rules"]]
 
@@ -235,6 +272,11 @@ def test_namespaced_variant_and_irsa_example_pass_a_server_side_dry_run(
     assert "role.rbac.authorization.k8s.io/turbine-operator" in output
     assert "clusterrole.rbac.authorization.k8s.io" not in output
     assert "serviceaccount/turbine-operator" in _dry_run(control_plane, MANIFESTS / "examples" / "irsa")
+    standby = _dry_run(control_plane, MANIFESTS / "examples" / "hot-standby")
+    assert "role.rbac.authorization.k8s.io/turbine-operator-leader-election" in standby
+    assert "deployment.apps/turbine-operator-shard-b" in _dry_run(
+        control_plane, MANIFESTS / "examples" / "shards"
+    )
 
 
 @pytest.mark.integration

@@ -14,14 +14,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import kubernetes
 import pytest
 from kopf._cogs.clients import api as kopf_api
+from kubernetes import config
 
 from turbine_dev.controlplane import ControlPlane, local_control_plane
 from turbine_dev.embedded_aws import EmbeddedAws
 from turbine_dev.kube import KubeApi, wait_for
 from turbine_dev.operator_runner import running_operator
 from turbine_dev.probes import turbine_stack
+from turbine_operator.adapters.leases import Leases
+from turbine_operator.operations.leadership import LeaderElector
 
 from .support import (
     MANIFESTS,
@@ -268,3 +272,33 @@ def test_base_cluster_role_with_a_namespace_flag(
         if "/api/v1/namespaces" not in str(error):
             pytest.fail(f"refused for another reason than listing namespaces: {error}")
         raise
+
+
+def test_leader_election_needs_nothing_beyond_its_role(control_plane: ControlPlane, kube: KubeApi) -> None:
+    """The chart's hot standby: the ServiceAccount with only the leader-election Role takes, renews and
+    releases the Lease in the release namespace (a refusal would raise a ClusterError)."""
+    documents = render_chart({"replicas": 2, "leaderElection": {"enabled": True}})
+    apply(operator_namespace(documents), control_plane.kubeconfig)
+    chosen = [
+        doc
+        for doc in documents
+        if doc["kind"] == "ServiceAccount"
+        or (doc["kind"] in ("Role", "RoleBinding") and doc["metadata"]["name"].endswith("-leader-election"))
+    ]
+    rbac = isolated_rbac(chosen, uuid.uuid4().hex[:6])
+    apply(rbac, control_plane.kubeconfig)
+    try:
+        client = config.new_client_from_config(  # type: ignore[no-untyped-call,unused-ignore]  # typed from kubernetes 36
+            config_file=str(service_account_kubeconfig(control_plane, rbac))
+        )
+        lease_name = f"turbine-operator-{uuid.uuid4().hex[:6]}"
+        elector = LeaderElector(Leases(client, OPERATOR_NAMESPACE, lease_name), "replica-a")
+        assert elector.try_acquire(None) is None
+        assert elector.renew()
+        elector.release()
+        lease = kubernetes.client.CoordinationV1Api(kube.api_client).read_namespaced_lease(
+            lease_name, OPERATOR_NAMESPACE
+        )
+        assert lease.spec.holder_identity in (None, "")
+    finally:
+        delete([doc for doc in rbac if doc["kind"] != "ServiceAccount"], control_plane.kubeconfig)

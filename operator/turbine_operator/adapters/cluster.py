@@ -79,7 +79,7 @@ class ClusterObjects:
         except ApiException as error:
             if error.status == 404:
                 return
-            raise _cluster_error(f"requesting a reconcile of {namespace}/{name}", error) from None
+            raise cluster_error(f"requesting a reconcile of {namespace}/{name}", error) from None
 
 
 def _read_or_none(action: str, read: Callable[[], Any]) -> Any:
@@ -89,7 +89,7 @@ def _read_or_none(action: str, read: Callable[[], Any]) -> Any:
     except ApiException as error:
         if error.status == 404:
             return None
-        raise _cluster_error(action, error) from None
+        raise cluster_error(action, error) from None
     except HTTPError as error:
         raise ClusterError(f"{action}: {type(error).__name__}", transient=True) from None
 
@@ -116,7 +116,7 @@ def _decoded(value: object) -> bytes:
         return b""
 
 
-def _cluster_error(action: str, error: ApiException) -> ClusterError:
+def cluster_error(action: str, error: ApiException) -> ClusterError:
     status = int(error.status or 0)
     # Only the status and reason: an API error body may echo the object it refused.
     transient = status in {0, 408, 429} or status >= 500

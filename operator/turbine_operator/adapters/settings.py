@@ -24,6 +24,8 @@ class OperatorSettings:
     drift_detections_per_minute: float = 10.0
     # Stack updates in flight at once, operator-wide (0: no limit); creations are not limited.
     max_concurrent_updates: int = 10
+    # A label selector: this replica serves only the TurbineStacks it matches (one shard of several).
+    shard_selector: str = ""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
@@ -44,6 +46,7 @@ class OperatorSettings:
             max_concurrent_updates=int(
                 _number(environ, "TURBINE_MAX_CONCURRENT_UPDATES", cls.max_concurrent_updates)
             ),
+            shard_selector=environ.get("TURBINE_SHARD_SELECTOR", "").strip(),
         )
 
 

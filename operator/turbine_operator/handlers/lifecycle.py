@@ -13,6 +13,7 @@ from turbine_operator.adapters.cluster import ClusterObjects, api_client
 from turbine_operator.adapters.metrics import STACKS, MetricsServer, observe_client, observe_update_slots
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.adapters.sources import load_turbine_sources
+from turbine_operator.core.naming import API_GROUP, PLURAL
 from turbine_operator.handlers.diffbase import DigestedDiffBaseStorage
 from turbine_operator.handlers.runtime import RUNTIME_KEY, ObjectLocks, Runtime, runtime_of
 from turbine_operator.operations.deletion import Deleter
@@ -64,6 +65,9 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     config = OperatorSettings.from_environment()
     configure_kopf(settings)
+    if config.shard_selector:
+        # Server-side: the API server sends this replica only its shard's TurbineStacks (list and watch).
+        settings.watching.label_selectors[API_GROUP, PLURAL] = config.shard_selector
     sessions = AwsSessions(observer=observe_client)
     sources = load_turbine_sources()
     cluster = ClusterObjects(api_client())
@@ -96,11 +100,12 @@ def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
         executor=settings.execution.executor,
     )
     logger.info(
-        "Turbine Operator started: default region %s, poll every %.0f s, resync every %.0f s, metrics %s",
+        "Turbine Operator started: default region %s, poll every %.0f s, resync every %.0f s, metrics %s%s",
         config.default_region,
         config.poll_interval,
         config.resync_interval,
         f"on port {metrics.port}" if metrics else "off",
+        f", serving the shard {config.shard_selector}" if config.shard_selector else "",
     )
 
 
