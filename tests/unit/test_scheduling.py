@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import collections
 import datetime
 from typing import Any
 
 import pytest
 
-from turbine_operator.core.scheduling import FollowUps, follow_up_delay, follow_up_due, parse_timestamp
+from turbine_operator.core.scheduling import (
+    FollowUps,
+    follow_up_delay,
+    follow_up_due,
+    parse_timestamp,
+    spread_offset,
+)
 
 NOW = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=datetime.UTC)
 RESYNC = 600.0
@@ -108,3 +115,12 @@ def test_a_spec_change_in_flight_or_a_settled_stack_starts_young_again() -> None
     assert not follow_ups.due("uid", 2, 601.1, 15.0)
     follow_ups.forget("uid")
     assert follow_ups.due("uid", 2, 601.2, 15.0)
+
+
+def test_a_fleets_settled_timers_are_spread_over_the_interval() -> None:
+    offsets = [spread_offset(f"uid-{index}", 15.0) for index in range(1000)]
+    assert all(7.5 <= offset < 22.5 for offset in offsets)
+    assert spread_offset("uid-1", 15.0) == spread_offset("uid-1", 15.0)  # stable across restarts
+    # Spread evenly enough: no second of the interval takes more than twice its share.
+    per_second = collections.Counter(int(offset) for offset in offsets)
+    assert max(per_second.values()) < 2 * 1000 / 15

@@ -18,6 +18,9 @@ from botocore.credentials import RefreshableCredentials
 from turbine_operator.adapters.aws_errors import aws_call
 
 ROLE_SESSION_NAME = "turbine-operator"
+# As many pooled connections per client as there are handler threads (kopf's executor): with botocore's
+# default of 10, threads beyond the tenth wait for a connection or open throwaway ones.
+CONNECTIONS_PER_CLIENT = 32
 ASSUMED_ROLE_SECONDS = 3600
 
 
@@ -25,7 +28,9 @@ class AwsSessions:
     def __init__(self, *, max_attempts: int = 5, observer: Any = None) -> None:
         # Standard retry mode retries throttling and 5xx with capped backoff before we ever see them.
         self._config = Config(
-            retries={"mode": "standard", "max_attempts": max_attempts}, user_agent_extra="turbine-operator"
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            user_agent_extra="turbine-operator",
+            max_pool_connections=CONNECTIONS_PER_CLIENT,
         )
         self._lock = threading.Lock()
         self._sessions: dict[str | None, boto3.Session] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -65,3 +66,9 @@ class FollowUps:
     def forget(self, uid: str) -> None:
         """The operation settled (or the TurbineStack is gone): the next one starts young."""
         self._seen.pop(uid, None)
+
+
+def spread_offset(key: str, interval_seconds: float) -> float:
+    """A stable offset in [interval/2, 3*interval/2) derived from `key` (a uid): spreads a fleet's timers."""
+    fraction = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") / 2**32
+    return interval_seconds * (0.5 + fraction)

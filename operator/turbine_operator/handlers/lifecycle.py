@@ -8,7 +8,7 @@ from typing import Any
 
 import kopf
 
-from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws_sessions import CONNECTIONS_PER_CLIENT, AwsSessions
 from turbine_operator.adapters.cluster import ClusterObjects, api_client
 from turbine_operator.adapters.metrics import STACKS, MetricsServer, observe_client, observe_update_slots
 from turbine_operator.adapters.settings import OperatorSettings
@@ -47,7 +47,9 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
         logging.getLogger(noisy).setLevel(max(logging.getLogger(noisy).level, logging.INFO))
     settings.networking.request_timeout = 60
     settings.networking.connect_timeout = 10
-    settings.execution.max_workers = 16
+    # Handler threads: AWS calls block a thread for tens of milliseconds each, so a fleet resuming at once
+    # needs more than kopf's default; the boto3 clients pool as many connections (aws_sessions.py).
+    settings.execution.max_workers = CONNECTIONS_PER_CLIENT
     settings.background.instant_exit_timeout = IN_FLIGHT_TICK_GRACE_SECONDS
     # No cluster-wide watching of namespaces and CRDs: the operator works with exactly the RBAC in
     # manifests/ (namespaces are named exactly, without globs, and the CRD is installed with it).

@@ -12,7 +12,7 @@ from turbine_operator.adapters.metrics import RECONCILE_DURATION, RECONCILES, ST
 from turbine_operator.adapters.settings import poll_interval_from_environment
 from turbine_operator.core.conditions import is_reconciling
 from turbine_operator.core.naming import API_GROUP, API_VERSION, PLURAL
-from turbine_operator.core.scheduling import FIRST_FOLLOW_UP_SECONDS, follow_up_due
+from turbine_operator.core.scheduling import FIRST_FOLLOW_UP_SECONDS, follow_up_due, spread_offset
 from turbine_operator.handlers.runtime import Runtime, in_worker_thread, runtime_of
 from turbine_operator.operations import observing
 from turbine_operator.operations.resources import Outcome, StackResource
@@ -94,12 +94,13 @@ async def follow_operation(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, 
         await in_worker_thread(runtime, lambda: _follow(runtime, resource, body, patch, resync=False))
 
 
-@kopf.timer(
-    *RESOURCE,
-    interval=poll_interval_from_environment(),
-    initial_delay=poll_interval_from_environment(),
-    when=_settled,
-)
+def _spread(body: kopf.Body, **_: Any) -> float:
+    """Each TurbineStack's first settled tick at its own offset within the interval, so the timers of a
+    fleet that started together do not all fire in the same second."""
+    return spread_offset(str(body.metadata.uid), poll_interval_from_environment())
+
+
+@kopf.timer(*RESOURCE, interval=poll_interval_from_environment(), initial_delay=_spread, when=_settled)
 def follow(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     """Re-checks settled stacks, runs drift detection, copies worker figures."""
     runtime = runtime_of(memo)
