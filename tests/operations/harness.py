@@ -138,6 +138,7 @@ class StubbedAws:
         tagged: bool = True,
         parameters: Mapping[str, str] | None = None,
         applied_hash: str | None = None,
+        last_updated: datetime.datetime | None = None,
     ) -> None:
         """A stack tagged as owned by `owner_uid`; untagged (as in review on real AWS) if not `tagged`.
 
@@ -153,6 +154,7 @@ class StubbedAws:
             outputs=outputs,
             termination_protection=termination_protection,
             parameters=None if parameters is None else dict(sorted(parameters.items())),
+            last_updated=last_updated,
         )
         self.cloudformation.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": requested_as})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 
 import pytest
@@ -237,6 +238,35 @@ def test_an_unchanged_spec_only_describes_the_stack(
     assert outcome.announcement is None
 
 
+def test_a_settled_stack_is_compared_with_its_template_again_only_after_it_changed(
+    aws: StubbedAws, reconciler: Reconciler
+) -> None:
+    desired = desired_for(stack_resource())
+    resource = stack_resource(
+        status={"stackName": STACK_NAME, "stackId": STACK_ID, "lastAppliedHash": desired.hash}
+    )
+    updated = datetime.datetime(2026, 11, 1, 9, 30, tzinfo=datetime.UTC)
+    aws.stack(
+        "UPDATE_COMPLETE", parameters=desired.parameters, applied_hash=desired.hash, last_updated=updated
+    )
+    aws.original_template(desired)
+    reconciler.reconcile(resource)
+    # The next resync: nothing moved, so the last comparison holds and the template is not read.
+    aws.stack(
+        "UPDATE_COMPLETE", parameters=desired.parameters, applied_hash=desired.hash, last_updated=updated
+    )
+    outcome = reconciler.reconcile(resource)
+    assert conditions(outcome)["Drifted"]["reason"] == "InSync"
+    # Someone updated the stack outside the operator: its LastUpdatedTime moved, so it is read again.
+    later = updated + datetime.timedelta(hours=1)
+    aws.stack("UPDATE_COMPLETE", parameters=desired.parameters, applied_hash=desired.hash, last_updated=later)
+    aws.original_template(desired)
+    reconciler.reconcile(resource)
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks", "GetTemplate", "DescribeStacks", "DescribeStacks", "GetTemplate"]
+
+
 def test_an_unchanged_spec_turns_termination_protection_on(aws: StubbedAws, reconciler: Reconciler) -> None:
     resource = stack_resource(spec(terminationProtection=True))
     desired = desired_for(resource)
@@ -379,14 +409,15 @@ def test_an_untagged_stack_in_review_with_our_manual_change_set_waits_for_approv
 # ClientRequestTokens: equal for retries of one request, different for every new attempt
 
 
-def _queue_change_set(aws: StubbedAws, desired: DesiredStack) -> None:
+def _queue_change_set(aws: StubbedAws, desired: DesiredStack, first: bool) -> None:
     aws.no_stack()
-    aws.bundle_listing(desired, present=True)
+    if first:  # the operator lists a bundle once; later change sets trust it (UploadedBundles)
+        aws.bundle_listing(desired, present=True)
     name = change_set_for(desired, in_review=True)
     aws.create_change_set(desired, name, "CREATE", change_set_token(name, "CREATE"))
 
 
-def _queue_execute(aws: StubbedAws, desired: DesiredStack) -> None:
+def _queue_execute(aws: StubbedAws, desired: DesiredStack, first: bool) -> None:
     name = change_set_for(desired)
     aws.stack("UPDATE_COMPLETE")
     aws.change_set(name, changes=[resource_change("Add", "TaskQueue", QUEUE)])
@@ -404,7 +435,7 @@ def _queue_execute(aws: StubbedAws, desired: DesiredStack) -> None:
 def test_a_retried_request_repeats_its_token(
     aws: StubbedAws,
     reconciler: Reconciler,
-    queue: Callable[[StubbedAws, DesiredStack], None],
+    queue: Callable[[StubbedAws, DesiredStack, bool], None],
     operation: str,
     parameter: str,
 ) -> None:
@@ -413,8 +444,8 @@ def test_a_retried_request_repeats_its_token(
         stack_resource(status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH}, generation=generation)
         for generation in generations
     ]
-    for resource in resources:
-        queue(aws, desired_for(resource))
+    for index, resource in enumerate(resources):
+        queue(aws, desired_for(resource), index == 0)
         reconciler.reconcile(resource)
 
     aws.verify()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,6 +82,9 @@ class Reconciler:
         self._clock = clock
         self._remembered = RememberedObjects()
         self._uploads = UploadedBundles()
+        # Per TurbineStack: what the last spec comparison saw, and its differences.
+        self._comparisons: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._comparisons_lock = threading.Lock()
 
     def reconcile(self, resource: StackResource) -> Outcome:
         now = timestamp(self._clock())
@@ -165,7 +169,7 @@ class Reconciler:
         memory = recovered_memory(seen.memory, stack, seen.latest.token if seen.latest else None)
         differences = None
         if planning.needs_spec_comparison(intent, stack, memory, owner_alive):
-            differences = self._spec_differences(seen)
+            differences = self._spec_differences(resource.uid, seen)
         change_set = None
         if planning.needs_change_set(intent, stack, memory, differences, owner_alive):
             assert stack is not None
@@ -219,6 +223,8 @@ class Reconciler:
     def forget(self, uid: str) -> None:
         """The TurbineStack is gone: whatever slot it held is free."""
         self._slots.release(uid)
+        with self._comparisons_lock:
+            self._comparisons.pop(uid, None)
 
     def _account_update_slot(self, uid: str, action: planning.Action, stack: ObservedStack | None) -> None:
         if isinstance(action, planning.WaitForUpdateSlot):
@@ -234,9 +240,33 @@ class Reconciler:
             return False
         return self._objects.turbine_stack_uid(owner.namespace, owner.name) == owner.uid
 
+    def _spec_differences(self, uid: str, seen: _Observation) -> list[str]:
+        """At a settled resync: how the live stack differs from the spec.
+
+        The stack's template changes only with an update, which moves its LastUpdatedTime: while that,
+        the desired state and the stack's parameters and tags are what the last comparison saw, its
+        answer still holds and the template is not read again (GetTemplate was half an idle stack's calls).
+        """
+        assert seen.stack is not None
+        stack = seen.stack
+        seen_as = (
+            stack.stack_id,
+            stack.last_updated or "",
+            seen.desired.hash,
+            repr(sorted(stack.parameters.items())),
+            repr(sorted(stack.tags.items())),
+        )
+        with self._comparisons_lock:
+            remembered = self._comparisons.get(uid)
+        if remembered is not None and remembered[0] == seen_as:
+            return list(remembered[1])
+        differences = self._compare(seen)
+        with self._comparisons_lock:
+            self._comparisons[uid] = (seen_as, tuple(differences))
+        return differences
+
     @staticmethod
-    def _spec_differences(seen: _Observation) -> list[str]:
-        """At a settled resync: how the live stack differs from the spec."""
+    def _compare(seen: _Observation) -> list[str]:
         assert seen.stack is not None
         # Secret values are never compared: a difference would be reported with both values.
         secret = seen.desired.secret_parameters
