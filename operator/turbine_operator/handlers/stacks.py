@@ -91,7 +91,7 @@ async def follow_operation(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, 
     uid, generation = str(body.metadata.uid), int(body.metadata.get("generation", 0))
     if runtime.follow_ups.due(uid, generation, time.monotonic(), runtime.settings.poll_interval):
         resource = _resource(body)
-        await in_worker_thread(runtime, lambda: _follow(runtime, resource, body, patch, resync=False))
+        await in_worker_thread(runtime, lambda: _follow(runtime, resource, body, patch, settled=False))
 
 
 def _spread(body: kopf.Body, **_: Any) -> float:
@@ -105,11 +105,11 @@ def follow(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> Non
     """Re-checks settled stacks, runs drift detection, copies worker figures."""
     runtime = runtime_of(memo)
     runtime.follow_ups.forget(str(body.metadata.uid))
-    _follow(runtime, _resource(body), body, patch, resync=True)
+    _follow(runtime, _resource(body), body, patch, settled=True)
 
 
 def _follow(
-    runtime: Runtime, resource: StackResource, body: kopf.Body, patch: kopf.Patch, *, resync: bool
+    runtime: Runtime, resource: StackResource, body: kopf.Body, patch: kopf.Patch, *, settled: bool
 ) -> None:
     if resource.suspended:
         return  # the change handlers record the suspension; nothing to follow meanwhile
@@ -117,7 +117,8 @@ def _follow(
         if not acquired:
             return  # a change handler is working on this stack right now; the next tick looks again
         now = datetime.datetime.now(datetime.UTC)
-        if not resync or follow_up_due(resource.status, now, runtime.settings.resync_interval):
+        # In flight: every due look reconciles. Settled: once per resync interval, drift checks between.
+        if not settled or follow_up_due(resource.status, now, runtime.settings.resync_interval):
             outcome: Outcome | None = _reconcile("timer", runtime, resource)
         else:
             # Drift writes conditions too, so it runs only on ticks without a reconcile.
