@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
-from turbine_dev.controlplane import local_control_plane
-from turbine_dev.embedded_aws import embedded_aws
+from turbine_dev.bench_setup import bench_environment
 from turbine_dev.kube import KubeApi, wait_for
 from turbine_dev.operator_process import start_operator_process
 from turbine_dev.probes import aws_calls_from_metrics, turbine_stack
@@ -43,12 +40,8 @@ def main() -> int:  # noqa: PLR0915 - one straight measurement script
     parser.add_argument("-n", "--stacks", type=int, default=100)
     parser.add_argument("--window", type=float, default=30.0, help="seconds of idle time to measure")
     options = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="turbine-bench-"))
-    with local_control_plane(workdir / "cp") as plane, embedded_aws(workdir) as aws:
-        kube = KubeApi(plane.kubeconfig)
-        kube.install_crd()
-        kube.create_namespace(NAMESPACE)
-        aws.client("s3").create_bucket(Bucket=BUCKET)
+    with bench_environment([NAMESPACE], BUCKET) as env:
+        workdir, plane, aws, kube = env.workdir, env.plane, env.aws, env.kube
         port = free_port()
         workers_interval = 5.0  # measured per refresh, then scaled to the 60 s default
         settings = {

@@ -11,15 +11,11 @@ without it the strict emulator's operation times apply. Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from turbine_dev.controlplane import local_control_plane
-from turbine_dev.embedded_aws import embedded_aws
+from turbine_dev.bench_setup import bench_environment, cpu_seconds, memory_mib
 from turbine_dev.kube import REPO_ROOT, KubeApi, condition_of, wait_for
 from turbine_dev.operator_process import start_operator_process
 from turbine_dev.probes import MUTATING_OPERATIONS, aws_calls_from_metrics, turbine_stack
@@ -27,19 +23,6 @@ from turbine_dev.processes import free_port
 
 BUCKET = "turbine-bench-templates"
 NAMESPACE = "bench"
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU of the process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _peak_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _arguments() -> argparse.Namespace:
@@ -77,12 +60,8 @@ def _print_latency(what: str, latencies: list[float]) -> None:
 
 def main() -> int:
     options = _arguments()
-    workdir = Path(tempfile.mkdtemp(prefix="turbine-bench-"))
-    with local_control_plane(workdir / "cp") as plane, embedded_aws(workdir) as aws:
-        kube = KubeApi(plane.kubeconfig)
-        kube.install_crd()
-        kube.create_namespace(NAMESPACE)
-        aws.client("s3").create_bucket(Bucket=BUCKET)
+    with bench_environment([NAMESPACE], BUCKET) as env:
+        workdir, plane, aws, kube = env.workdir, env.plane, env.aws, env.kube
         if options.instant:
             aws.configure(operation_seconds=0.0, change_set_seconds=0.0, change_set_delete_seconds=0.0)
         metrics_port = free_port()
@@ -104,13 +83,13 @@ def main() -> int:
             timing = "instant CloudFormation" if options.instant else "timed CloudFormation operations"
             poll = f"poll interval {options.poll_interval or 'default'}"
             print(f"stacks:              {options.stacks} ({kind}, {timing}, {poll})")
-            cpu_before = _cpu_seconds(operator.pid)
+            cpu_before = cpu_seconds(operator.pid)
             applied: dict[str, float] = {}
             for index in range(options.stacks):
                 kube.create_stack(NAMESPACE, turbine_stack(f"airflow-{index}", BUCKET))
                 applied[f"airflow-{index}"] = time.monotonic()
             _print_latency("apply -> Ready:", _until_ready(kube, applied, 1))
-            cpu = _cpu_seconds(operator.pid) - cpu_before
+            cpu = cpu_seconds(operator.pid) - cpu_before
             print(
                 f"operator CPU:        {cpu:.2f} s to Ready ({cpu * 1000 / options.stacks:.1f} ms per stack)"
             )
@@ -126,7 +105,7 @@ def main() -> int:
                 kube.patch_stack(NAMESPACE, name, {"spec": {"workers": {"maxSize": 7}}})
                 changed[name] = time.monotonic()
             _print_latency("spec change -> Ready:", _until_ready(kube, changed, 2))
-            print(f"peak memory:         {_peak_mib(operator.pid):.0f} MiB")
+            print(f"peak memory:         {memory_mib(operator.pid):.0f} MiB")
             before = aws_calls_from_metrics(metrics_url)
             time.sleep(options.idle_seconds)
             idle = sum(aws_calls_from_metrics(metrics_url).values()) - sum(before.values())

@@ -11,17 +11,13 @@ applied. Usage: `PYTHONPATH=devtools python bench/reference_watch_load.py [-n 10
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 import urllib.request
-from pathlib import Path
 from typing import Any
 
-from turbine_dev.controlplane import local_control_plane
-from turbine_dev.embedded_aws import embedded_aws
-from turbine_dev.kube import REPO_ROOT, KubeApi, wait_for
+from turbine_dev.bench_setup import bench_environment, cpu_seconds, memory_mib
+from turbine_dev.kube import REPO_ROOT, wait_for
 from turbine_dev.operator_process import start_operator_process
 from turbine_dev.probes import turbine_stack
 from turbine_dev.processes import free_port
@@ -37,19 +33,6 @@ Resources:
     Properties:
       QueueName: !Sub "${AWS::StackName}-${QueueSuffix}"
 """
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime and stime
-
-
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _reconciles(metrics_url: str) -> float:
@@ -66,9 +49,9 @@ def _settle(pid: int, quiet_share: float = 0.05, window: float = 1.0, timeout: f
     """Waits until the operator uses less than `quiet_share` of a core; returns when it got there."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        before = _cpu_seconds(pid)
+        before = cpu_seconds(pid)
         time.sleep(window)
-        if _cpu_seconds(pid) - before < quiet_share * window:
+        if cpu_seconds(pid) - before < quiet_share * window:
             return time.monotonic() - window
     raise TimeoutError("the operator never went quiet")
 
@@ -95,13 +78,8 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=4096, help="bytes of data in each unrelated Secret")
     options = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="turbine-bench-"))
-    with local_control_plane(workdir / "cp") as plane, embedded_aws(workdir) as aws:
-        kube = KubeApi(plane.kubeconfig)
-        kube.install_crd()
-        for namespace in (NAMESPACE, NOISE):
-            kube.create_namespace(namespace)
-        aws.client("s3").create_bucket(Bucket=BUCKET)
+    with bench_environment([NAMESPACE, NOISE], BUCKET) as env:
+        workdir, plane, aws, kube = env.workdir, env.plane, env.aws, env.kube
         kube.put_config_map(NAMESPACE, "extras", {"extra.yaml": EXTRA_TEMPLATE, "suffix": "first"})
         metrics_port = free_port()
         settings = {
@@ -119,8 +97,8 @@ def main() -> int:
             kube.wait_condition(NAMESPACE, "airflow", "Ready", timeout=120)
             _settle(operator.pid)
             cpu, rss, reconciles = (
-                _cpu_seconds(operator.pid),
-                _rss_mib(operator.pid),
+                cpu_seconds(operator.pid),
+                memory_mib(operator.pid, "VmRSS"),
                 _reconciles(metrics_url),
             )
             print(f"settled operator:    {rss:.0f} MiB resident, {cpu:.1f} s CPU so far")
@@ -134,13 +112,13 @@ def main() -> int:
             churned = time.monotonic() - churn_started
             quiet_at = _settle(operator.pid)
             events = 2 * options.secrets
-            spent = _cpu_seconds(operator.pid) - cpu
+            spent = cpu_seconds(operator.pid) - cpu
             print(f"unrelated churn:     {events} Secret events of {options.size} B in {churned:.1f} s")
             print(
                 f"operator cost:       {spent:.2f} s CPU ({1000 * spent / events:.2f} ms per event), "
                 f"quiet {max(0.0, quiet_at - churn_started - churned):.1f} s after the last write"
             )
-            resident = _rss_mib(operator.pid)
+            resident = memory_mib(operator.pid, "VmRSS")
             print(f"operator memory:     {resident:.0f} MiB resident ({resident - rss:+.0f})")
             print(f"reconciles caused:   {_reconciles(metrics_url) - reconciles:.0f}")
 

@@ -12,16 +12,13 @@ Both run at the operator's default intervals against the strict embedded AWS. Us
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from turbine_dev.controlplane import local_control_plane
-from turbine_dev.embedded_aws import embedded_aws
+from turbine_dev.bench_setup import bench_environment, cpu_seconds
 from turbine_dev.kube import REPO_ROOT, KubeApi, condition_of, wait_for
 from turbine_dev.operator_process import start_operator_process
 from turbine_dev.probes import aws_calls_from_metrics, turbine_stack
@@ -30,11 +27,6 @@ from turbine_dev.processes import ManagedProcess, free_port
 BUCKET = "turbine-bench-templates"
 NAMESPACE = "bench"
 SMALL_CFN = str(REPO_ROOT / "tests" / "fixtures" / "small-cfn")
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _ready_generation(kube: KubeApi, name: str) -> int | None:
@@ -106,7 +98,7 @@ def _shards(kube: KubeApi, start: Any, workdir: Path, count: int) -> None:
         )
     try:
         names = {shard: [f"{shard}-{index}" for index in range(count // 2)] for shard in shards}
-        cpu = {shard: _cpu_seconds(process.pid) for shard, (process, _) in shards.items()}
+        cpu = {shard: cpu_seconds(process.pid) for shard, (process, _) in shards.items()}
         started = time.monotonic()
         for shard, listed in names.items():
             for name in listed:
@@ -125,7 +117,7 @@ def _shards(kube: KubeApi, start: Any, workdir: Path, count: int) -> None:
             foreign = sorted(handled - set(names[shard]))
             print(
                 f"shard {shard}:                     {len(handled)} stacks handled, "
-                f"{_cpu_seconds(process.pid) - cpu[shard]:.2f} CPU-s, {calls:.0f} AWS calls, "
+                f"{cpu_seconds(process.pid) - cpu[shard]:.2f} CPU-s, {calls:.0f} AWS calls, "
                 f"{len(foreign)} of another shard"
             )
     finally:
@@ -138,12 +130,8 @@ def main() -> int:
     parser.add_argument("--mode", choices=["standby", "shards"], required=True)
     parser.add_argument("-n", "--stacks", type=int, default=100)
     options = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="turbine-bench-"))
-    with local_control_plane(workdir / "cp") as plane, embedded_aws(workdir) as aws:
-        kube = KubeApi(plane.kubeconfig)
-        kube.install_crd()
-        kube.create_namespace(NAMESPACE)
-        aws.client("s3").create_bucket(Bucket=BUCKET)
+    with bench_environment([NAMESPACE], BUCKET) as env:
+        workdir, plane, aws, kube = env.workdir, env.plane, env.aws, env.kube
 
         def start(
             log: Path, settings: dict[str, str], started: str, port: int | None = None

@@ -1,0 +1,51 @@
+"""What every benchmark in bench/ starts with: the local control plane, the embedded AWS, the CRD, a
+namespace and a template bucket; and the /proc readings they report (CPU seconds, memory)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from turbine_dev.controlplane import ControlPlane, local_control_plane
+from turbine_dev.embedded_aws import EmbeddedAws, embedded_aws
+from turbine_dev.kube import KubeApi
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchEnvironment:
+    workdir: Path
+    plane: ControlPlane
+    aws: EmbeddedAws
+    kube: KubeApi
+
+
+@contextlib.contextmanager
+def bench_environment(namespaces: Sequence[str], bucket: str) -> Iterator[BenchEnvironment]:
+    workdir = Path(tempfile.mkdtemp(prefix="turbine-bench-"))
+    with local_control_plane(workdir / "cp") as plane, embedded_aws(workdir) as aws:
+        kube = KubeApi(plane.kubeconfig)
+        kube.install_crd()
+        for namespace in namespaces:
+            kube.create_namespace(namespace)
+        aws.client("s3").create_bucket(Bucket=bucket)
+        yield BenchEnvironment(workdir, plane, aws, kube)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of the process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def memory_mib(pid: int, field: str = "VmHWM") -> float:
+    """Peak (VmHWM) or current (VmRSS) resident memory of the process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
