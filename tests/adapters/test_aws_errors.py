@@ -19,7 +19,9 @@ from turbine_operator.adapters import aws_errors
 from turbine_operator.adapters.aws_errors import aws_call, error_code, error_message, translate
 from turbine_operator.core.errors import (
     AwsAccessDenied,
+    AwsAlreadyExists,
     AwsError,
+    AwsNotFound,
     AwsValidationError,
     TemplateBucketMissing,
     TransientAwsError,
@@ -83,8 +85,19 @@ CLOUDFORMATION_ERRORS = [
         id="quota",
     ),
     pytest.param(
-        "AlreadyExistsException", f"Stack [{STACK_NAME}] already exists", 400, AwsError, id="unknown-code"
+        "AlreadyExistsException",
+        f"Stack [{STACK_NAME}] already exists",
+        400,
+        AwsAlreadyExists,
+        id="already-exists",
     ),
+    pytest.param(
+        "ValidationError", f"Stack with id {STACK_NAME} does not exist", 400, AwsNotFound, id="stack-missing"
+    ),
+    pytest.param(
+        "ChangeSetNotFound", "ChangeSet [cs] does not exist", 404, AwsNotFound, id="change-set-missing"
+    ),
+    pytest.param("SomethingNew", "A code the operator does not know", 400, AwsError, id="unknown-code"),
     pytest.param(
         "TokenAlreadyExistsException",
         "ClientRequestToken turbine-delete-abc already exists",

@@ -18,7 +18,9 @@ from botocore.exceptions import (
 
 from turbine_operator.core.errors import (
     AwsAccessDenied,
+    AwsAlreadyExists,
     AwsError,
+    AwsNotFound,
     AwsValidationError,
     TemplateBucketMissing,
     TransientAwsError,
@@ -39,6 +41,7 @@ THROTTLING_CODES = frozenset(
 )
 # What botocore calls the answer to a conditional GetObject whose ETag still matches.
 NOT_MODIFIED = "304"
+NOT_FOUND_CODES = frozenset({"ChangeSetNotFound", "NoSuchKey", "404", "NotFound"})
 ACCESS_CODES = frozenset(
     {
         "AccessDenied",
@@ -74,6 +77,11 @@ def translate(operation: str, error: Exception) -> AwsError:
             return AwsAccessDenied(operation, code, message)
         if code == "NoSuchBucket":
             return TemplateBucketMissing(operation, code, message)
+        if code in NOT_FOUND_CODES or (code == "ValidationError" and "does not exist" in message):
+            # CloudFormation says a stack is missing only in a ValidationError's message.
+            return AwsNotFound(operation, code, message)
+        if code in ("AlreadyExistsException", "AlreadyExists"):
+            return AwsAlreadyExists(operation, code, message)
         if code in ("ValidationError", "InsufficientCapabilitiesException", "LimitExceededException"):
             return AwsValidationError(operation, code, message)
         return AwsError(operation, code, message)

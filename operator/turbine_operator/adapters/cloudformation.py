@@ -7,13 +7,17 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from turbine_operator.adapters.aws_errors import NOT_MODIFIED, aws_call, error_code, error_message
+from turbine_operator.adapters.aws_errors import NOT_MODIFIED, aws_call
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.s3_objects import RememberedObjects, UploadedBundles
 from turbine_operator.core.additions import LARGEST_TEMPLATE
-from turbine_operator.core.errors import AwsError, AwsValidationError
+from turbine_operator.core.errors import (
+    AwsAlreadyExists,
+    AwsError,
+    AwsNotFound,
+    AwsValidationError,
+    TemplateBucketMissing,
+)
 from turbine_operator.core.naming import CHANGE_SET_PREFIX, OWNER_UID_TAG
 from turbine_operator.core.observations import (
     DriftDetection,
@@ -104,11 +108,8 @@ class StackGateway:
         try:
             with aws_call("DescribeStacks"):
                 reply = self._cloudformation.describe_stacks(StackName=name_or_id)
-        except Exception as error:
-            cause = error.__cause__
-            if isinstance(cause, ClientError) and "does not exist" in error_message(cause):
-                return None
-            raise
+        except AwsNotFound:
+            return None
         stacks = reply.get("Stacks", [])
         if not stacks or stacks[0]["StackStatus"] == "DELETE_COMPLETE":
             return None
@@ -133,11 +134,8 @@ class StackGateway:
             try:
                 with aws_call("DescribeChangeSet"):
                     reply = self._cloudformation.describe_change_set(**arguments)
-            except Exception as error:
-                cause = error.__cause__
-                if isinstance(cause, ClientError) and error_code(cause) == "ChangeSetNotFound":
-                    return None
-                raise
+            except AwsNotFound:
+                return None
             first = first or reply
             changes += [change for raw in reply.get("Changes", []) if (change := _resource_change(raw))]
             if not reply.get("NextToken"):
@@ -214,7 +212,7 @@ class StackGateway:
         except AwsError as error:
             if remembered is not None and error.code == NOT_MODIFIED:
                 return remembered.body
-            if error.code in ("NoSuchKey", "NoSuchBucket", "404"):
+            if isinstance(error, AwsNotFound | TemplateBucketMissing):
                 if store is not None:
                     store.forget(bucket, key)
                 return None
@@ -244,20 +242,15 @@ class StackGateway:
         try:
             with aws_call("CreateChangeSet"):
                 self._cloudformation.create_change_set(**arguments)
-        except Exception as error:
-            # A retry after a lost reply: the change set is there, which is what we wanted.
-            cause = error.__cause__
-            if not (isinstance(cause, ClientError) and error_code(cause) == "AlreadyExistsException"):
-                raise
+        except AwsAlreadyExists:
+            pass  # a retry after a lost reply: the change set is there, which is what we wanted
 
     def delete_change_set(self, stack_name: str, name: str) -> None:
         try:
             with aws_call("DeleteChangeSet"):
                 self._cloudformation.delete_change_set(StackName=stack_name, ChangeSetName=name)
-        except Exception as error:
-            cause = error.__cause__
-            if not (isinstance(cause, ClientError) and error_code(cause) == "ChangeSetNotFound"):
-                raise
+        except AwsNotFound:
+            pass  # already gone
 
     def change_set_tags(self, stack_id: str, prefix: str) -> dict[str, str]:
         """Tags of the stack's first change set whose name starts with `prefix` ({} if none).

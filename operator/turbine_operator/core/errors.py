@@ -38,6 +38,14 @@ class AwsValidationError(AwsError):
     """AWS refused the request as invalid (a template or parameter problem, usually)."""
 
 
+class AwsNotFound(AwsError):
+    """The named stack, change set or S3 object does not exist (callers read it as None)."""
+
+
+class AwsAlreadyExists(AwsError):
+    """What the request would create exists already (a retried create whose first reply was lost)."""
+
+
 class TemplateBucketMissing(AwsError):
     """The S3 bucket named in spec.templateBucket does not exist or is not reachable."""
 
