@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from turbine_operator.adapters.aws_sessions import AwsSessions
@@ -48,6 +48,7 @@ from turbine_operator.core.status import (
     status_patch,
     tolerated_failure_patch,
 )
+from turbine_operator.operations.images import NewestImages
 from turbine_operator.operations.rate_limits import UpdateSlots
 from turbine_operator.operations.references import ClusterReader, fetch_references
 from turbine_operator.operations.resources import Clock, Outcome, StackResource, timestamp, utc_now
@@ -85,6 +86,7 @@ class Reconciler:
         # Per TurbineStack: what the last spec comparison saw, and its differences.
         self._comparisons: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._comparisons_lock = threading.Lock()
+        self._images = NewestImages()
 
     def reconcile(self, resource: StackResource) -> Outcome:
         now = timestamp(self._clock())
@@ -100,7 +102,9 @@ class Reconciler:
                 self._sessions, spec.region, spec.role_arn, self._remembered, self._uploads
             )
             stack = gateway.observe_stack(spec.stack_name)
-            spec = dataclasses.replace(spec, image_id=_image_of(spec, stack, gateway))
+            spec = dataclasses.replace(
+                spec, image_id=_image_of(spec, stack, lambda: self._images.newest(gateway))
+            )
             fetched = fetch_references(spec, resource.namespace, self._objects, gateway)
             desired = desired_stack(
                 spec, Owner(resource.namespace, resource.name, resource.uid), self._sources, fetched
@@ -392,7 +396,7 @@ class Reconciler:
         )
 
 
-def _image_of(spec: TurbineStackSpec, stack: ObservedStack | None, gateway: StackGateway) -> str:
+def _image_of(spec: TurbineStackSpec, stack: ObservedStack | None, latest: Callable[[], str]) -> str:
     """The AMI to run: the spec's; else the one the stack already runs; else the newest, resolved now.
 
     Resolved once and then kept (the stack's own ImageId parameter remembers it), so an update
@@ -401,7 +405,7 @@ def _image_of(spec: TurbineStackSpec, stack: ObservedStack | None, gateway: Stac
     if spec.image_id:
         return spec.image_id
     running = stack.parameters.get(IMAGE_PARAMETER) if stack is not None else None
-    return running or gateway.latest_image_id()
+    return running or latest()
 
 
 def _without(parameters: Mapping[str, str], names: frozenset[str]) -> dict[str, str]:
