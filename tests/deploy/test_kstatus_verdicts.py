@@ -29,9 +29,9 @@ from turbine_operator.core.conditions import Verdict, progressing, stalled
 from turbine_operator.core.observations import ObservedChangeSet, ResourceChange
 from turbine_operator.core.reporting import verdict_for
 from turbine_operator.core.status import StatusFacts, status_patch, tolerated_failure_patch
-from turbine_operator.operations.observing import merged_status
 from turbine_operator.operations.reconcile import Reconciler
-from turbine_operator.operations.resources import StackResource
+from turbine_operator.operations.status_effects import merged_status
+from turbine_operator.operations.turbine_stack import StackResource
 
 from .support import REPO_ROOT
 from .test_argocd_health import _product_reasons, health

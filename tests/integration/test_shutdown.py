@@ -11,7 +11,7 @@ from turbine_dev.kube import KubeApi
 from turbine_dev.operator_runner import running_operator
 from turbine_dev.probes import turbine_stack
 from turbine_operator.operations.drift import DriftDetector
-from turbine_operator.operations.resources import Outcome, StackResource
+from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
 pytestmark = [
     pytest.mark.integration,

@@ -41,8 +41,8 @@ from turbine_operator.core.naming import (
     ownership_tags,
 )
 from turbine_operator.core.rendering import DesiredStack
-from turbine_operator.operations.observing import merged_status
-from turbine_operator.operations.resources import Outcome, StackResource
+from turbine_operator.operations.status_effects import merged_status
+from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
 NOW = datetime.datetime(2025, 3, 1, 12, 0, tzinfo=datetime.UTC)
 NOW_TEXT = "2025-03-01T12:00:00Z"

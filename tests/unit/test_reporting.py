@@ -25,7 +25,7 @@ from turbine_operator.core.reporting import (
     verdict_for,
 )
 from turbine_operator.core.status import StatusFacts, status_patch
-from turbine_operator.operations.observing import merged_status
+from turbine_operator.operations.status_effects import merged_status
 
 STACK = "airflow-prod"
 NAME = "turbine-0123456789abcdef01234567"

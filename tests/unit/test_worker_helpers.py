@@ -7,9 +7,9 @@ from typing import Any, cast
 
 import pytest
 
-from turbine_operator.operations.observing import merged_status, observe
 from turbine_operator.operations.rate_limits import TokenBucket
-from turbine_operator.operations.resources import StackResource
+from turbine_operator.operations.status_effects import merged_status, observe
+from turbine_operator.operations.turbine_stack import StackResource
 from turbine_operator.operations.workers import WatchedStack, load_query
 
 UID = "6f1c0d3e-8a40-4c57-9a0e-6d2d5b1c2f10"
@@ -61,7 +61,7 @@ def test_token_bucket_allows_a_burst_then_the_rate() -> None:
 
 
 class _Watcher:
-    """Records what observing asks of the worker watcher."""
+    """Records what status_effects asks of the worker watcher."""
 
     def __init__(self) -> None:
         self.watched: list[str] = []

@@ -14,8 +14,8 @@ from turbine_operator.core.conditions import is_reconciling
 from turbine_operator.core.naming import API_GROUP, API_VERSION, PLURAL
 from turbine_operator.core.scheduling import FIRST_FOLLOW_UP_SECONDS, follow_up_due, spread_offset
 from turbine_operator.handlers.runtime import Runtime, in_worker_thread, runtime_of
-from turbine_operator.operations import observing
-from turbine_operator.operations.resources import Outcome, StackResource
+from turbine_operator.operations import status_effects
+from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
 RESOURCE = (API_GROUP, API_VERSION, PLURAL)
 FOLLOW_UP_TICK_SECONDS = min(FIRST_FOLLOW_UP_SECONDS, poll_interval_from_environment())
@@ -46,8 +46,8 @@ def _apply(
 ) -> None:
     """Writes the outcome and lets the metrics and the worker watcher learn from the new status."""
     _write(outcome, body, patch)
-    status = observing.merged_status(resource.status, outcome.status)
-    observing.observe(resource, status, STACKS, runtime.workers, runtime.settings.default_region)
+    status = status_effects.merged_status(resource.status, outcome.status)
+    status_effects.observe(resource, status, STACKS, runtime.workers, runtime.settings.default_region)
 
 
 def _reconcile(trigger: str, runtime: Runtime, resource: StackResource) -> Outcome:
@@ -153,4 +153,4 @@ def delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_:
     runtime.locks.forget(resource.uid)
     runtime.follow_ups.forget(resource.uid)
     runtime.reconciler.forget(resource.uid)
-    observing.forget(resource.uid, STACKS, runtime.workers)
+    status_effects.forget(resource.uid, STACKS, runtime.workers)

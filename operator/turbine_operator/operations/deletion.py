@@ -18,8 +18,9 @@ from turbine_operator.core.reporting import Announcement
 from turbine_operator.core.spec import DeletionPolicy, TurbineStackSpec
 from turbine_operator.core.stack_status import StackPhase, phase_of
 from turbine_operator.core.status import StatusFacts, status_patch
+from turbine_operator.operations.clock import Clock, timestamp, utc_now
 from turbine_operator.operations.references import ClusterReader
-from turbine_operator.operations.resources import Clock, Outcome, StackResource, timestamp, utc_now
+from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
 
 class Deleter:

@@ -22,8 +22,9 @@ from turbine_operator.core.drift import (
 from turbine_operator.core.errors import AwsError, SpecError, TransientAwsError
 from turbine_operator.core.observations import ResourceDrift
 from turbine_operator.core.reporting import Announcement
+from turbine_operator.operations.clock import Clock, timestamp, utc_now
 from turbine_operator.operations.rate_limits import TokenBucket
-from turbine_operator.operations.resources import Clock, Outcome, StackResource, timestamp, utc_now
+from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
 logger = logging.getLogger(__name__)
 

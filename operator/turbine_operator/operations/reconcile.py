@@ -48,10 +48,11 @@ from turbine_operator.core.status import (
     status_patch,
     tolerated_failure_patch,
 )
+from turbine_operator.operations.clock import Clock, timestamp, utc_now
 from turbine_operator.operations.images import NewestImages
 from turbine_operator.operations.rate_limits import UpdateSlots
 from turbine_operator.operations.references import ClusterReader, fetch_references
-from turbine_operator.operations.resources import Clock, Outcome, StackResource, timestamp, utc_now
+from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
 
 @dataclasses.dataclass

@@ -18,7 +18,7 @@ from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.metrics import StackMetrics
 from turbine_operator.adapters.workers import LoadQuery, WorkersGateway
 from turbine_operator.core.errors import AwsError
-from turbine_operator.operations.resources import Clock, timestamp, utc_now
+from turbine_operator.operations.clock import Clock, timestamp, utc_now
 
 logger = logging.getLogger(__name__)
 

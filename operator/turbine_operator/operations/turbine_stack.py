@@ -1,24 +1,14 @@
-"""The custom resource as the operations see it, independent of kopf's body types."""
+"""A TurbineStack as the operations see it (independent of kopf's body types), and what an operation
+wants written back to it."""
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from turbine_operator.core.reporting import Announcement
 from turbine_operator.core.spec import TurbineStackSpec, parse_spec
-
-Clock = Callable[[], datetime.datetime]
-
-
-def utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
-def timestamp(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""After each status write: what the metrics and the worker watcher learn from it."""
+"""What a written status changes besides the object: the per-stack metrics and the worker watcher's list.
+
+(Not to be confused with core/observations.py, which holds what AWS returned.)"""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from turbine_operator.adapters.metrics import StackMetrics
 from turbine_operator.core.conditions import READY, STALLED
 from turbine_operator.core.drift import DRIFTED
 from turbine_operator.core.scheduling import parse_timestamp
-from turbine_operator.operations.resources import StackResource
+from turbine_operator.operations.turbine_stack import StackResource
 from turbine_operator.operations.workers import WatchedStack, WorkerWatcher, load_query
 
 WORKER_GROUP_OUTPUT = "WorkerAutoScalingGroupName"
