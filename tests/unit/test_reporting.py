@@ -21,7 +21,10 @@ from turbine_operator.core.reporting import (
     Announcement,
     announcement_for,
     change_summary,
+    failure_announcement,
+    outage_announcement,
     pending_change_set,
+    reconcile_announcement,
     verdict_for,
 )
 from turbine_operator.core.status import StatusFacts, status_patch
@@ -416,3 +419,47 @@ def test_only_stalls_are_warnings(action: planning.Action) -> None:
 )
 def test_announcement_for(action: planning.Action, expected: Announcement | None) -> None:
     assert announcement_for(action, STACK) == expected
+
+
+# The event a reconcile posts: decided here, from the action and the conditions written before it.
+
+
+def _conditions(ready_reason: str, *, drifted: bool = False, synced: bool = True) -> list[dict[str, str]]:
+    return [
+        {"type": "Ready", "status": "False", "reason": ready_reason},
+        {"type": "Drifted", "status": str(drifted), "reason": "x"},
+        {"type": "Synced", "status": str(synced), "reason": "x"},
+    ]
+
+
+def _posted(action: planning.Action, conditions: list[dict[str, str]], **drift: Any) -> str | None:
+    verdict = verdict_for(action, STACK)
+    differences, remediate = drift.get("differences"), drift.get("remediate", False)
+    announcement = reconcile_announcement(
+        action, verdict, stack_name=STACK, conditions=conditions, differences=differences, remediate=remediate
+    )
+    return None if announcement is None else f"{announcement.reason}{'!' if announcement.warning else ''}"
+
+
+def test_a_new_spec_drift_is_announced_once_and_says_whether_it_is_corrected() -> None:
+    start = ACTIONS["StartChangeSet"]
+    drift = {"differences": ["parameter X is 'a', the spec says 'b'"]}
+    assert _posted(start, _conditions("StackReady"), **drift, remediate=True) == "StackDriftedFromSpec"
+    assert _posted(ACTIONS["InSync"], _conditions("StackReady"), **drift) == "StackDriftedFromSpec!"
+    assert _posted(start, _conditions("StackReady", drifted=True), **drift) == "ChangeSetCreated"
+
+
+def test_a_stall_or_an_approval_wait_is_announced_when_it_begins_only() -> None:
+    stall, approval = ACTIONS["Stall-StackNotOwned"], ACTIONS["AwaitApproval"]
+    assert _posted(stall, _conditions("StackReady")) == f"{verdict_for(stall, STACK).reason}!"
+    assert _posted(stall, _conditions(verdict_for(stall, STACK).reason)) is None
+    assert _posted(approval, _conditions("StackReady")) == "ChangeSetAwaitingApproval"
+    assert _posted(approval, _conditions("ChangeSetAwaitingApproval")) is None
+
+
+def test_an_outage_and_a_refusal_are_warned_of_once() -> None:
+    verdict = stalled("AwsRequestRejected", "no")
+    assert outage_announcement(verdict, _conditions("StackReady")) is not None
+    assert outage_announcement(verdict, _conditions("StackReady", synced=False)) is None
+    assert failure_announcement(verdict, _conditions("StackReady")) is not None
+    assert failure_announcement(verdict, _conditions("AwsRequestRejected")) is None

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from turbine_operator.core import planning
-from turbine_operator.core.conditions import Verdict, progressing, ready, stalled, waiting
+from turbine_operator.core.conditions import Verdict, progressing, ready, ready_reason, stalled, waiting
+from turbine_operator.core.drift import DRIFTED
 from turbine_operator.core.observations import ObservedChangeSet
+from turbine_operator.core.status import SYNCED
 
 MAX_LISTED_CHANGES = 100
 
@@ -119,3 +122,51 @@ def announcement_for(action: planning.Action, stack_name: str) -> Announcement |
         case planning.Stall(reason=reason, message=message):
             return Announcement(reason.value, message, warning=True)
     return None
+
+
+def reconcile_announcement(
+    action: planning.Action,
+    verdict: Verdict,
+    *,
+    stack_name: str,
+    conditions: Sequence[Mapping[str, Any]],
+    differences: Sequence[str] | None,
+    remediate: bool,
+) -> Announcement | None:
+    """The one event a reconcile posts. `conditions` are the ones written before it, so that a state
+    already reported (a stall, an approval wait, a drift) is not announced again at every look."""
+    announcement = announcement_for(action, stack_name)
+    if differences and not _condition_true(conditions, DRIFTED):
+        remediating = remediate and isinstance(action, planning.StartChangeSet)
+        what = "re-applying the spec" if remediating else "set spec.driftDetection.remediate to correct it"
+        announcement = Announcement(
+            "StackDriftedFromSpec", f"{'; '.join(differences[:3])} ({what})", warning=not remediating
+        )
+    reported = ready_reason(conditions) == verdict.reason
+    if isinstance(action, planning.Stall) and reported:
+        return None
+    if isinstance(action, planning.AwaitApproval) and not reported:
+        return Announcement("ChangeSetAwaitingApproval", verdict.message)
+    return announcement
+
+
+def failure_announcement(verdict: Verdict, conditions: Sequence[Mapping[str, Any]]) -> Announcement | None:
+    """A failure before any plan (a refused spec, an AWS error): a warning once per reason."""
+    if ready_reason(conditions) == verdict.reason:
+        return None
+    return Announcement(verdict.reason, verdict.message, warning=True)
+
+
+def outage_announcement(verdict: Verdict, conditions: Sequence[Mapping[str, Any]]) -> Announcement | None:
+    """A transient failure of a Ready stack (Ready is held, Synced turns False): a warning when it starts."""
+    if any(c.get("type") == SYNCED and c.get("status") == "False" for c in conditions):
+        return None
+    return Announcement(verdict.reason, verdict.message, warning=True)
+
+
+def suspension_announcement(already_suspended: bool) -> Announcement | None:
+    return None if already_suspended else Announcement("Suspended", "spec.suspend is true: no AWS calls")
+
+
+def _condition_true(conditions: Sequence[Mapping[str, Any]], kind: str) -> bool:
+    return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)

@@ -19,8 +19,8 @@ from turbine_operator.adapters.s3_objects import RememberedObjects, UploadedBund
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core import planning
 from turbine_operator.core.bundle import TurbineSources
-from turbine_operator.core.conditions import Verdict, progressing, ready_reason, stalled
-from turbine_operator.core.drift import DRIFTED, StackShape, spec_differences
+from turbine_operator.core.conditions import Verdict, progressing, stalled
+from turbine_operator.core.drift import StackShape, spec_differences
 from turbine_operator.core.errors import (
     AwsAccessDenied,
     AwsError,
@@ -38,10 +38,16 @@ from turbine_operator.core.naming import (
 )
 from turbine_operator.core.observations import LatestOperation, ObservedStack, StackMemory
 from turbine_operator.core.rendering import IMAGE_PARAMETER, DesiredStack, Owner, desired_stack
-from turbine_operator.core.reporting import Announcement, announcement_for, pending_change_set, verdict_for
+from turbine_operator.core.reporting import (
+    failure_announcement,
+    outage_announcement,
+    pending_change_set,
+    reconcile_announcement,
+    suspension_announcement,
+    verdict_for,
+)
 from turbine_operator.core.spec import TurbineStackSpec, UpdatePolicy
 from turbine_operator.core.status import (
-    SYNCED,
     StatusFacts,
     memory_from_status,
     recovered_memory,
@@ -189,7 +195,6 @@ class Reconciler:
                 intent, stack, change_set, memory, differences=differences, owner_alive=owner_alive
             )
         self._account_update_slot(resource.uid, action, stack)
-        remediating = bool(differences) and intent.remediate and isinstance(action, planning.StartChangeSet)
         memory = self._execute(action, resource, dataclasses.replace(seen, memory=memory))
         verdict = verdict_for(action, seen.desired.stack_name)
         reason_detail = self._failure_detail(action, seen)
@@ -211,18 +216,14 @@ class Reconciler:
             pending_change_set=pending,
             spec_differences=differences,
         )
-        announcement = announcement_for(action, seen.desired.stack_name)
-        if differences and not _drift_reported(resource.status):
-            what = (
-                "re-applying the spec" if remediating else "set spec.driftDetection.remediate to correct it"
-            )
-            announcement = Announcement(
-                "StackDriftedFromSpec", f"{'; '.join(differences[:3])} ({what})", warning=not remediating
-            )
-        if isinstance(action, planning.Stall) and _already_reported(resource.status, verdict):
-            announcement = None
-        if isinstance(action, planning.AwaitApproval) and not _already_reported(resource.status, verdict):
-            announcement = Announcement("ChangeSetAwaitingApproval", verdict.message)
+        announcement = reconcile_announcement(
+            action,
+            verdict,
+            stack_name=seen.desired.stack_name,
+            conditions=resource.status.get("conditions") or [],
+            differences=differences,
+            remediate=intent.remediate,
+        )
         return Outcome(status=status_patch(resource.status, facts), announcement=announcement)
 
     def forget(self, uid: str) -> None:
@@ -348,10 +349,7 @@ class Reconciler:
             "region": spec.region,
         }
         was_suspended = resource.status.get("observedGeneration") == resource.generation
-        announcement = (
-            None if was_suspended else Announcement("Suspended", "spec.suspend is true: no AWS calls")
-        )
-        return Outcome(status=status, announcement=announcement)
+        return Outcome(status=status, announcement=suspension_announcement(was_suspended))
 
     def _report(
         self,
@@ -370,13 +368,7 @@ class Reconciler:
             )
             if held is not None:
                 # A Ready stack stays Ready through a short outage; Synced=False says what failed.
-                was_synced = not any(
-                    c.get("type") == SYNCED and c.get("status") == "False"
-                    for c in resource.status.get("conditions") or []
-                )
-                announcement = (
-                    Announcement(verdict.reason, verdict.message, warning=True) if was_synced else None
-                )
+                announcement = outage_announcement(verdict, resource.status.get("conditions") or [])
                 return Outcome(held, announcement, retry_after=self._settings.poll_interval)
         facts = StatusFacts(
             generation=resource.generation,
@@ -387,9 +379,7 @@ class Reconciler:
             desired_hash=desired.hash if desired else None,
             synced=not retry,
         )
-        announcement = None
-        if not _already_reported(resource.status, verdict):
-            announcement = Announcement(verdict.reason, verdict.message, warning=True)
+        announcement = failure_announcement(verdict, resource.status.get("conditions") or [])
         return Outcome(
             status=status_patch(resource.status, facts),
             announcement=announcement,
@@ -417,12 +407,3 @@ def _stall_reason(error: AwsError) -> str:
     if isinstance(error, AwsAccessDenied):
         return "AwsAccessDenied"
     return "AwsRequestRejected"
-
-
-def _drift_reported(status: Mapping[str, Any]) -> bool:
-    return any(c.get("type") == DRIFTED and c.get("status") == "True" for c in status.get("conditions") or [])
-
-
-def _already_reported(status: Mapping[str, Any], verdict: Verdict) -> bool:
-    """Whether the Ready condition already carries this reason (so its event was already posted)."""
-    return ready_reason(status.get("conditions") or []) == verdict.reason
