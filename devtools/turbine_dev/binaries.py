@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from turbine_dev.caches import cache_dir
+
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
 # Prometheus publishes its Go module as v0.<minor>.<patch> for Prometheus 3.<minor>.<patch>.
@@ -39,8 +41,7 @@ class ControlPlaneBinaries:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "turbine-operator" / "control-plane"
+    return cache_dir("control-plane")
 
 
 def binaries_dir(go_version: str) -> Path:

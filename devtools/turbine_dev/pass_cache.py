@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from turbine_dev.binaries import cache_root
+from turbine_dev.caches import cache_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REUSE_SETTING = "TURBINE_REUSE_PASSES"
@@ -92,7 +92,7 @@ def group_of(item: pytest.Item) -> str | None:
 
 
 def _record(group: str, key: str) -> Path:
-    return cache_root().parent / "passes" / f"{group.strip('/').replace('/', '-')}-{key}"
+    return cache_dir("passes") / f"{group.strip('/').replace('/', '-')}-{key}"
 
 
 def _recorded(path: Path) -> set[str]:

@@ -8,18 +8,18 @@ a venv of its own, made with uv from PyPI and cached by version next to the Go-b
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from turbine_dev.caches import cache_dir
+
 CHECKOV_VERSION = "3.2.459"
 
 
 def tools_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "turbine-operator" / "python-tools"
+    return cache_dir("python-tools")
 
 
 def ensure_checkov() -> Path:

@@ -1,10 +1,10 @@
 """The rehearsal's stand-in for the instance image: Airflow from the shipped lock, the AWS CLI,
 and the operating-system commands that turbine_dev.rehearsal.standin stands in for.
 
-Installs are cached under ~/.cache/turbine-operator/rehearsal/, keyed by what they are built
-from (the lock's hash), so only the first run on a machine pays for them. The Airflow venv is
-built at the path instances use (/opt/airflow/venv, bind-mounted in a private mount namespace),
-because a venv's scripts name their interpreter by absolute path.
+Installs are cached under $XDG_CACHE_HOME/turbine-operator/rehearsal/ (~/.cache by default), keyed
+by what they are built from (the lock's hash), so only the first run on a machine pays for them.
+The Airflow venv is built at the path instances use (/opt/airflow/venv, bind-mounted in a private
+mount namespace), because a venv's scripts name their interpreter by absolute path.
 """
 
 from __future__ import annotations
@@ -16,13 +16,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from turbine_dev.caches import cache_dir
 from turbine_operator.adapters.sources import cfn_dir
 
-CACHE = Path.home() / ".cache" / "turbine-operator" / "rehearsal"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 INSTANCE_PYTHON = "/usr/bin/python3.11"  # AL2023's python3.11; Debian's here
 AWSCLI = "awscli==1.46.3"
 VENV_PATH = "/opt/airflow/venv"
+
+
+def _cache() -> Path:
+    return cache_dir("rehearsal")
 
 
 def shipped_lock() -> Path:
@@ -43,7 +47,7 @@ def uv() -> str:
 
 def airflow_venv(lock: Path) -> Path:
     key = hashlib.sha256(lock.read_bytes()).hexdigest()[:16]
-    target = CACHE / f"airflow-{key}"
+    target = _cache() / f"airflow-{key}"
     if target.is_dir():
         return target
     building = target.with_name(target.name + ".building")
@@ -61,7 +65,7 @@ def airflow_venv(lock: Path) -> Path:
 
 
 def awscli() -> Path:
-    target = CACHE / f"awscli-{AWSCLI.split('==')[1]}"
+    target = _cache() / f"awscli-{AWSCLI.split('==')[1]}"
     if not (target / "bin" / "aws").exists():
         shutil.rmtree(target, ignore_errors=True)
         subprocess.run([uv(), "venv", "--quiet", "--python", INSTANCE_PYTHON, str(target)], check=True)
