@@ -31,6 +31,12 @@ def main() -> int:
         from turbine_dev.rehearsal.run import rehearse  # noqa: PLC0415
 
         return rehearse(options.workdir, options.report)
+    cache = image.cache()
+    if cache.is_relative_to("/tmp"):  # noqa: S108 - a check, not a use
+        # The image's commands are linked from the cache, and every instance has a /tmp of its own.
+        print(f"The rehearsal's cache {cache} is under /tmp, which instances cannot see: set XDG_CACHE_HOME"
+              " to a folder elsewhere", file=sys.stderr)  # fmt: skip
+        return 2
     started = time.monotonic()
     lock = image.shipped_lock()
     venv = image.airflow_venv(lock)

@@ -25,7 +25,7 @@ AWSCLI = "awscli==1.46.3"
 VENV_PATH = "/opt/airflow/venv"
 
 
-def _cache() -> Path:
+def cache() -> Path:
     return cache_dir("rehearsal")
 
 
@@ -47,7 +47,7 @@ def uv() -> str:
 
 def airflow_venv(lock: Path) -> Path:
     key = hashlib.sha256(lock.read_bytes()).hexdigest()[:16]
-    target = _cache() / f"airflow-{key}"
+    target = cache() / f"airflow-{key}"
     if target.is_dir():
         return target
     building = target.with_name(target.name + ".building")
@@ -65,7 +65,7 @@ def airflow_venv(lock: Path) -> Path:
 
 
 def awscli() -> Path:
-    target = _cache() / f"awscli-{AWSCLI.split('==')[1]}"
+    target = cache() / f"awscli-{AWSCLI.split('==')[1]}"
     if not (target / "bin" / "aws").exists():
         shutil.rmtree(target, ignore_errors=True)
         subprocess.run([uv(), "venv", "--quiet", "--python", INSTANCE_PYTHON, str(target)], check=True)
