@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import pytest
 
-from turbine_operator.operations.rate_limits import TokenBucket
+from turbine_operator.operations.rate_limits import FairTurns, TokenBucket
 from turbine_operator.operations.status_effects import merged_status, observe
 from turbine_operator.operations.turbine_stack import StackResource
 from turbine_operator.operations.workers import WatchedStack, load_query
@@ -102,3 +102,26 @@ def test_a_spec_without_region_keeps_the_region_its_stack_was_created_in() -> No
     assert resource.parsed_spec(default_region="us-east-1").region == "eu-west-1"
     fresh = dataclasses.replace(resource, status={})
     assert fresh.parsed_spec(default_region="us-east-1").region == "us-east-1"
+
+
+# Drift detections for a fleet: the longest-waiting stack first, at the bucket's rate.
+
+
+def test_fair_turns_serve_the_stalest_stacks_first_and_report_the_backlog() -> None:
+    now = [0.0]
+    seen: list[tuple[int, float]] = []
+    bucket = TokenBucket(per_minute=60, burst=2, clock=lambda: now[0])
+    assert bucket.try_acquire()  # a busy moment: both tokens taken
+    assert bucket.try_acquire()
+    turns = FairTurns(bucket, forget_after=30, observer=lambda *b: seen.append(b), clock=lambda: now[0])
+    stacks = {f"stack-{i}": float(i) for i in range(10)}  # stack-9 has been due longest
+    assert not any(turns.try_acquire(uid, overdue) for uid, overdue in stacks.items())
+    now[0] = 2.0  # two tokens again; the ticks come in the same order as before
+    granted = [uid for uid, overdue in stacks.items() if turns.try_acquire(uid, overdue)]
+    assert granted == ["stack-8", "stack-9"]  # not the first two to ask: the two stalest
+    assert turns.backlog() == (8, 7.0)  # stack-7 is now the stalest, due for 7 s
+    assert seen[-1] == (8, 7.0)
+    # Stacks that stop asking (detected, deleted, no longer due) drop out after forget_after.
+    now[0] = 33.0
+    assert turns.try_acquire("stack-0", 31.0)
+    assert turns.backlog() == (0, 0.0)

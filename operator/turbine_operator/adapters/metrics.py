@@ -41,6 +41,21 @@ UPDATES_WAITING = Gauge(
 )
 
 
+DRIFT_WAITING = Gauge(
+    "turbine_drift_detections_waiting",
+    "Stacks whose drift detection is due and waits for a turn (TURBINE_DRIFT_DETECTIONS_PER_MINUTE).",
+)
+DRIFT_BACKLOG = Gauge(
+    "turbine_drift_detection_backlog_seconds",
+    "How long the stalest waiting stack's drift detection has been due: how far detection is behind.",
+)
+
+
+def observe_drift_backlog(waiting: int, stalest_seconds: float) -> None:
+    DRIFT_WAITING.set(waiting)
+    DRIFT_BACKLOG.set(stalest_seconds)
+
+
 def observe_update_slots(in_progress: int, waiting: int) -> None:
     UPDATES_IN_PROGRESS.set(in_progress)
     UPDATES_WAITING.set(waiting)

@@ -99,6 +99,17 @@ def resource_drift_due(
     return last is None or (now - last).total_seconds() >= interval
 
 
+def resource_drift_overdue(
+    drift_status: Mapping[str, Any], now: datetime.datetime, interval: float, requested: str | None = None
+) -> float:
+    """Seconds a due detection has waited, to serve the stalest stack first. A requested or a first
+    detection counts as one interval overdue: ahead of stacks that just came due."""
+    last = parse_timestamp(drift_status.get("lastCheckTime"))
+    if (requested and requested != drift_status.get("lastRequest")) or last is None:
+        return interval
+    return max(0.0, (now - last).total_seconds() - interval)
+
+
 def drift_condition(
     conditions: Sequence[Mapping[str, Any]], drift_status: Mapping[str, Any], generation: int, now: str
 ) -> list[dict[str, Any]]:

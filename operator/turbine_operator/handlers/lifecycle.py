@@ -10,7 +10,13 @@ import kopf
 
 from turbine_operator.adapters.aws_sessions import CONNECTIONS_PER_CLIENT, AwsSessions
 from turbine_operator.adapters.cluster import ClusterObjects, api_client
-from turbine_operator.adapters.metrics import STACKS, MetricsServer, observe_client, observe_update_slots
+from turbine_operator.adapters.metrics import (
+    STACKS,
+    MetricsServer,
+    observe_client,
+    observe_drift_backlog,
+    observe_update_slots,
+)
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.adapters.sources import load_turbine_sources
 from turbine_operator.core.naming import API_GROUP, PLURAL
@@ -18,7 +24,7 @@ from turbine_operator.handlers.diffbase import DigestedDiffBaseStorage
 from turbine_operator.handlers.runtime import RUNTIME_KEY, ObjectLocks, Runtime, runtime_of
 from turbine_operator.operations.deletion import Deleter
 from turbine_operator.operations.drift import DriftDetector
-from turbine_operator.operations.rate_limits import TokenBucket, UpdateSlots
+from turbine_operator.operations.rate_limits import FairTurns, TokenBucket, UpdateSlots
 from turbine_operator.operations.reconcile import Reconciler
 from turbine_operator.operations.workers import WorkerWatcher
 
@@ -82,6 +88,8 @@ def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
     worker_thread.start()
     # Bursts of 5, then the configured rate: CloudFormation limits concurrent drift detections.
     limiter = TokenBucket(per_minute=config.drift_detections_per_minute, burst=5)
+    # A stack that asked on none of its ticks for two poll intervals no longer waits.
+    turns = FairTurns(limiter, forget_after=2 * config.poll_interval + 1, observer=observe_drift_backlog)
     memo[RUNTIME_KEY] = Runtime(
         settings=config,
         reconciler=Reconciler(
@@ -93,7 +101,7 @@ def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
         ),
         cluster=cluster,
         deleter=Deleter(sessions, config, cluster),
-        drift=DriftDetector(sessions, config, limiter),
+        drift=DriftDetector(sessions, config, turns),
         workers=workers,
         locks=ObjectLocks(),
         metrics=metrics,

@@ -17,13 +17,14 @@ from turbine_operator.core.drift import (
     REQUEST_ANNOTATION,
     drift_condition,
     resource_drift_due,
+    resource_drift_overdue,
     resource_drift_patch,
 )
 from turbine_operator.core.errors import AwsError, SpecError, TransientAwsError
 from turbine_operator.core.observations import ResourceDrift
 from turbine_operator.core.reporting import Announcement
 from turbine_operator.operations.clock import Clock, timestamp, utc_now
-from turbine_operator.operations.rate_limits import TokenBucket
+from turbine_operator.operations.rate_limits import FairTurns
 from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
 logger = logging.getLogger(__name__)
@@ -35,11 +36,11 @@ def _ready(status: dict[str, Any]) -> bool:
 
 class DriftDetector:
     def __init__(
-        self, sessions: AwsSessions, settings: OperatorSettings, limiter: TokenBucket, clock: Clock = utc_now
+        self, sessions: AwsSessions, settings: OperatorSettings, turns: FairTurns, clock: Clock = utc_now
     ) -> None:
         self._sessions = sessions
         self._settings = settings
-        self._limiter = limiter
+        self._turns = turns
         self._clock = clock
 
     def check(self, resource: StackResource) -> Outcome | None:
@@ -58,10 +59,12 @@ class DriftDetector:
             if drift.get("detectionId"):
                 return self._follow(resource, gateway, str(stack_id), drift)
             requested = resource.annotations.get(REQUEST_ANNOTATION)
-            if not resource_drift_due(drift, self._clock(), spec.drift_detection.interval, requested):
+            now, interval = self._clock(), spec.drift_detection.interval
+            if not resource_drift_due(drift, now, interval, requested):
                 return None
-            if not self._limiter.try_acquire():
-                return None  # another tick will get a turn
+            overdue = resource_drift_overdue(drift, now, interval, requested)
+            if not self._turns.try_acquire(resource.uid, overdue):
+                return None  # stacks that have waited longer go first; a later tick gets a turn
             detection_id = gateway.start_drift_detection(str(stack_id))
             return Outcome(status={"drift": {"detectionId": detection_id, "lastRequest": requested}})
         except TransientAwsError as error:

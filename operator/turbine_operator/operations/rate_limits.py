@@ -1,4 +1,4 @@
-"""Operator-wide limits: a token bucket for AWS APIs, and slots for concurrent stack updates."""
+"""Operator-wide limits: a token bucket for AWS APIs, fair turns at it, slots for concurrent updates."""
 
 from __future__ import annotations
 
@@ -25,6 +25,60 @@ class TokenBucket:
                 return False
             self._tokens -= 1.0
             return True
+
+    def available(self) -> float:
+        with self._lock:
+            elapsed = self._clock() - self._updated
+            return min(self._capacity, self._tokens + elapsed * self._rate)
+
+
+class FairTurns:
+    """Turns at a token bucket, the longest-waiting first: drift detections for a fleet.
+
+    Every stack whose detection is due asks on its own timer ticks; with fewer tokens than askers, a
+    first-come rule would serve whichever ticks first, and an unlucky stack could wait for ever. Here a
+    stack gets a token only while fewer stacks have been due longer than it than there are tokens.
+    Askers not heard of for `forget_after` seconds (detected, deleted, or no longer due) drop out.
+    """
+
+    def __init__(
+        self,
+        bucket: TokenBucket,
+        forget_after: float,
+        observer: Callable[[int, float], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._bucket, self._forget_after, self._clock = bucket, forget_after, clock
+        self._observer = observer
+        self._lock = threading.Lock()
+        self._waiting: dict[str, tuple[float, float]] = {}  # uid -> (due since, last asked), monotonic
+
+    def try_acquire(self, uid: str, due_for_seconds: float) -> bool:
+        """`due_for_seconds`: how long this stack's detection has been due."""
+        with self._lock:
+            now = self._clock()
+            self._waiting[uid] = (now - due_for_seconds, now)
+            self._waiting = {u: w for u, w in self._waiting.items() if now - w[1] <= self._forget_after}
+            ahead = sum(1 for since, _ in self._waiting.values() if since < self._waiting[uid][0])
+            granted = ahead < int(self._bucket.available()) and self._bucket.try_acquire()
+            if granted:
+                del self._waiting[uid]
+            self._observe(now)
+            return granted
+
+    def backlog(self) -> tuple[int, float]:
+        """How many stacks wait, and how long the stalest of them has been due (seconds)."""
+        with self._lock:
+            return self._backlog(self._clock())
+
+    def _backlog(self, now: float) -> tuple[int, float]:
+        if not self._waiting:
+            return 0, 0.0
+        return len(self._waiting), now - min(since for since, _ in self._waiting.values())
+
+    def _observe(self, now: float) -> None:
+        if self._observer is not None:
+            self._observer(*self._backlog(now))
 
 
 class UpdateSlots:
