@@ -32,6 +32,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--idle-seconds", type=float, default=20.0, help="how long to watch settled stacks")
     parser.add_argument("--poll-interval", help="TURBINE_POLL_INTERVAL (default: the operator's own, 15 s)")
     parser.add_argument("--instant", action="store_true", help="CloudFormation completes at once")
+    parser.add_argument("--no-change", action="store_true", help="stop after the applies (large N)")
     parser.add_argument(
         "--one-at-a-time",
         action="store_true",
@@ -108,6 +109,9 @@ def main() -> int:
                 f"AWS calls to Ready:  {sum(calls.values()) / options.stacks:.1f} per stack "
                 f"({mutating / options.stacks:.1f} mutating)"
             )
+            if options.no_change:
+                print(f"peak memory:         {memory_mib(operator.pid):.0f} MiB")
+                return 0
             changed: dict[str, float] = {}
             latencies = []
             for name in applied:

@@ -97,24 +97,34 @@ def test_a_short_poll_interval_caps_every_delay() -> None:
     assert follow_up_delay(3600.0, 0.5) == 0.5
 
 
+def _looks(follow_ups: FollowUps, start: float, until: float, generation: int = 1) -> list[float]:
+    """The times a follow-up timer looks, waiting out `until_due` before each look as the handler does."""
+    looks, now = [], start
+    while now <= until:
+        now += follow_ups.until_due("uid", generation, now, 15.0)
+        follow_ups.looked("uid", generation, now)
+        looks.append(now)
+    return looks
+
+
 def test_looks_at_an_operation_follow_its_age() -> None:
-    follow_ups = FollowUps()
-    looks = [now for now in range(0, 1201) if follow_ups.due("uid", 1, float(now), 15.0)]
-    assert looks[:12] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14]  # a 1 s tick: every tick while young
-    assert looks[-2] + 15 == looks[-1]  # then every poll interval
+    looks = _looks(FollowUps(), 0.0, 1200.0)
+    assert looks[:10] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5]  # every 0.5 s while young
+    assert looks[-1] - looks[-2] == 15.0  # then every poll interval
     # A 20-minute creation: about 30 more looks than the 80 of a fixed 15 s interval.
-    assert 80 < len(looks) < 115
+    assert 80 < len(looks) < 125
 
 
 def test_a_spec_change_in_flight_or_a_settled_stack_starts_young_again() -> None:
     follow_ups = FollowUps()
-    assert follow_ups.due("uid", 1, 0.0, 15.0)
-    assert follow_ups.due("uid", 1, 600.0, 15.0)
-    assert not follow_ups.due("uid", 1, 601.0, 15.0)
-    assert follow_ups.due("uid", 2, 601.0, 15.0)  # new generation
-    assert not follow_ups.due("uid", 2, 601.1, 15.0)
+    assert follow_ups.until_due("uid", 1, 0.0, 15.0) == 0.0  # never looked at: due at once
+    _looks(follow_ups, 0.0, 600.0)
+    assert follow_ups.until_due("uid", 1, 601.0, 15.0) > 10.0  # an old operation: a long wait
+    assert follow_ups.until_due("uid", 2, 601.0, 15.0) == 0.0  # a new generation: due at once
+    follow_ups.looked("uid", 2, 601.0)
+    assert follow_ups.until_due("uid", 2, 601.1, 15.0) == pytest.approx(0.4)  # and young
     follow_ups.forget("uid")
-    assert follow_ups.due("uid", 2, 601.2, 15.0)
+    assert follow_ups.until_due("uid", 2, 601.2, 15.0) == 0.0
 
 
 def test_a_fleets_settled_timers_are_spread_over_the_interval() -> None:

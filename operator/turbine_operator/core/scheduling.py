@@ -51,17 +51,19 @@ class FollowUps:
     def __init__(self) -> None:
         self._seen: dict[str, tuple[int, float, float]] = {}  # uid -> (generation, first, last look)
 
-    def due(self, uid: str, generation: int, now: float, ceiling_seconds: float) -> bool:
-        """Whether to look now; a look that is due is recorded as taken."""
+    def until_due(self, uid: str, generation: int, now: float, ceiling_seconds: float) -> float:
+        """Seconds until the next look at this operation is due (0: now). Records nothing."""
         seen = self._seen.get(uid)
         if seen is None or seen[0] != generation:
-            self._seen[uid] = (generation, now, now)
-            return True
+            return 0.0
         _, first, last = seen
-        if now - last < follow_up_delay(now - first, ceiling_seconds):
-            return False
+        return max(0.0, follow_up_delay(now - first, ceiling_seconds) - (now - last))
+
+    def looked(self, uid: str, generation: int, now: float) -> None:
+        """A look was taken now (a new generation starts a young operation)."""
+        seen = self._seen.get(uid)
+        first = seen[1] if seen is not None and seen[0] == generation else now
         self._seen[uid] = (generation, first, now)
-        return True
 
     def forget(self, uid: str) -> None:
         """The operation settled (or the TurbineStack is gone): the next one starts young."""
