@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import time
 from typing import Any
@@ -86,17 +85,22 @@ def _settled(status: kopf.Status, **_: Any) -> bool:
 # an operation is in flight, a slow one once it settled. kopf starts and stops them as the status
 # changes (a stop cancels a wait under way).
 @kopf.timer(*RESOURCE, interval=FOLLOW_UP_TICK_SECONDS, when=_in_flight)
-async def follow_operation(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+async def follow_operation(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
     """Follows an operation in flight as closely as its age warrants (core/scheduling.py).
 
     The handler waits out the time until its next look itself: a kopf tick costs about a millisecond
     of CPU, which a fleet of stacks in flight would otherwise spend many times over between looks.
+    The wait ends early when kopf stops the timer (the stack settled, the TurbineStack is being
+    deleted, the operator exits): kopf waits for a timer's handler before it deletes or settles.
     """
     runtime = runtime_of(memo)
+    stopped: kopf.DaemonStopped = kwargs["stopped"]  # kopf passes it to timers, though TimerFn omits it
     uid, follow_ups = str(body.metadata.uid), runtime.follow_ups
     remaining = follow_ups.until_due(uid, _generation(body), time.monotonic(), runtime.settings.poll_interval)
     if remaining:
-        await asyncio.sleep(remaining)  # body is kopf's live view: it is current when the wait ends
+        await stopped.wait(remaining)  # body is kopf's live view: it is current when the wait ends
+        if stopped:
+            return
     follow_ups.looked(uid, _generation(body), time.monotonic())
     resource = _resource(body)
     await in_worker_thread(runtime, lambda: _follow(runtime, resource, body, patch, settled=False))

@@ -249,9 +249,9 @@ class Reconciler:
     def _spec_differences(self, uid: str, seen: _Observation) -> list[str]:
         """At a settled resync: how the live stack differs from the spec.
 
-        The stack's template changes only with an update, which moves its LastUpdatedTime: while that,
-        the desired state and the stack's parameters and tags are what the last comparison saw, its
-        answer still holds and the template is not read again (GetTemplate was half an idle stack's calls).
+        The stack's template changes only with an update, which moves its LastUpdatedTime. While that
+        time, the desired state and the stack's parameters and tags are what the last comparison saw,
+        its answer holds and the template is not read again (GetTemplate was half an idle stack's calls).
         """
         assert seen.stack is not None
         stack = seen.stack
