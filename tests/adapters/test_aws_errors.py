@@ -97,6 +97,13 @@ CLOUDFORMATION_ERRORS = [
     pytest.param(
         "ChangeSetNotFound", "ChangeSet [cs] does not exist", 404, AwsNotFound, id="change-set-missing"
     ),
+    pytest.param(
+        "ValidationError",
+        "Template format error: Unresolved dependencies [Queue]. Resource Queue does not exist",
+        400,
+        AwsValidationError,
+        id="template-names-a-missing-resource",
+    ),
     pytest.param("SomethingNew", "A code the operator does not know", 400, AwsError, id="unknown-code"),
     pytest.param(
         "TokenAlreadyExistsException",

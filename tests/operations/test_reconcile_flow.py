@@ -385,6 +385,30 @@ def test_an_untagged_stack_in_review_with_our_change_set_is_executed(
     assert conditions(outcome)["Reconciling"]["message"] == f"Executing change set {name}: 1 to add"
 
 
+def test_a_stack_in_review_keeps_its_earlier_change_sets_when_the_spec_moves_on(
+    aws: StubbedAws, reconciler: Reconciler
+) -> None:
+    # A spec that goes A to B (and maybe back to A) while the stack is in review: A's change set
+    # stays, so the stack keeps a change set that names its owner and A finds its own again.
+    resource = stack_resource(status={"stackName": STACK_NAME})
+    desired = desired_for(resource)
+    earlier = "turbine-111111111111111111111111"
+    name = change_set_for(desired, in_review=True)
+    aws.stack("REVIEW_IN_PROGRESS", tagged=False)
+    aws.existing_change_sets([earlier])
+    aws.change_set_tags(earlier, OWNER_UID)
+    aws.no_change_set(name)
+    aws.bundle_listing(desired, present=True)
+    aws.create_change_set(desired, name, "CREATE", change_set_token(name, "CREATE"))
+
+    outcome = reconciler.reconcile(resource)
+
+    aws.verify()
+    assert aws.calls[-1] == "CreateChangeSet"
+    assert "DeleteChangeSet" not in aws.calls
+    assert conditions(outcome)["Reconciling"]["reason"] == "ChangeSetCreating"
+
+
 def test_an_untagged_stack_in_review_with_our_manual_change_set_waits_for_approval(
     aws: StubbedAws, reconciler: Reconciler
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 from botocore.exceptions import (
@@ -41,6 +42,7 @@ THROTTLING_CODES = frozenset(
 )
 # What botocore calls the answer to a conditional GetObject whose ETag still matches.
 NOT_MODIFIED = "304"
+_MISSING_STACK = re.compile(r"Stack with id .+ does not exist")
 NOT_FOUND_CODES = frozenset({"ChangeSetNotFound", "NoSuchKey", "404", "NotFound"})
 ACCESS_CODES = frozenset(
     {
@@ -77,8 +79,9 @@ def translate(operation: str, error: Exception) -> AwsError:
             return AwsAccessDenied(operation, code, message)
         if code == "NoSuchBucket":
             return TemplateBucketMissing(operation, code, message)
-        if code in NOT_FOUND_CODES or (code == "ValidationError" and "does not exist" in message):
-            # CloudFormation says a stack is missing only in a ValidationError's message.
+        if code in NOT_FOUND_CODES or (code == "ValidationError" and _MISSING_STACK.fullmatch(message)):
+            # CloudFormation says a stack is missing only in a ValidationError's message; other
+            # ValidationErrors (a template's "... does not exist") stay refusals of the request.
             return AwsNotFound(operation, code, message)
         if code in ("AlreadyExistsException", "AlreadyExists"):
             return AwsAlreadyExists(operation, code, message)

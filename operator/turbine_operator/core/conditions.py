@@ -92,8 +92,13 @@ def ready_reason(conditions: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
+def condition_is(conditions: Sequence[Mapping[str, Any]], kind: str, status: str = "True") -> bool:
+    """Whether the condition of this type is there with this status."""
+    return any(c.get("type") == kind and c.get("status") == status for c in conditions)
+
+
 def is_reconciling(conditions: Sequence[Mapping[str, Any]]) -> bool:
-    return any(c.get("type") == RECONCILING and c.get("status") == "True" for c in conditions)
+    return condition_is(conditions, RECONCILING)
 
 
 def set_condition(

@@ -8,7 +8,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from turbine_operator.core import planning
-from turbine_operator.core.conditions import Verdict, progressing, ready, ready_reason, stalled, waiting
+from turbine_operator.core.conditions import (
+    Verdict,
+    condition_is,
+    progressing,
+    ready,
+    ready_reason,
+    stalled,
+    waiting,
+)
 from turbine_operator.core.drift import DRIFTED
 from turbine_operator.core.observations import ObservedChangeSet
 from turbine_operator.core.status import SYNCED
@@ -136,7 +144,7 @@ def reconcile_announcement(
     """The one event a reconcile posts. `conditions` are the ones written before it, so that a state
     already reported (a stall, an approval wait, a drift) is not announced again at every look."""
     announcement = announcement_for(action, stack_name)
-    if differences and not _condition_true(conditions, DRIFTED):
+    if differences and not condition_is(conditions, DRIFTED):
         remediating = remediate and isinstance(action, planning.StartChangeSet)
         what = "re-applying the spec" if remediating else "set spec.driftDetection.remediate to correct it"
         announcement = Announcement(
@@ -159,14 +167,10 @@ def failure_announcement(verdict: Verdict, conditions: Sequence[Mapping[str, Any
 
 def outage_announcement(verdict: Verdict, conditions: Sequence[Mapping[str, Any]]) -> Announcement | None:
     """A transient failure of a Ready stack (Ready is held, Synced turns False): a warning when it starts."""
-    if any(c.get("type") == SYNCED and c.get("status") == "False" for c in conditions):
+    if condition_is(conditions, SYNCED, "False"):
         return None
     return Announcement(verdict.reason, verdict.message, warning=True)
 
 
 def suspension_announcement(already_suspended: bool) -> Announcement | None:
     return None if already_suspended else Announcement("Suspended", "spec.suspend is true: no AWS calls")
-
-
-def _condition_true(conditions: Sequence[Mapping[str, Any]], kind: str) -> bool:
-    return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)

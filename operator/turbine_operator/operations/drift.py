@@ -12,7 +12,7 @@ from typing import Any
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.cloudformation import StackGateway
 from turbine_operator.adapters.settings import OperatorSettings
-from turbine_operator.core.conditions import READY
+from turbine_operator.core.conditions import READY, condition_is
 from turbine_operator.core.drift import (
     REQUEST_ANNOTATION,
     drift_condition,
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 def _ready(status: dict[str, Any]) -> bool:
-    return any(c.get("type") == READY and c.get("status") == "True" for c in status.get("conditions") or [])
+    return condition_is(status.get("conditions") or [], READY)
 
 
 class DriftDetector:

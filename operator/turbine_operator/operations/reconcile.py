@@ -297,9 +297,12 @@ class Reconciler:
                 # The name is unique to this attempt, so a retry of the request repeats the token.
                 token = client_request_token(resource.uid, "change-set", name, kind.value)
                 gateway.create_change_set(desired, name, kind, token)
-                # Only then the stale ones: a stack in review is known as ours by our change set's tags
-                # alone, so it must never be left without one (by a crash or a failed request here).
-                if seen.stack is not None:
+                # Only then the stale ones, and never on a stack in review: it is known as ours by our
+                # change sets' tags alone, and a spec that goes A to B and back to A must find A's change
+                # set still there (re-created under its old name, its ClientToken would be taken for a
+                # retry of the deleted one and create nothing). CloudFormation deletes a stack's other
+                # change sets when one is executed (API_ExecuteChangeSet).
+                if seen.stack is not None and kind is planning.ChangeSetKind.UPDATE:
                     for stale in stale_change_sets(gateway.change_set_names(seen.stack.stack_id), keep=name):
                         gateway.delete_change_set(seen.stack.stack_id, stale)
             case planning.DiscardChangeSet(name=name):

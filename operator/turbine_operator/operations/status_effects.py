@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from turbine_operator.adapters.metrics import StackMetrics
-from turbine_operator.core.conditions import READY, STALLED
+from turbine_operator.core.conditions import READY, STALLED, condition_is
 from turbine_operator.core.drift import DRIFTED
 from turbine_operator.core.scheduling import parse_timestamp
 from turbine_operator.operations.turbine_stack import StackResource
@@ -31,7 +31,7 @@ def merged_status(before: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[s
 
 
 def _condition_true(status: Mapping[str, Any], kind: str) -> bool:
-    return any(c.get("type") == kind and c.get("status") == "True" for c in status.get("conditions") or [])
+    return condition_is(status.get("conditions") or [], kind)
 
 
 def observe(
