@@ -10,10 +10,12 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY devtools/constraints.txt ./
 COPY operator ./operator
+# The image runs the dependency versions `make test` passed with (devtools/constraints.txt).
 RUN pip wheel --no-deps --wheel-dir /wheels . \
     && python -m venv /opt/venv \
-    && /opt/venv/bin/pip install /wheels/turbine_operator-*.whl \
+    && /opt/venv/bin/pip install --constraint constraints.txt /wheels/turbine_operator-*.whl \
     && /opt/venv/bin/pip uninstall --yes pip
 
 # Runtime stage: the virtualenv, Turbine's sources and a non-root user; no compilers, no pip, no sources.

@@ -10,12 +10,23 @@ export PYTHONPATH := $(abspath devtools)
 
 .PHONY: test demo lint typecheck unit integration rehearsal binaries clean
 
-$(INSTALLED): pyproject.toml
+# Every machine installs the versions the last `make dev-lock` resolved and the tests passed with: a
+# library released tomorrow (a typed kubernetes client, say) cannot fail CI before anyone has tried it.
+CONSTRAINTS := devtools/constraints.txt
+
+$(INSTALLED): pyproject.toml $(CONSTRAINTS)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --constraint $(CONSTRAINTS) -e '.[dev]'
 	touch $@
+
+# Re-resolves pyproject.toml's ranges (runtime and dev) to the newest versions, for every Python 3.11+;
+# run it on purpose, then `make test`.
+.PHONY: dev-lock
+dev-lock: $(INSTALLED)
+	uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --upgrade --quiet \
+		--custom-compile-command 'make dev-lock' --output-file $(CONSTRAINTS)
 
 binaries: $(INSTALLED)
 	$(BIN)/python -m turbine_dev.binaries

@@ -74,6 +74,14 @@ def test_final_stage_runs_the_operator_as_non_root_without_build_tools() -> None
     assert not any(" operator" in copy or "pyproject" in copy for copy in copies)
 
 
+def test_the_image_installs_the_dependency_versions_the_tests_passed_with() -> None:
+    build = stages()[0]
+    copied = {rest.split()[0]: rest.split()[-1] for keyword, rest in build if keyword == "COPY"}
+    assert copied.get("devtools/constraints.txt") == "./", "the build stage copies the lock"
+    (install,) = [rest for keyword, rest in build if keyword == "RUN" and "pip install" in rest]
+    assert "--constraint constraints.txt" in install
+
+
 def test_copied_files_exist_and_env_points_at_them() -> None:
     env: dict[str, str] = {}
     for stage in stages():
@@ -104,6 +112,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
                         origin, context / source, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__")
                     )
                 else:
+                    (context / source).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(origin, context / source)
     out = tmp_path_factory.mktemp("wheels")
     done = subprocess.run(
