@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONPATH := $(abspath devtools)
 
-.PHONY: test demo lint typecheck unit integration rehearsal binaries clean
+.PHONY: test demo lint typecheck unit integration rehearsal binaries clean crd
 
 # Every machine installs the versions the last `make dev-lock` resolved and the tests passed with: a
 # library released tomorrow (a typed kubernetes client, say) cannot fail CI before anyone has tried it.
@@ -63,6 +63,11 @@ lock: $(INSTALLED)
 	uv pip compile cfn/airflow/requirements.in --generate-hashes --quiet \
 		--python-version 3.11 --python-platform x86_64-manylinux_2_34 --custom-compile-command 'make lock' \
 		--output-file cfn/scripts/airflow-$$(sed -n 's/^readonly AIRFLOW_VERSION=//p' cfn/scripts/turbine-bootstrap.sh).lock
+
+# The CRD is generated from the API models (operator/turbine_operator/core/spec.py); a unit test fails
+# when the committed crds/ (or the chart's copy) differs from what this writes.
+crd: $(INSTALLED)
+	$(BIN)/python -m turbine_dev.crd
 
 demo: binaries
 	$(BIN)/python -m turbine_dev.demo

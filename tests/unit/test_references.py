@@ -22,7 +22,8 @@ from turbine_operator.core.references import (
     version_fingerprint,
     watched_objects,
 )
-from turbine_operator.core.spec import KeyRef, TurbineStackSpec, parse_spec
+from turbine_operator.core.spec import TurbineStackSpec, parse_spec
+from turbine_operator.core.spec_additions import KeyRef
 
 CONFIG_MAP, SECRET, S3_OBJECT = SourceKind.CONFIG_MAP, SourceKind.SECRET, SourceKind.S3_OBJECT
 SECRET_VALUE = b"hunter2-do-not-print-me"

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
 import yaml
 
@@ -194,9 +195,10 @@ def test_stack_parameters_reject_a_parameter_that_repeats_a_typed_field(field: s
 
 @pytest.mark.parametrize("name", ["QSS3BucketName", "QSS3KeyPrefix"])
 def test_operator_parameters_cannot_be_overridden_through_the_escape_hatch(name: str) -> None:
-    # parse_spec refuses these; a spec built in code must not win over the bundle location either.
-    spec = dataclasses.replace(spec_of(), parameters={name: "evil-bucket"})
-    parameters = stack_parameters(spec, DECLARED, KEY_PREFIX)
+    # parse_spec refuses these, and so does the model when a spec is built in code.
+    with pytest.raises(pydantic.ValidationError, match="is set by the operator"):
+        dataclasses.replace(spec_of(), parameters={name: "evil-bucket"})
+    parameters = stack_parameters(spec_of(), DECLARED, KEY_PREFIX)
     assert parameters["QSS3BucketName"] == "turbine-templates"
     assert parameters["QSS3KeyPrefix"] == KEY_PREFIX
 

@@ -19,25 +19,27 @@ from typing import Any
 import pytest
 
 from contract.crd import crd_constraints, crd_properties, crd_spec_schema, snake
+from turbine_operator.core.api_types import parse_duration
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.spec import (
-    AdditionalPolicy,
-    AdditionalTemplate,
     AirflowSpec,
     DeletionPolicy,
     DriftDetectionSpec,
-    InstanceRole,
-    KeyRef,
-    PolicySource,
     SchedulerSpec,
     TemplateBucket,
-    TemplateSource,
     TurbineStackSpec,
     UpdatePolicy,
     WebserverSpec,
     WorkersSpec,
-    parse_duration,
     parse_spec,
+)
+from turbine_operator.core.spec_additions import (
+    AdditionalPolicy,
+    AdditionalTemplate,
+    InstanceRole,
+    KeyRef,
+    PolicySource,
+    TemplateSource,
 )
 
 MINIMAL: dict[str, Any] = {"templateBucket": {"name": "turbine-templates"}}

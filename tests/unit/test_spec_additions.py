@@ -14,7 +14,8 @@ import pytest
 
 from contract.crd import crd_constraints, crd_properties, crd_spec_schema
 from turbine_operator.core.errors import SpecError
-from turbine_operator.core.spec import (
+from turbine_operator.core.spec import TurbineStackSpec, parse_spec
+from turbine_operator.core.spec_additions import (
     AdditionalFile,
     AdditionalPolicy,
     AdditionalTemplate,
@@ -23,8 +24,6 @@ from turbine_operator.core.spec import (
     ParameterFrom,
     PolicySource,
     TemplateSource,
-    TurbineStackSpec,
-    parse_spec,
 )
 
 BUCKET = {"templateBucket": {"name": "turbine-templates"}}
@@ -74,7 +73,7 @@ def key_ref_cases(
     ]:
         yield f"{constraint}.{part}:type", build({**good, part: bad_type}), f"{field}.{part}"
         yield f"{constraint}.{part}:minLength", build({**good, part: ""}), f"{field}.{part}"
-        yield f"{constraint}.{part}:maxLength", build({**good, part: too_long}), field
+        yield f"{constraint}.{part}:maxLength", build({**good, part: too_long}), f"{field}.{part}"
         yield f"{constraint}.{part}:pattern", build({**good, part: bad_pattern}), f"{field}.{part}"
 
 

@@ -7,6 +7,8 @@ from typing import Any, cast
 
 import pytest
 
+from turbine_operator.core.errors import SpecError
+from turbine_operator.core.spec import field_of
 from turbine_operator.operations.rate_limits import FairTurns, TokenBucket
 from turbine_operator.operations.status_effects import merged_status, observe
 from turbine_operator.operations.turbine_stack import StackResource
@@ -92,6 +94,49 @@ def test_a_suspended_stack_is_not_watched_for_workers(suspend: bool, watched: li
 
     assert watcher.watched == watched
     assert watcher.forgotten == ([] if watched else ["u-1"])
+
+
+def test_a_suspended_stack_with_another_invalid_field_is_still_suspended() -> None:
+    raw = {"templateBucket": {"name": "Not_A_Bucket"}, "suspend": True, "workers": {"maxSize": -1}}
+    assert StackResource("data", "airflow", "u-1", 2, raw, {}).suspended
+    assert not StackResource("data", "airflow", "u-1", 2, {**raw, "suspend": "yes"}, {}).suspended
+
+
+@pytest.mark.parametrize(
+    ("role_arn", "watched_with"),
+    [
+        (None, [None]),
+        ("arn:aws:iam::123456789012:role/turbine", ["arn:aws:iam::123456789012:role/turbine"]),
+        ("arn:aws:iam::1234:role/turbine", []),  # invalid: not read with the operator's own identity
+    ],
+)
+def test_worker_figures_are_read_with_the_stacks_role_and_never_without_a_valid_one(
+    role_arn: str | None, watched_with: list[str | None]
+) -> None:
+    spec = {"templateBucket": {"name": "templates"}, "roleArn": role_arn}
+    resource = StackResource("data", "airflow", "u-1", 2, spec, {})
+    roles: list[str | None] = []
+    watcher = _Watcher()
+    watcher.watch = lambda stack: roles.append(stack.role_arn)  # type: ignore[method-assign]
+
+    observe(
+        resource,
+        {"outputs": {"WorkerAutoScalingGroupName": "g"}},
+        cast(Any, _Metrics()),
+        cast(Any, watcher),
+        "r",
+    )
+
+    assert roles == watched_with
+    assert watcher.forgotten == ([] if watched_with else ["u-1"])
+
+
+def test_field_of_names_the_invalid_field() -> None:
+    with pytest.raises(SpecError) as caught:
+        field_of({"roleArn": 7}, "role_arn")
+    assert caught.value.field == "spec.roleArn"
+    assert field_of({}, "role_arn") is None
+    assert field_of({"suspend": True}, "suspend") is True
 
 
 def test_a_spec_without_region_keeps_the_region_its_stack_was_created_in() -> None:

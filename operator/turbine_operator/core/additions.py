@@ -18,12 +18,12 @@ from typing import Any
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.policies import policy_document
 from turbine_operator.core.references import Fetched, Source, SourceKind, content_of, text_of
-from turbine_operator.core.spec import (
+from turbine_operator.core.spec import TurbineStackSpec
+from turbine_operator.core.spec_additions import (
     AdditionalPolicy,
     AdditionalTemplate,
     InstanceRole,
     ParameterFrom,
-    TurbineStackSpec,
 )
 from turbine_operator.core.templates import (
     Template,

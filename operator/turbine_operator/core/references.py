@@ -14,7 +14,8 @@ import hashlib
 from collections.abc import Iterator, Mapping
 
 from turbine_operator.core.errors import SpecError
-from turbine_operator.core.spec import S3_URL, KeyRef, TurbineStackSpec
+from turbine_operator.core.spec import TurbineStackSpec
+from turbine_operator.core.spec_additions import KeyRef
 
 
 class SourceKind(enum.StrEnum):
@@ -94,11 +95,9 @@ def references_of(spec: TurbineStackSpec) -> tuple[Reference, ...]:
             SourceKind.CONFIG_MAP, source.config_map_key_ref, f"{field}.template.configMapKeyRef"
         )
         if source.s3_url is not None:
-            match = S3_URL.fullmatch(source.s3_url)
-            assert match is not None  # parse_spec checked the pattern
-            found.append(
-                Reference(SourceKind.S3_OBJECT, match["bucket"], match["key"], f"{field}.template.s3Url")
-            )
+            # s3://bucket/key, as the model's pattern checked.
+            bucket, _, key = source.s3_url.removeprefix("s3://").partition("/")
+            found.append(Reference(SourceKind.S3_OBJECT, bucket, key, f"{field}.template.s3Url"))
         for file in entry.files:
             found += _key_ref(
                 SourceKind.CONFIG_MAP, file.config_map_key_ref, f"{field}.files[{file.path}].configMapKeyRef"

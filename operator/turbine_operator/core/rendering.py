@@ -14,7 +14,7 @@ from turbine_operator.core.bundle import MASTER_TEMPLATE, Bundle, TurbineSources
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.naming import APPLIED_HASH_TAG, ownership_tags
 from turbine_operator.core.references import Fetched, Source
-from turbine_operator.core.spec import OPERATOR_PARAMETERS, TurbineStackSpec
+from turbine_operator.core.spec import OPERATOR_PARAMETERS, TurbineStackSpec, parameter_fields
 from turbine_operator.core.templates import (
     Template,
     check_parameter_value,
@@ -29,23 +29,8 @@ NO_ECHO_MASK = "****"
 CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
 
 IMAGE_PARAMETER = "ImageId"
-# Typed spec fields and the master template parameters they set.
-TYPED_PARAMETERS = {
-    "spec.scheduler.instanceType": "SchedulerInstanceType",
-    "spec.webserver.instanceType": "WebserverInstanceType",
-    "spec.webserver.port": "WebServerPort",
-    "spec.webserver.allowedCidr": "AllowHTTPAccessCIDR",
-    "spec.webserver.replicas": "WebserverCount",
-    "spec.webserver.certificateArn": "CertificateArn",
-    "spec.imageId": IMAGE_PARAMETER,
-    "spec.workers.instanceType": "WorkerInstanceType",
-    "spec.workers.minSize": "MinGroupSize",
-    "spec.workers.maxSize": "MaxGroupSize",
-    "spec.workers.growthThreshold": "GrowthThreshold",
-    "spec.workers.shrinkThreshold": "ShrinkThreshold",
-    "spec.airflow.loadExampleDags": "LoadExampleDags",
-    "spec.airflow.loadDefaultConnections": "LoadDefaultCons",
-}
+# Typed spec fields and the master template parameters they set, as the models declare them.
+TYPED_PARAMETERS = {field.path: field.parameter for field in parameter_fields()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,24 +87,16 @@ def _number(value: float) -> str:
     return text.removesuffix(".0")
 
 
+def _parameter_text(value: object) -> str:
+    if isinstance(value, bool):
+        return _flag(value)
+    if isinstance(value, float):
+        return _number(value)
+    return "" if value is None else str(value)
+
+
 def typed_parameter_values(spec: TurbineStackSpec) -> dict[str, str]:
-    values = {
-        "spec.scheduler.instanceType": spec.scheduler.instance_type,
-        "spec.webserver.instanceType": spec.webserver.instance_type,
-        "spec.webserver.port": str(spec.webserver.port),
-        "spec.webserver.allowedCidr": spec.webserver.allowed_cidr,
-        "spec.webserver.replicas": str(spec.webserver.replicas),
-        "spec.webserver.certificateArn": spec.webserver.certificate_arn or "",
-        "spec.imageId": spec.image_id or "",
-        "spec.workers.instanceType": spec.workers.instance_type,
-        "spec.workers.minSize": str(spec.workers.min_size),
-        "spec.workers.maxSize": str(spec.workers.max_size),
-        "spec.workers.growthThreshold": _number(spec.workers.growth_threshold),
-        "spec.workers.shrinkThreshold": _number(spec.workers.shrink_threshold),
-        "spec.airflow.loadExampleDags": _flag(spec.airflow.load_example_dags),
-        "spec.airflow.loadDefaultConnections": _flag(spec.airflow.load_default_connections),
-    }
-    return {TYPED_PARAMETERS[field]: value for field, value in values.items()}
+    return {field.parameter: _parameter_text(field.value_in(spec)) for field in parameter_fields()}
 
 
 def stack_parameters(

@@ -1,49 +1,64 @@
-"""The TurbineStack spec as typed, immutable values, parsed from the custom resource.
+"""The TurbineStack spec: the API's single source, as typed, immutable pydantic dataclasses.
 
-This mirrors `crds/turbinestacks.turbine.dev.yaml` (a unit test keeps the field sets and defaults
-in step). The API server already enforces the schema; parsing checks it again because
-`turbine-operator render` reads manifests that never went through an API server.
+Types, bounds, patterns, defaults and descriptions are declared here once. The operator and
+`turbine-operator render` validate with these models (`parse_spec`), and `make crd` generates the
+CRD's schema from them (core/crd.py), with the CEL rules each model declares beside its Python check:
+the API server enforces the CRD, and `render` reads manifests that never went through one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import re
-from collections.abc import Mapping
-from typing import Any
+import functools
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any
 
+from pydantic import (
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
+from pydantic.fields import FieldInfo
+
+from turbine_operator.core.api_types import (
+    MANIFEST,
+    PARAMETER_NAMES_RULE,
+    ApiObject,
+    BucketName,
+    CertificateArn,
+    ChangeSetName,
+    Cidr,
+    Duration,
+    ImageId,
+    InstanceType,
+    KeyPrefix,
+    Parameter,
+    ParameterValue,
+    Region,
+    RoleArn,
+    StackName,
+    TagValue,
+    api,
+    invalid,
+    list_map,
+    parameter_names,
+    unique_by,
+)
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.naming import stack_name_for
+from turbine_operator.core.spec_additions import AdditionalPolicy, AdditionalTemplate
+from turbine_operator.core.spec_errors import spec_error
 
-STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$")
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")
-BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-KEY_PREFIX = re.compile(r"^([0-9A-Za-z!_.*'()-]+/)*$")
-INSTANCE_TYPE = re.compile(
-    r"^[a-z][a-z0-9-]*\.([0-9]*(nano|micro|small|medium|large|xlarge)|metal(-[0-9]+xl)?)$"
-)
-CIDR = re.compile(
-    r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
-    r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$"
-)
-PARAMETER_NAME = re.compile(r"^[A-Za-z0-9]{1,255}$")
-CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$")
-IMAGE_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
-CHANGE_SET_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-# Bounded like the CRD's pattern: the API server's CEL duration() fails on more than about 290 years.
-DURATION = re.compile(r"^(?:(?P<h>[0-9]{1,5})h)?(?:(?P<m>[0-9]{1,6})m)?(?:(?P<s>[0-9]{1,7})s)?$")
 SHORTEST_DRIFT_INTERVAL = 300.0
 RESERVED_TAG_PREFIXES = ("aws:", "turbine.dev/")
 OPERATOR_PARAMETERS = frozenset({"QSS3BucketName", "QSS3KeyPrefix"})
-LOGICAL_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
-OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-OBJECT_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>[^\s]+)$")
-FILE_PATH = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$")
-LARGEST_INLINE_FILE = 524288
-LARGEST_INLINE_POLICY = 20480
 
 
 class DeletionPolicy(enum.StrEnum):
@@ -56,477 +71,360 @@ class UpdatePolicy(enum.StrEnum):
     MANUAL = "Manual"
 
 
-@dataclasses.dataclass(frozen=True)
-class TemplateBucket:
-    name: str
-    prefix: str = "turbine/"
+@dataclass(frozen=True, config=api())
+class TemplateBucket(ApiObject):
+    """Existing S3 bucket, in the stack's region, where the operator uploads templates, scripts and Lambda
+    code under content-addressed keys (the Turbine QSS3BucketName and QSS3KeyPrefix)."""
+
+    name: BucketName
+    """Name of the S3 bucket (no dots, so HTTPS virtual-hosted URLs work)."""
+    prefix: KeyPrefix = "turbine/"
+    """Key prefix below which everything is uploaded; empty, or ends with a slash."""
 
 
-@dataclasses.dataclass(frozen=True)
-class SchedulerSpec:
-    instance_type: str = "t3.large"
+@dataclass(frozen=True, config=api())
+class SchedulerSpec(ApiObject):
+    """The Airflow scheduler instance (with the DAG processor and triggerer)."""
+
+    instance_type: Annotated[InstanceType, Parameter("SchedulerInstanceType")] = "t3.large"
+    """EC2 instance type of the scheduler (SchedulerInstanceType)."""
 
 
-@dataclasses.dataclass(frozen=True)
-class WebserverSpec:
-    instance_type: str = "t3.medium"
-    port: int = 8080
-    allowed_cidr: str = "10.0.0.0/16"
-    replicas: int = 2
-    certificate_arn: str | None = None
+@dataclass(frozen=True, config=api())
+class WebserverSpec(ApiObject):
+    """The Airflow webserver (API server and UI)."""
+
+    instance_type: Annotated[InstanceType, Parameter("WebserverInstanceType")] = "t3.medium"
+    """EC2 instance type of the webserver (WebserverInstanceType)."""
+    port: Annotated[StrictInt, Field(ge=1, le=65535), Parameter("WebServerPort")] = 8080
+    """TCP port the webserver listens on (WebServerPort); 80 is allowed."""
+    allowed_cidr: Annotated[Cidr, Parameter("AllowHTTPAccessCIDR")] = "10.0.0.0/16"
+    """IPv4 CIDR block allowed to reach the webserver (AllowHTTPAccessCIDR)."""
+    replicas: Annotated[StrictInt, Field(ge=2, le=10), Parameter("WebserverCount")] = 2
+    """Webserver (API server) instances behind the load balancer (WebserverCount). Running tasks report to
+    them, so there are at least two, and updates replace them one at a time."""
+    certificate_arn: Annotated[CertificateArn | None, Parameter("CertificateArn")] = None
+    """ACM certificate ARN of the name users reach Airflow by (CertificateArn). Given, the user-facing load
+    balancer serves HTTPS on 443 and redirects HTTP to it."""
 
 
-@dataclasses.dataclass(frozen=True)
-class WorkersSpec:
-    instance_type: str = "t3.large"
-    min_size: int = 0
-    max_size: int = 10
-    growth_threshold: float = 0.9
-    shrink_threshold: float = 0.5
+_Size = Annotated[StrictInt, Field(ge=0, le=1000)]
+_Load = Annotated[StrictFloat, Field(ge=0, le=1)]
 
 
-@dataclasses.dataclass(frozen=True)
-class AirflowSpec:
-    load_example_dags: bool = False
-    load_default_connections: bool = False
+@dataclass(
+    frozen=True,
+    config=api(
+        {
+            "rule": "self.minSize <= self.maxSize",
+            "message": "minSize must not exceed maxSize",
+            "fieldPath": ".minSize",
+        },
+        {
+            "rule": "self.shrinkThreshold < self.growthThreshold",
+            "message": "shrinkThreshold must be below growthThreshold",
+            "fieldPath": ".shrinkThreshold",
+        },
+    ),
+)
+class WorkersSpec(ApiObject):
+    """The autoscaling group of Celery workers."""
+
+    instance_type: Annotated[InstanceType, Parameter("WorkerInstanceType")] = "t3.large"
+    """EC2 instance type of the workers (WorkerInstanceType)."""
+    min_size: Annotated[_Size, Parameter("MinGroupSize")] = 0
+    """Fewest workers the group scales in to (MinGroupSize)."""
+    max_size: Annotated[_Size, Parameter("MaxGroupSize")] = 10
+    """Most workers the group scales out to (MaxGroupSize)."""
+    growth_threshold: Annotated[_Load, Parameter("GrowthThreshold")] = 0.9
+    """Cluster load (0 to 1) at or above which one worker is added (GrowthThreshold)."""
+    shrink_threshold: Annotated[_Load, Parameter("ShrinkThreshold")] = 0.5
+    """Cluster load (0 to 1) at or below which one worker is removed (ShrinkThreshold)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WorkersSpec:
+        if self.min_size > self.max_size:
+            raise invalid("must not exceed spec.workers.maxSize", "minSize")
+        if self.shrink_threshold >= self.growth_threshold:
+            raise invalid("must be below spec.workers.growthThreshold", "shrinkThreshold")
+        return self
 
 
-@dataclasses.dataclass(frozen=True)
-class DriftDetectionSpec:
-    enabled: bool = True
-    interval: float = 3600.0  # seconds; the CRD takes a duration string such as "1h"
-    remediate: bool = False
+@dataclass(frozen=True, config=api())
+class AirflowSpec(ApiObject):
+    """Airflow settings applied on every node."""
+
+    load_example_dags: Annotated[StrictBool, Parameter("LoadExampleDags")] = False
+    """Load Airflow's example DAGs (LoadExampleDags)."""
+    load_default_connections: Annotated[StrictBool, Parameter("LoadDefaultCons")] = False
+    """Create Airflow's default connections (LoadDefaultCons)."""
 
 
-class InstanceRole(enum.StrEnum):
-    SCHEDULER = "scheduler"
-    WEBSERVER = "webserver"
-    WORKER = "worker"
+@dataclass(
+    frozen=True,
+    config=api(
+        # The pattern guards duration(): the API server runs this rule even when the pattern fails, and
+        # duration() of too many digits fails with a message about protobuf.
+        {
+            "rule": "!self.interval.matches('^([0-9]{1,5}h)?([0-9]{1,6}m)?([0-9]{1,7}s)?$') "
+            "|| duration(self.interval) >= duration('5m')",
+            "message": "interval must be at least 5m",
+            "fieldPath": ".interval",
+        }
+    ),
+)
+class DriftDetectionSpec(ApiObject):
+    """How the operator looks for drift: changes to the stack made outside the operator (spec drift,
+    checked at every resync) and changes to its resources made outside CloudFormation (resource drift,
+    CloudFormation drift detection on this interval)."""
+
+    enabled: StrictBool = True
+    """Run CloudFormation resource drift detection."""
+    interval: Duration = 3600.0
+    """How often resource drift detection runs, as a duration such as 1h, 30m or 1h30m (at least 5m; at
+    most 5 digits of hours, 6 of minutes and 7 of seconds, so it fits a duration)."""
+    remediate: StrictBool = False
+    """Re-apply the desired state through a change set when the stack drifted from the spec. Resource
+    drift is reported, not remediated (see the README for why)."""
+
+    @field_validator("interval")
+    @classmethod
+    def _long_enough(cls, seconds: float) -> float:
+        if seconds < SHORTEST_DRIFT_INTERVAL:
+            raise invalid("must be at least 5m")
+        return seconds
 
 
-@dataclasses.dataclass(frozen=True)
-class KeyRef:
-    """A key of a ConfigMap or Secret in the TurbineStack's own namespace."""
-
-    name: str
-    key: str
-
-
-@dataclasses.dataclass(frozen=True)
-class TemplateSource:
-    inline: str | None = None
-    config_map_key_ref: KeyRef | None = None
-    s3_url: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class AdditionalFile:
-    path: str
-    inline: str | None = None
-    config_map_key_ref: KeyRef | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class ParameterFrom:
-    name: str
-    config_map_key_ref: KeyRef | None = None
-    secret_key_ref: KeyRef | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class AdditionalTemplate:
-    name: str
-    template: TemplateSource
-    files: tuple[AdditionalFile, ...] = ()
-    parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    parameters_from: tuple[ParameterFrom, ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class PolicySource:
-    inline: str | None = None
-    config_map_key_ref: KeyRef | None = None
-
-
-ALL_ROLES = (InstanceRole.SCHEDULER, InstanceRole.WEBSERVER, InstanceRole.WORKER)
-
-
-@dataclasses.dataclass(frozen=True)
-class AdditionalPolicy:
-    name: str
-    document: PolicySource
-    roles: tuple[InstanceRole, ...] = ALL_ROLES
-
-
-@dataclasses.dataclass(frozen=True)
-class TurbineStackSpec:
-    stack_name: str
-    region: str
-    template_bucket: TemplateBucket
-    role_arn: str | None = None
-    service_role_arn: str | None = None
-    image_id: str | None = None  # None: the operator resolves the latest AL2023 image once and keeps it
-    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    scheduler: SchedulerSpec = SchedulerSpec()
-    webserver: WebserverSpec = WebserverSpec()
-    workers: WorkersSpec = WorkersSpec()
-    airflow: AirflowSpec = AirflowSpec()
-    parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
-    termination_protection: bool = False
-    suspend: bool = False
-    update_policy: UpdatePolicy = UpdatePolicy.AUTO
-    approved_change_set: str | None = None
-    drift_detection: DriftDetectionSpec = DriftDetectionSpec()
-    adopt: bool = False
-    additional_templates: tuple[AdditionalTemplate, ...] = ()
-    additional_policies: tuple[AdditionalPolicy, ...] = ()
-    allow_administrator_policies: bool = False
-
-
-class _Fields:
-    """Reads one object of the raw spec, naming the full field path in every error."""
-
-    def __init__(self, raw: object, path: str) -> None:
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, Mapping):
-            raise SpecError(path, "must be an object")
-        self.raw: Mapping[str, Any] = raw
-        self.path = path
-
-    def field(self, key: str) -> str:
-        return f"{self.path}.{key}"
-
-    def string(
-        self,
-        key: str,
-        default: str | None = None,
-        pattern: re.Pattern[str] | None = None,
-        max_length: int | None = None,
-    ) -> str | None:
-        value = self.raw.get(key, default)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise SpecError(self.field(key), f"must be a string, not {type(value).__name__}")
-        if max_length is not None and len(value) > max_length:
-            raise SpecError(self.field(key), f"is longer than {max_length} characters")
-        if pattern is not None and not pattern.fullmatch(value):
-            raise SpecError(self.field(key), f"{value!r} does not match {pattern.pattern}")
-        return value
-
-    def required_string(self, key: str, pattern: re.Pattern[str] | None = None) -> str:
-        value = self.string(key, pattern=pattern)
-        if value is None:
-            raise SpecError(self.field(key), "is required")
-        return value
-
-    def integer(self, key: str, default: int, low: int, high: int) -> int:
-        value = self.raw.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SpecError(self.field(key), f"must be an integer, not {value!r}")
-        if not low <= value <= high:
-            raise SpecError(self.field(key), f"{value} is outside [{low}, {high}]")
-        return value
-
-    def number(self, key: str, default: float, low: float, high: float) -> float:
-        value = self.raw.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SpecError(self.field(key), f"must be a number, not {value!r}")
-        if not low <= value <= high:
-            raise SpecError(self.field(key), f"{value} is outside [{low}, {high}]")
-        return float(value)
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.raw.get(key, default)
-        if not isinstance(value, bool):
-            raise SpecError(self.field(key), f"must be true or false, not {value!r}")
-        return value
-
-    def string_map(self, key: str, max_items: int, max_value_length: int) -> dict[str, str]:
-        value = self.raw.get(key) or {}
-        if not isinstance(value, Mapping):
-            raise SpecError(self.field(key), "must be a map of strings")
-        if len(value) > max_items:
-            raise SpecError(self.field(key), f"has more than {max_items} entries")
-        result: dict[str, str] = {}
-        for item_key, item_value in value.items():
-            if not isinstance(item_value, str):
-                raise SpecError(f"{self.field(key)}.{item_key}", "must be a string")
-            if len(item_value) > max_value_length:
-                raise SpecError(
-                    f"{self.field(key)}.{item_key}", f"is longer than {max_value_length} characters"
-                )
-            result[str(item_key)] = item_value
-        return result
-
-    def nested(self, key: str) -> _Fields:
-        return _Fields(self.raw.get(key), self.field(key))
-
-    def optional_nested(self, key: str) -> _Fields | None:
-        return None if self.raw.get(key) is None else self.nested(key)
-
-    def entries(self, key: str, max_items: int, identity: str) -> list[_Fields]:
-        """The objects of a list, each addressed by its `identity` field (or index) in error paths."""
-        value = self.raw.get(key) or []
-        if not isinstance(value, list):
-            raise SpecError(self.field(key), "must be a list")
-        if len(value) > max_items:
-            raise SpecError(self.field(key), f"has more than {max_items} entries")
-        entries: list[_Fields] = []
-        seen: set[object] = set()
-        for index, item in enumerate(value):
-            label = item.get(identity) if isinstance(item, Mapping) else None
-            if not isinstance(label, str) or not label:
-                label = str(index)
-            if label in seen:
-                raise SpecError(f"{self.field(key)}[{label}]", f"repeats the {identity} {label!r}")
-            seen.add(label)
-            entries.append(_Fields(item, f"{self.field(key)}[{label}]"))
-        return entries
-
-    def key_ref(self, key: str) -> KeyRef | None:
-        if self.raw.get(key) is None:
-            return None
-        ref = self.nested(key)
-        name = ref.required_string("name", OBJECT_NAME)
-        key_name = ref.required_string("key", OBJECT_KEY)
-        if len(name) > 253 or len(key_name) > 253:
-            raise SpecError(ref.path, "names and keys are at most 253 characters")
-        return KeyRef(name=name, key=key_name)
-
-    def exactly_one_of(self, *keys: str) -> None:
-        present = [key for key in keys if self.raw.get(key) is not None]
-        if len(present) != 1:
-            raise SpecError(self.path, f"set exactly one of {', '.join(keys)}")
-
-    def content(self, key: str, max_length: int) -> str | None:
-        value = self.string(key, max_length=max_length)
-        if value == "":
-            raise SpecError(self.field(key), "must not be empty")
-        return value
-
-    def enum(self, key: str, kind: type[enum.StrEnum], default: enum.StrEnum) -> Any:
-        value = self.raw.get(key, default.value)
-        try:
-            return kind(value)
-        except ValueError:
-            allowed = ", ".join(member.value for member in kind)
-            raise SpecError(self.field(key), f"{value!r} is not one of {allowed}") from None
-
-
-def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -> TurbineStackSpec:
-    """Parses and validates the raw spec; raises SpecError naming the first offending field."""
-    spec = _Fields(raw, "spec")
-    bucket = spec.nested("templateBucket")
-    if "templateBucket" not in spec.raw:
-        raise SpecError("spec.templateBucket", "is required")
-    workers = spec.nested("workers")
-    webserver = spec.nested("webserver")
-    airflow = spec.nested("airflow")
-    defaults_workers = WorkersSpec()
-    defaults_webserver = WebserverSpec()
-    parsed_workers = WorkersSpec(
-        instance_type=workers.string("instanceType", defaults_workers.instance_type, INSTANCE_TYPE) or "",
-        min_size=workers.integer("minSize", defaults_workers.min_size, 0, 1000),
-        max_size=workers.integer("maxSize", defaults_workers.max_size, 0, 1000),
-        growth_threshold=workers.number("growthThreshold", defaults_workers.growth_threshold, 0.0, 1.0),
-        shrink_threshold=workers.number("shrinkThreshold", defaults_workers.shrink_threshold, 0.0, 1.0),
-    )
-    if parsed_workers.min_size > parsed_workers.max_size:
-        raise SpecError("spec.workers.minSize", "must not exceed spec.workers.maxSize")
-    if parsed_workers.shrink_threshold >= parsed_workers.growth_threshold:
-        raise SpecError("spec.workers.shrinkThreshold", "must be below spec.workers.growthThreshold")
-    tags = _tags(spec)
-    parameters = spec.string_map("parameters", max_items=60, max_value_length=4096)
-    for key in parameters:
-        if not PARAMETER_NAME.fullmatch(key):
-            raise SpecError(f"spec.parameters.{key}", "parameter names are alphanumeric")
-        if key in OPERATOR_PARAMETERS:
-            raise SpecError(f"spec.parameters.{key}", "is set by the operator from spec.templateBucket")
-    return TurbineStackSpec(
-        stack_name=spec.string("stackName", pattern=STACK_NAME) or stack_name_for(namespace, name),
-        region=spec.string("region", pattern=REGION) or default_region,
-        role_arn=spec.string("roleArn", pattern=ROLE_ARN),
-        service_role_arn=spec.string("serviceRoleArn", pattern=ROLE_ARN),
-        image_id=spec.string("imageId", pattern=IMAGE_ID),
-        template_bucket=TemplateBucket(
-            name=bucket.required_string("name", BUCKET_NAME),
-            prefix=bucket.string("prefix", "turbine/", KEY_PREFIX, max_length=200) or "",
-        ),
-        tags=tags,
-        scheduler=SchedulerSpec(
-            instance_type=spec.nested("scheduler").string(
-                "instanceType", SchedulerSpec().instance_type, INSTANCE_TYPE
-            )
-            or "",
-        ),
-        webserver=WebserverSpec(
-            instance_type=webserver.string("instanceType", defaults_webserver.instance_type, INSTANCE_TYPE)
-            or "",
-            port=webserver.integer("port", defaults_webserver.port, 1, 65535),
-            allowed_cidr=webserver.string("allowedCidr", defaults_webserver.allowed_cidr, CIDR) or "",
-            replicas=webserver.integer("replicas", defaults_webserver.replicas, 2, 10),
-            certificate_arn=webserver.string("certificateArn", pattern=CERTIFICATE_ARN, max_length=2048),
-        ),
-        workers=parsed_workers,
-        airflow=AirflowSpec(
-            load_example_dags=airflow.boolean("loadExampleDags", False),
-            load_default_connections=airflow.boolean("loadDefaultConnections", False),
-        ),
-        parameters=parameters,
-        deletion_policy=spec.enum("deletionPolicy", DeletionPolicy, DeletionPolicy.RETAIN),
-        termination_protection=spec.boolean("terminationProtection", False),
-        suspend=spec.boolean("suspend", False),
-        update_policy=spec.enum("updatePolicy", UpdatePolicy, UpdatePolicy.AUTO),
-        approved_change_set=spec.string("approvedChangeSet", pattern=CHANGE_SET_NAME),
-        drift_detection=_drift_detection(spec.nested("driftDetection")),
-        adopt=spec.boolean("adopt", False),
-        **_additions(spec),
-    )
-
-
-def _additions(spec: _Fields) -> dict[str, Any]:
-    templates = tuple(
-        _additional_template(entry) for entry in spec.entries("additionalTemplates", 20, identity="name")
-    )
-    policies = tuple(
-        _additional_policy(entry) for entry in spec.entries("additionalPolicies", 9, identity="name")
-    )
-    policy_names = {policy.name for policy in policies}
-    for template in templates:
-        if template.name in policy_names:
-            raise SpecError(
-                f"spec.additionalPolicies[{template.name}].name",
-                "is also the name of an additional template; both become logical IDs, so they must differ",
-            )
-    return {
-        "additional_templates": templates,
-        "additional_policies": policies,
-        "allow_administrator_policies": spec.boolean("allowAdministratorPolicies", False),
-    }
-
-
-def _additional_template(entry: _Fields) -> AdditionalTemplate:
-    name = entry.required_string("name", LOGICAL_ID)
-    source = entry.nested("template")
-    if "template" not in entry.raw:
-        raise SpecError(entry.field("template"), "is required")
-    source.exactly_one_of("inline", "configMapKeyRef", "s3Url")
-    template = TemplateSource(
-        inline=source.content("inline", LARGEST_INLINE_FILE),
-        config_map_key_ref=source.key_ref("configMapKeyRef"),
-        s3_url=source.string("s3Url", pattern=S3_URL, max_length=1024),
-    )
-    files = []
-    for item in entry.entries("files", 50, identity="path"):
-        item.exactly_one_of("inline", "configMapKeyRef")
-        path = item.required_string("path", FILE_PATH)
-        if len(path) > 512:
-            raise SpecError(item.field("path"), "is longer than 512 characters")
-        files.append(
-            AdditionalFile(
-                path=path,
-                inline=item.content("inline", LARGEST_INLINE_FILE),
-                config_map_key_ref=item.key_ref("configMapKeyRef"),
-            )
-        )
-    parameters = entry.string_map("parameters", max_items=60, max_value_length=4096)
-    for key in parameters:
-        if not PARAMETER_NAME.fullmatch(key):
-            raise SpecError(f"{entry.field('parameters')}.{key}", "parameter names are alphanumeric")
-    parameters_from = []
-    for item in entry.entries("parametersFrom", 60, identity="name"):
-        item.exactly_one_of("configMapKeyRef", "secretKeyRef")
-        parameter = item.required_string("name", PARAMETER_NAME)
-        if parameter in parameters:
-            raise SpecError(item.path, f"{parameter} is also set in parameters; set it in one place")
-        parameters_from.append(
-            ParameterFrom(
-                name=parameter,
-                config_map_key_ref=item.key_ref("configMapKeyRef"),
-                secret_key_ref=item.key_ref("secretKeyRef"),
-            )
-        )
-    return AdditionalTemplate(
-        name=name,
-        template=template,
-        files=tuple(files),
-        parameters=parameters,
-        parameters_from=tuple(parameters_from),
-    )
-
-
-def _additional_policy(entry: _Fields) -> AdditionalPolicy:
-    name = entry.required_string("name", LOGICAL_ID)
-    if "document" not in entry.raw:
-        raise SpecError(entry.field("document"), "is required")
-    document = entry.nested("document")
-    document.exactly_one_of("inline", "configMapKeyRef")
-    return AdditionalPolicy(
-        name=name,
-        document=PolicySource(
-            inline=document.content("inline", LARGEST_INLINE_POLICY),
-            config_map_key_ref=document.key_ref("configMapKeyRef"),
-        ),
-        roles=_roles(entry),
-    )
-
-
-def _roles(entry: _Fields) -> tuple[InstanceRole, ...]:
-    raw = entry.raw.get("roles", [role.value for role in ALL_ROLES])
-    field = entry.field("roles")
-    if not isinstance(raw, list) or not 1 <= len(raw) <= len(ALL_ROLES):
-        raise SpecError(field, "must list one to three of scheduler, webserver and worker")
-    roles: list[InstanceRole] = []
-    for value in raw:
-        try:
-            role = InstanceRole(value)
-        except ValueError:
-            raise SpecError(field, f"{value!r} is not one of scheduler, webserver, worker") from None
-        if role in roles:
-            raise SpecError(field, f"lists {role.value} twice")
-        roles.append(role)
-    return tuple(role for role in ALL_ROLES if role in roles)
-
-
-def _tags(spec: _Fields) -> dict[str, str]:
-    """Tags as CloudFormation's Tag type takes them: keys of 1 to 128 characters, values of 1 to 256.
+def _tag_keys(tags: Mapping[str, str]) -> Mapping[str, str]:
+    """Keys as CloudFormation's Tag type takes them, 1 to 128 characters; AWS reserves aws: in any case
+    ("AWS:" and "Aws:" are refused too; https://github.com/awsdocs/amazon-ecs-developer-guide/issues/72).
 
     https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Tag.html
     """
-    tags = spec.string_map("tags", max_items=40, max_value_length=256)
-    for key, value in tags.items():
-        # AWS reserves aws: in any case: "AWS:" and "Aws:" are refused too (tag keys are otherwise
-        # case-sensitive; https://github.com/awsdocs/amazon-ecs-developer-guide/issues/72).
+    for key in tags:
         if key.lower().startswith(RESERVED_TAG_PREFIXES) or not 1 <= len(key) <= 128:
-            raise SpecError(
-                f"spec.tags.{key}", "tag keys are 1 to 128 characters and not aws: or turbine.dev/"
-            )
-        if not value:
-            raise SpecError(f"spec.tags.{key}", "tag values are 1 to 256 characters (not empty)")
+            raise invalid("tag keys are 1 to 128 characters and not aws: or turbine.dev/", key)
     return tags
 
 
-def parse_duration(text: str) -> float | None:
-    """Seconds in a duration such as "1h30m" (None if it is not one)."""
-    match = DURATION.fullmatch(text)
-    if not text or match is None:
-        return None
-    hours, minutes, seconds = (int(match.group(unit) or 0) for unit in "hms")
-    return float(hours * 3600 + minutes * 60 + seconds)
+def _no_operator_parameters(parameters: Mapping[str, str]) -> Mapping[str, str]:
+    for name in parameters:
+        if name in OPERATOR_PARAMETERS:
+            raise invalid("is set by the operator from spec.templateBucket", name)
+    return parameter_names(parameters)
 
 
-def _drift_detection(fields: _Fields) -> DriftDetectionSpec:
-    text = fields.string("interval", "1h", max_length=20) or ""
-    interval = parse_duration(text)
-    if interval is None:
-        raise SpecError(fields.field("interval"), f"{text!r} is not a duration such as 1h, 30m or 1h30m")
-    if interval < SHORTEST_DRIFT_INTERVAL:
-        raise SpecError(fields.field("interval"), "must be at least 5m")
-    return DriftDetectionSpec(
-        enabled=fields.boolean("enabled", True),
-        interval=interval,
-        remediate=fields.boolean("remediate", False),
-    )
+_TAGS_RULE = {
+    "rule": "self.all(key, !key.lowerAscii().startsWith('aws:')"
+    " && !key.lowerAscii().startsWith('turbine.dev/') && size(key) >= 1 && size(key) <= 128)",
+    "message": "tag keys must be 1 to 128 characters and must not start with aws: or turbine.dev/",
+}
+_OPERATOR_PARAMETERS_RULE = {
+    "rule": "!('QSS3BucketName' in self) && !('QSS3KeyPrefix' in self)",
+    "message": "QSS3BucketName and QSS3KeyPrefix are set by the operator from templateBucket",
+}
+# Filled in by parse_spec from the resource's name and the operator's region; never a CRD default.
+_FROM_CONTEXT: Any = None
+
+
+@dataclass(
+    frozen=True,
+    config=api(
+        {
+            "rule": "!has(self.additionalTemplates) || !has(self.additionalPolicies) "
+            "|| self.additionalTemplates.all(t, !self.additionalPolicies.exists(p, p.name == t.name))",
+            "message": "additional templates and additional policies need distinct names"
+            " (both become logical IDs)",
+            "fieldPath": ".additionalPolicies",
+        }
+    ),
+)
+class TurbineStackSpec(ApiObject):
+    """The desired Airflow deployment and how the operator manages its CloudFormation stack."""
+
+    template_bucket: TemplateBucket
+    """Existing S3 bucket, in the stack's region, where the operator uploads templates, scripts and Lambda
+    code under content-addressed keys (the Turbine QSS3BucketName and QSS3KeyPrefix)."""
+    stack_name: StackName = _FROM_CONTEXT
+    """Name of the CloudFormation stack. Defaults to <namespace>-<name>. Must start with a letter and
+    contain only letters, digits and hyphens (at most 128 characters). Immutable."""
+    region: Region = _FROM_CONTEXT
+    """AWS region of the stack, for example eu-west-1. Defaults to the operator's region. Immutable."""
+    image_id: Annotated[ImageId | None, Parameter("ImageId")] = None
+    """Amazon Linux 2023 x86_64 AMI of every instance (ImageId). Omitted, the operator resolves the latest
+    AL2023 AMI once, when the stack is created, and keeps it: an update replaces instances for a new image
+    only when you set this field."""
+    role_arn: RoleArn | None = None
+    """IAM role the operator assumes (through STS, refreshed automatically) for every AWS call of this
+    stack, for stacks in another account. Omit to use the operator's own credentials."""
+    service_role_arn: RoleArn | None = None
+    """IAM role CloudFormation itself uses to create, update and delete the stack's resources
+    (CloudFormation's service role). Omit to let CloudFormation use the caller's permissions."""
+    tags: Annotated[
+        Mapping[str, TagValue],
+        Field(max_length=40, json_schema_extra={"x-kubernetes-validations": [_TAGS_RULE]}),
+    ] = dataclasses.field(default_factory=dict)
+    """Tags for the stack, which CloudFormation propagates to the resources that support tags. Keys are 1
+    to 128 characters, values 1 to 256 (CloudFormation's Tag type); keys starting with aws: (in any case)
+    or turbine.dev/ are reserved."""
+    scheduler: SchedulerSpec = SchedulerSpec()
+    """The Airflow scheduler instance (with the DAG processor and triggerer)."""
+    webserver: WebserverSpec = WebserverSpec()
+    """The Airflow webserver (API server and UI)."""
+    workers: WorkersSpec = WorkersSpec()
+    """The autoscaling group of Celery workers."""
+    airflow: AirflowSpec = AirflowSpec()
+    """Airflow settings applied on every node."""
+    parameters: Annotated[
+        Mapping[str, ParameterValue],
+        Field(
+            max_length=60,
+            json_schema_extra={"x-kubernetes-validations": [PARAMETER_NAMES_RULE, _OPERATOR_PARAMETERS_RULE]},
+        ),
+    ] = dataclasses.field(default_factory=dict)
+    """Escape hatch: further master template parameters by name. Each must be declared by the master
+    template and must not repeat a typed field above; QSS3BucketName and QSS3KeyPrefix are set by the
+    operator."""
+    deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
+    """What happens to the stack when the TurbineStack is deleted: Retain leaves it in AWS, Delete deletes
+    it and waits until it is gone."""
+    termination_protection: StrictBool = False
+    """Enables CloudFormation termination protection on the stack. While it is on, deleting the
+    TurbineStack with deletionPolicy Delete is refused (Stalled) until it is turned off."""
+    suspend: StrictBool = False
+    """Stops all AWS calls for this TurbineStack until set back to false."""
+    update_policy: UpdatePolicy = UpdatePolicy.AUTO
+    """Auto executes each change set as soon as it is ready. Manual shows the change set in
+    status.pendingChangeSet and executes it only once approvedChangeSet names it."""
+    approved_change_set: ChangeSetName | None = None
+    """With updatePolicy Manual, the name of the change set (from status.pendingChangeSet) to execute."""
+    drift_detection: DriftDetectionSpec = DriftDetectionSpec()
+    """How the operator looks for drift: changes to the stack made outside the operator (spec drift,
+    checked at every resync) and changes to its resources made outside CloudFormation (resource drift,
+    CloudFormation drift detection on this interval)."""
+    adopt: StrictBool = False
+    """Take over an existing stack with this name that Turbine Operator did not create. Without it, a stack
+    that belongs to someone else is never modified or deleted (Stalled, reason StackNotOwned)."""
+    additional_templates: Annotated[
+        tuple[AdditionalTemplate, ...], list_map("name", 20), unique_by("name")
+    ] = ()
+    """Your own CloudFormation templates, each deployed as one nested stack of the master template (the
+    seed's additional template). The operator uploads each one, with its files, under
+    <QSS3KeyPrefix>templates/additional_templates/ and passes well-known parameters it declares
+    (QSS3BucketName, QSS3KeyPrefix, VpcId, PrivateSubnetIds, PublicSubnetIds, InstanceSecurityGroupId,
+    SchedulerRoleName, WebserverRoleName, WorkerRoleName, QueueName, QueueURL, LogsBucketName,
+    DeploymentsBucketName) unless parameters sets them."""
+    additional_policies: Annotated[tuple[AdditionalPolicy, ...], list_map("name", 9), unique_by("name")] = ()
+    """IAM policies for the Airflow instances (the seed's policies folder), each rendered into the master
+    template as a managed policy attached to the chosen roles. IAM attaches at most 10 managed policies to
+    a role by default and Turbine uses one, hence at most 9."""
+    allow_administrator_policies: StrictBool = False
+    """Allow additional policies with a statement that grants administrator access: every action (or a
+    NotAction) on every resource, or an IAM action with which a role can give itself any permission (iam:*,
+    iam:PassRole, ...) on every role, user, group or policy. Off by default, so administrator access is
+    always a visible choice."""
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_keys(cls, tags: Mapping[str, str]) -> Mapping[str, str]:
+        return _tag_keys(tags)
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameter_names(cls, parameters: Mapping[str, str]) -> Mapping[str, str]:
+        return _no_operator_parameters(parameters)
+
+    @model_validator(mode="after")
+    def _distinct_logical_ids(self) -> TurbineStackSpec:
+        templates = {template.name for template in self.additional_templates}
+        for policy in self.additional_policies:
+            if policy.name in templates:
+                raise invalid(
+                    "is also the name of an additional template; both become logical IDs,"
+                    " so they must differ",
+                    f"additionalPolicies[{policy.name}].name",
+                )
+        return self
+
+
+_SPEC = TypeAdapter(TurbineStackSpec)
+
+
+def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -> TurbineStackSpec:
+    """Validates the raw spec into the model; raises SpecError naming the first offending field."""
+    raw = {} if raw is None else raw
+    if isinstance(raw, Mapping):
+        # The two defaults that depend on where the spec lives, not on the spec.
+        raw = {
+            **raw,
+            "stackName": stack_name_for(namespace, name)
+            if raw.get("stackName") is None
+            else raw["stackName"],
+            "region": default_region if raw.get("region") is None else raw["region"],
+        }
+    try:
+        return _SPEC.validate_python(raw, context=MANIFEST)
+    except ValidationError as error:
+        raise spec_error(TurbineStackSpec, raw, error) from None
+
+
+@functools.cache
+def _field_adapter(name: str) -> tuple[str, TypeAdapter[Any], Any]:
+    fields: dict[str, FieldInfo] = getattr(TurbineStackSpec, "__pydantic_fields__")  # noqa: B009 - untyped
+    info = fields[name]
+    field_type: Any = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+    return info.alias or name, TypeAdapter(field_type), info.default
+
+
+def field_of(raw: object, name: str) -> Any:
+    """One top-level field of a raw spec, validated by its model type (its default when absent); raises
+    SpecError when that field is invalid.
+
+    For the few readers that must work when another field of the spec is wrong: a suspended stack is left
+    alone, and its worker figures are read with its role.
+    """
+    alias, adapter, default = _field_adapter(name)
+    value = raw.get(alias) if isinstance(raw, Mapping) else None
+    if value is None:
+        return default
+    try:
+        return adapter.validate_python(value, context=MANIFEST)
+    except ValidationError as error:
+        raise SpecError(f"spec.{alias}", spec_error(TurbineStackSpec, value, error).message) from None
+
+
+def parameter_fields(model: type[Any] = TurbineStackSpec, path: str = "spec") -> Iterator[ParameterField]:
+    """The spec fields that set a master template parameter, in declaration order, nested ones included."""
+    fields: dict[str, FieldInfo] = getattr(model, "__pydantic_fields__")  # noqa: B009 - untyped
+    for name, info in fields.items():
+        field_path = f"{path}.{info.alias or name}"
+        for marker in info.metadata:
+            if isinstance(marker, Parameter):
+                yield ParameterField(field_path, name, marker.name)
+        nested: Any = info.annotation
+        if hasattr(nested, "__pydantic_fields__"):
+            yield from (
+                dataclasses.replace(field, attributes=f"{name}.{field.attributes}")
+                for field in parameter_fields(nested, field_path)
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterField:
+    path: str  # as users write it: spec.workers.maxSize
+    attributes: str  # on the model: workers.max_size
+    parameter: str  # MaxGroupSize
+
+    def value_in(self, spec: TurbineStackSpec) -> object:
+        value: object = spec
+        for attribute in self.attributes.split("."):
+            value = getattr(value, attribute)
+        return value
+
+
+def spec_schema() -> dict[str, Any]:
+    """The JSON schema of the spec, by CRD names (core/crd.py turns it into the CRD's structural schema).
+
+    In serialisation mode, so that defaults are written as the fields serialise them (a duration as "1h").
+    """
+    return _SPEC.json_schema(by_alias=True, mode="serialization")

@@ -10,7 +10,9 @@ from typing import Any
 from turbine_operator.adapters.metrics import StackMetrics
 from turbine_operator.core.conditions import READY, STALLED, condition_is
 from turbine_operator.core.drift import DRIFTED
+from turbine_operator.core.errors import SpecError
 from turbine_operator.core.scheduling import parse_timestamp
+from turbine_operator.core.spec import field_of
 from turbine_operator.operations.turbine_stack import StackResource
 from turbine_operator.operations.workers import WatchedStack, WorkerWatcher, load_query
 
@@ -59,13 +61,19 @@ def observe(
     if resource.suspended:
         workers.forget(resource.uid)  # suspended means no AWS calls, the worker figures' included
     elif group:
+        try:
+            role_arn = field_of(resource.spec, "role_arn")
+        except SpecError:
+            # Not with the operator's own identity instead: the stack may live in another account.
+            workers.forget(resource.uid)
+            return
         workers.watch(
             WatchedStack(
                 uid=resource.uid,
                 namespace=resource.namespace,
                 name=resource.name,
                 region=status.get("region") or region,
-                role_arn=resource.spec.get("roleArn"),
+                role_arn=role_arn,
                 group=group,
                 load=load_query(resource.uid, outputs),
             )

@@ -7,8 +7,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from turbine_operator.core.errors import SpecError
 from turbine_operator.core.reporting import Announcement
-from turbine_operator.core.spec import TurbineStackSpec, parse_spec
+from turbine_operator.core.spec import TurbineStackSpec, field_of, parse_spec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,7 +25,10 @@ class StackResource:
     @property
     def suspended(self) -> bool:
         """spec.suspend, read without the full parse: a suspended stack is left alone even if invalid."""
-        return self.spec.get("suspend") is True
+        try:
+            return field_of(self.spec, "suspend") is True
+        except SpecError:
+            return False  # not `true`: the full parse names the field
 
     def parsed_spec(self, default_region: str) -> TurbineStackSpec:
         """The spec as typed models; raises SpecError naming the field at fault.

@@ -1,0 +1,82 @@
+"""pydantic's validation errors as SpecError, naming the field the way a user writes it.
+
+pydantic locates an error by position (`additionalTemplates`, 0, `name`); users know entries by their key,
+so a list-map entry is named by it when it has one (spec.additionalTemplates[Dags].name) and by its index
+otherwise, and an error inside a list of plain values names the list.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from turbine_operator.core.api_types import FIELD_ERROR
+from turbine_operator.core.errors import SpecError
+
+_MESSAGES = {
+    "missing": "is required",
+    "dataclass_type": "must be an object",
+    "dict_type": "must be an object",
+    "tuple_type": "must be a list",
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+}
+
+
+def spec_error(model: type[Any], raw: object, error: ValidationError) -> SpecError:
+    """The first error of `error`, raised validating `raw` as `model`, as a SpecError below `spec`."""
+    first = error.errors(include_url=False)[0]
+    field = _field_path(model, raw, first["loc"])
+    context = first.get("ctx") or {}
+    if first["type"] == FIELD_ERROR and "field" in context:
+        below = str(context["field"])
+        field += below if below.startswith("[") else f".{below}"
+    return SpecError(field, _MESSAGES.get(first["type"], first["msg"]))
+
+
+def _field_path(model: type[Any] | None, raw: object, loc: Sequence[int | str]) -> str:
+    path, node = "spec", raw
+    items: type[Any] | None = None  # the model of the entries, while walking into a list
+    map_key = ""
+    for part in loc:
+        if isinstance(part, int):
+            if items is None:
+                break  # a list of plain values: the list is the field
+            entry = node[part] if isinstance(node, Sequence) and part < len(node) else None
+            label = entry.get(map_key) if isinstance(entry, Mapping) else None
+            path += f"[{label}]" if isinstance(label, str) and label else f"[{part}]"
+            model, node, items = items, entry, None
+            continue
+        path += f".{part}"
+        node = node.get(part) if isinstance(node, Mapping) else None
+        info = _field(model, part)
+        model, items, map_key = None, None, ""
+        if info is None:
+            continue
+        annotation, extra = info
+        if typing.get_origin(annotation) is tuple:
+            item = typing.get_args(annotation)[0]
+            if hasattr(item, "__pydantic_fields__"):
+                items, map_key = item, str(extra.get("x-kubernetes-list-map-keys", [""])[0])
+        elif hasattr(annotation, "__pydantic_fields__"):
+            model = annotation
+    return path
+
+
+def _field(model: type[Any] | None, alias: str) -> tuple[Any, Mapping[str, Any]] | None:
+    if model is None:
+        return None
+    for name, info in model.__pydantic_fields__.items():
+        if (info.alias or name) == alias:
+            annotation = info.annotation
+            members = [member for member in typing.get_args(annotation) if member is not type(None)]
+            if type(None) in typing.get_args(annotation) and len(members) == 1:
+                annotation = members[0]  # X | None
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, Mapping) else {}
+            return annotation, extra
+    return None

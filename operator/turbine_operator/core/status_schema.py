@@ -1,0 +1,177 @@
+"""The shape of a TurbineStack's status, declared once for the CRD (core/crd.py) and `kubectl explain`.
+
+The operator writes status as merge patches built in core/status.py; these models describe the fields
+those patches may hold. They are the schema, not a second writer: nothing validates a patch with them.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+from pydantic.dataclasses import dataclass
+
+from turbine_operator.core.api_types import api
+
+Generation = Annotated[int, Field(json_schema_extra={"format": "int64"})]
+
+
+@dataclass(frozen=True, config=api())
+class Condition:
+    """One aspect of the current state."""
+
+    type: Annotated[str, Field(max_length=316)]
+    """Ready, Reconciling or Stalled."""
+    status: Literal["True", "False", "Unknown"]
+    """True, False or Unknown."""
+    last_transition_time: datetime.datetime
+    """When status last changed."""
+    reason: Annotated[str, Field(max_length=1024)]
+    """A CamelCase machine-readable reason."""
+    message: Annotated[str, Field(max_length=32768)]
+    """A human-readable explanation."""
+    observed_generation: Generation | None = None
+    """The metadata.generation this condition was computed from."""
+
+
+@dataclass(frozen=True, config=api())
+class ResourceChange:
+    """One resource change."""
+
+    action: str | None = None
+    """Add, Modify, Remove, Import or Dynamic."""
+    logical_resource_id: str | None = None
+    """The resource's logical id in the template."""
+    resource_type: str | None = None
+    """The CloudFormation resource type."""
+    replacement: str | None = None
+    """For Modify, whether the resource is replaced (True, False or Conditional)."""
+
+
+@dataclass(frozen=True, config=api())
+class PendingChangeSet:
+    """A change set that waits for approval (updatePolicy Manual) or is being prepared."""
+
+    name: str | None = None
+    """Name of the change set; put it in spec.approvedChangeSet to execute it."""
+    created_at: datetime.datetime | None = None
+    """When CloudFormation created the change set."""
+    summary: str | None = None
+    """A one-line summary, for example "1 to add, 2 to modify (1 replaced)"."""
+    changes: Annotated[tuple[ResourceChange, ...], Field(max_length=100)] | None = None
+    """The resource changes, as CloudFormation computed them (first 100)."""
+
+
+@dataclass(frozen=True, config=api())
+class DriftedResource:
+    """One drifted resource."""
+
+    stack: str | None = None
+    """The (nested) stack the resource belongs to."""
+    logical_resource_id: str | None = None
+    """The resource's logical id."""
+    resource_type: str | None = None
+    """The CloudFormation resource type."""
+    status: str | None = None
+    """MODIFIED or DELETED."""
+    differences: str | None = None
+    """A short summary of the property differences."""
+
+
+@dataclass(frozen=True, config=api())
+class DriftStatus:
+    """What the last drift checks found."""
+
+    in_sync: bool | None = None
+    """True when neither spec drift nor resource drift was found."""
+    spec_in_sync: bool | None = None
+    """Whether the stack's template, parameters and tags match what the spec renders to."""
+    spec_differences: Annotated[tuple[str, ...], Field(max_length=20)] | None = None
+    """How the stack differs from the spec, one line each (first 20)."""
+    last_spec_check_time: datetime.datetime | None = None
+    """When the stack was last compared with the spec."""
+    resource_drift_status: str | None = None
+    """CloudFormation's stack drift status (IN_SYNC, DRIFTED, UNKNOWN or NOT_CHECKED)."""
+    drifted_resource_count: int | None = None
+    """How many resources drifted, nested stacks included."""
+    drifted_resources: Annotated[tuple[DriftedResource, ...], Field(max_length=50)] | None = None
+    """The drifted resources (first 50)."""
+    last_check_time: datetime.datetime | None = None
+    """When CloudFormation drift detection last completed."""
+    detection_id: str | None = None
+    """The drift detection in progress, if any."""
+    last_request: str | None = None
+    """The turbine.dev/requested-drift-check annotation value last acted on."""
+
+
+@dataclass(frozen=True, config=api())
+class WorkersStatus:
+    """The Celery worker group, refreshed on the operator's worker interval."""
+
+    desired: int | None = None
+    """Desired capacity of the worker autoscaling group."""
+    in_service: int | None = None
+    """Workers in service."""
+    min: int | None = None
+    """Minimum size of the group."""
+    max: int | None = None
+    """Maximum size of the group."""
+    cluster_load: str | None = None
+    """The latest Turbine cluster load (0 to 1) published by the load-metric Lambda."""
+    summary: str | None = None
+    """In service / desired, for kubectl get."""
+    last_update_time: datetime.datetime | None = None
+    """When these figures were read from AWS."""
+
+
+@dataclass(frozen=True, config=api())
+class TurbineStackStatus:
+    """What the operator last observed and did."""
+
+    observed_generation: Generation = 0
+    """The metadata.generation this status describes; 0 until the operator first reconciles the object."""
+    conditions: (
+        Annotated[
+            tuple[Condition, ...],
+            Field(
+                json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
+            ),
+        ]
+        | None
+    ) = None
+    """Ready, Reconciling and Stalled, following the Kubernetes condition conventions (kstatus)."""
+    stack_name: str | None = None
+    """Name of the CloudFormation stack."""
+    region: str | None = None
+    """AWS region of the stack."""
+    stack_id: str | None = None
+    """ARN of the CloudFormation stack."""
+    stack_status: str | None = None
+    """The CloudFormation stack status, for example CREATE_COMPLETE."""
+    stack_status_reason: str | None = None
+    """Why the stack is in its status; for failures, the first failing resource and its reason."""
+    outputs: Mapping[str, str] | None = None
+    """The stack's outputs (Turbine's templates output no secrets)."""
+    pending_change_set: PendingChangeSet | None = None
+    """A change set that waits for approval (updatePolicy Manual) or is being prepared."""
+    desired_hash: str | None = None
+    """Hash of what the current spec renders to (templates, parameters, tags, options)."""
+    last_applied_hash: str | None = None
+    """Hash of what the stack was last brought to successfully."""
+    last_attempted_hash: str | None = None
+    """Hash of the last change set executed, whether or not it succeeded."""
+    continued_rollback_hash: str | None = None
+    """Hash for which ContinueUpdateRollback was tried once after UPDATE_ROLLBACK_FAILED."""
+    last_sync_time: datetime.datetime | None = None
+    """When the operator last compared the stack with the spec."""
+    drift: DriftStatus | None = None
+    """What the last drift checks found."""
+    workers: WorkersStatus | None = None
+    """The Celery worker group, refreshed on the operator's worker interval."""
+
+
+def status_schema() -> dict[str, Any]:
+    """The JSON schema of the status, by CRD names."""
+    return TypeAdapter(TurbineStackStatus).json_schema(by_alias=True)
