@@ -134,6 +134,10 @@ write_airflow_environment() {
       echo "AIRFLOW__CELERY__RESULT_BACKEND='dynamodb://@${AWS_DEFAULT_REGION}/${TURBINE_RESULTS_TABLE}?ttl_seconds=86400'"
     fi
     echo "AIRFLOW__OPERATORS__DEFAULT_QUEUE='${TURBINE_QUEUE_NAME}'"
+    if [[ -n ${TURBINE_WORKER_CONCURRENCY:-} ]]; then
+      # The slots the cluster-load Lambda counts per worker (the template's WorkerSlots mapping).
+      echo "AIRFLOW__CELERY__WORKER_CONCURRENCY='${TURBINE_WORKER_CONCURRENCY}'"
+    fi
     # A task may wait in the queue while the worker group grows from zero (metric lag plus a
     # boot); the default 600 s would fail it first. It also bounds the workload token's life.
     echo "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT='2400'"

@@ -2,10 +2,13 @@
 # Graceful scale-in of a Turbine worker, run by turbine-worker-drain.service (through bash: the
 # script arrives by `aws s3 sync`, which keeps no file modes).
 #
-# Polls the instance's target lifecycle state (IMDSv2). When Auto Scaling wants the instance
-# Terminated, stops the Celery worker with a warm shutdown (it takes no new task and finishes
-# the running ones), records lifecycle heartbeats while it drains, and completes the lifecycle
-# action as soon as the worker has exited or DrainTimeout seconds have passed.
+# Until Auto Scaling wants the instance Terminated (its target lifecycle state, polled through
+# IMDSv2), keeps the instance's scale-in protection equal to "a task runs here": scale-in then
+# only ever chooses an idle worker. When termination comes anyway (a rolling update, a failed
+# health check, or a protected instance's turn once idle), stops the Celery worker with a warm
+# shutdown (it takes no new task and finishes the running ones), records lifecycle heartbeats
+# while it drains, and completes the lifecycle action as soon as the worker has exited or
+# DrainTimeout seconds have passed.
 set -euo pipefail
 
 readonly WORKER_UNIT=airflow-worker.service
@@ -29,8 +32,39 @@ imds() {
   curl -fsS -H "X-aws-ec2-metadata-token: ${token}" "${IMDS%/}/latest/meta-data/$1"
 }
 
-wait_for_termination() {
+# Tasks running on this worker: Airflow's Celery pool processes (children of the worker's main
+# process) each run a task in a child process of their own, so idle pool processes have none.
+running_tasks() {
+  local main pool count=0
+  main=$(systemctl show --property=MainPID --value "${WORKER_UNIT}" 2>/dev/null || echo 0)
+  if ((main > 0)); then
+    for pool in $(pgrep -P "${main}" || true); do
+      count=$((count + $(pgrep -c -P "${pool}" || true)))
+    done
+  fi
+  echo "${count}"
+}
+
+set_protection() {
+  local flag=--no-protected-from-scale-in
+  [[ $1 == true ]] && flag=--protected-from-scale-in
+  if aws autoscaling set-instance-protection --auto-scaling-group-name "${group}" \
+    --instance-ids "${instance_id}" "${flag}"; then
+    log "scale-in protection: $1"
+  else
+    log "could not set scale-in protection to $1; trying again"
+    return 1
+  fi
+}
+
+protect_while_busy_until_terminated() {
+  local protected=unknown busy
   until [[ $(imds autoscaling/target-lifecycle-state 2>/dev/null || true) == Terminated ]]; do
+    busy=false
+    (($(running_tasks) > 0)) && busy=true
+    if [[ ${busy} != "${protected}" ]] && set_protection "${busy}"; then
+      protected=${busy}
+    fi
     sleep "${POLL_SECONDS}"
   done
 }
@@ -58,9 +92,9 @@ lifecycle_action() {
 }
 
 main() {
-  wait_for_termination
   instance_id=$(imds instance-id)
   group=$(imds tags/instance/aws:autoscaling:groupName)
+  protect_while_busy_until_terminated
   local deadline next_heartbeat now
   deadline=$(drain_deadline)
   log "termination requested; draining ${WORKER_UNIT} until $(date -u -d "@${deadline}" +%FT%TZ)"

@@ -10,6 +10,11 @@ before the embedded AWS serves requests. What it adds:
   nothing and the nested stacks receiving the secret ARNs fail with "Missing parameter".
 * `AWS::CodeDeploy::Application` and `AWS::CodeDeploy::DeploymentGroup`: unsupported, so the
   CodeDeploy outputs the operator reads would be missing.
+* `AWS::AutoScaling::ScalingPolicy` and `AWS::CloudWatch::Alarm`: skipped, so the worker set's
+  scaling could not be read back; the boot rehearsal evaluates the deployed alarm and runs its policy
+  (turbine_dev.metric_time). As CloudFormation documents them, `Ref` is the policy's ARN and the
+  alarm's name (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-autoscaling-scalingpolicy.html,
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudwatch-alarm.html).
 
 Each resource is created in moto's own service backend, so tests can read it back (for
 instance the generated secrets through `GetSecretValue`).
@@ -20,9 +25,11 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar, Self
 
+from moto.autoscaling.models import autoscaling_backends
 from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.cloudformation.models import Stack
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.codedeploy.models import codedeploy_backends
 from moto.core.common_models import CloudFormationModel
 from moto.secretsmanager.models import secretsmanager_backends
@@ -213,6 +220,61 @@ class CodeDeployDeploymentGroup(_TurbineModel, CloudFormationModel):
             service_role_arn=properties["ServiceRoleArn"],
             auto_rollback_configuration=properties.get("AutoRollbackConfiguration"),
             deployment_style=properties.get("DeploymentStyle"),
+        )
+        return name
+
+
+class AutoScalingScalingPolicy(_TurbineModel, CloudFormationModel):
+    """A simple or step scaling policy; its physical id (and `Ref`) is the policy's ARN."""
+
+    __module__ = "moto.autoscaling.turbine_extensions"
+    CFN_TYPE = "AWS::AutoScaling::ScalingPolicy"
+
+    @classmethod
+    def create_resource(cls, name: str, properties: dict[str, Any], account_id: str, region_name: str) -> str:
+        adjustment = properties.get("ScalingAdjustment")
+        cooldown = properties.get("Cooldown")
+        policy = autoscaling_backends[account_id][region_name].put_scaling_policy(
+            name=name,
+            policy_type=properties.get("PolicyType", "SimpleScaling"),
+            metric_aggregation_type=properties.get("MetricAggregationType", ""),
+            adjustment_type=properties.get("AdjustmentType", ""),
+            as_name=properties["AutoScalingGroupName"],
+            min_adjustment_magnitude=properties.get("MinAdjustmentMagnitude", ""),
+            scaling_adjustment=None if adjustment is None else int(adjustment),
+            cooldown=None if cooldown is None else int(cooldown),
+            target_tracking_config=properties.get("TargetTrackingConfiguration", {}),
+            step_adjustments=properties.get("StepAdjustments", []),
+            estimated_instance_warmup=properties.get("EstimatedInstanceWarmup", ""),
+            predictive_scaling_configuration=properties.get("PredictiveScalingConfiguration", ""),
+        )
+        return str(policy.arn)
+
+
+class CloudWatchAlarm(_TurbineModel, CloudFormationModel):
+    """A metric alarm; its physical id (and `Ref`) is the alarm's name. moto stores it, never evaluates it."""
+
+    __module__ = "moto.cloudwatch.turbine_extensions"
+    CFN_TYPE = "AWS::CloudWatch::Alarm"
+    NAME_PROPERTY = "AlarmName"
+
+    @classmethod
+    def create_resource(cls, name: str, properties: dict[str, Any], account_id: str, region_name: str) -> str:
+        datapoints = properties.get("DatapointsToAlarm")
+        cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=name,
+            namespace=properties["Namespace"],
+            metric_name=properties["MetricName"],
+            comparison_operator=properties["ComparisonOperator"],
+            evaluation_periods=int(properties["EvaluationPeriods"]),
+            period=int(properties["Period"]),
+            threshold=float(properties["Threshold"]),
+            statistic=properties["Statistic"],
+            description=properties.get("AlarmDescription", ""),
+            dimensions=properties.get("Dimensions", []),
+            alarm_actions=properties.get("AlarmActions", []),
+            datapoints_to_alarm=None if datapoints is None else int(datapoints),
+            treat_missing_data=properties.get("TreatMissingData"),
         )
         return name
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from turbine_operator import __version__
+from turbine_operator.adapters.settings import OperatorSettings, SettingsError
 from turbine_operator.adapters.sources import LAMBDAS_DIR_ENV, TEMPLATES_DIR_ENV, load_turbine_sources
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.leadership import DEFAULT_LEASE_NAME
@@ -152,6 +153,12 @@ def _run(options: argparse.Namespace) -> int:
         LAMBDAS_DIR_ENV: options.lambdas_dir,
     }
     os.environ.update({name: str(value) for name, value in environment.items() if value is not None})
+    try:
+        # Before kopf starts: a bad setting is a clear error and exit code 2, not a startup retry loop.
+        OperatorSettings.from_environment()
+    except SettingsError as error:
+        print(f"turbine-operator run: {error}", file=sys.stderr)
+        return 2
     argv = ["run", "-m", "turbine_operator.main", f"--log-format={options.log_format}"]
     argv += [f"--peering={options.peering}"] if options.peering else ["--standalone"]
     argv += [f"--namespace={namespace}" for namespace in options.namespace] or ["--all-namespaces"]

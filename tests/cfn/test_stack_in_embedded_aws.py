@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import time
 import uuid
 from typing import Any
@@ -11,6 +12,8 @@ import pytest
 from moto.cloudformation.parsing import get_model_map
 from turbine_templates import MASTER_OUTPUTS, load_templates
 
+from turbine_dev.metric_time import deployed_scale_out
+from turbine_dev.rehearsal.scenarios import SCALE_OUT_DECISION_BOUND
 from turbine_operator.adapters.sources import load_turbine_sources
 from turbine_operator.core.bundle import build_bundle
 
@@ -20,8 +23,6 @@ pytestmark = pytest.mark.integration
 # refers to their attributes, so the stack still completes; they are checked by cfn-lint only.
 MOTO_SKIPPED_TYPES = {
     "AWS::S3::BucketPolicy",
-    "AWS::AutoScaling::ScalingPolicy",
-    "AWS::CloudWatch::Alarm",
     # Ignored on purpose by moto (NULL_MODELS); only DependsOn refers to it.
     "AWS::CloudFormation::WaitConditionHandle",
 }
@@ -32,6 +33,8 @@ EXTENDED_TYPES = {
     "AWS::SecretsManager::SecretTargetAttachment",
     "AWS::CodeDeploy::Application",
     "AWS::CodeDeploy::DeploymentGroup",
+    "AWS::AutoScaling::ScalingPolicy",
+    "AWS::CloudWatch::Alarm",
 }
 ROLE_OUTPUTS = ("SchedulerRoleName", "WebserverRoleName", "WorkerRoleName")
 MISSING_EXTENSION_HINT = (
@@ -220,3 +223,27 @@ def test_master_stack_reaches_create_complete(embedded_aws: Any, variant: str) -
         for secret in secrets:
             assert secret not in user_data
             assert '"password"' not in user_data
+
+
+def test_a_task_queued_on_the_empty_deployed_worker_set_scales_it_out_within_the_bound(
+    embedded_aws: Any,
+) -> None:
+    """The deployed load function, alarm and policy (not copies of them), in simulated metric time; the
+    boot rehearsal repeats this with a task Airflow queued. The bound is the one cfn/README.md states."""
+    outputs, _ = create_master_stack(embedded_aws, {})
+    group = outputs["WorkerAutoScalingGroupName"]
+    clients = {name: embedded_aws.client(name) for name in ("lambda", "cloudwatch", "autoscaling", "sqs")}
+    assert (
+        clients["autoscaling"].describe_auto_scaling_groups(AutoScalingGroupNames=[group])[
+            "AutoScalingGroups"
+        ][0]["DesiredCapacity"]
+        == 0
+    )  # MinGroupSize defaults to 0
+    clients["sqs"].send_message(QueueUrl=outputs["QueueURL"], MessageBody="a task")
+    queued_at = datetime.datetime.now(datetime.UTC)
+
+    outcome = deployed_scale_out(clients, group, queued_at)
+
+    assert outcome.decision.seconds is not None
+    assert outcome.decision.seconds <= SCALE_OUT_DECISION_BOUND
+    assert outcome.desired_capacity == 1

@@ -279,3 +279,58 @@ def test_the_load_function_is_current_and_bounded() -> None:
     ]
     assert any("logs:PutLogEvents" in statement["Action"] for statement in statements)
     assert resources["ClusterLoadSchedule"]["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+    for statement in statements:
+        actions = statement["Action"]
+        found |= {actions} if isinstance(actions, str) else set(actions)
+    return found
+
+
+def test_the_load_counts_the_slots_the_workers_are_started_with() -> None:
+    workerset = TEMPLATES["turbine-workerset.yaml"]
+    slots = {"Fn::FindInMap": ["WorkerSlots", "Celery", "Concurrency"]}
+    function = workerset["Resources"]["ClusterLoadFunction"]["Properties"]
+    assert function["Environment"]["Variables"]["SLOTS_PER_WORKER"] == slots
+    user_data = workerset["Resources"]["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
+    text, variables = user_data["Fn::Base64"]["Fn::Sub"]
+    assert "TURBINE_WORKER_CONCURRENCY=${WorkerConcurrency}" in text
+    assert variables["WorkerConcurrency"] == slots
+    assert (
+        workerset["Mappings"]["WorkerSlots"]["Celery"]["Concurrency"] == 16
+    )  # Celery's and Airflow's default
+
+
+def test_the_load_function_reads_live_queue_and_group_counts_only() -> None:
+    resources = TEMPLATES["turbine-workerset.yaml"]["Resources"]
+    statements = resources["ClusterLoadFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    assert _actions(statements) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "sqs:GetQueueUrl",
+        "sqs:GetQueueAttributes",
+        "autoscaling:DescribeAutoScalingGroups",
+        "cloudwatch:PutMetricData",
+    }
+    [queue] = [s for s in statements if "sqs:GetQueueAttributes" in s["Action"]]
+    assert queue["Resource"] == {"Ref": "QueueArn"}
+
+
+def test_workers_may_protect_only_their_own_group_from_scale_in() -> None:
+    resources = TEMPLATES["turbine-workerset.yaml"]["Resources"]
+    [statement] = resources["WorkerDrainPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert "autoscaling:SetInstanceProtection" in statement["Action"]
+    assert "autoScalingGroupName/${WorkerGroup}" in statement["Resource"]["Fn::Sub"]
+
+
+def test_one_minute_at_the_growth_threshold_adds_a_worker_and_fifteen_low_minutes_remove_one() -> None:
+    resources = TEMPLATES["turbine-workerset.yaml"]["Resources"]
+    grow = resources["LoadAboveGrowthThresholdAlarm"]["Properties"]
+    shrink = resources["LoadBelowShrinkThresholdAlarm"]["Properties"]
+    assert (grow["Period"], grow["EvaluationPeriods"], grow["DatapointsToAlarm"]) == (60, 1, 1)
+    assert (shrink["Period"], shrink["EvaluationPeriods"], shrink["DatapointsToAlarm"]) == (60, 15, 15)
+    assert resources["GrowPolicy"]["Properties"]["Cooldown"] == "300"

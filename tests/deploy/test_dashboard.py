@@ -4,7 +4,6 @@ a real scrape of the operator's /metrics while it serves a TurbineStack."""
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
 import subprocess
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+import turbine_cluster_load
 from turbine_dev.binaries import ensure_promtool
 from turbine_dev.controlplane import ControlPlane
 from turbine_dev.embedded_aws import EmbeddedAws
@@ -130,20 +130,19 @@ def scrape(port: int) -> str:
         return str(reply.read().decode())
 
 
-def publish_cluster_load(aws: EmbeddedAws, outputs: dict[str, str], load: float) -> None:
-    """What the stack's cluster-load Lambda does in AWS: one datum of the metric the stack's outputs name."""
-    pairs = [pair.split("=", 1) for pair in outputs["ClusterLoadMetricDimensions"].split(",") if "=" in pair]
-    aws.client("cloudwatch").put_metric_data(
-        Namespace=outputs["ClusterLoadMetricNamespace"],
-        MetricData=[
-            {
-                "MetricName": outputs["ClusterLoadMetricName"],
-                "Dimensions": [{"Name": name.strip(), "Value": value.strip()} for name, value in pairs],
-                "Value": load,
-                "Timestamp": datetime.datetime.now(datetime.UTC),
-            }
-        ],
-    )
+def run_load_function(aws: EmbeddedAws, outputs: dict[str, str]) -> None:
+    """What the stack's load function does every minute in AWS: the product's own Lambda handler, against
+    the stack's queue and worker group in the embedded AWS (two tasks waiting, so load and queue are > 0)."""
+    sqs = aws.client("sqs")
+    for index in range(2):
+        sqs.send_message(QueueUrl=outputs["QueueURL"], MessageBody=f"task-{index}")
+    clients = {name: aws.client(name) for name in ("sqs", "autoscaling", "cloudwatch")}
+    environ = {
+        "QUEUE_NAME": outputs["QueueName"],
+        "AUTO_SCALING_GROUP_NAME": outputs["WorkerAutoScalingGroupName"],
+        "SLOTS_PER_WORKER": "16",
+    }
+    assert turbine_cluster_load.handler({}, None, clients=clients, environ=environ)["published"]
 
 
 def exported_names(exposition: str) -> tuple[set[str], set[str]]:
@@ -181,7 +180,7 @@ def test_every_metric_in_the_dashboard_and_the_alerts_is_in_a_real_scrape(
         manifest = turbine_stack("observed", template_bucket, stackName=f"o{namespace[-6:]}")
         kube.create_stack(namespace, manifest)
         outputs = kube.wait_condition(namespace, "observed", "Ready", timeout=120)["status"]["outputs"]
-        publish_cluster_load(aws_environment, outputs, 0.42)
+        run_load_function(aws_environment, outputs)
         wait_for(
             lambda: (
                 (status := (kube.get_stack(namespace, "observed") or {}).get("status", {})).get("workers")
@@ -191,9 +190,13 @@ def test_every_metric_in_the_dashboard_and_the_alerts_is_in_a_real_scrape(
             "worker figures and a resource drift check",
         )
         exposition = wait_for(
-            lambda: text if "turbine_cluster_load{" in (text := scrape(port)) else None,
+            lambda: (
+                text
+                if "turbine_cluster_load{" in (text := scrape(port)) and "turbine_queued_tasks{" in text
+                else None
+            ),
             60,
-            "the cluster load to be read",
+            "the cluster load and the queued tasks to be read",
         )
         kube.delete_stack(namespace, "observed")
         wait_for(lambda: kube.get_stack(namespace, "observed") is None, 60, "the TurbineStack to go")

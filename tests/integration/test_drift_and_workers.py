@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 
+import turbine_cluster_load
 from turbine_dev.binaries import ensure_promtool
 from turbine_dev.embedded_aws import EmbeddedAws
 from turbine_dev.kube import KubeApi, wait_for
@@ -177,6 +178,37 @@ def test_worker_figures_reach_status_metrics_and_printer_column(
             "status.workers to follow the group",
         )
         assert workers == {**workers, "inService": 3, "min": 1, "max": 6, "summary": "3/3"}
+        # Two workers run tasks (each protects itself from scale-in, as turbine-worker-drain.sh does) and
+        # five tasks wait in the broker queue; the product's load function measures and publishes.
+        instances = [i["InstanceId"] for i in autoscaling.describe_auto_scaling_groups(
+            AutoScalingGroupNames=[group])["AutoScalingGroups"][0]["Instances"]]  # fmt: skip
+        autoscaling.set_instance_protection(
+            AutoScalingGroupName=group, InstanceIds=instances[:2], ProtectedFromScaleIn=True
+        )
+        outputs = body["status"]["outputs"]
+        sqs = aws_environment.client("sqs")
+        for index in range(5):
+            sqs.send_message(QueueUrl=outputs["QueueURL"], MessageBody=f"task-{index}")
+        clients = {name: aws_environment.client(name) for name in ("sqs", "autoscaling", "cloudwatch")}
+        environ = {
+            "QUEUE_NAME": outputs["QueueName"],
+            "AUTO_SCALING_GROUP_NAME": group,
+            "SLOTS_PER_WORKER": "16",
+        }
+        assert turbine_cluster_load.handler({}, None, clients=clients, environ=environ)["queued"] == 5
+        workers = wait_for(
+            lambda: (
+                (w := (kube.get_stack(namespace, "busy") or {}).get("status", {}).get("workers"))
+                and w.get("busy") == 2
+                and w.get("queuedTasks") == 5
+                and w
+            ),
+            30,
+            "status.workers to show busy workers and queued tasks",
+        )
+        assert workers["clusterLoad"] == f"{5 / 48:.3f}"
+        assert _metric("turbine_workers_busy", namespace, "busy") == 2.0
+        assert _metric("turbine_queued_tasks", namespace, "busy") == 5.0
         table = subprocess.run(
             ["kubectl", "get", "turbinestacks", "-n", namespace], capture_output=True, text=True, check=True
         ).stdout

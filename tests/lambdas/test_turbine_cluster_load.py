@@ -1,4 +1,5 @@
-"""The load-metric Lambda against moto's CloudWatch, seeded with SQS and Auto Scaling datapoints."""
+"""The load-metric Lambda against moto's SQS, Auto Scaling and CloudWatch: real queue counts (messages
+sent, and messages received but not deleted, as a Celery worker holds a running task) and a real group."""
 
 from __future__ import annotations
 
@@ -14,176 +15,198 @@ import turbine_cluster_load as load_metric
 
 QUEUE = "turbine-broker"
 GROUP = "turbine-workers"
-ENVIRONMENT = {"QUEUE_NAME": QUEUE, "AUTO_SCALING_GROUP_NAME": GROUP}
-# 12:37:42 lies in the 12:35 bucket, so the measured bucket is the one that began at 12:25.
-NOW = datetime(2025, 3, 14, 12, 37, 42, tzinfo=UTC)
-BUCKET = datetime(2025, 3, 14, 12, 25, tzinfo=UTC)
-IDLE_CAPACITY = load_metric.EMPTY_RECEIVES_PER_IDLE_WORKER_PER_SECOND * load_metric.SQS_PERIOD_SECONDS
+SLOTS = 16
+ENVIRONMENT = {"QUEUE_NAME": QUEUE, "AUTO_SCALING_GROUP_NAME": GROUP, "SLOTS_PER_WORKER": str(SLOTS)}
+NOW = datetime(2026, 3, 14, 12, 37, 42, tzinfo=UTC)
+REGION = "us-east-1"
+
+
+class Cluster:
+    """A broker queue and a worker group in moto, shaped the way the tests need them."""
+
+    def __init__(self) -> None:
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.autoscaling = boto3.client("autoscaling", region_name=REGION)
+        self.cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+        self.queue_url = self.sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+        ec2 = boto3.client("ec2", region_name=REGION)
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        ec2.create_launch_template(
+            LaunchTemplateName="workers", LaunchTemplateData={"ImageId": image, "InstanceType": "t3.large"}
+        )
+        self.autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=GROUP,
+            LaunchTemplate={"LaunchTemplateName": "workers"},
+            MinSize=0,
+            MaxSize=10,
+            DesiredCapacity=0,
+            AvailabilityZones=[f"{REGION}a"],
+        )
+
+    def workers(self, count: int) -> None:
+        self.autoscaling.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=count)
+
+    def queue(self, tasks: int) -> None:
+        for index in range(tasks):
+            self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=f"task-{index}")
+
+    def take(self, tasks: int) -> None:
+        """A worker receives `tasks` and keeps them (Airflow's Celery acknowledges a task when it ends)."""
+        taken = 0
+        while taken < tasks:
+            reply = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, tasks - taken), VisibilityTimeout=3600
+            )
+            taken += len(reply.get("Messages", []))
+
+    def invoke(self, now: datetime = NOW) -> dict[str, Any]:
+        clients = {"sqs": self.sqs, "autoscaling": self.autoscaling, "cloudwatch": self.cloudwatch}
+        return load_metric.handler({}, None, clock=lambda: now, clients=clients, environ=ENVIRONMENT)
+
+    def published(self, metric: str = "ClusterLoad") -> list[tuple[datetime, float]]:
+        reply = self.cloudwatch.get_metric_statistics(
+            Namespace="Turbine",
+            MetricName=metric,
+            Dimensions=[{"Name": "AutoScalingGroupName", "Value": GROUP}],
+            StartTime=NOW - timedelta(hours=1),
+            EndTime=NOW + timedelta(hours=1),
+            Period=60,
+            Statistics=["Average"],
+        )
+        return sorted((point["Timestamp"], point["Average"]) for point in reply["Datapoints"])
 
 
 @pytest.fixture
-def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": REGION,
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     with mock_aws():
-        yield boto3.client("cloudwatch", region_name="us-east-1")
+        yield Cluster()
 
 
-def seed(
-    cloudwatch: Any,
-    *,
-    visible: float | None = None,
-    empty_receives: float | None = None,
-    in_service: float | None = None,
-    at: datetime = BUCKET,
+def test_idle_workers_report_zero(cluster: Cluster) -> None:
+    cluster.workers(3)
+
+    assert cluster.invoke()["load"] == 0.0
+    assert cluster.published() == [(NOW.replace(second=0), 0.0)]
+
+
+def test_a_busy_worker_with_free_slots_reports_its_share_of_slots(cluster: Cluster) -> None:
+    # Two long tasks on one 16-slot worker: upstream's empty-receive formula read this worker as idle
+    # (it keeps polling with free slots); the load says 2 of 16 slots, and scale-in protection, not the
+    # load, keeps the worker from being chosen (see cfn/README.md).
+    cluster.workers(1)
+    cluster.queue(2)
+    cluster.take(2)
+
+    reply = cluster.invoke()
+
+    assert (reply["queued"], reply["in_flight"], reply["in_service_workers"]) == (0, 2, 1)
+    assert reply["load"] == pytest.approx(2 / 16)
+
+
+def test_queued_and_running_tasks_both_want_slots(cluster: Cluster) -> None:
+    cluster.workers(2)
+    cluster.queue(24)
+    cluster.take(8)
+
+    assert cluster.invoke()["load"] == pytest.approx((16 + 8) / 32)
+    assert cluster.published("QueuedTasks") == [(NOW.replace(second=0), 16.0)]
+
+
+def test_zero_workers_with_queued_tasks_report_full_load_so_the_group_grows_from_zero(
+    cluster: Cluster,
 ) -> None:
-    """Puts datapoints shaped like the ones SQS and Auto Scaling publish, stamped `at`."""
+    cluster.queue(1)
 
-    def put(namespace: str, name: str, dimension: tuple[str, str], value: float, unit: str) -> None:
-        cloudwatch.put_metric_data(
-            Namespace=namespace,
-            MetricData=[
-                {
-                    "MetricName": name,
-                    "Dimensions": [{"Name": dimension[0], "Value": dimension[1]}],
-                    "Timestamp": at,
-                    "Value": value,
-                    "Unit": unit,
-                }
-            ],
-        )
+    reply = cluster.invoke()
 
-    if visible is not None:
-        put("AWS/SQS", "ApproximateNumberOfMessagesVisible", ("QueueName", QUEUE), visible, "Count")
-    if empty_receives is not None:
-        put("AWS/SQS", "NumberOfEmptyReceives", ("QueueName", QUEUE), empty_receives, "Count")
-    if in_service is not None:
-        put("AWS/AutoScaling", "GroupInServiceInstances", ("AutoScalingGroupName", GROUP), in_service, "None")
+    assert reply["load"] == 1.0
+    assert cluster.published() == [(NOW.replace(second=0), 1.0)]
+    assert cluster.published("QueuedTasks") == [(NOW.replace(second=0), 1.0)]
 
 
-def invoke(cloudwatch: Any, now: datetime = NOW) -> dict[str, Any]:
-    return load_metric.handler({}, None, clock=lambda: now, cloudwatch=cloudwatch, environ=ENVIRONMENT)
+def test_zero_workers_and_no_tasks_report_zero(cluster: Cluster) -> None:
+    assert cluster.invoke()["load"] == 0.0
 
 
-def published(cloudwatch: Any) -> list[tuple[datetime, float]]:
-    reply = cloudwatch.get_metric_statistics(
-        Namespace="Turbine",
-        MetricName="ClusterLoad",
-        Dimensions=[{"Name": "AutoScalingGroupName", "Value": GROUP}],
-        StartTime=NOW - timedelta(hours=1),
-        EndTime=NOW + timedelta(hours=1),
-        Period=60,
-        Statistics=["Average"],
-    )
-    return sorted((point["Timestamp"], point["Average"]) for point in reply["Datapoints"])
+def test_more_tasks_than_slots_are_clamped_to_one(cluster: Cluster) -> None:
+    cluster.workers(1)
+    cluster.queue(40)
+
+    assert cluster.invoke()["load"] == 1.0
+    assert cluster.published() == [(NOW.replace(second=0), 1.0)]
 
 
-@pytest.mark.parametrize(
-    ("now", "bucket"),
-    [
-        (datetime(2025, 3, 14, 12, 35, 0, tzinfo=UTC), datetime(2025, 3, 14, 12, 25, tzinfo=UTC)),
-        (datetime(2025, 3, 14, 12, 39, 59, 999, tzinfo=UTC), datetime(2025, 3, 14, 12, 25, tzinfo=UTC)),
-        (datetime(2025, 3, 14, 12, 40, 0, tzinfo=UTC), datetime(2025, 3, 14, 12, 30, tzinfo=UTC)),
-        (datetime(2025, 3, 14, 0, 4, 0, tzinfo=UTC), datetime(2025, 3, 13, 23, 50, tzinfo=UTC)),
-    ],
-)
-def test_the_measured_bucket_began_10_to_15_minutes_ago(now: datetime, bucket: datetime) -> None:
-    assert load_metric.measured_bucket_start(now) == bucket
-    assert timedelta(minutes=10) <= now - bucket < timedelta(minutes=15)
+def test_each_invocation_is_stamped_with_its_own_minute(cluster: Cluster) -> None:
+    cluster.workers(1)
+    cluster.invoke(NOW)
+    cluster.queue(8)
+    cluster.invoke(NOW + timedelta(seconds=60))
+
+    assert cluster.published() == [
+        (NOW.replace(second=0), 0.0),
+        (NOW.replace(second=0) + timedelta(minutes=1), 0.5),
+    ]
 
 
-def test_normal_load_follows_the_upstream_formula(cloudwatch: Any) -> None:
-    # Two workers, one of them idle for the whole bucket: half the cluster is busy.
-    seed(cloudwatch, visible=3, empty_receives=IDLE_CAPACITY, in_service=2)
+class _Answers:
+    """A client that answers one call with a canned reply (for what moto cannot be made to say)."""
 
-    reply = invoke(cloudwatch)
+    def __init__(self, **replies: Any) -> None:
+        self._replies = replies
 
-    assert reply["published"] is True
-    assert reply["load"] == pytest.approx(0.5)
-    [(stamp, value)] = published(cloudwatch)
-    assert stamp == NOW.replace(second=0)
-    assert value == pytest.approx(0.5)
-
-
-def test_upstream_worked_example(cloudwatch: Any) -> None:
-    seed(cloudwatch, visible=0, empty_receives=29, in_service=1)
-
-    assert invoke(cloudwatch)["load"] == pytest.approx(1 - 29 / 29.5332, abs=1e-4)
-
-
-def test_idle_workers_report_zero(cloudwatch: Any) -> None:
-    seed(cloudwatch, visible=0, empty_receives=3 * IDLE_CAPACITY, in_service=3)
-
-    assert invoke(cloudwatch)["load"] == pytest.approx(0.0)
-    [(stamp, value)] = published(cloudwatch)
-    assert stamp == NOW.replace(second=0)
-    assert value == pytest.approx(0.0)
-
-
-def test_more_empty_receives_than_modelled_are_clamped_to_zero(cloudwatch: Any) -> None:
-    seed(cloudwatch, visible=0, empty_receives=5 * IDLE_CAPACITY, in_service=1)
-
-    assert invoke(cloudwatch)["load"] == 0.0
-    assert published(cloudwatch) == [(NOW.replace(second=0), 0.0)]
-
-
-def test_busy_workers_report_one(cloudwatch: Any) -> None:
-    seed(cloudwatch, visible=40, empty_receives=0, in_service=4)
-
-    assert invoke(cloudwatch)["load"] == 1.0
-
-
-def test_a_load_above_one_is_clamped(cloudwatch: Any) -> None:
-    # No real queue reports negative empty receives, but a bad datapoint must not leave [0, 1].
-    seed(cloudwatch, visible=5, empty_receives=-10, in_service=1)
-
-    assert invoke(cloudwatch)["load"] == 1.0
-    assert published(cloudwatch) == [(NOW.replace(second=0), 1.0)]
-
-
-def test_no_workers_but_waiting_tasks_report_full_load(cloudwatch: Any) -> None:
-    seed(cloudwatch, visible=7, empty_receives=0, in_service=0)
-
-    reply = invoke(cloudwatch)
-
-    assert reply == {"published": True, "load": 1.0}
-    assert published(cloudwatch) == [(NOW.replace(second=0), 1.0)]
-
-
-def test_no_workers_and_no_tasks_publish_nothing(cloudwatch: Any) -> None:
-    seed(cloudwatch, visible=0, empty_receives=0, in_service=0)
-
-    assert invoke(cloudwatch) == {"published": False, "load": None}
-    assert published(cloudwatch) == []
+    def __getattr__(self, name: str) -> Any:
+        return lambda **_: self._replies[name]
 
 
 @pytest.mark.parametrize(
-    "missing",
+    ("attributes", "groups"),
     [
-        {"visible": 2.0, "empty_receives": 10.0},  # no GroupInServiceInstances
-        {"visible": 2.0, "in_service": 2.0},  # no NumberOfEmptyReceives while workers run
-        {"empty_receives": 0.0, "in_service": 0.0},  # no queue depth while the group is empty
-        {},  # nothing at all
+        ({"ApproximateNumberOfMessagesNotVisible": "1"}, [{"Instances": []}]),  # no queue depth
+        ({"ApproximateNumberOfMessages": "1"}, [{"Instances": []}]),  # no in-flight count
+        ({"ApproximateNumberOfMessages": "1", "ApproximateNumberOfMessagesNotVisible": "0"}, []),  # no group
+    ],
+    ids=["no-queued", "no-in-flight", "no-group"],
+)
+def test_missing_data_publishes_nothing(attributes: dict[str, str], groups: list[Any]) -> None:
+    published: list[Any] = []
+    clients = {
+        "sqs": _Answers(get_queue_url={"QueueUrl": "q"}, get_queue_attributes={"Attributes": attributes}),
+        "autoscaling": _Answers(describe_auto_scaling_groups={"AutoScalingGroups": groups}),
+        "cloudwatch": type("Recorder", (), {"put_metric_data": lambda _, **call: published.append(call)})(),
+    }
+
+    reply = load_metric.handler({}, None, clock=lambda: NOW, clients=clients, environ=ENVIRONMENT)
+
+    assert reply == {"published": False, "load": None}
+    assert published == []
+
+
+@pytest.mark.parametrize(
+    ("queued", "in_flight", "workers", "load"),
+    [
+        (0, 0, 0, 0.0),
+        (1, 0, 0, 1.0),
+        (0, 1, 0, 1.0),
+        (0, 0, 4, 0.0),
+        (8, 0, 1, 0.5),
+        (0, 15, 1, 15 / 16),
+        (16, 16, 2, 1.0),
+        (100, 0, 1, 1.0),
     ],
 )
-def test_missing_data_skips_publishing(cloudwatch: Any, missing: dict[str, Any]) -> None:
-    seed(cloudwatch, **missing)
-
-    assert invoke(cloudwatch) == {"published": False, "load": None}
-    assert published(cloudwatch) == []
-
-
-def test_datapoints_outside_the_measured_bucket_are_ignored(cloudwatch: Any) -> None:
-    # The still-filling bucket right after the measured one must not be mistaken for it.
-    seed(cloudwatch, visible=9, empty_receives=0, in_service=3, at=BUCKET + timedelta(minutes=5))
-
-    assert invoke(cloudwatch) == {"published": False, "load": None}
+def test_the_load_is_slots_wanted_over_slots_in_service(
+    queued: int, in_flight: int, workers: int, load: float
+) -> None:
+    measurement = load_metric.Measurement(queued=queued, in_flight=in_flight, in_service_workers=workers)
+    assert load_metric.cluster_load(measurement, SLOTS) == pytest.approx(load)
 
 
 def test_settings_come_from_the_environment() -> None:
@@ -191,5 +214,5 @@ def test_settings_come_from_the_environment() -> None:
         {**ENVIRONMENT, "METRIC_NAMESPACE": "Custom", "METRIC_NAME": "Load"}
     )
 
-    assert settings == load_metric.Settings(QUEUE, GROUP, "Custom", "Load")
+    assert settings == load_metric.Settings(QUEUE, GROUP, SLOTS, "Custom", "Load", "QueuedTasks")
     assert load_metric.Settings.from_environment(ENVIRONMENT).metric_namespace == "Turbine"

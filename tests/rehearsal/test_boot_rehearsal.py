@@ -88,6 +88,22 @@ def test_scale_in_drains_the_worker(report: dict[str, Any]) -> None:
     assert checks["drain_well_before_drain_timeout"], report["figures"]
 
 
+def test_a_busy_worker_is_protected_from_scale_in_and_loses_it_when_idle(report: dict[str, Any]) -> None:
+    booted(report)
+    checks = report["checks"]
+    assert checks["idle_worker_not_protected"]
+    assert checks["busy_worker_protected_from_scale_in"], report["figures"]
+    assert checks["worker_unprotected_once_idle"], report["figures"]
+
+
+def test_queued_tasks_on_an_empty_worker_set_scale_out_within_the_bound(report: dict[str, Any]) -> None:
+    booted(report)
+    assert report["checks"]["queued_task_on_empty_workers_scales_out_within_bound"], (
+        report.get("scale_out_from_zero"),
+        report["figures"].get("scale_out_decision_seconds_of_metric_time"),
+    )
+
+
 def test_task_processes_hold_no_database_password_or_jwt_secret(report: dict[str, Any]) -> None:
     booted(report)
     assert report["checks"]["task_processes_hold_no_database_password_or_jwt_secret"], report[

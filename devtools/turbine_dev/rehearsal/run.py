@@ -89,6 +89,13 @@ def rehearse(  # noqa: PLR0915 - the rehearsal from start to teardown, in order
                 if exited != 0:
                     raise BootFailure(f"{instance.role}: user data exited {exited}\n{instance.log()}")
             report["figures"] = {"boot_seconds": round(time.monotonic() - first_boot, 1)}
+            # A worker's boot, from its launch to the end of its user data (Airflow installed from the
+            # lock, Celery started): the part of the scale-out timeline in cfn/README.md a worker adds.
+            report["figures"]["worker_boot_seconds"] = [
+                round((instance.meta / "user-data-exit").stat().st_mtime - instance.booted_at, 1)
+                for instance in cluster.instances
+                if instance.role == "workerset"
+            ]
             from turbine_dev.rehearsal.scenarios import run_scenarios  # noqa: PLC0415
 
             run_scenarios(cluster, report, first_boot)

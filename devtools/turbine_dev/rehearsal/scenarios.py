@@ -18,9 +18,11 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from turbine_dev.metric_time import deployed_scale_out
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, Instance
 from turbine_dev.rehearsal.dag_files import DAG_FILES, MARKER
 
@@ -215,10 +217,12 @@ def run_scenarios(  # noqa: PLR0915 - one scenario after the other, as the repor
         or "defer" in api.log("rehearsal_deferrable", run_id, "wait").lower()
     )
 
-    # Scale-in while a 60 s task runs.
     if not workers:
         raise BootFailure("no worker booted (the group's MinSize is 0?)")
     worker = workers[0]
+    protection_follows_the_tasks(cluster, api, worker, report)
+
+    # Scale-in while a 60 s task runs.
     run_id = api.trigger("rehearsal_long")
     api.wait_for_task("rehearsal_long", run_id, "sleep", {"running"}, 600)
     chain: list[int] = []
@@ -262,8 +266,79 @@ def run_scenarios(  # noqa: PLR0915 - one scenario after the other, as the repor
     late_state = api.task_state("rehearsal_celery", late_run, "hello")
     report["task_queued_during_drain"] = late_state
     checks["draining_worker_took_no_new_task"] = late_state in (None, "scheduled", "queued")
+    # The task queued during the drain now waits for a worker that no longer exists.
+    scale_out_from_zero(cluster, api, late_run, report)
     if not all(checks.values()):
         report["logs"] = {i.instance_id: i.log(40) for i in cluster.instances}
+
+
+def _protected(cluster: Cluster, worker: Instance) -> bool | None:
+    [group] = cluster.aws.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[worker.group]
+    )["AutoScalingGroups"]
+    for instance in group.get("Instances", []):
+        if instance["InstanceId"] == worker.instance_id:
+            return bool(instance.get("ProtectedFromScaleIn"))
+    return None
+
+
+def _until(predicate: Callable[[], bool], timeout: float) -> float | None:
+    """Seconds until `predicate` held, or None if it did not within `timeout`."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if predicate():
+            return round(time.monotonic() - started, 1)
+        time.sleep(1)
+    return None
+
+
+def protection_follows_the_tasks(
+    cluster: Cluster, api: Api, worker: Instance, report: dict[str, Any]
+) -> None:
+    """The worker protects itself from scale-in while a task runs and clears it once idle, as the
+    embedded Auto Scaling records it (SetInstanceProtection from turbine-worker-drain.sh)."""
+    checks, figures = report["checks"], report["figures"]
+    checks["idle_worker_not_protected"] = _until(lambda: _protected(cluster, worker) is False, 60) is not None
+    run_id = api.trigger("rehearsal_long")
+    api.wait_for_task("rehearsal_long", run_id, "sleep", {"running"}, 600)
+    protected_after = _until(lambda: _protected(cluster, worker) is True, 45)
+    checks["busy_worker_protected_from_scale_in"] = protected_after is not None
+    figures["protected_seconds_after_task_started"] = protected_after
+    api.wait_for_task("rehearsal_long", run_id, "sleep", {"success"}, 300)
+    released_after = _until(lambda: _protected(cluster, worker) is False, 45)
+    checks["worker_unprotected_once_idle"] = released_after is not None
+    figures["unprotected_seconds_after_task_ended"] = released_after
+
+
+# The bound cfn/README.md states for a decision to add a worker: the next whole minute's invocation
+# of the load function, then one 60 s alarm period.
+SCALE_OUT_DECISION_BOUND = 120.0
+
+
+def scale_out_from_zero(cluster: Cluster, api: Api, run_id: str, report: dict[str, Any]) -> None:
+    """A task queued on an empty worker set: the deployed load function and grow alarm, evaluated in
+    simulated metric time (turbine_dev.metric_time), decide to add a worker within the bound."""
+    checks, figures = report["checks"], report["figures"]
+    group = cluster.outputs["WorkerAutoScalingGroupName"]
+    clients = {name: cluster.aws.client(name) for name in ("lambda", "cloudwatch", "autoscaling", "sqs")}
+    # The drained worker has left; the group is at zero, as with the default MinGroupSize of 0.
+    clients["autoscaling"].update_auto_scaling_group(AutoScalingGroupName=group, MinSize=0, DesiredCapacity=0)
+    instance = api.call("GET", f"/api/v2/dags/rehearsal_celery/dagRuns/{run_id}/taskInstances/hello")
+    queued_at = datetime.datetime.fromisoformat(instance.get("queued_when") or instance["start_date"])
+    outcome = deployed_scale_out(clients, group, queued_at)
+    figures["scale_out_decision_seconds_of_metric_time"] = outcome.decision.seconds
+    figures["scale_out_decision_bound_seconds"] = SCALE_OUT_DECISION_BOUND
+    report["scale_out_from_zero"] = {
+        "task_state": api.task_state("rehearsal_celery", run_id, "hello"),
+        "queued_at": queued_at.isoformat(),
+        "decided_at": outcome.decision.decided_at.isoformat() if outcome.decision.decided_at else None,
+        "alarm": outcome.alarm,
+        "desired_capacity_after": outcome.desired_capacity,
+    }
+    seconds = outcome.decision.seconds
+    checks["queued_task_on_empty_workers_scales_out_within_bound"] = (
+        seconds is not None and seconds <= SCALE_OUT_DECISION_BOUND and outcome.desired_capacity == 1
+    )
 
 
 def _default(cluster: Cluster, name: str) -> str:

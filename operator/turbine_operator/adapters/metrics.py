@@ -115,7 +115,9 @@ class StackFigures:
     workers_in_service: int | None = None
     workers_min: int | None = None
     workers_max: int | None = None
+    workers_busy: int | None = None
     cluster_load: float | None = None
+    queued_tasks: float | None = None
     scaled_out: int = 0
     scaled_in: int = 0
 
@@ -202,7 +204,17 @@ class StackMetrics:
         yield gauge(
             "turbine_workers_max", "Maximum size of the worker group.", lambda f: _number(f.workers_max)
         )
+        yield gauge(
+            "turbine_workers_busy",
+            "Workers running a task (protected from scale-in).",
+            lambda f: _number(f.workers_busy),
+        )
         yield gauge("turbine_cluster_load", "Latest Turbine cluster load (0 to 1).", lambda f: f.cluster_load)
+        yield gauge(
+            "turbine_queued_tasks",
+            "Tasks in the broker queue that no worker has taken.",
+            lambda f: f.queued_tasks,
+        )
         scaling = CounterMetricFamily(
             "turbine_worker_scaling_activities",
             "Changes of the worker group's desired capacity, one per instance.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 
 REGION_VARIABLES = ("TURBINE_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
@@ -46,7 +47,7 @@ class OperatorSettings:
             max_concurrent_updates=int(
                 _number(environ, "TURBINE_MAX_CONCURRENT_UPDATES", cls.max_concurrent_updates)
             ),
-            shard_selector=environ.get("TURBINE_SHARD_SELECTOR", "").strip(),
+            shard_selector=label_selector(environ.get("TURBINE_SHARD_SELECTOR", "").strip()),
         )
 
 
@@ -62,6 +63,42 @@ def _number(environ: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise SettingsError(f"{name}={raw!r} must not be negative")
     return value
+
+
+# Kubernetes label selector syntax (k8s.io/apimachinery/pkg/labels): requirements separated by commas,
+# each `key`, `!key`, `key=value`, `key==value`, `key!=value`, `key>N`, `key<N`, `key in (v,...)` or
+# `key notin (v,...)`.
+_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_KEY = rf"([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}"
+_VALUE = rf"({_NAME})?"
+_REQUIREMENT = re.compile(
+    rf"\s*(!\s*{_KEY}|{_KEY}(\s*(==|!=|=)\s*{_VALUE}|\s*[<>]\s*[0-9]+"
+    rf"|\s+(in|notin)\s*\(\s*{_VALUE}(\s*,\s*{_VALUE})*\s*\))?)\s*"
+)
+
+
+def label_selector(raw: str) -> str:
+    """`raw` if it is a Kubernetes label selector (or empty); a SettingsError naming the part that is not.
+
+    Checked at start, because the API server would otherwise refuse every list and watch of the shard
+    and the replica would serve nothing, with only kopf's retries in its log.
+    """
+    if not raw:
+        return raw
+    requirements, depth, current = [], 0, ""
+    for character in raw:  # commas inside `in (...)` separate values, not requirements
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        if character == "," and depth == 0:
+            requirements.append(current)
+            current = ""
+        else:
+            current += character
+    for requirement in [*requirements, current]:
+        if not _REQUIREMENT.fullmatch(requirement):
+            raise SettingsError(
+                f"TURBINE_SHARD_SELECTOR={raw!r} is not a label selector: {requirement.strip()!r}"
+            )
+    return raw
 
 
 def poll_interval_from_environment() -> float:

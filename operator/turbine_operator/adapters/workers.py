@@ -42,17 +42,18 @@ class WorkersGateway:
                 )
                 for page in pages:
                     for group in page.get("AutoScalingGroups", []):
-                        in_service = sum(
-                            1
+                        in_service = [
+                            item
                             for item in group.get("Instances", [])
                             if item.get("LifecycleState") == "InService"
-                        )
+                        ]
                         found[group["AutoScalingGroupName"]] = WorkerGroup(
                             name=group["AutoScalingGroupName"],
                             desired=int(group["DesiredCapacity"]),
-                            in_service=in_service,
+                            in_service=len(in_service),
                             min_size=int(group["MinSize"]),
                             max_size=int(group["MaxSize"]),
+                            busy=sum(1 for item in in_service if item.get("ProtectedFromScaleIn")),
                         )
         return found
 

@@ -88,3 +88,5 @@ class WorkerGroup:
     in_service: int
     min_size: int
     max_size: int
+    # In-service workers protected from scale-in: each protects itself while it runs a task.
+    busy: int = 0

@@ -118,8 +118,12 @@ class WorkersStatus:
     """Minimum size of the group."""
     max: int | None = None
     """Maximum size of the group."""
+    busy: int | None = None
+    """In-service workers running a task: each protects itself from scale-in while it does."""
     cluster_load: str | None = None
-    """The latest Turbine cluster load (0 to 1) published by the load-metric Lambda."""
+    """The latest Turbine cluster load (0 to 1): task slots wanted over task slots in service."""
+    queued_tasks: int | None = None
+    """Tasks in the broker queue that no worker has taken yet, as the load-metric Lambda last read it."""
     summary: str | None = None
     """In service / desired, for kubectl get."""
     last_update_time: datetime.datetime | None = None

@@ -14,7 +14,7 @@ from turbine_operator.core.errors import SpecError
 from turbine_operator.core.scheduling import parse_timestamp
 from turbine_operator.core.spec import field_of
 from turbine_operator.operations.turbine_stack import StackResource
-from turbine_operator.operations.workers import WatchedStack, WorkerWatcher, load_query
+from turbine_operator.operations.workers import WatchedStack, WorkerWatcher, load_query, queued_query
 
 WORKER_GROUP_OUTPUT = "WorkerAutoScalingGroupName"
 
@@ -76,6 +76,7 @@ def observe(
                 role_arn=role_arn,
                 group=group,
                 load=load_query(resource.uid, outputs),
+                queued=queued_query(resource.uid, outputs),
             )
         )
 

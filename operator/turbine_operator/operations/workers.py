@@ -32,11 +32,21 @@ class WatchedStack:
     role_arn: str | None
     group: str
     load: LoadQuery | None
+    queued: LoadQuery | None = None
 
 
 def load_query(uid: str, outputs: Mapping[str, str]) -> LoadQuery | None:
     """The cluster-load metric from the stack outputs (dimensions as `Name=Value[,Name=Value]`)."""
-    namespace, metric = outputs.get("ClusterLoadMetricNamespace"), outputs.get("ClusterLoadMetricName")
+    return _query("q", uid, outputs, outputs.get("ClusterLoadMetricName"))
+
+
+def queued_query(uid: str, outputs: Mapping[str, str]) -> LoadQuery | None:
+    """The queued-tasks metric: the cluster-load metric's namespace and dimensions, its own name."""
+    return _query("w", uid, outputs, outputs.get("QueuedTasksMetricName"))
+
+
+def _query(prefix: str, uid: str, outputs: Mapping[str, str], metric: str | None) -> LoadQuery | None:
+    namespace = outputs.get("ClusterLoadMetricNamespace")
     if not namespace or not metric:
         return None
     pairs = [
@@ -45,7 +55,7 @@ def load_query(uid: str, outputs: Mapping[str, str]) -> LoadQuery | None:
         if "=" in part
     ]
     # GetMetricData ids start with a lowercase letter and hold letters, digits and underscores.
-    query_id = "q" + uid.replace("-", "_")
+    query_id = prefix + uid.replace("-", "_")
     return LoadQuery(query_id, namespace, metric, tuple((key.strip(), value.strip()) for key, value in pairs))
 
 
@@ -87,12 +97,14 @@ class WorkerWatcher:
     def _refresh(self, gateway: WorkersGateway, stacks: list[WatchedStack]) -> None:
         now = self._clock()
         groups = gateway.groups([stack.group for stack in stacks])
-        loads = gateway.latest_values([stack.load for stack in stacks if stack.load], now)
+        queries = [query for stack in stacks for query in (stack.load, stack.queued) if query]
+        latest = gateway.latest_values(queries, now)
         for stack in stacks:
             group = groups.get(stack.group)
             if group is None:
                 continue
-            load = loads.get(stack.load.query_id) if stack.load else None
+            load = latest.get(stack.load.query_id) if stack.load else None
+            queued = latest.get(stack.queued.query_id) if stack.queued else None
             with self._lock:
                 previous = self._figures.get(stack.uid)
                 figures: dict[str, Any] = {
@@ -100,11 +112,14 @@ class WorkerWatcher:
                     "inService": group.in_service,
                     "min": group.min_size,
                     "max": group.max_size,
+                    "busy": group.busy,
                     "summary": f"{group.in_service}/{group.desired}",
                     "lastUpdateTime": timestamp(now),
                 }
                 if load is not None:  # no datapoint yet (a new stack, or the Lambda has not run)
                     figures["clusterLoad"] = f"{load:.3f}"
+                if queued is not None:
+                    figures["queuedTasks"] = int(queued)
                 self._figures[stack.uid] = figures
             self._metrics.count_scaling(stack.uid, previous["desired"] if previous else None, group.desired)
             self._metrics.update(
@@ -115,7 +130,9 @@ class WorkerWatcher:
                 workers_in_service=group.in_service,
                 workers_min=group.min_size,
                 workers_max=group.max_size,
+                workers_busy=group.busy,
                 cluster_load=load,
+                queued_tasks=queued,
             )
 
     def run(self, stop: threading.Event, interval: float) -> None:

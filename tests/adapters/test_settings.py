@@ -1,0 +1,54 @@
+"""Operator settings from the environment: a bad value is refused at start, naming the variable."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from turbine_operator import cli
+from turbine_operator.adapters.settings import OperatorSettings, SettingsError, label_selector
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        "",
+        "turbine.dev/shard=a",
+        "turbine.dev/shard==a,team!=data",
+        "shard in (a,b)",
+        "shard notin ( a , b ),env!=prod",
+        "!legacy",
+        "tier",
+        "release=",
+        "generation>3",
+    ],
+)
+def test_kubernetes_label_selectors_are_accepted(selector: str) -> None:
+    assert label_selector(selector) == selector
+
+
+@pytest.mark.parametrize(
+    "selector",
+    ["shard=a b", "shard in a", "=a", "shard=a,", ",shard=a", "sh ard=a", "shard in (a,b", "Shard.Dev/x=a",
+     "shard=" + "a" * 64, "shard>=3", "shard=a;b"],
+)  # fmt: skip
+def test_anything_else_is_refused_naming_the_variable(selector: str) -> None:
+    with pytest.raises(SettingsError, match="TURBINE_SHARD_SELECTOR"):
+        label_selector(selector)
+
+
+def test_the_settings_carry_a_valid_shard_selector() -> None:
+    environ = {"AWS_REGION": "eu-west-1", "TURBINE_SHARD_SELECTOR": " turbine.dev/shard=a "}
+    assert OperatorSettings.from_environment(environ).shard_selector == "turbine.dev/shard=a"
+
+
+def test_run_refuses_a_bad_shard_selector_before_kopf_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `run` exports its flags to the environment: keep that inside this test.
+    monkeypatch.setattr(os, "environ", {**os.environ, "AWS_REGION": "eu-west-1"})
+
+    assert cli.main(["run", "--shard-selector", "shard in a"]) == 2
+
+    assert "TURBINE_SHARD_SELECTOR='shard in a' is not a label selector" in capsys.readouterr().err
