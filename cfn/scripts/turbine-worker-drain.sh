@@ -3,8 +3,8 @@
 # script arrives by `aws s3 sync`, which keeps no file modes).
 #
 # Until Auto Scaling wants the instance Terminated (its target lifecycle state, polled through
-# IMDSv2), keeps the instance's scale-in protection equal to "a task runs here": scale-in then
-# only ever chooses an idle worker. When termination comes anyway (a rolling update, a failed
+# IMDSv2), keeps the instance protected from scale-in while a task runs here (and for 30 s after the
+# last one ended): scale-in then chooses idle workers. When termination comes anyway (a rolling update, a failed
 # health check, or a protected instance's turn once idle), stops the Celery worker with a warm
 # shutdown (it takes no new task and finishes the running ones), records lifecycle heartbeats
 # while it drains, and completes the lifecycle action as soon as the worker has exited or
@@ -13,6 +13,7 @@ set -euo pipefail
 
 readonly WORKER_UNIT=airflow-worker.service
 readonly POLL_SECONDS=5
+readonly IDLE_SECONDS=30
 readonly HEARTBEAT_SECONDS=60
 # The same override the AWS CLI and SDKs honour.
 readonly IMDS="${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}"
@@ -33,12 +34,14 @@ imds() {
 }
 
 # Tasks running on this worker: Airflow's Celery pool processes (children of the worker's main
-# process) each run a task in a child process of their own, so idle pool processes have none.
+# process, titled ForkPoolWorker-N by setproctitle, which Airflow's lock ships) each run a task in a
+# child process of their own, so idle pool processes have none. Other children of the main process
+# (Airflow's bundle clean-up, say) are not pool processes and never count.
 running_tasks() {
   local main pool count=0
   main=$(systemctl show --property=MainPID --value "${WORKER_UNIT}" 2>/dev/null || echo 0)
   if ((main > 0)); then
-    for pool in $(pgrep -P "${main}" || true); do
+    for pool in $(pgrep -P "${main}" -f ForkPoolWorker || true); do
       count=$((count + $(pgrep -c -P "${pool}" || true)))
     done
   fi
@@ -57,13 +60,24 @@ set_protection() {
   fi
 }
 
+# Protection is set as soon as a task runs, and cleared only after IDLE_SECONDS without one: short
+# tasks one after the other then cost no SetInstanceProtection calls (a fleet of workers shares the
+# account's Auto Scaling request rate), and a worker between two tasks of a run keeps its protection.
 protect_while_busy_until_terminated() {
-  local protected=unknown busy
+  local protected=unknown want idle_since now
+  idle_since=$(date +%s)
   until [[ $(imds autoscaling/target-lifecycle-state 2>/dev/null || true) == Terminated ]]; do
-    busy=false
-    (($(running_tasks) > 0)) && busy=true
-    if [[ ${busy} != "${protected}" ]] && set_protection "${busy}"; then
-      protected=${busy}
+    now=$(date +%s)
+    if (($(running_tasks) > 0)); then
+      want=true
+      idle_since=${now}
+    elif [[ ${protected} != true ]] || ((now - idle_since >= IDLE_SECONDS)); then
+      want=false
+    else
+      want=true
+    fi
+    if [[ ${want} != "${protected}" ]] && set_protection "${want}"; then
+      protected=${want}
     fi
     sleep "${POLL_SECONDS}"
   done

@@ -4,12 +4,17 @@ minute by minute, without waiting for real minutes.
 moto stores metric data and alarms but never evaluates an alarm, so the part of CloudWatch that turns
 datapoints into a scaling action is reproduced here, as AWS documents it
 (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarm-evaluation):
-an alarm is evaluated every minute over its last EvaluationPeriods complete periods (aligned to
-multiples of the period's length); each period's value
-is the alarm's statistic of the datapoints in it; it goes to ALARM when at least DatapointsToAlarm of
-them breach the threshold; with TreatMissingData notBreaching an empty period does not breach. A simple
-scaling policy acts when its alarm enters ALARM
-(https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-simple-step.html).
+an alarm is evaluated every minute over complete periods (aligned to multiples of the period's length),
+each period's value being the alarm's statistic of the datapoints in it. CloudWatch retrieves more
+periods than EvaluationPeriods, the "evaluation range": when at least EvaluationPeriods of them hold
+data, the most recent ones with data are evaluated and TreatMissingData is ignored (a minute the load
+function skipped reuses the minute before); only with fewer are the missing ones filled as
+TreatMissingData says (notBreaching: they do not breach). The size of the evaluation range is not
+documented: here EvaluationPeriods + EXTRA_PERIODS, an assumption. The alarm is in ALARM when at least
+DatapointsToAlarm of the evaluated periods breach. An Auto Scaling action runs when the alarm enters
+ALARM and again every minute while it stays there, once its policy's cooldown has passed
+(https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-simple-step.html); `time_to_alarm`
+measures the first.
 
 EventBridge's `rate(1 minute)` schedule invokes the load function once a minute; here at each whole
 minute, and the alarms are evaluated at each whole minute too, after the invocation of that minute.
@@ -74,6 +79,9 @@ def whole_minute_after(moment: datetime.datetime) -> datetime.datetime:
     return floor if floor == moment else floor + datetime.timedelta(minutes=1)
 
 
+EXTRA_PERIODS = 5
+
+
 def alarm_state(cloudwatch: Any, alarm: Alarm, at: datetime.datetime) -> str:
     """ALARM, OK or INSUFFICIENT_DATA when CloudWatch evaluates `alarm` at `at`."""
     period = datetime.timedelta(seconds=alarm.period)
@@ -81,7 +89,7 @@ def alarm_state(cloudwatch: Any, alarm: Alarm, at: datetime.datetime) -> str:
     # only complete ones are evaluated: the newest ends at or before `at`.
     epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
     end = at - (at - epoch) % period
-    start = end - period * alarm.evaluation_periods
+    start = end - period * (alarm.evaluation_periods + EXTRA_PERIODS)
     reply = cloudwatch.get_metric_statistics(
         Namespace=alarm.namespace,
         MetricName=alarm.metric,
@@ -91,9 +99,12 @@ def alarm_state(cloudwatch: Any, alarm: Alarm, at: datetime.datetime) -> str:
         Period=alarm.period,
         Statistics=[alarm.statistic],
     )
-    values = [
-        point[alarm.statistic] for point in reply.get("Datapoints", []) if start <= point["Timestamp"] < end
-    ]
+    points = sorted(
+        (point["Timestamp"], point[alarm.statistic])
+        for point in reply.get("Datapoints", [])
+        if start <= point["Timestamp"] < end
+    )
+    values = [value for _, value in points[-alarm.evaluation_periods :]]
     breaching = sum(1 for value in values if _COMPARISONS[alarm.comparison](value, alarm.threshold))
     if alarm.treat_missing_data == "breaching":
         breaching += alarm.evaluation_periods - len(values)

@@ -31,7 +31,7 @@ def test_kubernetes_label_selectors_are_accepted(selector: str) -> None:
 @pytest.mark.parametrize(
     "selector",
     ["shard=a b", "shard in a", "=a", "shard=a,", ",shard=a", "sh ard=a", "shard in (a,b", "Shard.Dev/x=a",
-     "shard=" + "a" * 64, "shard>=3", "shard=a;b"],
+     "shard=" + "a" * 64, "shard>=3", "shard=a;b", "shard in ()", "shard notin ( )"],
 )  # fmt: skip
 def test_anything_else_is_refused_naming_the_variable(selector: str) -> None:
     with pytest.raises(SettingsError, match="TURBINE_SHARD_SELECTOR"):

@@ -122,9 +122,11 @@ def test_an_idle_worker_is_not_grown_and_goes_after_fifteen_low_minutes(aws: dic
     assert 15 * 60 <= shrink.seconds <= 16 * 60
 
 
-def test_a_busy_worker_below_the_shrink_threshold_is_left_to_its_protection(aws: dict[str, Any]) -> None:
-    # Two long tasks on a 16-slot worker read as load 0.125: the shrink alarm fires, and scale-in
-    # protection (set by the worker while the tasks run) is what keeps the worker (cfn/README.md).
+def test_a_busy_worker_with_free_slots_reads_as_low_load_so_protection_must_keep_it(
+    aws: dict[str, Any],
+) -> None:
+    # Two long tasks on a 16-slot worker are a load of 0.125: the shrink alarm fires. What keeps this
+    # worker is its scale-in protection (turbine-worker-drain.sh), not the load (cfn/README.md).
     aws["autoscaling"].set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=1)
     _tasks(aws, queued=0, running=2)
 
@@ -135,7 +137,36 @@ def test_a_busy_worker_below_the_shrink_threshold_is_left_to_its_protection(aws:
     assert shrink.decided_at is not None
 
 
-def test_missing_datapoints_do_not_breach(aws: dict[str, Any]) -> None:
+def _publish(aws: dict[str, Any], minute: datetime.datetime, load: float) -> None:
+    aws["cloudwatch"].put_metric_data(
+        Namespace="Turbine",
+        MetricData=[
+            {
+                "MetricName": "ClusterLoad",
+                "Dimensions": [{"Name": "AutoScalingGroupName", "Value": GROUP}],
+                "Timestamp": minute,
+                "Value": load,
+            }
+        ],
+    )
+
+
+def test_a_minute_the_load_function_skipped_reuses_the_minute_before(aws: dict[str, Any]) -> None:
+    # AWS: with enough datapoints in the evaluation range, the most recent real ones are evaluated and
+    # TreatMissingData is ignored; so a skipped minute does not end an ALARM.
+    alarm = template_alarm("LoadAboveGrowthThresholdAlarm", 0.9)
+    minute = QUEUED_AT.replace(second=0)
+    _publish(aws, minute, 1.0)
+
+    assert alarm_state(aws["cloudwatch"], alarm, minute + datetime.timedelta(minutes=1)) == "ALARM"
+    assert alarm_state(aws["cloudwatch"], alarm, minute + datetime.timedelta(minutes=2)) == "ALARM"
+
+
+def test_with_no_datapoint_in_the_evaluation_range_missing_data_does_not_breach(aws: dict[str, Any]) -> None:
     alarm = template_alarm("LoadAboveGrowthThresholdAlarm", 0.9)
     assert alarm.treat_missing_data == "notBreaching"
-    assert alarm_state(aws["cloudwatch"], alarm, QUEUED_AT) == "OK"
+    minute = QUEUED_AT.replace(second=0)
+    _publish(aws, minute, 1.0)
+
+    assert alarm_state(aws["cloudwatch"], alarm, minute) == "OK"  # the datapoint's period has not ended
+    assert alarm_state(aws["cloudwatch"], alarm, minute + datetime.timedelta(minutes=10)) == "OK"

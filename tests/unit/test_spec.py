@@ -791,6 +791,15 @@ def test_default_stack_name_is_valid_even_for_awkward_resource_names() -> None:
     assert re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", parsed.stack_name)
 
 
+def test_fields_are_read_by_their_crd_names_only() -> None:
+    # The API server prunes `max_size`; `render` must read the manifest the same way.
+    with pytest.raises(SpecError) as caught:
+        parse({"template_bucket": {"name": "turbine-templates"}})
+    assert caught.value.field == "spec.templateBucket"
+    parsed = parse({**MINIMAL, "workers": {"max_size": 3}, "deletion_policy": "Delete"})
+    assert (parsed.workers.max_size, parsed.deletion_policy) == (10, DeletionPolicy.RETAIN)
+
+
 def test_spec_is_immutable() -> None:
     parsed = parse(MINIMAL)
     with pytest.raises(dataclasses.FrozenInstanceError):

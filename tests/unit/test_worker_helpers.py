@@ -137,6 +137,8 @@ def test_field_of_names_the_invalid_field() -> None:
     assert caught.value.field == "spec.roleArn"
     assert field_of({}, "role_arn") is None
     assert field_of({"suspend": True}, "suspend") is True
+    with pytest.raises(ValueError, match="read it from parse_spec"):
+        field_of({"tags": {"aws:x": "v"}}, "tags")  # its check is a validator, not its type
 
 
 def test_a_spec_without_region_keeps_the_region_its_stack_was_created_in() -> None:

@@ -73,7 +73,7 @@ _KEY = rf"([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}"
 _VALUE = rf"({_NAME})?"
 _REQUIREMENT = re.compile(
     rf"\s*(!\s*{_KEY}|{_KEY}(\s*(==|!=|=)\s*{_VALUE}|\s*[<>]\s*[0-9]+"
-    rf"|\s+(in|notin)\s*\(\s*{_VALUE}(\s*,\s*{_VALUE})*\s*\))?)\s*"
+    rf"|\s+(in|notin)\s*\(\s*{_NAME}(\s*,\s*{_NAME})*\s*\))?)\s*"
 )
 
 

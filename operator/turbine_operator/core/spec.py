@@ -363,7 +363,8 @@ def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -
             "region": default_region if raw.get("region") is None else raw["region"],
         }
     try:
-        return _SPEC.validate_python(raw, context=MANIFEST)
+        # by_name=False: a manifest names fields as the CRD does; `max_size` is not `maxSize` there.
+        return _SPEC.validate_python(raw, context=MANIFEST, by_alias=True, by_name=False)
     except ValidationError as error:
         raise spec_error(TurbineStackSpec, raw, error) from None
 
@@ -376,13 +377,20 @@ def _field_adapter(name: str) -> tuple[str, TypeAdapter[Any], Any]:
     return info.alias or name, TypeAdapter(field_type), info.default
 
 
+# The fields read on their own: scalar fields whose type is their whole validation (no model or field
+# validator applies to them), so reading one alone checks it as fully as parse_spec would.
+READ_ALONE = frozenset({"suspend", "role_arn"})
+
+
 def field_of(raw: object, name: str) -> Any:
-    """One top-level field of a raw spec, validated by its model type (its default when absent); raises
-    SpecError when that field is invalid.
+    """One top-level field of a raw spec (one of READ_ALONE), validated by its model type (its default when
+    absent); raises SpecError when that field is invalid.
 
     For the few readers that must work when another field of the spec is wrong: a suspended stack is left
     alone, and its worker figures are read with its role.
     """
+    if name not in READ_ALONE:
+        raise ValueError(f"{name} is not checked by its type alone; read it from parse_spec")
     alias, adapter, default = _field_adapter(name)
     value = raw.get(alias) if isinstance(raw, Mapping) else None
     if value is None:
