@@ -34,14 +34,14 @@ imds() {
 }
 
 # Tasks running on this worker: Airflow's Celery pool processes (children of the worker's main
-# process, titled ForkPoolWorker-N by setproctitle, which Airflow's lock ships) each run a task in a
-# child process of their own, so idle pool processes have none. Other children of the main process
-# (Airflow's bundle clean-up, say) are not pool processes and never count.
+# process) each run a task in a child process of their own, so idle pool processes have none. No
+# other child of the main process has children of its own in the shipped Airflow; the boot rehearsal
+# checks that an idle worker is unprotected, so a lock that changed this would fail there.
 running_tasks() {
   local main pool count=0
   main=$(systemctl show --property=MainPID --value "${WORKER_UNIT}" 2>/dev/null || echo 0)
   if ((main > 0)); then
-    for pool in $(pgrep -P "${main}" -f ForkPoolWorker || true); do
+    for pool in $(pgrep -P "${main}" || true); do
       count=$((count + $(pgrep -c -P "${pool}" || true)))
     done
   fi
