@@ -166,31 +166,43 @@ def load_function() -> ModuleType:
     return sys.modules[name]
 
 
+@dataclasses.dataclass(frozen=True)
+class DeployedLoadFunction:
+    """The load function a stack deployed, with the environment the stack gave it, run in this process
+    against `clients` (sqs, autoscaling and cloudwatch clients of the AWS the stack lives in)."""
+
+    environ: Mapping[str, str]
+    clients: Mapping[str, Any]
+
+    @classmethod
+    def of_group(cls, clients: Mapping[str, Any], group: str) -> DeployedLoadFunction:
+        """The function of the stack whose worker group is `group` (`clients` also needs lambda)."""
+        [function] = [
+            f
+            for f in clients["lambda"].list_functions()["Functions"]
+            if f["Handler"] == "turbine_cluster_load.handler"
+            and f["Environment"]["Variables"]["AUTO_SCALING_GROUP_NAME"] == group
+        ]
+        return cls(function["Environment"]["Variables"], clients)
+
+    def __call__(self, now: datetime.datetime | None = None) -> Any:
+        clock = (lambda: now) if now is not None else (lambda: datetime.datetime.now(datetime.UTC))
+        return load_function().handler({}, None, clock=clock, clients=self.clients, environ=self.environ)
+
+
 def deployed_scale_out(clients: Mapping[str, Any], group: str, since: datetime.datetime) -> ScaleOut:
-    """What the deployed worker set does about its queue from `since`: its load function (with the
-    environment the stack gave it) and its grow alarm run in simulated metric time; when the alarm
-    fires, its action, the simple scaling policy, is executed. `clients` holds lambda, cloudwatch,
-    autoscaling and sqs clients of the AWS the stack lives in."""
-    [function] = [
-        f
-        for f in clients["lambda"].list_functions()["Functions"]
-        if f["Handler"] == "turbine_cluster_load.handler"
-        and f["Environment"]["Variables"]["AUTO_SCALING_GROUP_NAME"] == group
-    ]
-    environ = function["Environment"]["Variables"]
+    """What the deployed worker set does about its queue from `since`: its load function and its grow
+    alarm run in simulated metric time; when the alarm fires, its action, the simple scaling policy, is
+    executed. `clients` holds lambda, cloudwatch, autoscaling and sqs clients of the stack's AWS."""
+    function = DeployedLoadFunction.of_group(clients, group)
     [alarm] = [
         a
         for a in clients["cloudwatch"].describe_alarms()["MetricAlarms"]
-        if a["MetricName"] == environ["METRIC_NAME"]
+        if a["MetricName"] == function.environ["METRIC_NAME"]
         and {"Name": "AutoScalingGroupName", "Value": group} in a["Dimensions"]
         and a["ComparisonOperator"].startswith("GreaterThan")
     ]
-    module = load_function()
-
-    def invoke(now: datetime.datetime) -> object:
-        return module.handler({}, None, clock=lambda: now, clients=clients, environ=environ)
-
-    decision = time_to_alarm(invoke, clients["cloudwatch"], Alarm.described(alarm), since)
+    decision = time_to_alarm(function, clients["cloudwatch"], Alarm.described(alarm), since)
     if decision.decided_at is not None:
         [action] = alarm["AlarmActions"]
         # AWS takes the policy's name or ARN; moto looks policies up by name only.

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
-import turbine_cluster_load
 from turbine_dev.binaries import ensure_promtool
 from turbine_dev.controlplane import ControlPlane
 from turbine_dev.embedded_aws import EmbeddedAws
 from turbine_dev.kube import KubeApi, wait_for
+from turbine_dev.metric_time import DeployedLoadFunction
 from turbine_dev.operator_process import start_operator_process
 from turbine_dev.probes import turbine_stack
 from turbine_dev.processes import free_port
@@ -131,18 +131,13 @@ def scrape(port: int) -> str:
 
 
 def run_load_function(aws: EmbeddedAws, outputs: dict[str, str]) -> None:
-    """What the stack's load function does every minute in AWS: the product's own Lambda handler, against
-    the stack's queue and worker group in the embedded AWS (two tasks waiting, so load and queue are > 0)."""
-    sqs = aws.client("sqs")
+    """What the stack's load function does every minute in AWS: the function and environment the stack
+    deployed, against its queue and worker group in the embedded AWS (two tasks waiting, so the load and
+    the queue are above 0)."""
     for index in range(2):
-        sqs.send_message(QueueUrl=outputs["QueueURL"], MessageBody=f"task-{index}")
-    clients = {name: aws.client(name) for name in ("sqs", "autoscaling", "cloudwatch")}
-    environ = {
-        "QUEUE_NAME": outputs["QueueName"],
-        "AUTO_SCALING_GROUP_NAME": outputs["WorkerAutoScalingGroupName"],
-        "SLOTS_PER_WORKER": "16",
-    }
-    assert turbine_cluster_load.handler({}, None, clients=clients, environ=environ)["published"]
+        aws.client("sqs").send_message(QueueUrl=outputs["QueueURL"], MessageBody=f"task-{index}")
+    clients = {name: aws.client(name) for name in ("lambda", "sqs", "autoscaling", "cloudwatch")}
+    assert DeployedLoadFunction.of_group(clients, outputs["WorkerAutoScalingGroupName"])()["published"]
 
 
 def exported_names(exposition: str) -> tuple[set[str], set[str]]:

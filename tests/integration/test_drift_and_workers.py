@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 
-import turbine_cluster_load
 from turbine_dev.binaries import ensure_promtool
 from turbine_dev.embedded_aws import EmbeddedAws
 from turbine_dev.kube import KubeApi, wait_for
+from turbine_dev.metric_time import DeployedLoadFunction
 from turbine_dev.operator_runner import running_operator
 from turbine_dev.probes import turbine_stack
 
@@ -186,16 +186,14 @@ def test_worker_figures_reach_status_metrics_and_printer_column(
             AutoScalingGroupName=group, InstanceIds=instances[:2], ProtectedFromScaleIn=True
         )
         outputs = body["status"]["outputs"]
-        sqs = aws_environment.client("sqs")
         for index in range(5):
-            sqs.send_message(QueueUrl=outputs["QueueURL"], MessageBody=f"task-{index}")
-        clients = {name: aws_environment.client(name) for name in ("sqs", "autoscaling", "cloudwatch")}
-        environ = {
-            "QUEUE_NAME": outputs["QueueName"],
-            "AUTO_SCALING_GROUP_NAME": group,
-            "SLOTS_PER_WORKER": "16",
+            aws_environment.client("sqs").send_message(
+                QueueUrl=outputs["QueueURL"], MessageBody=f"task-{index}"
+            )
+        clients = {
+            name: aws_environment.client(name) for name in ("lambda", "sqs", "autoscaling", "cloudwatch")
         }
-        assert turbine_cluster_load.handler({}, None, clients=clients, environ=environ)["queued"] == 5
+        assert DeployedLoadFunction.of_group(clients, group)()["queued"] == 5
         workers = wait_for(
             lambda: (
                 (w := (kube.get_stack(namespace, "busy") or {}).get("status", {}).get("workers"))
