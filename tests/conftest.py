@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from turbine_dev.controlplane import ControlPlane, local_control_plane
+from turbine_dev.controlplane import ControlPlane, garbage_collector, local_control_plane
 from turbine_dev.embedded_aws import EmbeddedAws
 from turbine_dev.embedded_aws import embedded_aws as start_embedded_aws
 from turbine_dev.kube import KubeApi
@@ -39,6 +39,14 @@ os.environ.setdefault("TURBINE_WORKERS_INTERVAL", "0.5")
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     with local_control_plane(tmp_path_factory.mktemp("control-plane")) as plane:
         yield plane
+
+
+@pytest.fixture
+def collecting_garbage(control_plane: ControlPlane) -> Iterator[None]:
+    """Kubernetes' garbage collector on the session's control plane, for this test only: the other tests
+    keep a control plane where ownerReferences never cascade."""
+    with garbage_collector(control_plane):
+        yield
 
 
 @pytest.fixture(scope="session")

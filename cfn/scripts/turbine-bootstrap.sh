@@ -61,7 +61,8 @@ uses_database() { [[ ${TURBINE_ROLE} == webserver || ${TURBINE_ROLE} == schedule
 install_packages() {
   # aws-cfn-bootstrap provides cfn-signal (AL2023 does not preinstall it); ruby runs the
   # CodeDeploy agent installer.
-  local packages=("${PYTHON}" "${PYTHON}-pip" jq aws-cfn-bootstrap ruby)
+  # git runs the git DAG bundle (spec.airflow.dags.git) on every role that reads DAGs.
+  local packages=("${PYTHON}" "${PYTHON}-pip" jq aws-cfn-bootstrap ruby git)
   if [[ -n ${TURBINE_FILE_SYSTEM_ID} ]]; then
     packages+=(amazon-efs-utils)
   fi
@@ -134,6 +135,18 @@ write_airflow_environment() {
       echo "AIRFLOW__CELERY__RESULT_BACKEND='dynamodb://@${AWS_DEFAULT_REGION}/${TURBINE_RESULTS_TABLE}?ttl_seconds=86400'"
     fi
     echo "AIRFLOW__OPERATORS__DEFAULT_QUEUE='${TURBINE_QUEUE_NAME}'"
+    if [[ -n ${TURBINE_DAG_BUNDLE:-} ]]; then
+      # spec.airflow.dags, rendered by the operator: the dags folder plus the turbine-dags bundle. Every
+      # role checks bundle versions out below AIRFLOW_HOME (not /tmp, which each unit has privately).
+      echo "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST='$(base64 -d <<<"${TURBINE_DAG_BUNDLE}")'"
+      echo "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH='${AIRFLOW_HOME}/dag-bundles'"
+    fi
+    if [[ -n ${TURBINE_CONNECTIONS_PREFIX:-} ]]; then
+      # The git credentials of the DAG repository, which the operator keeps in Secrets Manager: only the
+      # connection turbine_dags is looked up there (every other one as before), no variable, no config.
+      echo "AIRFLOW__SECRETS__BACKEND='airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend'"
+      echo "AIRFLOW__SECRETS__BACKEND_KWARGS='{\"connections_prefix\": \"${TURBINE_CONNECTIONS_PREFIX}\", \"connections_lookup_pattern\": \"^turbine_dags\$\", \"variables_prefix\": null, \"config_prefix\": null}'"
+    fi
     if [[ -n ${TURBINE_WORKER_CONCURRENCY:-} ]]; then
       # The slots the cluster-load Lambda counts per worker (the template's WorkerSlots mapping).
       echo "AIRFLOW__CELERY__WORKER_CONCURRENCY='${TURBINE_WORKER_CONCURRENCY}'"
@@ -226,8 +239,11 @@ setup_scheduler() {
   if [[ ${TURBINE_LOAD_DEFAULT_CONNECTIONS,,} == true ]]; then
     as_airflow connections create-default-connections
   fi
-  install_units airflow-scheduler.service airflow-dag-processor.service airflow-triggerer.service
+  install_units airflow-scheduler.service airflow-dag-processor.service airflow-triggerer.service \
+    turbine-airflow-users.service turbine-dag-report.service
   systemctl enable --now airflow-scheduler.service airflow-dag-processor.service airflow-triggerer.service
+  # Apply spec.airflow.users and report the DAG bundle, once the database is migrated.
+  systemctl enable --now turbine-airflow-users.service turbine-dag-report.service
   # Signal only once the scheduler heartbeats, so a broken scheduler fails the stack.
   retry 30 10 as_airflow jobs check --job-type SchedulerJob --local
 }

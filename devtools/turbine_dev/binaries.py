@@ -4,7 +4,8 @@ by versions.
 The Kubernetes module cannot be `go install`-ed directly (its go.mod replaces every staging module
 with a local path), so a throw-away wrapper module requires it and points each staging module at
 its published `v0.<minor>.<patch>` tag. etcd gets its own wrapper so that minimal version selection
-cannot move kube-apiserver's shared dependencies.
+cannot move kube-apiserver's shared dependencies. kube-controller-manager, which only the tests that need
+Kubernetes' own controllers (garbage collection) start, is built from the same module the same way.
 """
 
 from __future__ import annotations
@@ -55,10 +56,23 @@ def ensure_binaries(*, log: bool = True) -> ControlPlaneBinaries:
     apiserver = target / "kube-apiserver"
     etcd = target / "etcd"
     if not _reports_version(apiserver, ["--version"], f"Kubernetes {KUBERNETES_VERSION}"):
-        _timed(log, "kube-apiserver", lambda: _build_kube_apiserver(apiserver))
+        _timed(log, "kube-apiserver", lambda: _build_kubernetes_command("kube-apiserver", apiserver))
     if not _reports_version(etcd, ["--version"], f"etcd Version: {ETCD_VERSION.lstrip('v')}"):
         _timed(log, "etcd", lambda: _build_etcd(etcd))
     return ControlPlaneBinaries(kube_apiserver=apiserver, etcd=etcd)
+
+
+def ensure_kube_controller_manager(*, log: bool = True) -> Path:
+    """kube-controller-manager of the same Kubernetes version as kube-apiserver, cached beside it."""
+    binary = binaries_dir(_go_env("GOVERSION")) / "kube-controller-manager"
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    if not _reports_version(binary, ["--version"], f"Kubernetes {KUBERNETES_VERSION}"):
+        _timed(
+            log,
+            "kube-controller-manager",
+            lambda: _build_kubernetes_command("kube-controller-manager", binary),
+        )
+    return binary
 
 
 def _timed(log: bool, name: str, build: object) -> None:
@@ -107,7 +121,8 @@ def _install_atomically(workdir: Path, output: Path, build_args: list[str]) -> N
     partial.replace(output)
 
 
-def _build_kube_apiserver(output: Path) -> None:
+def _build_kubernetes_command(command: str, output: Path) -> None:
+    """One k8s.io/kubernetes/cmd/<command>, built as the official release scripts build it."""
     minor = KUBERNETES_VERSION.split(".")[1]
     staging_tag = "v0." + KUBERNETES_VERSION.split(".", 1)[1]
     with tempfile.TemporaryDirectory(prefix="kbuild-") as tmp:
@@ -116,7 +131,7 @@ def _build_kube_apiserver(output: Path) -> None:
         _go(workdir, "mod", "edit", "-go=1.26.0", "-godebug=default=go1.26")
         for module in _staging_modules(workdir):
             _go(workdir, "mod", "edit", f"-replace={module}={module}@{staging_tag}")
-        _go(workdir, "get", f"k8s.io/kubernetes/cmd/kube-apiserver@{KUBERNETES_VERSION}")
+        _go(workdir, "get", f"k8s.io/kubernetes/cmd/{command}@{KUBERNETES_VERSION}")
         stamp = "k8s.io/component-base/version"
         ldflags = " ".join(
             [
@@ -131,7 +146,7 @@ def _build_kube_apiserver(output: Path) -> None:
         _install_atomically(
             workdir,
             output,
-            ["-tags", "selinux,notest", "-ldflags", ldflags, "k8s.io/kubernetes/cmd/kube-apiserver"],
+            ["-tags", "selinux,notest", "-ldflags", ldflags, f"k8s.io/kubernetes/cmd/{command}"],
         )
 
 
@@ -223,6 +238,7 @@ def _build_helm(output: Path) -> None:
 
 def main() -> None:
     binaries = ensure_binaries()
+    ensure_kube_controller_manager()
     ensure_promtool()
     ensure_kstatus()
     ensure_helm()

@@ -1,8 +1,9 @@
 """A real kube-apiserver backed by a real etcd, started as local processes on loopback.
 
-There is no scheduler, kubelet or controller-manager: namespaces never finish deleting and
-Deployments create no Pods. Everything an operator talks to (CRDs, CEL validation, RBAC,
-status subresources, watches, TokenRequest) is the real thing.
+There is no scheduler or kubelet, and no controller-manager unless a test asks for the garbage
+collector (`garbage_collector`): namespaces never finish deleting and Deployments create no Pods.
+Everything an operator talks to (CRDs, CEL validation, RBAC, admission, status subresources,
+watches, TokenRequest) is the real thing.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import shutil
 import ssl
 import tempfile
 import time
+import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from turbine_dev.binaries import ControlPlaneBinaries, ensure_binaries
+from turbine_dev.binaries import ControlPlaneBinaries, ensure_binaries, ensure_kube_controller_manager
 from turbine_dev.kubeconfigs import write_kubeconfig
 from turbine_dev.pki import CertificateAuthority, KeyPair, service_account_signing_key
 from turbine_dev.processes import ManagedProcess, free_port
@@ -175,6 +178,9 @@ def _apiserver(
             "--service-cluster-ip-range=10.0.0.0/24",
             # Without a controller-manager nobody creates the per-namespace `default` ServiceAccount.
             "--disable-admission-plugins=ServiceAccount",
+            # As strict as OpenShift about ownerReferences: blockOwnerDeletion needs the right to update the
+            # owner's finalizers, so the RBAC tests show what an operator setting it must be granted.
+            "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
             "--endpoint-reconciler-type=none",
             "--allow-privileged=true",
             "--v=0",
@@ -245,3 +251,58 @@ def local_control_plane(workdir: Path | None = None, *, keep_workdir: bool = Fal
         plane.stop()
         if own_dir and not keep_workdir:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def garbage_collector(plane: ControlPlane) -> Iterator[ManagedProcess]:
+    """kube-controller-manager against `plane` with its garbage collector and no other controller, so that
+    ownerReferences cascade as in a cluster; stopped when the block ends.
+
+    Only tests that show garbage collection start it: without it, what they own is never deleted for the
+    others. It reads the API with the admin kubeconfig and serves nothing itself (no port).
+    """
+    process = ManagedProcess(
+        "kube-controller-manager",
+        [
+            str(ensure_kube_controller_manager()),
+            f"--kubeconfig={plane.kubeconfig}",
+            "--controllers=garbagecollector",
+            "--use-service-account-credentials=false",
+            "--leader-elect=false",
+            "--secure-port=0",
+            "--v=0",
+        ],
+        plane.workdir / f"kube-controller-manager-{uuid.uuid4().hex[:6]}.log",
+    )
+    try:
+        _wait_until_collecting(plane, process)
+        yield process
+    finally:
+        process.stop()
+
+
+def _wait_until_collecting(plane: ControlPlane, process: ManagedProcess) -> None:
+    """Ready once it has collected something: a probe ConfigMap owned by another that is deleted (its
+    informers must have synced first, which /healthz would not tell)."""
+    probe = f"garbage-collector-probe-{uuid.uuid4().hex[:6]}"
+    path = "/api/v1/namespaces/default/configmaps"
+    owner = plane.admin_request("POST", path, {"metadata": {"name": f"{probe}-owner"}})
+    reference = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": f"{probe}-owner",
+        "uid": owner["metadata"]["uid"],
+    }
+    plane.admin_request("POST", path, {"metadata": {"name": probe, "ownerReferences": [reference]}})
+    plane.admin_request("DELETE", f"{path}/{probe}-owner")
+    process.wait_until(lambda: not _exists(plane, f"{path}/{probe}"), READY_TIMEOUT, "garbage collection")
+
+
+def _exists(plane: ControlPlane, path: str) -> bool:
+    try:
+        plane.admin_request("GET", path)
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return False
+        raise
+    return True

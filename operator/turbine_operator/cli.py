@@ -6,18 +6,23 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from turbine_operator import __version__
 from turbine_operator.adapters.settings import OperatorSettings, SettingsError
 from turbine_operator.adapters.sources import LAMBDAS_DIR_ENV, TEMPLATES_DIR_ENV, load_turbine_sources
+from turbine_operator.core.airflow_users import desired_users
+from turbine_operator.core.dag_bundles import dag_bundle_config
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.leadership import DEFAULT_LEASE_NAME
+from turbine_operator.core.outputs_config_map import config_map_name
+from turbine_operator.core.references import Fetched, Source
 from turbine_operator.core.rendering import Owner, desired_stack
-from turbine_operator.core.spec import parse_spec
+from turbine_operator.core.spec import TurbineStackSpec, parse_spec
 from turbine_operator.manifests import ManifestError, ManifestObjects
 from turbine_operator.operations.references import fetch_references
 
@@ -216,9 +221,41 @@ def _render(options: argparse.Namespace) -> int:
         "parameters": desired.shown_parameters(),
         "files": [f"s3://{desired.bucket}/{desired.key_prefix}{key}" for key in desired.bundle.files],
         "masterTemplate": json.loads(desired.bundle.files[desired.template_key]),
+        **_airflow_additions(spec, name, fetched),
     }
     sys.stdout.write(yaml.safe_dump(rendered, sort_keys=False, width=120))
     return 0
+
+
+def _airflow_additions(
+    spec: TurbineStackSpec, name: str, fetched: Mapping[Source, Fetched]
+) -> dict[str, Any]:
+    """What spec.airflow.users, .dags and spec.outputsConfigMap add besides the stack, passwords named by
+    their Secret key, never shown."""
+    shown: dict[str, Any] = {}
+    users = desired_users(spec, fetched)
+    if users is not None:
+        shown["airflowUsers"] = {
+            "secret": "the stack's AirflowUsersSecretArn output, written by the operator",
+            "version": users.version,
+            "users": [
+                {
+                    "username": user.username,
+                    "email": user.email,
+                    "role": user.role,
+                    "password": f"from key {user.password_secret_key_ref.key} of Secret"
+                    f" {user.password_secret_key_ref.name}",
+                }
+                for user in users.users
+            ],
+        }
+    bundles = dag_bundle_config(spec)
+    if bundles is not None:
+        shown["dagBundles"] = bundles
+    outputs = config_map_name(spec, name)
+    if outputs is not None:
+        shown["outputsConfigMap"] = outputs
+    return shown
 
 
 def main(argv: Sequence[str] | None = None) -> int:

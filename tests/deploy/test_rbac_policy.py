@@ -23,9 +23,16 @@ CLUSTER_WIDE_ALLOWED: frozenset[Rule] = frozenset(
         ("turbine.dev", "turbinestacks", "watch"),
         ("turbine.dev", "turbinestacks", "patch"),
         ("turbine.dev", "turbinestacks/status", "patch"),
+        # The outputs ConfigMap's ownerReference sets blockOwnerDeletion, which the
+        # OwnerReferencesPermissionEnforcement admission plugin allows only with this right.
+        ("turbine.dev", "turbinestacks/finalizers", "update"),
+        # Referenced ConfigMaps are read and watched; the outputs ConfigMap is also written and deleted.
         ("", "configmaps", "get"),
         ("", "configmaps", "list"),
         ("", "configmaps", "watch"),
+        ("", "configmaps", "create"),
+        ("", "configmaps", "patch"),
+        ("", "configmaps", "delete"),
         ("", "secrets", "get"),
         ("", "secrets", "list"),
         ("", "secrets", "watch"),

@@ -96,9 +96,23 @@ ADDITIONS = {
 }
 
 
+def published_outputs(kube: KubeApi, namespace: str) -> dict[str, str] | None:
+    """The outputs ConfigMap's data; fails at once if the operator reports that it could not write it."""
+    condition = kube.condition(namespace, STACK, "OutputsPublished") or {}
+    assert condition.get("reason") != "ConfigMapNotWritten", condition.get("message")
+    try:
+        found = kube.core.read_namespaced_config_map(f"{STACK}-outputs", namespace)
+    except kubernetes.client.exceptions.ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return dict(found.data or {})
+
+
 def exercise_lifecycle(kube: KubeApi, namespace: str, bucket: str, aws: EmbeddedAws) -> None:
-    """Create (with termination protection and a template from a ConfigMap and a Secret), change the
-    ConfigMap, update (workers and protection), delete (stack deleted too)."""
+    """Create (with termination protection, a template from a ConfigMap and a Secret, and the outputs
+    published in a ConfigMap), change the ConfigMap, update (workers and protection: the outputs ConfigMap
+    follows), stop publishing the outputs (their ConfigMap is deleted), delete (stack deleted too)."""
     kube.put_config_map(namespace, "extras", {"extra.yaml": EXTRA_TEMPLATE})
     kube.put_secret(namespace, "extras", {"token": "not-in-git"})
     manifest = turbine_stack(
@@ -107,6 +121,7 @@ def exercise_lifecycle(kube: KubeApi, namespace: str, bucket: str, aws: Embedded
         workers={"maxSize": 4},
         deletionPolicy="Delete",
         terminationProtection=True,
+        outputsConfigMap={},
         **ADDITIONS,
     )
     kube.create_stack(namespace, manifest)
@@ -139,9 +154,17 @@ def exercise_lifecycle(kube: KubeApi, namespace: str, bucket: str, aws: Embedded
         60,
         "the update to be applied",
     )
+    wait_for(
+        lambda: (published_outputs(kube, namespace) or {}).get("MaxWorkers") == "6",
+        30,
+        "the outputs ConfigMap to follow the update",
+    )
     stack_name = f"{namespace}-{STACK}"
     described = aws.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
     assert described["EnableTerminationProtection"] is False
+
+    kube.patch_stack(namespace, STACK, {"spec": {"outputsConfigMap": None}})
+    wait_for(lambda: published_outputs(kube, namespace) is None, 30, "the outputs ConfigMap to be deleted")
 
     reasons = {event.reason for event in kube.events_for(namespace, STACK)}
     assert {"ChangeSetCreated", "ChangeSetExecuted"} <= reasons, "the operator posts Events"

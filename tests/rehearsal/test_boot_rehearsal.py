@@ -109,3 +109,40 @@ def test_task_processes_hold_no_database_password_or_jwt_secret(report: dict[str
     assert report["checks"]["task_processes_hold_no_database_password_or_jwt_secret"], report[
         "task_process_environment"
     ]
+
+
+def test_users_declared_in_the_spec_follow_their_secrets(report: dict[str, Any]) -> None:
+    """Issue 14: a declared user logs in with its Secret's password, a changed Secret changes it, a removed
+    user cannot log in, users made outside the spec are reported and left alone, and a user with an
+    unknown role fails alone."""
+    booted(report)
+    checks = report["checks"]
+    context = report.get("airflow_users_failure") or report.get("airflow_users_status")
+    assert checks.get("declared_users_log_in_with_their_secret_passwords"), context
+    assert checks.get("users_outside_the_spec_are_reported_not_touched"), context
+    assert checks.get("changed_secret_changes_the_password"), context
+    assert checks.get("user_removed_from_the_spec_cannot_log_in"), context
+    assert checks.get("a_user_with_an_unknown_role_fails_alone"), report.get("airflow_users_failed")
+
+
+def test_no_user_password_outside_its_secret(report: dict[str, Any]) -> None:
+    booted(report)
+    assert report["checks"].get("no_user_password_in_report_status_events_or_logs"), report.get(
+        "airflow_users_leaks"
+    )
+
+
+def test_dags_come_from_the_git_repository_and_a_broken_commit_is_reported(report: dict[str, Any]) -> None:
+    """Issue 14: a DAG from the spec's private git repository (read with the token the operator published)
+    runs to success, a new commit runs the new version
+    (pinned to its commit) with no stack update, and a commit with a broken DAG reaches status and events."""
+    booted(report)
+    checks = report["checks"]
+    context = report.get("dags_failure") or report.get("git_revisions")
+    assert checks.get("dag_from_git_runs_to_success"), context
+    assert checks.get("private_repository_read_with_the_published_credentials"), report.get("figures")
+    assert checks.get("new_commit_runs_the_new_version"), context
+    assert checks.get("broken_commit_reported_in_status_and_events"), (
+        report.get("dags_status"),
+        report.get("dags_events"),
+    )

@@ -54,6 +54,8 @@ Parameters:
   CertificateArn: {Type: String}
   ImageId: {Type: String}
   DrainTimeout: {Type: Number, Default: 3600}
+  DagBundle: {Type: String, Default: ""}
+  DagBucket: {Type: String, Default: ""}
 Resources:
   TaskQueue:
     Type: AWS::SQS::Queue

@@ -107,3 +107,28 @@ def test_resources_count_where_kubectl_apply_would_put_them(
     else:
         assert (code, out) == (2, "")
         assert error in err
+
+
+FROM_GIT = Path(__file__).resolve().parents[2] / "examples" / "airflow-from-git"
+
+
+def test_the_airflow_from_git_example_shows_users_dags_and_outputs_without_a_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["render", "-f", str(FROM_GIT / "turbine-stack.yaml"), "--resources", str(FROM_GIT)])
+    out = capsys.readouterr().out
+    assert code == 0
+    secret = yaml.safe_load((FROM_GIT / "resources.yaml").read_text())
+    passwords = list(secret["stringData"].values())
+    assert [password for password in passwords if password in out] == []
+    rendered = yaml.safe_load(out)
+    users = rendered["airflowUsers"]["users"]
+    assert [(u["username"], u["role"], u["password"]) for u in users] == [
+        ("ada", "Admin", "from key ada of Secret airflow-users"),
+        ("grace", "Viewer", "from key grace of Secret airflow-users"),
+    ]
+    [folder, git] = rendered["dagBundles"]
+    assert folder["name"] == "dags-folder"
+    assert git["kwargs"]["repo_url"] == "https://github.com/example-org/airflow-dags.git"
+    assert rendered["parameters"]["DagBundle"]
+    assert rendered["outputsConfigMap"] == "airflow-outputs"

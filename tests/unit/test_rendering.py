@@ -20,6 +20,7 @@ from turbine_operator.core.errors import SpecError
 from turbine_operator.core.naming import APPLIED_HASH_TAG, ownership_tags
 from turbine_operator.core.rendering import (
     CAPABILITIES,
+    DERIVED_PARAMETERS,
     RENDERED_MASTER,
     TYPED_PARAMETERS,
     Owner,
@@ -59,6 +60,8 @@ Parameters:
   ImageId: {Type: String, Default: ""}
   DrainTimeout: {Type: Number, Default: 3600, MinValue: 60, MaxValue: 7200}
   KeyName: {Type: String, Default: "", AllowedPattern: "^[a-z]*$", MaxLength: 8}
+  DagBundle: {Type: String, Default: ""}
+  DagBucket: {Type: String, Default: ""}
 Resources:
   TaskQueue:
     Type: AWS::SQS::Queue
@@ -89,7 +92,7 @@ def spec_of(**changes: Any) -> TurbineStackSpec:
 
 
 def test_master_declares_every_parameter_the_operator_sets() -> None:
-    assert set(TYPED_PARAMETERS.values()) | OPERATOR_PARAMETERS <= set(DECLARED)
+    assert set(TYPED_PARAMETERS.values()) | set(DERIVED_PARAMETERS) | OPERATOR_PARAMETERS <= set(DECLARED)
 
 
 def test_typed_parameter_values_of_the_defaults() -> None:
@@ -108,6 +111,8 @@ def test_typed_parameter_values_of_the_defaults() -> None:
         "WebserverCount": "2",
         "CertificateArn": "",
         "ImageId": "",  # the operator resolves it before rendering (operations/reconcile.py)
+        "DagBundle": "",  # no spec.airflow.dags: the dags folder alone
+        "DagBucket": "",
     }
 
 
@@ -434,7 +439,9 @@ def real_declared() -> dict[str, Any]:
 def test_real_master_template_defaults_equal_the_spec_defaults() -> None:
     # A TurbineStack with an empty spec should deploy what the template deploys by default.
     declared = real_declared()
-    defaults = {name: str(declared[name].get("Default")) for name in TYPED_PARAMETERS.values()}
+    defaults = {
+        name: str(declared[name].get("Default")) for name in [*TYPED_PARAMETERS.values(), *DERIVED_PARAMETERS]
+    }
     assert typed_parameter_values(spec_of()) == defaults
 
 

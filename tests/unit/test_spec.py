@@ -41,6 +41,7 @@ from turbine_operator.core.spec_additions import (
     PolicySource,
     TemplateSource,
 )
+from turbine_operator.core.spec_airflow import AirflowUser, OutputsConfigMap
 
 MINIMAL: dict[str, Any] = {"templateBucket": {"name": "turbine-templates"}}
 
@@ -79,7 +80,7 @@ def dataclass_fields(cls: type[Any], path: str = "spec") -> Iterator[tuple[str, 
 def _without_none(field_type: Any) -> Any:
     """X for an optional `X | None`, so optional nested objects are walked like required ones."""
     members = [member for member in typing.get_args(field_type) if member is not type(None)]
-    if isinstance(field_type, types.UnionType) and len(members) == 1:
+    if typing.get_origin(field_type) in (types.UnionType, typing.Union) and len(members) == 1:
         return members[0]
     return field_type
 
@@ -95,7 +96,7 @@ def dataclass_default(cls: type[Any], snake_path: str) -> object:
     """The default of the dataclass field at `snake_path` (below spec.)."""
     *parents, leaf = snake_path.split(".")[1:]
     for name in parents:
-        cls = typing.get_type_hints(cls)[name.removesuffix("[]")]
+        cls = _without_none(typing.get_type_hints(cls)[name.removesuffix("[]")])
         if name.endswith("[]"):
             cls = typing.get_args(cls)[0]
     (field,) = [field for field in dataclasses.fields(cls) if field.name == leaf]
@@ -107,7 +108,7 @@ def dataclass_default(cls: type[Any], snake_path: str) -> object:
 def value_at(spec: TurbineStackSpec, snake_path: str) -> object:
     value: object = spec
     for name in snake_path.split(".")[1:]:
-        value = getattr(value, name)
+        value = getattr(value, name, None)  # below an absent optional object: absent too
     return value
 
 
@@ -190,9 +191,16 @@ def test_crd_defaults_equal_the_dataclass_defaults(path: str, crd_default: objec
         assert model_default == crd_default
 
 
+# spec.airflow.dags holds one of two sources, which no single spec can set both of: test_spec_airflow.py
+# reads its fields, defaults and constraints.
+DAGS = "spec.airflow.dags"
+
+
 def top_level_defaults() -> list[tuple[str, object]]:
     # Defaults inside list items need an item to apply to: test_spec_additions.py checks those.
-    return [(path, default) for path, default in crd_defaults() if "[]" not in path]
+    return [
+        (path, default) for path, default in crd_defaults() if "[]" not in path and not path.startswith(DAGS)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -232,7 +240,21 @@ FULL_SPEC: dict[str, Any] = {
         "growthThreshold": 0.75,
         "shrinkThreshold": 0.25,
     },
-    "airflow": {"loadExampleDags": True, "loadDefaultConnections": True},
+    "airflow": {
+        "loadExampleDags": True,
+        "loadDefaultConnections": True,
+        "users": [
+            {
+                "username": "ada",
+                "email": "ada@example.com",
+                "role": "Admin",
+                "firstName": "Ada",
+                "lastName": "Lovelace",
+                "passwordSecretKeyRef": {"name": "airflow-users", "key": "ada"},
+            }
+        ],
+    },
+    "outputsConfigMap": {"name": "airflow-outputs"},
     "parameters": {"DrainTimeout": "600"},
     "deletionPolicy": "Delete",
     "terminationProtection": True,
@@ -273,7 +295,21 @@ def test_full_spec_parses_every_field() -> None:
         workers=WorkersSpec(
             instance_type="r6i.2xlarge", min_size=2, max_size=20, growth_threshold=0.75, shrink_threshold=0.25
         ),
-        airflow=AirflowSpec(load_example_dags=True, load_default_connections=True),
+        airflow=AirflowSpec(
+            load_example_dags=True,
+            load_default_connections=True,
+            users=(
+                AirflowUser(
+                    username="ada",
+                    email="ada@example.com",
+                    role="Admin",
+                    first_name="Ada",
+                    last_name="Lovelace",
+                    password_secret_key_ref=KeyRef(name="airflow-users", key="ada"),
+                ),
+            ),
+        ),
+        outputs_config_map=OutputsConfigMap(name="airflow-outputs"),
         parameters={"DrainTimeout": "600"},
         deletion_policy=DeletionPolicy.DELETE,
         termination_protection=True,
@@ -301,7 +337,7 @@ def leaf_paths() -> list[str]:
     return [
         path
         for path, schema in crd_properties(crd_spec_schema())
-        if "properties" not in schema and "[]" not in path
+        if "properties" not in schema and "[]" not in path and not path.startswith(DAGS)
     ]
 
 
@@ -713,8 +749,16 @@ INVALID: list[tuple[str, object, str]] = [
 ]
 
 # Constraints on the additional templates and policies are covered in test_spec_additions.py.
-ADDITIONS = ("spec.additionalTemplates", "spec.additionalPolicies", "spec.allowAdministratorPolicies")
-ADDITIONS_RULES = frozenset({"spec:rule0"})
+# ... and those on the users and the outputs ConfigMap in test_spec_airflow.py.
+ADDITIONS = (
+    "spec.additionalTemplates",
+    "spec.additionalPolicies",
+    "spec.allowAdministratorPolicies",
+    "spec.airflow.users",
+    "spec.airflow.dags",
+    "spec.outputsConfigMap",
+)
+ADDITIONS_RULES = frozenset({"spec:rule0", "spec.airflow:rule0"})
 
 
 def _outside_the_additions(constraint: str) -> bool:

@@ -25,6 +25,7 @@ import yaml
 from turbine_dev.embedded_aws import EmbeddedAws
 from turbine_dev.rehearsal import image, network
 from turbine_dev.rehearsal.creation_order import signalled_resources, stack_waves
+from turbine_dev.rehearsal.dag_repository import DagRepository
 from turbine_operator.adapters.sources import load_turbine_sources
 from turbine_operator.core.rendering import Owner, desired_stack
 from turbine_operator.core.spec import parse_spec
@@ -112,6 +113,7 @@ class Cluster:
     host_map: dict[str, str] = dataclasses.field(default_factory=dict)
     venv: Path = Path()
     efs: Path = Path()
+    dags: DagRepository | None = None
 
     # -- stack -----------------------------------------------------------------------------------
     def nested_stacks(self, stack: str) -> dict[str, str]:
@@ -329,10 +331,15 @@ class Cluster:
                 os.close(instance.netns_fd)
 
 
-def create_stack(aws: EmbeddedAws, manifest: Path, bucket: str) -> tuple[str, dict[str, str], dict[str, str]]:
-    """Creates the master stack as the operator would; returns (stack name, outputs, parameters)."""
+def create_stack(
+    aws: EmbeddedAws, manifest: Path, bucket: str, airflow: dict[str, Any] | None = None
+) -> tuple[str, dict[str, str], dict[str, str]]:
+    """Creates the master stack as the operator would; returns (stack name, outputs, parameters).
+
+    `airflow` adds to the manifest's spec.airflow (the rehearsal's DAG repository)."""
     document = yaml.safe_load(manifest.read_text())
     document["spec"]["templateBucket"]["name"] = bucket
+    document["spec"]["airflow"] = {**(document["spec"].get("airflow") or {}), **(airflow or {})}
     spec = parse_spec(document["spec"], namespace="default", name=document["metadata"]["name"],
                       default_region=aws.region)  # fmt: skip
     desired = desired_stack(

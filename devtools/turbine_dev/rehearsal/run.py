@@ -15,6 +15,8 @@ from turbine_dev.embedded_aws import DEFAULT_REGION, DUMMY_CREDENTIALS, Embedded
 from turbine_dev.processes import ManagedProcess, terminating_signals_raise
 from turbine_dev.rehearsal import database, loadbalancer, network
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, create_stack, load_templates
+from turbine_dev.rehearsal.dag_repository import DagRepository, git_dag
+from turbine_dev.rehearsal.git_dags import publish_credentials
 from turbine_dev.rehearsal.image import REPO_ROOT
 from turbine_operator.adapters.sources import cfn_dir
 
@@ -41,7 +43,7 @@ def start_aws(workdir: Path) -> EmbeddedAws:
     return EmbeddedAws(endpoint_url=endpoint, region=DEFAULT_REGION, process=process)
 
 
-def rehearse(  # noqa: PLR0915 - the rehearsal from start to teardown, in order
+def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, in order
     workdir: Path, report_path: Path | None
 ) -> int:
     started = time.monotonic()
@@ -52,10 +54,16 @@ def rehearse(  # noqa: PLR0915 - the rehearsal from start to teardown, in order
     cluster: Cluster | None = None
     db = None
     aws = None
+    dags: DagRepository | None = None
     with terminating_signals_raise():
         try:
             aws = start_aws(workdir)
-            stack, outputs, parameters = create_stack(aws, MANIFEST, "turbine-rehearsal-bundle")
+            dags = DagRepository(workdir)
+            dags.start()
+            report["git_revisions"] = [dags.commit({"rehearsal_git.py": git_dag("v1")}, "v1")]
+            stack, outputs, parameters = create_stack(
+                aws, MANIFEST, "turbine-rehearsal-bundle", {"dags": dags.spec()}
+            )
             secret = json.loads(
                 aws.client("secretsmanager").get_secret_value(SecretId=outputs["DatabaseSecretArn"])[
                     "SecretString"
@@ -69,9 +77,10 @@ def rehearse(  # noqa: PLR0915 - the rehearsal from start to teardown, in order
             cluster = Cluster(
                 aws=aws, workdir=workdir, master_stack=stack, outputs=outputs, parameters=parameters,
                 templates=load_templates(cfn_dir() / "templates"),
-                venv=Path(os.environ["TURBINE_REHEARSAL_VENV"]), efs=efs,
+                venv=Path(os.environ["TURBINE_REHEARSAL_VENV"]), efs=efs, dags=dags,
             )  # fmt: skip
             port = int(parameters.get("WebServerPort", "8080"))
+            publish_credentials(cluster, report)
 
             def webservers() -> list[tuple[str, int]]:
                 assert cluster is not None
@@ -113,6 +122,8 @@ def rehearse(  # noqa: PLR0915 - the rehearsal from start to teardown, in order
                 db.stop()
             if aws is not None:
                 aws.stop()
+            if dags is not None:
+                dags.stop()
     report.setdefault("figures", {})["rehearsal_seconds"] = round(
         time.monotonic() - started + float(os.environ.get("TURBINE_REHEARSAL_IMAGE_SECONDS", "0")), 1
     )

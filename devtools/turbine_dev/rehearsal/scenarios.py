@@ -25,6 +25,8 @@ from typing import Any
 from turbine_dev.metric_time import deployed_scale_out
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, Instance
 from turbine_dev.rehearsal.dag_files import DAG_FILES, MARKER
+from turbine_dev.rehearsal.git_dags import dags_follow_the_repository
+from turbine_dev.rehearsal.users import users_follow_the_spec
 
 REVISION_KEY = "rehearsal/dags.zip"
 
@@ -177,7 +179,14 @@ def run_scenarios(  # noqa: PLR0915 - one scenario after the other, as the repor
     deploy_dags(cluster)
     from turbine_dev.rehearsal import network  # noqa: PLC0415
 
-    api = Api(f"http://{network.LOAD_BALANCER}:{port}", "admin", password)
+    base = f"http://{network.LOAD_BALANCER}:{port}"
+    api = Api(base, "admin", password)
+    try:
+        users_follow_the_spec(cluster, base, report)
+    except BootFailure as failure:  # reported; the scenarios after it do not depend on it
+        checks.setdefault("declared_users_log_in_with_their_secret_passwords", False)
+        checks.setdefault("no_user_password_in_report_status_events_or_logs", False)
+        report["airflow_users_failure"] = str(failure)
     deadline = time.monotonic() + 600
     while True:
         try:
@@ -189,6 +198,13 @@ def run_scenarios(  # noqa: PLR0915 - one scenario after the other, as the repor
             if time.monotonic() > deadline:
                 raise
             time.sleep(3)
+
+    try:
+        dags_follow_the_repository(cluster, api, report)
+    except BootFailure as failure:  # reported; the scenarios after it do not depend on it
+        checks.setdefault("broken_commit_reported_in_status_and_events", False)
+        checks.setdefault("dag_from_git_runs_to_success", False)
+        report["dags_failure"] = str(failure)
 
     # A Celery task through the SQS queue, its log in S3 and through the REST API.
     run_id = api.trigger("rehearsal_celery")

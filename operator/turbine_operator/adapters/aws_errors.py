@@ -43,7 +43,9 @@ THROTTLING_CODES = frozenset(
 # What botocore calls the answer to a conditional GetObject whose ETag still matches.
 NOT_MODIFIED = "304"
 _MISSING_STACK = re.compile(r"Stack with id .+ does not exist")
-NOT_FOUND_CODES = frozenset({"ChangeSetNotFound", "NoSuchKey", "404", "NotFound"})
+NOT_FOUND_CODES = frozenset(
+    {"ChangeSetNotFound", "NoSuchKey", "404", "NotFound", "ResourceNotFoundException", "ParameterNotFound"}
+)
 ACCESS_CODES = frozenset(
     {
         "AccessDenied",

@@ -1,4 +1,5 @@
-"""The Kubernetes adapter: reads referenced ConfigMaps and Secrets, and asks for reconciles.
+"""The Kubernetes adapter: reads referenced ConfigMaps and Secrets, asks for reconciles, and writes the
+ConfigMaps that publish stack outputs.
 
 kopf owns the watches and the TurbineStack writes of its handlers; this synchronous client covers
 what kopf does not offer: reading other objects on demand and nudging a TurbineStack from a
@@ -20,6 +21,7 @@ from urllib3.exceptions import HTTPError
 
 from turbine_operator.core.errors import ClusterError
 from turbine_operator.core.naming import API_GROUP, API_VERSION, PLURAL
+from turbine_operator.core.outputs_config_map import ConfigMapSeen
 from turbine_operator.core.references import SourceKind, StoredObject
 
 # Not below turbine.dev/: kopf keeps its own state there and leaves those annotations out of what
@@ -80,6 +82,84 @@ class ClusterObjects:
             if error.status == 404:
                 return
             raise cluster_error(f"requesting a reconcile of {namespace}/{name}", error) from None
+
+    def labelled_config_maps(self, namespace: str, labels: Mapping[str, str]) -> list[ConfigMapSeen]:
+        """The ConfigMaps of the namespace with all these labels (the API server filters them)."""
+        selector = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+        found = _read_or_none(
+            f"listing ConfigMaps {selector} in {namespace}",
+            lambda: self._core.list_namespaced_config_map(
+                namespace, label_selector=selector, _request_timeout=_TIMEOUT
+            ),
+        )
+        return [_seen(item.to_dict()) for item in (found.items if found else None) or []]
+
+    def config_map(self, namespace: str, name: str) -> ConfigMapSeen | None:
+        raw = _read_or_none(
+            f"reading ConfigMap {namespace}/{name}",
+            lambda: self._core.read_namespaced_config_map(
+                name, namespace, _request_timeout=_TIMEOUT
+            ).to_dict(),
+        )
+        return None if raw is None else _seen(raw)
+
+    def create_config_map(self, namespace: str, body: Mapping[str, Any]) -> None:
+        """Creates it; a transient ClusterError if one of that name was created meanwhile (the next look
+        tells whose it is)."""
+        name = body["metadata"]["name"]
+        _write(
+            f"creating ConfigMap {namespace}/{name}",
+            lambda: self._core.create_namespaced_config_map(namespace, dict(body), _request_timeout=_TIMEOUT),
+            transient=(409,),
+        )
+
+    def patch_config_map(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        """A strategic merge patch, which for labels and data is a JSON merge patch: null removes a key."""
+        _write(
+            f"patching ConfigMap {namespace}/{name}",
+            lambda: self._core.patch_namespaced_config_map(
+                name, namespace, dict(patch), _request_timeout=_TIMEOUT
+            ),
+        )
+
+    def delete_config_map(self, namespace: str, name: str, uid: str) -> None:
+        """Deletes that very ConfigMap: one created again under its name meanwhile (another uid) stays."""
+        _write(
+            f"deleting ConfigMap {namespace}/{name}",
+            lambda: self._core.delete_namespaced_config_map(
+                name, namespace, body={"preconditions": {"uid": uid}}, _request_timeout=_TIMEOUT
+            ),
+            ignored=(404, 409),  # gone already, or no longer that object
+        )
+
+
+def _write(
+    action: str, write: Callable[[], Any], *, ignored: tuple[int, ...] = (), transient: tuple[int, ...] = ()
+) -> None:
+    """One write: statuses in `ignored` are success, those in `transient` worth a later retry."""
+    try:
+        write()
+    except ApiException as error:
+        if error.status in ignored:
+            return
+        if error.status in transient:
+            raise ClusterError(
+                f"{action}: HTTP {error.status} {error.reason or ''}".rstrip(), transient=True
+            ) from None
+        raise cluster_error(action, error) from None
+    except HTTPError as error:
+        raise ClusterError(f"{action}: {type(error).__name__}", transient=True) from None
+
+
+def _seen(raw: Mapping[str, Any]) -> ConfigMapSeen:
+    metadata = raw.get("metadata") or {}
+    return ConfigMapSeen(
+        name=str(metadata.get("name") or ""),
+        uid=str(metadata.get("uid") or ""),
+        owner_uids=frozenset(str(ref.get("uid")) for ref in metadata.get("owner_references") or []),
+        labels=dict(metadata.get("labels") or {}),
+        data={str(key): str(value) for key, value in (raw.get("data") or {}).items()},
+    )
 
 
 def _read_or_none(action: str, read: Callable[[], Any]) -> Any:

@@ -59,42 +59,42 @@ def invalid(message: str, field: str | None = None) -> PydanticCustomError:
     return PydanticCustomError(FIELD_ERROR, message, None if field is None else {"field": field})
 
 
-def _text(pattern: str | None = None, min_length: int | None = None, max_length: int | None = None) -> Any:
+def text(pattern: str | None = None, min_length: int | None = None, max_length: int | None = None) -> Any:
     return Field(pattern=pattern, min_length=min_length, max_length=max_length)
 
 
 STACK_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9-]*$"
 PARAMETER_NAME_PATTERN = r"^[A-Za-z0-9]+$"
-_ROLE_ARN = _text(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")
-_INSTANCE_TYPE = _text(r"^[a-z][a-z0-9-]*\.([0-9]*(nano|micro|small|medium|large|xlarge)|metal(-[0-9]+xl)?)$")
+_ROLE_ARN = text(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")
+_INSTANCE_TYPE = text(r"^[a-z][a-z0-9-]*\.([0-9]*(nano|micro|small|medium|large|xlarge)|metal(-[0-9]+xl)?)$")
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 
-StackName = Annotated[StrictStr, _text(STACK_NAME_PATTERN, 1, 128)]
-Region = Annotated[StrictStr, _text(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$")]
+StackName = Annotated[StrictStr, text(STACK_NAME_PATTERN, 1, 128)]
+Region = Annotated[StrictStr, text(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$")]
 RoleArn = Annotated[StrictStr, _ROLE_ARN]
-ImageId = Annotated[StrictStr, _text(r"^ami-[0-9a-f]{8,17}$")]
-BucketName = Annotated[StrictStr, _text(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$", 3, 63)]
-KeyPrefix = Annotated[StrictStr, _text(r"^([0-9A-Za-z!_.*'()-]+/)*$", max_length=200)]
+ImageId = Annotated[StrictStr, text(r"^ami-[0-9a-f]{8,17}$")]
+BucketName = Annotated[StrictStr, text(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$", 3, 63)]
+KeyPrefix = Annotated[StrictStr, text(r"^([0-9A-Za-z!_.*'()-]+/)*$", max_length=200)]
 InstanceType = Annotated[StrictStr, _INSTANCE_TYPE]
-Cidr = Annotated[StrictStr, _text(rf"^({_OCTET}\.){{3}}{_OCTET}/(3[0-2]|[12]?[0-9])$")]
+Cidr = Annotated[StrictStr, text(rf"^({_OCTET}\.){{3}}{_OCTET}/(3[0-2]|[12]?[0-9])$")]
 CertificateArn = Annotated[
-    StrictStr, _text(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$", max_length=2048)
+    StrictStr, text(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$", max_length=2048)
 ]
-ChangeSetName = Annotated[StrictStr, _text(STACK_NAME_PATTERN, max_length=128)]
-LogicalId = Annotated[StrictStr, _text(r"^[A-Za-z][A-Za-z0-9]*$", 1, 64)]
-ParameterName = Annotated[StrictStr, _text(PARAMETER_NAME_PATTERN, 1, 255)]
-ObjectName = Annotated[StrictStr, _text(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", 1, 253)]
-ObjectKey = Annotated[StrictStr, _text(r"^[-._a-zA-Z0-9]+$", 1, 253)]
-S3Url = Annotated[StrictStr, _text(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\s]+$", max_length=1024)]
+ChangeSetName = Annotated[StrictStr, text(STACK_NAME_PATTERN, max_length=128)]
+LogicalId = Annotated[StrictStr, text(r"^[A-Za-z][A-Za-z0-9]*$", 1, 64)]
+ParameterName = Annotated[StrictStr, text(PARAMETER_NAME_PATTERN, 1, 255)]
+ObjectName = Annotated[StrictStr, text(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", 1, 253)]
+ObjectKey = Annotated[StrictStr, text(r"^[-._a-zA-Z0-9]+$", 1, 253)]
+S3Url = Annotated[StrictStr, text(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\s]+$", max_length=1024)]
 FilePath = Annotated[
-    StrictStr, _text(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$", 1, 512)
+    StrictStr, text(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$", 1, 512)
 ]
 LARGEST_INLINE_FILE = 524288
 LARGEST_INLINE_POLICY = 20480
-InlineFile = Annotated[StrictStr, _text(min_length=1, max_length=LARGEST_INLINE_FILE)]
-InlinePolicy = Annotated[StrictStr, _text(min_length=1, max_length=LARGEST_INLINE_POLICY)]
-ParameterValue = Annotated[StrictStr, _text(max_length=4096)]
-TagValue = Annotated[StrictStr, _text(min_length=1, max_length=256)]
+InlineFile = Annotated[StrictStr, text(min_length=1, max_length=LARGEST_INLINE_FILE)]
+InlinePolicy = Annotated[StrictStr, text(min_length=1, max_length=LARGEST_INLINE_POLICY)]
+ParameterValue = Annotated[StrictStr, text(max_length=4096)]
+TagValue = Annotated[StrictStr, text(min_length=1, max_length=256)]
 
 # --- durations --------------------------------------------------------------------------------------
 

@@ -42,6 +42,17 @@ def stack_name_for(namespace: str, name: str) -> str:
     return cleaned[: MAX_STACK_NAME - len(suffix)].rstrip("-") + suffix
 
 
+def fitted_name(wanted: str, limit: int) -> str:
+    """`wanted` if it fits in `limit` characters; else shortened, with a hash of it to keep it unique.
+
+    For Kubernetes names and label values made from a name, which may be longer than either allows.
+    """
+    if len(wanted) <= limit:
+        return wanted
+    suffix = f"-{_short_hash(wanted)}"
+    return wanted[: limit - len(suffix)].rstrip("-.") + suffix
+
+
 def client_request_token(uid: str, operation: str, *discriminators: str) -> str:
     """A ClientRequestToken that is equal for retries of the same request and differs otherwise.
 

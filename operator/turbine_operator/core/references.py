@@ -112,6 +112,24 @@ def references_of(spec: TurbineStackSpec) -> tuple[Reference, ...]:
             policy.document.config_map_key_ref,
             f"spec.additionalPolicies[{policy.name}].document.configMapKeyRef",
         )
+    git = spec.airflow.dags.git if spec.airflow.dags else None
+    if git is not None and git.credentials is not None:
+        where = "spec.airflow.dags.git.credentials"
+        credentials = git.credentials
+        found += _key_ref(
+            SourceKind.SECRET, credentials.password_secret_key_ref, f"{where}.passwordSecretKeyRef"
+        )
+        found += _key_ref(
+            SourceKind.SECRET,
+            credentials.ssh_private_key_secret_key_ref,
+            f"{where}.sshPrivateKeySecretKeyRef",
+        )
+    for user in spec.airflow.users or ():
+        found += _key_ref(
+            SourceKind.SECRET,
+            user.password_secret_key_ref,
+            f"spec.airflow.users[{user.username}].passwordSecretKeyRef",
+        )
     return tuple(found)
 
 

@@ -11,6 +11,12 @@ from typing import Any
 
 from turbine_operator.core.additions import LARGEST_TEMPLATE, render_additions
 from turbine_operator.core.bundle import MASTER_TEMPLATE, Bundle, TurbineSources, build_bundle
+from turbine_operator.core.dag_bundles import (
+    DAG_BUNDLE_FIELD,
+    DAG_BUNDLE_PARAMETER,
+    dag_bucket_parameter,
+    dag_bundle_parameter,
+)
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.naming import APPLIED_HASH_TAG, ownership_tags
 from turbine_operator.core.references import Fetched, Source
@@ -95,8 +101,13 @@ def _parameter_text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+# Parameters derived from a whole spec object rather than one field, with the field errors name.
+DERIVED_PARAMETERS = {DAG_BUNDLE_PARAMETER: DAG_BUNDLE_FIELD, "DagBucket": f"{DAG_BUNDLE_FIELD}.s3.bucket"}
+
+
 def typed_parameter_values(spec: TurbineStackSpec) -> dict[str, str]:
-    return {field.parameter: _parameter_text(field.value_in(spec)) for field in parameter_fields()}
+    typed = {field.parameter: _parameter_text(field.value_in(spec)) for field in parameter_fields()}
+    return typed | {DAG_BUNDLE_PARAMETER: dag_bundle_parameter(spec), "DagBucket": dag_bucket_parameter(spec)}
 
 
 def stack_parameters(
@@ -104,7 +115,7 @@ def stack_parameters(
 ) -> dict[str, str]:
     """The master template parameters: typed fields, then the escape hatch, then the bundle location."""
     typed = typed_parameter_values(spec)
-    by_parameter = {parameter: field for field, parameter in TYPED_PARAMETERS.items()}
+    by_parameter = {parameter: field for field, parameter in TYPED_PARAMETERS.items()} | DERIVED_PARAMETERS
     for name in spec.parameters:
         if name in by_parameter:
             raise SpecError(

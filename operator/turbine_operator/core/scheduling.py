@@ -23,8 +23,24 @@ def follow_up_due(status: Mapping[str, Any], now: datetime.datetime, resync_seco
     """In-flight work is followed on every tick; settled stacks only once per resync interval."""
     if is_reconciling(status.get("conditions") or []):
         return True
+    if status.get("dags") and dags_check_due(status, now):
+        return True  # spec.airflow.dags: the scheduler's bundle report is read every DAGS_CHECK_SECONDS
+    users = status.get("airflowUsers") or {}
+    if users.get("version") and users.get("appliedVersion") != users.get("version"):
+        return True  # the scheduler has not reported the published users yet (operations/airflow_users.py)
     last = parse_timestamp(status.get("lastSyncTime"))
     return last is None or (now - last).total_seconds() >= resync_seconds
+
+
+# How often the scheduler's report on spec.airflow.dags is read (core/dag_report.py): a bad commit reaches
+# status and events about two minutes after the DAG processor saw it, for 30 GetParameter calls an hour.
+DAGS_CHECK_SECONDS = 120.0
+
+
+def dags_check_due(status: Mapping[str, Any], now: datetime.datetime) -> bool:
+    """Whether the DAG report should be read again (the first time as soon as there is a stack)."""
+    checked = parse_timestamp((status.get("dags") or {}).get("checkedTime"))
+    return checked is None or (now - checked).total_seconds() >= DAGS_CHECK_SECONDS
 
 
 # CloudFormation finishes a small change in a second or two and a database in tens of minutes. An

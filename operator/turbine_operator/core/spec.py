@@ -54,6 +54,7 @@ from turbine_operator.core.api_types import (
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.naming import stack_name_for
 from turbine_operator.core.spec_additions import AdditionalPolicy, AdditionalTemplate
+from turbine_operator.core.spec_airflow import AirflowUsers, DagSource, OutputsConfigMap
 from turbine_operator.core.spec_errors import spec_error
 
 SHORTEST_DRIFT_INTERVAL = 300.0
@@ -150,7 +151,17 @@ class WorkersSpec(ApiObject):
         return self
 
 
-@dataclass(frozen=True, config=api())
+@dataclass(
+    frozen=True,
+    config=api(
+        {
+            "rule": "!has(self.users) "
+            "|| self.users.all(u, self.users.filter(v, v.email == u.email).size() == 1)",
+            "message": "two users have one email; Airflow needs one per user",
+            "fieldPath": ".users",
+        }
+    ),
+)
 class AirflowSpec(ApiObject):
     """Airflow settings applied on every node."""
 
@@ -158,6 +169,16 @@ class AirflowSpec(ApiObject):
     """Load Airflow's example DAGs (LoadExampleDags)."""
     load_default_connections: Annotated[StrictBool, Parameter("LoadDefaultCons")] = False
     """Create Airflow's default connections (LoadDefaultCons)."""
+    users: AirflowUsers | None = None
+    """Airflow users the cluster converges to, with passwords from Secrets: listed users are created and
+    their role, names, email and password kept as declared; a user removed from the list is deleted.
+    Users created in Airflow outside the list are left alone and reported in status.airflowUsers.unmanaged.
+    Omitted, the operator does not manage users; an empty list deletes every user it created."""
+    dags: DagSource | None = None
+    """Where the DAGs come from (a git repository or an S3 location), deployed as an Airflow DAG bundle to
+    the scheduler, DAG processor, triggerer and workers. Omitted, DAGs come only from /airflow/dags
+    (CodeDeploy). Changing the source or its ref updates the stack and replaces the instances one group at
+    a time; new commits on a followed branch need no update."""
 
 
 @dataclass(
@@ -318,6 +339,10 @@ class TurbineStackSpec(ApiObject):
     """IAM policies for the Airflow instances (the seed's policies folder), each rendered into the master
     template as a managed policy attached to the chosen roles. IAM attaches at most 10 managed policies to
     a role by default and Turbine uses one, hence at most 9."""
+    outputs_config_map: OutputsConfigMap | None = None
+    """Publishes the stack's outputs (webserver URL, buckets, queue, database endpoint, role names, ...) as
+    a ConfigMap in the TurbineStack's namespace, owned by the TurbineStack and kept in sync with the
+    stack, for other workloads to read (envFrom, volumes). Omitted, no ConfigMap is written."""
     allow_administrator_policies: StrictBool = False
     """Allow additional policies with a statement that grants administrator access: every action (or a
     NotAction) on every resource, or an IAM action with which a role can give itself any permission (iam:*,

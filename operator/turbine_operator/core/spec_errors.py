@@ -77,6 +77,12 @@ def _field(model: type[Any] | None, alias: str) -> tuple[Any, Mapping[str, Any]]
             members = [member for member in typing.get_args(annotation) if member is not type(None)]
             if type(None) in typing.get_args(annotation) and len(members) == 1:
                 annotation = members[0]  # X | None
-            extra = info.json_schema_extra if isinstance(info.json_schema_extra, Mapping) else {}
+            extra = dict(info.json_schema_extra) if isinstance(info.json_schema_extra, Mapping) else {}
+            if typing.get_origin(annotation) is typing.Annotated:
+                # Annotated[X, ...] | None keeps its Field() metadata inside the Annotated.
+                annotation, *metadata = typing.get_args(annotation)
+                for marker in metadata:
+                    more = getattr(marker, "json_schema_extra", None)
+                    extra |= more if isinstance(more, Mapping) else {}
             return annotation, extra
     return None

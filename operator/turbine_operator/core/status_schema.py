@@ -131,6 +131,65 @@ class WorkersStatus:
 
 
 @dataclass(frozen=True, config=api())
+class FailedUser:
+    """A declared Airflow user the scheduler could not apply."""
+
+    username: str | None = None
+    """The user's name."""
+    reason: str | None = None
+    """Why, as the scheduler reported it (no password)."""
+
+
+@dataclass(frozen=True, config=api())
+class AirflowUsersStatus:
+    """The declared Airflow users as published to the stack's secret and applied by the scheduler."""
+
+    version: str | None = None
+    """Version of the published users document (derived from the declared fields and the password
+    Secrets' object versions, never from a password)."""
+    declared: int | None = None
+    """How many users the spec declares."""
+    applied_version: str | None = None
+    """The version the scheduler last applied; equal to version once the cluster converged."""
+    applied: tuple[str, ...] | None = None
+    """Users the scheduler applied in that version."""
+    failed: tuple[FailedUser, ...] | None = None
+    """Users the scheduler could not apply, and why."""
+    unmanaged: tuple[str, ...] | None = None
+    """Airflow users not declared in the spec, which the operator leaves alone."""
+    applied_time: datetime.datetime | None = None
+    """When the scheduler applied that version."""
+
+
+@dataclass(frozen=True, config=api())
+class DagImportError:
+    """A DAG file of the bundle that fails to import."""
+
+    file: str | None = None
+    """The file, relative to the bundle (spec.airflow.dags.git.subdir or s3.prefix)."""
+    error: str | None = None
+    """The exception that stopped the import (the last line of its traceback)."""
+
+
+@dataclass(frozen=True, config=api())
+class DagsStatus:
+    """The turbine-dags bundle as the scheduler last reported it."""
+
+    revision: str | None = None
+    """The git commit the DAG processor last refreshed the bundle to (S3 bundles have none)."""
+    refreshed_time: datetime.datetime | None = None
+    """When the scheduler first reported this revision and these import errors (the DAG processor's refresh
+    that found them)."""
+    import_errors: tuple[DagImportError, ...] | None = None
+    """DAG files of the bundle that fail to import; empty when every file imports."""
+    checked_time: datetime.datetime | None = None
+    """When the operator last read the scheduler's report."""
+    credentials_version: str | None = None
+    """Version of the git credentials last published to the stack's connection secret (derived from the
+    Secret's object version, never from the credential)."""
+
+
+@dataclass(frozen=True, config=api())
 class TurbineStackStatus:
     """What the operator last observed and did."""
 
@@ -174,6 +233,10 @@ class TurbineStackStatus:
     """What the last drift checks found."""
     workers: WorkersStatus | None = None
     """The Celery worker group, refreshed on the operator's worker interval."""
+    dags: DagsStatus | None = None
+    """The DAG bundle of spec.airflow.dags: the deployed revision and any import errors."""
+    airflow_users: AirflowUsersStatus | None = None
+    """The users of spec.airflow.users: the version published and what the scheduler reported."""
 
 
 def status_schema() -> dict[str, Any]:

@@ -21,6 +21,7 @@ from turbine_operator.core.references import SourceKind
 from turbine_operator.core.scheduling import FollowUps
 from turbine_operator.operations.deletion import Deleter
 from turbine_operator.operations.drift import DriftDetector
+from turbine_operator.operations.outputs_config_map import OutputsPublisher
 from turbine_operator.operations.reconcile import Reconciler
 from turbine_operator.operations.workers import WorkerWatcher
 
@@ -67,6 +68,7 @@ class Runtime:
     worker_thread: threading.Thread
     executor: concurrent.futures.Executor | None = None  # kopf's, shared with the synchronous handlers
     follow_ups: FollowUps = dataclasses.field(default_factory=FollowUps)
+    outputs: OutputsPublisher = dataclasses.field(default_factory=OutputsPublisher)
     # Last seen resourceVersion of each referenced ConfigMap and Secret: (kind, namespace, name) -> version.
     reference_versions: dict[tuple[SourceKind, str, str], str] = dataclasses.field(default_factory=dict)
 

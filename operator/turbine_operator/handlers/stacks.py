@@ -12,6 +12,7 @@ from turbine_operator.adapters.metrics import RECONCILE_DURATION, RECONCILES, ST
 from turbine_operator.adapters.settings import poll_interval_from_environment
 from turbine_operator.core.conditions import is_reconciling
 from turbine_operator.core.naming import API_GROUP, API_VERSION, PLURAL
+from turbine_operator.core.reporting import Announcement
 from turbine_operator.core.scheduling import FIRST_FOLLOW_UP_SECONDS, follow_up_due, spread_offset
 from turbine_operator.handlers.runtime import Runtime, in_worker_thread, runtime_of
 from turbine_operator.operations import status_effects
@@ -37,17 +38,28 @@ def _write(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
     for key, value in outcome.status.items():
         patch.status[key] = value
     if outcome.announcement is not None:
-        post = kopf.warn if outcome.announcement.warning else kopf.info
-        post(body, reason=outcome.announcement.reason, message=outcome.announcement.message)
+        _post(body, outcome.announcement)
+
+
+def _post(body: kopf.Body, announcement: Announcement) -> None:
+    post = kopf.warn if announcement.warning else kopf.info
+    post(body, reason=announcement.reason, message=announcement.message)
 
 
 def _apply(
     runtime: Runtime, resource: StackResource, outcome: Outcome, body: kopf.Body, patch: kopf.Patch
 ) -> None:
-    """Writes the outcome and lets the metrics and the worker watcher learn from the new status."""
+    """Writes the outcome, lets the metrics and the worker watcher learn from the new status, and publishes
+    the outputs it holds (spec.outputsConfigMap)."""
     _write(outcome, body, patch)
     status = status_effects.merged_status(resource.status, outcome.status)
     status_effects.observe(resource, status, STACKS, runtime.workers, runtime.settings.default_region)
+    published = runtime.outputs.publish(resource, status, runtime.cluster, runtime.settings.default_region)
+    if published is not None:
+        if published.conditions is not None:
+            patch.status["conditions"] = published.conditions
+        for announcement in published.announcements:
+            _post(body, announcement)
 
 
 def _reconcile(trigger: str, runtime: Runtime, resource: StackResource) -> Outcome:
@@ -70,7 +82,7 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, reason: str, 
     resource = _resource(body)
     with runtime.locks.held(resource.uid):
         outcome = _reconcile(str(reason), runtime, resource)
-    _apply(runtime, resource, outcome, body, patch)
+        _apply(runtime, resource, outcome, body, patch)  # it writes the outputs ConfigMap: under the lock
 
 
 def _in_flight(status: kopf.Status, **_: Any) -> bool:
@@ -139,8 +151,8 @@ def _follow(
         else:
             # Drift writes conditions too, so it runs only on ticks without a reconcile.
             outcome = runtime.drift.check(resource)
-    if outcome is not None:
-        _apply(runtime, resource, outcome, body, patch)
+        if outcome is not None:
+            _apply(runtime, resource, outcome, body, patch)
     figures = runtime.workers.figures(resource.uid)
     if figures is not None and _changed(figures, resource.status.get("workers") or {}):
         patch.status["workers"] = figures
@@ -169,4 +181,5 @@ def delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_:
     runtime.locks.forget(resource.uid)
     runtime.follow_ups.forget(resource.uid)
     runtime.reconciler.forget(resource.uid)
+    runtime.outputs.forget(resource.uid)
     status_effects.forget(resource.uid, STACKS, runtime.workers)

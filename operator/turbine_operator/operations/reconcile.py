@@ -18,8 +18,10 @@ from turbine_operator.adapters.cloudformation import StackGateway
 from turbine_operator.adapters.s3_objects import RememberedObjects, UploadedBundles
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core import planning
+from turbine_operator.core.airflow_users import desired_users
 from turbine_operator.core.bundle import TurbineSources
 from turbine_operator.core.conditions import Verdict, progressing, stalled
+from turbine_operator.core.dag_connection import desired_connection
 from turbine_operator.core.drift import StackShape, spec_differences
 from turbine_operator.core.errors import (
     AwsAccessDenied,
@@ -54,6 +56,7 @@ from turbine_operator.core.status import (
     status_patch,
     tolerated_failure_patch,
 )
+from turbine_operator.operations.airflow_parts import AirflowParts, follow_airflow
 from turbine_operator.operations.clock import Clock, timestamp, utc_now
 from turbine_operator.operations.images import NewestImages
 from turbine_operator.operations.rate_limits import UpdateSlots
@@ -116,6 +119,7 @@ class Reconciler:
             desired = desired_stack(
                 spec, Owner(resource.namespace, resource.name, resource.uid), self._sources, fetched
             )
+            airflow = AirflowParts(desired_users(spec, fetched), desired_connection(spec, fetched))
         except ReferenceMissing as error:
             return self._report(resource, now, stalled("ReferenceNotFound", str(error)), spec=spec)
         except SpecError as error:
@@ -130,7 +134,17 @@ class Reconciler:
         memory = memory_from_status(resource.status)
         try:
             observation = _Observation(spec, desired, gateway, stack, memory)
-            return self._act(resource, observation, now)
+            outcome = self._act(resource, observation, now)
+            return follow_airflow(
+                outcome,
+                airflow,
+                spec=spec,
+                stack=stack,
+                status=resource.status,
+                sessions=self._sessions,
+                poll_interval=self._settings.poll_interval,
+                now=self._clock(),
+            )
         except AwsError as error:
             return self._aws_failure(resource, now, error, spec, desired)
         except ClusterError as error:  # looking up the TurbineStack that owns a stack to adopt

@@ -1,0 +1,272 @@
+"""core/airflow_users.py and operations/airflow_users.py: what the operator publishes for spec.airflow.users,
+when, and what it writes to status; with a store that records the calls instead of AWS."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from turbine_operator.core.airflow_users import (
+    REPORT_OUTPUT,
+    SECRET_OUTPUT,
+    UsersStep,
+    desired_users,
+    removed_users,
+    users_status,
+    users_step,
+)
+from turbine_operator.core.errors import SpecError
+from turbine_operator.core.observations import ObservedStack
+from turbine_operator.core.references import Fetched, SourceKind
+from turbine_operator.core.scheduling import follow_up_due
+from turbine_operator.operations.airflow_users import STATUS_KEY, converge_users
+from turbine_operator.operations.turbine_stack import Outcome
+from unit.test_spec import MINIMAL, parse
+
+ADA_PASSWORD = "correct horse battery staple"
+
+
+def spec_with(*names: str, role: str = "Viewer") -> Any:
+    users = [
+        {
+            "username": name,
+            "email": f"{name}@example.com",
+            "role": role,
+            "passwordSecretKeyRef": {"name": "users", "key": name},
+        }
+        for name in names
+    ]
+    return parse({**MINIMAL, "airflow": {"users": users}})
+
+
+def fetched(version: str = "1", **passwords: str) -> dict[Any, Fetched]:
+    return {
+        (SourceKind.SECRET, "users", name): Fetched(password.encode(), f"fp-{name}-{version}")
+        for name, password in passwords.items()
+    }
+
+
+def test_the_version_follows_declared_fields_and_secret_versions_never_passwords() -> None:
+    one = desired_users(spec_with("ada"), fetched(ada=ADA_PASSWORD))
+    assert one is not None
+    same_version_other_password = desired_users(spec_with("ada"), fetched(ada="another"))
+    new_secret_version = desired_users(spec_with("ada"), fetched("2", ada=ADA_PASSWORD))
+    new_role = desired_users(spec_with("ada", role="Admin"), fetched(ada=ADA_PASSWORD))
+    assert same_version_other_password is not None
+    assert new_secret_version is not None
+    assert new_role is not None
+    # The Secret's object version stands for its content: a new password arrives with a new version.
+    assert one.version == same_version_other_password.version
+    assert len({one.version, new_secret_version.version, new_role.version}) == 3
+    assert ADA_PASSWORD not in repr(one)
+
+
+def test_no_users_field_means_no_management() -> None:
+    assert desired_users(parse(MINIMAL), {}) is None
+
+
+@pytest.mark.parametrize("password", ["", " padded", "x" * 257, b"\xff"])
+def test_an_unusable_password_names_the_field(password: str | bytes) -> None:
+    content = password if isinstance(password, bytes) else password.encode()
+    with pytest.raises(SpecError) as caught:
+        desired_users(spec_with("ada"), {(SourceKind.SECRET, "users", "ada"): Fetched(content, "fp")})
+    assert caught.value.field == "spec.airflow.users[ada].passwordSecretKeyRef"
+
+
+def test_the_document_carries_users_and_removals() -> None:
+    desired = desired_users(spec_with("ada"), fetched(ada=ADA_PASSWORD))
+    assert desired is not None
+    document = json.loads(desired.document(["bob"]))
+    assert document["version"] == desired.version
+    assert document["users"][0] | {"password": "?"} == {
+        "username": "ada",
+        "email": "ada@example.com",
+        "role": "Viewer",
+        "firstName": "",
+        "lastName": "",
+        "password": "?",
+    }
+    assert document["users"][0]["password"] == ADA_PASSWORD
+    assert document["removed"] == ["bob"]
+
+
+def test_removed_users_come_from_the_previous_document_not_the_status() -> None:
+    previous = {"version": "v1", "users": [{"username": "ada"}, {"username": "bob"}], "removed": ["carl"]}
+    assert removed_users(previous, None, frozenset({"ada"})) == ["bob", "carl"]
+    # A removal the scheduler reported done is not repeated: the name may belong to someone new.
+    done = {"version": "v1", "removed": ["carl"]}
+    assert removed_users(previous, done, frozenset({"ada"})) == ["bob"]
+    stale = {"version": "v0", "removed": ["carl"]}
+    assert removed_users(previous, stale, frozenset({"ada"})) == ["bob", "carl"]
+    assert removed_users(None, None, frozenset({"ada"})) == []
+    # Declared again: not removed.
+    assert removed_users(previous, None, frozenset({"ada", "bob", "carl"})) == []
+
+
+def test_steps() -> None:
+    desired = desired_users(spec_with("ada"), fetched(ada=ADA_PASSWORD))
+    assert desired is not None
+    assert users_step(desired, {}) is UsersStep.PUBLISH
+    assert users_step(desired, {"version": "old", "appliedVersion": "old"}) is UsersStep.PUBLISH
+    assert users_step(desired, {"version": desired.version}) is UsersStep.AWAIT_REPORT
+    settled = {"version": desired.version, "appliedVersion": desired.version}
+    assert users_step(desired, settled) is UsersStep.SETTLED
+
+
+def test_a_failure_reason_quoting_a_password_is_masked() -> None:
+    desired = desired_users(spec_with("ada"), fetched(ada=ADA_PASSWORD))
+    assert desired is not None
+    report = {
+        "version": desired.version,
+        "applied": [],
+        "failed": [{"username": "ada", "reason": f"bad password {ADA_PASSWORD}"}],
+        "unmanaged": ["admin"],
+        "time": "2026-11-26T10:00:00Z",
+    }
+    status = users_status(desired, report)
+    assert ADA_PASSWORD not in json.dumps(status)
+    assert status["failed"] == [{"username": "ada", "reason": "bad password ****"}]
+    assert status["appliedVersion"] == desired.version
+    assert status["unmanaged"] == ["admin"]
+
+
+class RecordingStore:
+    def __init__(self, published: Mapping[str, Any] | None = None, report: Mapping[str, Any] | None = None):
+        self.published_document = published
+        self.report_document = report
+        self.calls: list[str] = []
+        self.written: str | None = None
+
+    def published(self, secret_arn: str) -> Mapping[str, Any] | None:
+        self.calls.append("GetSecretValue")
+        return self.published_document
+
+    def publish(self, secret_arn: str, version: str, document: str) -> None:
+        self.calls.append("PutSecretValue")
+        self.written = document
+
+    def report(self, parameter: str) -> Mapping[str, Any] | None:
+        self.calls.append("GetParameter")
+        return self.report_document
+
+
+STACK = ObservedStack(
+    stack_id="id",
+    name="s",
+    status="CREATE_COMPLETE",
+    status_reason=None,
+    tags={},
+    outputs={SECRET_OUTPUT: "arn:aws:secretsmanager:eu-west-1:1:secret:x", REPORT_OUTPUT: "/turbine/s/r"},
+    termination_protection=False,
+)
+
+
+def converge(store: RecordingStore, status: Mapping[str, Any], *names: str, stack: Any = STACK) -> Outcome:
+    desired = desired_users(spec_with(*names), fetched(**{name: f"{name}-pw" for name in names}))
+    return converge_users(
+        Outcome(status={"observedGeneration": 1}),
+        desired,
+        stack=stack,
+        status=status,
+        secrets=lambda: store,
+        read_report=store.report,
+        poll_interval=15.0,
+    )
+
+
+def test_first_publish_writes_the_document_and_follows_up() -> None:
+    store = RecordingStore()
+    outcome = converge(store, {}, "ada")
+    assert store.calls == ["GetSecretValue", "PutSecretValue"]
+    assert store.written is not None
+    assert "ada-pw" in store.written
+    users = outcome.status[STATUS_KEY]
+    assert users["appliedVersion"] is None
+    assert users["declared"] == 1
+    assert outcome.status["observedGeneration"] == 1
+    assert outcome.retry_after == 15.0
+    assert "ada-pw" not in json.dumps(outcome.status)
+
+
+def test_a_removed_user_is_taken_from_the_published_document() -> None:
+    store = RecordingStore(published={"version": "v1", "users": [{"username": "ada"}, {"username": "bob"}]})
+    converge(store, {"airflowUsers": {"version": "v1", "appliedVersion": "v1"}}, "ada")
+    assert store.calls == ["GetSecretValue", "GetParameter", "PutSecretValue"]
+    assert store.written is not None
+    assert json.loads(store.written)["removed"] == ["bob"]
+
+
+def test_a_version_already_published_is_not_written_again() -> None:
+    """The status was lost: the secret remembers, and the report is awaited."""
+    first = RecordingStore()
+    version = converge(first, {}, "ada").status[STATUS_KEY]["version"]
+    store = RecordingStore(published={"version": version, "users": [{"username": "ada"}]})
+    converge(store, {}, "ada")
+    assert store.calls == ["GetSecretValue"]
+
+
+def test_the_report_of_the_published_version_settles_the_users() -> None:
+    version = converge(RecordingStore(), {}, "ada").status[STATUS_KEY]["version"]
+    report = {
+        "version": version,
+        "applied": ["ada"],
+        "failed": [],
+        "unmanaged": [],
+        "time": "2026-11-26T10:00:00Z",
+    }
+    store = RecordingStore(report=report)
+    outcome = converge(store, {"airflowUsers": {"version": version}}, "ada")
+    assert store.calls == ["GetParameter"]
+    assert outcome.status[STATUS_KEY]["applied"] == ["ada"]
+    assert outcome.retry_after is None
+    assert outcome.announcement is not None
+    assert outcome.announcement.reason == "AirflowUsersApplied"
+    settled = RecordingStore()
+    assert (
+        converge(settled, {"airflowUsers": outcome.status[STATUS_KEY]}, "ada").status.get(STATUS_KEY) is None
+    )
+    assert settled.calls == []
+
+
+def test_failed_users_are_a_warning_event() -> None:
+    version = converge(RecordingStore(), {}, "ada").status[STATUS_KEY]["version"]
+    report = {
+        "version": version,
+        "applied": [],
+        "failed": [{"username": "ada", "reason": "role X does not exist"}],
+    }
+    outcome = converge(RecordingStore(report=report), {"airflowUsers": {"version": version}}, "ada")
+    assert outcome.announcement is not None
+    assert outcome.announcement.warning
+    assert outcome.announcement.reason == "AirflowUsersFailed"
+
+
+def test_no_stack_or_no_users_secret_yet_means_no_call() -> None:
+    store = RecordingStore()
+    assert STATUS_KEY not in converge(store, {}, "ada", stack=None).status
+    older = ObservedStack("id", "s", "UPDATE_COMPLETE", None, {}, {}, False)
+    assert STATUS_KEY not in converge(store, {}, "ada", stack=older).status
+    assert store.calls == []
+
+
+def test_dropping_the_users_field_clears_the_status() -> None:
+    outcome = converge_users(
+        Outcome(status={}), None, stack=STACK, status={"airflowUsers": {"version": "v"}},
+        secrets=RecordingStore,
+        read_report=RecordingStore().report,
+        poll_interval=15.0,
+    )  # fmt: skip
+    assert outcome.status == {STATUS_KEY: None}
+
+
+def test_pending_users_make_a_settled_stack_due_on_every_tick() -> None:
+    import datetime  # noqa: PLC0415
+
+    now = datetime.datetime(2026, 11, 26, 10, 0, tzinfo=datetime.UTC)
+    synced = {"lastSyncTime": "2026-11-26T09:59:50Z"}
+    assert not follow_up_due(synced, now, 600)
+    assert follow_up_due({**synced, "airflowUsers": {"version": "v"}}, now, 600)
+    assert not follow_up_due({**synced, "airflowUsers": {"version": "v", "appliedVersion": "v"}}, now, 600)
