@@ -92,6 +92,8 @@ def apply(document: dict[str, Any]) -> dict[str, Any]:
 
 def _apply_user(manager: Any, user: dict[str, Any]) -> str | None:
     """Creates or updates one user; returns why it failed, or None."""
+    from werkzeug.security import check_password_hash  # noqa: PLC0415 - Flask's, in the Airflow venv
+
     role = manager.find_role(user["role"])
     if role is None:
         return f"role {user['role']} does not exist"
@@ -108,7 +110,11 @@ def _apply_user(manager: Any, user: dict[str, Any]) -> str | None:
     existing.email, existing.roles, existing.active = user["email"], [role], True
     if not manager.update_user(existing):
         return "Airflow refused to update the user"
-    if not manager.reset_password(existing.id, user["password"]):
+    # Only a changed password is set: setting one ends that user's sessions, and a new version of the list
+    # (another user added) must not log everyone out.
+    if not check_password_hash(existing.password or "", user["password"]) and not manager.reset_password(
+        existing.id, user["password"]
+    ):
         return "Airflow refused to set the password"
     return None
 
@@ -163,7 +169,8 @@ def _apply_in_child(text: str, document: dict[str, Any]) -> dict[str, Any] | Non
     )
     if result.returncode != 0:
         # Airflow or its database is not ready: nothing is recorded, the next round tries again.
-        log(f"applying failed (exit {result.returncode}): {masked(result.stderr[-2000:], document)}")
+        # Masked before it is shortened: a cut through a password would leave part of it unmasked.
+        log(f"applying failed (exit {result.returncode}): {masked(result.stderr, document)[-2000:]}")
         return None
     report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     return report

@@ -240,10 +240,12 @@ setup_scheduler() {
     as_airflow connections create-default-connections
   fi
   install_units airflow-scheduler.service airflow-dag-processor.service airflow-triggerer.service \
-    turbine-airflow-users.service turbine-dag-report.service
+    turbine-airflow-users.service turbine-dag-report.service turbine-dags-connection.service
   systemctl enable --now airflow-scheduler.service airflow-dag-processor.service airflow-triggerer.service
-  # Apply spec.airflow.users and report the DAG bundle, once the database is migrated.
-  systemctl enable --now turbine-airflow-users.service turbine-dag-report.service
+  # Apply spec.airflow.users, report the DAG bundle and follow its git credentials, once the database is
+  # migrated.
+  systemctl enable --now turbine-airflow-users.service turbine-dag-report.service \
+    turbine-dags-connection.service
   # Signal only once the scheduler heartbeats, so a broken scheduler fails the stack.
   retry 30 10 as_airflow jobs check --job-type SchedulerJob --local
 }

@@ -3,12 +3,15 @@ when, and what it writes to status; with a store that records the calls instead 
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import json
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
+from turbine_operator.adapters.stack_secrets import SecretValue
 from turbine_operator.core.airflow_users import (
     REPORT_OUTPUT,
     SECRET_OUTPUT,
@@ -22,11 +25,14 @@ from turbine_operator.core.errors import SpecError
 from turbine_operator.core.observations import ObservedStack
 from turbine_operator.core.references import Fetched, SourceKind
 from turbine_operator.core.scheduling import follow_up_due
+from turbine_operator.core.spec_additions import KeyRef
 from turbine_operator.operations.airflow_users import STATUS_KEY, converge_users
 from turbine_operator.operations.turbine_stack import Outcome
 from unit.test_spec import MINIMAL, parse
 
 ADA_PASSWORD = "correct horse battery staple"
+ARN = "arn:aws:secretsmanager:eu-west-1:1:secret:x"
+NOW = datetime.datetime(2026, 11, 26, 10, 0, tzinfo=datetime.UTC)
 
 
 def spec_with(*names: str, role: str = "Viewer") -> Any:
@@ -109,11 +115,16 @@ def test_removed_users_come_from_the_previous_document_not_the_status() -> None:
 def test_steps() -> None:
     desired = desired_users(spec_with("ada"), fetched(ada=ADA_PASSWORD))
     assert desired is not None
-    assert users_step(desired, {}) is UsersStep.PUBLISH
-    assert users_step(desired, {"version": "old", "appliedVersion": "old"}) is UsersStep.PUBLISH
-    assert users_step(desired, {"version": desired.version}) is UsersStep.AWAIT_REPORT
-    settled = {"version": desired.version, "appliedVersion": desired.version}
-    assert users_step(desired, settled) is UsersStep.SETTLED
+    assert users_step(desired, {}, ARN) is UsersStep.PUBLISH
+    assert (
+        users_step(desired, {"version": "old", "appliedVersion": "old", "secretArn": ARN}, ARN)
+        is UsersStep.PUBLISH
+    )
+    assert users_step(desired, {"version": desired.version, "secretArn": ARN}, ARN) is UsersStep.AWAIT_REPORT
+    settled = {"version": desired.version, "appliedVersion": desired.version, "secretArn": ARN}
+    assert users_step(desired, settled, ARN) is UsersStep.SETTLED
+    # The stack was created again: its new secret holds nothing, whatever the status says.
+    assert users_step(desired, settled, ARN + "-new") is UsersStep.PUBLISH
 
 
 def test_a_failure_reason_quoting_a_password_is_masked() -> None:
@@ -126,7 +137,7 @@ def test_a_failure_reason_quoting_a_password_is_masked() -> None:
         "unmanaged": ["admin"],
         "time": "2026-11-26T10:00:00Z",
     }
-    status = users_status(desired, report)
+    status = users_status(desired, report, ARN)
     assert ADA_PASSWORD not in json.dumps(status)
     assert status["failed"] == [{"username": "ada", "reason": "bad password ****"}]
     assert status["appliedVersion"] == desired.version
@@ -139,14 +150,16 @@ class RecordingStore:
         self.report_document = report
         self.calls: list[str] = []
         self.written: str | None = None
+        self.replaced: str | None = None
 
-    def published(self, secret_arn: str) -> Mapping[str, Any] | None:
+    def published(self, secret_arn: str) -> SecretValue:
         self.calls.append("GetSecretValue")
-        return self.published_document
+        return SecretValue(self.published_document, "secret-version-1")
 
-    def publish(self, secret_arn: str, version: str, document: str) -> None:
+    def publish(self, secret_arn: str, version: str, document: str, replaces: str) -> None:
         self.calls.append("PutSecretValue")
         self.written = document
+        self.replaced = replaces
 
     def report(self, parameter: str) -> Mapping[str, Any] | None:
         self.calls.append("GetParameter")
@@ -159,7 +172,7 @@ STACK = ObservedStack(
     status="CREATE_COMPLETE",
     status_reason=None,
     tags={},
-    outputs={SECRET_OUTPUT: "arn:aws:secretsmanager:eu-west-1:1:secret:x", REPORT_OUTPUT: "/turbine/s/r"},
+    outputs={SECRET_OUTPUT: ARN, REPORT_OUTPUT: "/turbine/s/r"},
     termination_protection=False,
 )
 
@@ -174,6 +187,7 @@ def converge(store: RecordingStore, status: Mapping[str, Any], *names: str, stac
         secrets=lambda: store,
         read_report=store.report,
         poll_interval=15.0,
+        now=NOW,
     )
 
 
@@ -193,7 +207,7 @@ def test_first_publish_writes_the_document_and_follows_up() -> None:
 
 def test_a_removed_user_is_taken_from_the_published_document() -> None:
     store = RecordingStore(published={"version": "v1", "users": [{"username": "ada"}, {"username": "bob"}]})
-    converge(store, {"airflowUsers": {"version": "v1", "appliedVersion": "v1"}}, "ada")
+    converge(store, {"airflowUsers": {"version": "v1", "appliedVersion": "v1", "secretArn": ARN}}, "ada")
     assert store.calls == ["GetSecretValue", "GetParameter", "PutSecretValue"]
     assert store.written is not None
     assert json.loads(store.written)["removed"] == ["bob"]
@@ -218,7 +232,7 @@ def test_the_report_of_the_published_version_settles_the_users() -> None:
         "time": "2026-11-26T10:00:00Z",
     }
     store = RecordingStore(report=report)
-    outcome = converge(store, {"airflowUsers": {"version": version}}, "ada")
+    outcome = converge(store, {"airflowUsers": {"version": version, "secretArn": ARN}}, "ada")
     assert store.calls == ["GetParameter"]
     assert outcome.status[STATUS_KEY]["applied"] == ["ada"]
     assert outcome.retry_after is None
@@ -238,7 +252,9 @@ def test_failed_users_are_a_warning_event() -> None:
         "applied": [],
         "failed": [{"username": "ada", "reason": "role X does not exist"}],
     }
-    outcome = converge(RecordingStore(report=report), {"airflowUsers": {"version": version}}, "ada")
+    outcome = converge(
+        RecordingStore(report=report), {"airflowUsers": {"version": version, "secretArn": ARN}}, "ada"
+    )
     assert outcome.announcement is not None
     assert outcome.announcement.warning
     assert outcome.announcement.reason == "AirflowUsersFailed"
@@ -258,15 +274,107 @@ def test_dropping_the_users_field_clears_the_status() -> None:
         secrets=RecordingStore,
         read_report=RecordingStore().report,
         poll_interval=15.0,
+        now=NOW,
     )  # fmt: skip
     assert outcome.status == {STATUS_KEY: None}
 
 
 def test_pending_users_make_a_settled_stack_due_on_every_tick() -> None:
-    import datetime  # noqa: PLC0415
-
     now = datetime.datetime(2026, 11, 26, 10, 0, tzinfo=datetime.UTC)
     synced = {"lastSyncTime": "2026-11-26T09:59:50Z"}
     assert not follow_up_due(synced, now, 600)
-    assert follow_up_due({**synced, "airflowUsers": {"version": "v"}}, now, 600)
+    assert follow_up_due(
+        {**synced, "airflowUsers": {"version": "v", "publishedTime": "2026-11-26T09:59:00Z"}}, now, 600
+    )
     assert not follow_up_due({**synced, "airflowUsers": {"version": "v", "appliedVersion": "v"}}, now, 600)
+
+
+def test_a_document_that_comes_back_replaces_the_current_secret_version() -> None:
+    """A spec going A, B, A: A's token must differ the second time (AWS ignores a reused token)."""
+    store = RecordingStore(published={"version": "B", "users": [{"username": "ada"}]})
+    converge(store, {"airflowUsers": {"version": "B", "appliedVersion": "B", "secretArn": ARN}}, "ada")
+    assert store.replaced == "secret-version-1"
+
+
+def test_another_key_of_the_same_secret_is_another_password() -> None:
+    def version(key: str) -> str:
+        raw = spec_with("ada")
+        user = dataclasses.replace(
+            raw.airflow.users[0], password_secret_key_ref=KeyRef(name="users", key=key)
+        )
+        airflow = dataclasses.replace(raw.airflow, users=(user,))
+        desired = desired_users(dataclasses.replace(raw, airflow=airflow), {
+            (SourceKind.SECRET, "users", key): Fetched(b"pw", "same-secret-version")
+        })  # fmt: skip
+        assert desired is not None
+        return desired.version
+
+    assert version("ada") != version("ada-new")
+
+
+def test_a_pending_version_is_looked_for_on_every_tick_for_ten_minutes_only() -> None:
+    pending = {"airflowUsers": {"version": "v", "publishedTime": "2026-11-26T09:55:00Z"}}
+    synced = {"lastSyncTime": "2026-11-26T09:59:50Z"}
+    assert follow_up_due({**pending, **synced}, NOW, 600)
+    stale = {"airflowUsers": {"version": "v", "publishedTime": "2026-11-26T09:49:00Z"}}
+    assert not follow_up_due({**stale, **synced}, NOW, 600)
+
+
+def test_an_unapplied_version_clears_the_last_applied_time() -> None:
+    desired = desired_users(spec_with("ada"), fetched(ada=ADA_PASSWORD))
+    assert desired is not None
+    assert users_status(desired, None, ARN)["appliedTime"] is None
+
+
+def test_dropping_the_users_field_empties_the_secret_once() -> None:
+    store = RecordingStore(published={"version": "v", "users": [{"username": "ada", "password": "pw"}]})
+    outcome = converge_users(
+        Outcome(status={}), None, stack=STACK, status={"airflowUsers": {"version": "v", "secretArn": ARN}},
+        secrets=lambda: store, read_report=store.report, poll_interval=15.0, now=NOW,
+    )  # fmt: skip
+    assert store.calls == ["GetSecretValue", "PutSecretValue"]
+    assert store.written == "{}"
+    assert outcome.status == {STATUS_KEY: None}
+    store = RecordingStore(published=None)  # already empty: nothing written
+    converge_users(
+        Outcome(status={}), None, stack=STACK, status={"airflowUsers": {"version": "v", "secretArn": ARN}},
+        secrets=lambda: store, read_report=store.report, poll_interval=15.0, now=NOW,
+    )  # fmt: skip
+    assert store.calls == ["GetSecretValue"]
+
+
+def test_a_user_list_too_large_for_a_secret_names_the_field() -> None:
+    names = [f"user{i:03}" for i in range(100)]
+    big = "é" * 250  # 1,500 bytes once JSON-escaped
+    with pytest.raises(SpecError) as caught:
+        desired_users(spec_with(*names), fetched(**dict.fromkeys(names, big)))
+    assert caught.value.field == "spec.airflow.users"
+    assert big not in str(caught.value)
+
+
+def test_an_aws_failure_of_the_airflow_parts_keeps_the_stacks_outcome() -> None:
+    from turbine_operator.core.errors import AwsAccessDenied  # noqa: PLC0415
+    from turbine_operator.operations.airflow_parts import AirflowParts, follow_airflow  # noqa: PLC0415
+
+    class Refusing:
+        def client(self, *_: object) -> object:
+            raise AwsAccessDenied("GetSecretValue", "AccessDenied", "not allowed")
+
+    desired = desired_users(spec_with("ada"), fetched(ada=ADA_PASSWORD))
+    stack_outcome = Outcome(
+        status={"observedGeneration": 3, "stackStatus": "UPDATE_IN_PROGRESS"}, retry_after=0.5
+    )
+    followed = follow_airflow(
+        stack_outcome, AirflowParts(desired, None), spec=spec_with("ada"), stack=STACK, status={},
+        sessions=Refusing(), poll_interval=15.0, now=NOW,  # type: ignore[arg-type]
+    )  # fmt: skip
+    assert followed.status["stackStatus"] == "UPDATE_IN_PROGRESS"
+    assert followed.retry_after == 0.5
+    assert "not allowed" in followed.status["airflowError"]
+    assert followed.announcement is not None
+    assert followed.announcement.reason == "AirflowPartsFailed"
+    again = follow_airflow(
+        Outcome(status={}), AirflowParts(desired, None), spec=spec_with("ada"), stack=STACK,
+        status=followed.status, sessions=Refusing(), poll_interval=15.0, now=NOW,  # type: ignore[arg-type]
+    )  # fmt: skip
+    assert again.announcement is None  # said once

@@ -4,11 +4,13 @@ status.dags and events (core/dag_report.py, operations/dag_report.py)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import json
 from collections.abc import Mapping
 from typing import Any
 
+from turbine_operator.adapters.stack_secrets import SecretValue
 from turbine_operator.core.dag_bundles import dag_bucket_parameter, dag_bundle_config, dag_bundle_parameter
 from turbine_operator.core.dag_report import dags_announcement, dags_status
 from turbine_operator.core.observations import ObservedStack
@@ -199,19 +201,53 @@ def test_the_connection_is_published_once_per_version() -> None:
     calls: list[str] = []
 
     class Store:
-        def published(self, secret_arn: str) -> Mapping[str, Any] | None:
+        def published(self, secret_arn: str) -> SecretValue:
             calls.append(f"GetSecretValue {secret_arn}")
-            return {}
+            return SecretValue(None, "v0")
 
-        def publish(self, secret_arn: str, version: str, document: str) -> None:
-            calls.append(f"PutSecretValue {secret_arn} {version}")
+        def publish(self, secret_arn: str, version: str, document: str, replaces: str) -> None:
+            calls.append(f"PutSecretValue {secret_arn} {version} over {replaces}")
 
     outcome = publish_connection(
         Outcome(status={"dags": {"revision": "r"}}), connection, stack=stack, status={}, store=Store
     )
-    assert calls == ["GetSecretValue arn:x", f"PutSecretValue arn:x {connection.version}"]
-    assert outcome.status["dags"] == {"revision": "r", "credentialsVersion": connection.version}
+    assert calls == ["GetSecretValue arn:x", f"PutSecretValue arn:x {connection.version} over v0"]
+    assert outcome.status["dags"] == {
+        "revision": "r",
+        "credentialsVersion": connection.version,
+        "credentialsSecretArn": "arn:x",
+    }
     assert TOKEN not in json.dumps(outcome.status)
     calls.clear()
     publish_connection(Outcome(status={}), connection, stack=stack, status=outcome.status, store=Store)
     assert calls == []
+    # A new connection secret (the stack created again) is written again.
+    other = dataclasses.replace(stack, outputs={"DagsConnectionSecretArn": "arn:y"})
+    publish_connection(Outcome(status={}), connection, stack=other, status=outcome.status, store=Store)
+    assert calls[-1] == f"PutSecretValue arn:y {connection.version} over v0"
+
+
+def test_a_stack_without_the_report_output_is_stamped_not_looked_at_every_tick() -> None:
+    bare = ObservedStack("id", "s", "CREATE_IN_PROGRESS", None, {}, {}, False)
+    outcome = observe_dags(
+        Outcome(status={}), watched=True, stack=bare, status={}, read_report=lambda _: None, now=NOW
+    )
+    assert outcome.status["dags"]["checkedTime"] == "2026-11-26T10:00:00Z"
+
+
+def test_dropping_the_credentials_empties_the_connection_secret() -> None:
+    from turbine_operator.operations.dag_connection import publish_connection  # noqa: PLC0415
+
+    written: list[str] = []
+
+    class Store:
+        def published(self, secret_arn: str) -> SecretValue:
+            return SecretValue({"version": "v", "password": TOKEN}, "v1")
+
+        def publish(self, secret_arn: str, version: str, document: str, replaces: str) -> None:
+            written.append(f"{secret_arn} {document} over {replaces}")
+
+    status = {"dags": {"credentialsVersion": "v", "credentialsSecretArn": "arn:x"}}
+    outcome = publish_connection(Outcome(status={}), None, stack=STACK, status=status, store=Store)
+    assert written == ["arn:x {} over v1"]
+    assert outcome.status["dags"] == {"credentialsVersion": None, "credentialsSecretArn": None}

@@ -758,7 +758,7 @@ ADDITIONS = (
     "spec.airflow.dags",
     "spec.outputsConfigMap",
 )
-ADDITIONS_RULES = frozenset({"spec:rule0", "spec.airflow:rule0"})
+ADDITIONS_RULES = frozenset({"spec:rule0", "spec.airflow:rule0", "spec.airflow:rule1"})
 
 
 def _outside_the_additions(constraint: str) -> bool:

@@ -51,6 +51,11 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         with_users(user(), user(username="bob")),
         f"{USERS}[ada@example.com]",
     ),
+    (
+        "spec.airflow:rule1",
+        with_users(user(), user(username="Ada", email="ada2@example.com")),
+        f"{USERS}[Ada]",
+    ),
     (f"{USERS}:type", with_users() | {"airflow": {"users": {"ada": {}}}}, USERS),
     (
         f"{USERS}:maxItems",
@@ -132,6 +137,12 @@ INVALID += [
     # Credentials in the URL, and characters the instances' env file would read specially, are refused.
     (f"{DAGS}.git.url:pattern", with_git(url="https://me:token@git.example.com/dags.git"), f"{DAGS}.git.url"),
     (f"{DAGS}.git.url:pattern", with_git(url="https://git.example.com/$(reboot)"), f"{DAGS}.git.url"),
+    # A user name before an https host would be a token: SSH URLs only.
+    (
+        f"{DAGS}.git.url:pattern",
+        with_git(url="https://ghp_token@github.com/data/dags.git"),
+        f"{DAGS}.git.url",
+    ),
     (f"{DAGS}.git.ref:type", with_git(ref=1), f"{DAGS}.git.ref"),
     (f"{DAGS}.git.ref:minLength", with_git(ref=""), f"{DAGS}.git.ref"),
     (f"{DAGS}.git.ref:maxLength", with_git(ref="a" * 256), f"{DAGS}.git.ref"),
@@ -216,7 +227,8 @@ def test_invalid_cases_cover_every_crd_constraint_of_users_dags_and_outputs() ->
     expected = {
         c
         for c in crd_constraints(crd_spec_schema())
-        if c.startswith((USERS, DAGS, "spec.outputsConfigMap")) or c == "spec.airflow:rule0"
+        if c.startswith((USERS, DAGS, "spec.outputsConfigMap"))
+        or c in ("spec.airflow:rule0", "spec.airflow:rule1")
     }
     assert {constraint for constraint, *_ in INVALID} == expected
 

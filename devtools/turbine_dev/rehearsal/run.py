@@ -16,7 +16,6 @@ from turbine_dev.processes import ManagedProcess, terminating_signals_raise
 from turbine_dev.rehearsal import database, loadbalancer, network
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, create_stack, load_templates
 from turbine_dev.rehearsal.dag_repository import DagRepository, git_dag
-from turbine_dev.rehearsal.git_dags import publish_credentials
 from turbine_dev.rehearsal.image import REPO_ROOT
 from turbine_operator.adapters.sources import cfn_dir
 
@@ -80,7 +79,6 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
                 venv=Path(os.environ["TURBINE_REHEARSAL_VENV"]), efs=efs, dags=dags,
             )  # fmt: skip
             port = int(parameters.get("WebServerPort", "8080"))
-            publish_credentials(cluster, report)
 
             def webservers() -> list[tuple[str, int]]:
                 assert cluster is not None

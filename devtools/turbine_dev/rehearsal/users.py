@@ -8,6 +8,7 @@ the shipped turbine-airflow-users.py, and its report comes back into the status 
 
 from __future__ import annotations
 
+import datetime
 import json
 import secrets
 import time
@@ -102,6 +103,7 @@ class Operator:
         outcome = converge_users(
             Outcome(status={}), desired, stack=self.stack, status=self.status,
             secrets=lambda: self.stack_secrets, read_report=self.read_report, poll_interval=15.0,
+            now=datetime.datetime.now(datetime.UTC),
         )  # fmt: skip
         self.outcomes.append(outcome)
         if STATUS_KEY in outcome.status:

@@ -26,6 +26,7 @@ from turbine_operator.core.reporting import Announcement
 from turbine_operator.core.spec import TurbineStackSpec
 from turbine_operator.core.spec_airflow import AirflowUser
 
+LARGEST_DOCUMENT = 60_000
 SECRET_OUTPUT = "AirflowUsersSecretArn"  # noqa: S105 - an output name, not a password
 REPORT_OUTPUT = "AirflowUsersReportParameter"
 
@@ -83,12 +84,28 @@ def desired_users(spec: TurbineStackSpec, fetched: Mapping[Any, Fetched]) -> Des
         assert value is not None  # the reference is required
         passwords[user.username] = _password(value, field)
         fingerprints[user.username] = value.fingerprint
+    # The key named, not only the Secret's version: another key of the same Secret is another password.
     declared = [
-        [user.username, user.email, user.role, user.first_name, user.last_name, fingerprints[user.username]]
+        [
+            user.username,
+            user.email,
+            user.role,
+            user.first_name,
+            user.last_name,
+            user.password_secret_key_ref.name,
+            user.password_secret_key_ref.key,
+            fingerprints[user.username],
+        ]
         for user in spec.airflow.users
     ]
     version = hashlib.sha256(json.dumps(declared).encode()).hexdigest()[:24]
-    return DesiredUsers(version, spec.airflow.users, passwords)
+    desired = DesiredUsers(version, spec.airflow.users, passwords)
+    # Room left for removals; Secrets Manager takes at most 65,536 bytes (API_PutSecretValue).
+    if len(desired.document([]).encode()) > LARGEST_DOCUMENT:
+        raise SpecError(
+            "spec.airflow.users", f"the users and their passwords exceed {LARGEST_DOCUMENT} bytes"
+        )
+    return desired
 
 
 def _password(value: Fetched, field: str) -> str:
@@ -124,19 +141,23 @@ class UsersStep(enum.Enum):
     SETTLED = "Settled"
 
 
-def users_step(desired: DesiredUsers, status: Mapping[str, Any]) -> UsersStep:
-    published = status.get("version")
-    if published != desired.version:
+def users_step(desired: DesiredUsers, status: Mapping[str, Any], secret_arn: str) -> UsersStep:
+    # A new secret (the stack was created again) holds nothing yet, whatever the status says was published.
+    if status.get("version") != desired.version or status.get("secretArn") != secret_arn:
         return UsersStep.PUBLISH
     if status.get("appliedVersion") != desired.version:
         return UsersStep.AWAIT_REPORT
     return UsersStep.SETTLED
 
 
-def users_status(desired: DesiredUsers, report: Mapping[str, Any] | None) -> dict[str, Any]:
+def users_status(desired: DesiredUsers, report: Mapping[str, Any] | None, secret_arn: str) -> dict[str, Any]:
     """status.airflowUsers: the published version and, once the scheduler applied it, its report (with any
     password a failure's reason quotes masked: the instance masks them too, this holds if it did not)."""
-    status: dict[str, Any] = {"version": desired.version, "declared": len(desired.users)}
+    status: dict[str, Any] = {
+        "version": desired.version,
+        "secretArn": secret_arn,
+        "declared": len(desired.users),
+    }
     if report and report.get("version") == desired.version:
         status |= {
             "appliedVersion": desired.version,
@@ -153,7 +174,13 @@ def users_status(desired: DesiredUsers, report: Mapping[str, Any] | None) -> dic
             "appliedTime": str(report["time"]) if report.get("time") else None,
         }
     else:
-        status |= {"appliedVersion": None, "applied": None, "failed": None, "unmanaged": None}
+        status |= {
+            "appliedVersion": None,
+            "applied": None,
+            "failed": None,
+            "unmanaged": None,
+            "appliedTime": None,
+        }
     return status
 
 

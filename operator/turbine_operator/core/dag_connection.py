@@ -2,8 +2,9 @@
 
 The operator writes the connection, credential included, to the stack's own Secrets Manager secret (output
 DagsConnectionSecretArn, named <cluster stack>/connections/turbine_dags) and nowhere else. Every role reads
-it through Airflow's Secrets Manager backend, limited to that one connection id, when the git bundle
-clones or fetches: a rotated token is used from the next refresh on, with no instance replaced.
+it through Airflow's Secrets Manager backend, limited to that one connection id: workers at each task, the
+DAG processor when it starts, which turbine-dags-connection.sh on the scheduler does whenever the secret
+gets a new version (the first one arrives after the scheduler booted). No instance is replaced.
 
 Like the users document (core/airflow_users.py), its version is derived from the declared fields and the
 Secret's object version, never from the credential, so the status can show it.
@@ -39,6 +40,8 @@ def desired_connection(spec: TurbineStackSpec, fetched: Mapping[Any, Fetched]) -
         return None
     credentials = git.credentials
     connection: dict[str, Any] = {"conn_type": "git", "host": git.url}
+    ref = credentials.password_secret_key_ref or credentials.ssh_private_key_secret_key_ref
+    assert ref is not None  # exactly one, as the model checks
     if credentials.password_secret_key_ref is not None:
         field = f"{CREDENTIALS}.passwordSecretKeyRef"
         value = content_of(fetched, SourceKind.SECRET, credentials.password_secret_key_ref, field)
@@ -52,7 +55,7 @@ def desired_connection(spec: TurbineStackSpec, fetched: Mapping[Any, Fetched]) -
         connection |= {"login": credentials.username, "extra": {"private_key": _text(value, field)}}
         kind = "ssh"
     version = hashlib.sha256(
-        json.dumps([git.url, credentials.username, kind, value.fingerprint]).encode()
+        json.dumps([git.url, credentials.username, kind, ref.name, ref.key, value.fingerprint]).encode()
     ).hexdigest()[:24]
     return DesiredConnection(version, json.dumps({**connection, "version": version}, sort_keys=True))
 

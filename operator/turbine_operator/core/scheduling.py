@@ -25,16 +25,30 @@ def follow_up_due(status: Mapping[str, Any], now: datetime.datetime, resync_seco
         return True
     if status.get("dags") and dags_check_due(status, now):
         return True  # spec.airflow.dags: the scheduler's bundle report is read every DAGS_CHECK_SECONDS
-    users = status.get("airflowUsers") or {}
-    if users.get("version") and users.get("appliedVersion") != users.get("version"):
+    if users_pending(status, now):
         return True  # the scheduler has not reported the published users yet (operations/airflow_users.py)
     last = parse_timestamp(status.get("lastSyncTime"))
     return last is None or (now - last).total_seconds() >= resync_seconds
 
 
 # How often the scheduler's report on spec.airflow.dags is read (core/dag_report.py): a bad commit reaches
-# status and events about two minutes after the DAG processor saw it, for 30 GetParameter calls an hour.
+# status and events about two minutes after the DAG processor saw it, for a reconcile every 120 s (30
+# DescribeStacks and 30 GetParameter calls an hour per stack with a DAG source).
 DAGS_CHECK_SECONDS = 120.0
+
+
+# How long after publishing users their report is looked for on every tick: the scheduler applies a version
+# within about 40 s. Beyond it (a scheduler down, a version that keeps failing to apply) the report is read
+# at each resync only, so a broken scheduler costs no more than a settled stack.
+USERS_PENDING_SECONDS = 600.0
+
+
+def users_pending(status: Mapping[str, Any], now: datetime.datetime) -> bool:
+    users = status.get("airflowUsers") or {}
+    if not users.get("version") or users.get("appliedVersion") == users.get("version"):
+        return False
+    published = parse_timestamp(users.get("publishedTime"))
+    return published is None or (now - published).total_seconds() < USERS_PENDING_SECONDS
 
 
 def dags_check_due(status: Mapping[str, Any], now: datetime.datetime) -> bool:

@@ -159,7 +159,13 @@ class WorkersSpec(ApiObject):
             "|| self.users.all(u, self.users.filter(v, v.email == u.email).size() == 1)",
             "message": "two users have one email; Airflow needs one per user",
             "fieldPath": ".users",
-        }
+        },
+        {
+            "rule": "!has(self.users) || self.users.all(u, "
+            "self.users.filter(v, v.username.lowerAscii() == u.username.lowerAscii()).size() == 1)",
+            "message": "two usernames differ only in case; Airflow finds users by name in any case",
+            "fieldPath": ".users",
+        },
     ),
 )
 class AirflowSpec(ApiObject):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StrictInt, StrictStr, model_validator
+from pydantic import AfterValidator, Field, StrictInt, StrictStr, model_validator
 from pydantic.dataclasses import dataclass
 
 from turbine_operator.core.api_types import (
@@ -15,6 +15,7 @@ from turbine_operator.core.api_types import (
     api,
     check_exactly_one,
     exactly_one,
+    invalid,
     list_map,
     text,
     unique_by,
@@ -50,11 +51,22 @@ class AirflowUser(ApiObject):
     """Last name shown in Airflow."""
 
 
+def _one_per_name_in_any_case(users: tuple[AirflowUser, ...]) -> tuple[AirflowUser, ...]:
+    """FAB finds a user by name in any case, so Ada and ada would be one Airflow user."""
+    seen: set[str] = set()
+    for user in users:
+        if user.username.lower() in seen:
+            raise invalid("differs only in case from another username", f"[{user.username}]")
+        seen.add(user.username.lower())
+    return users
+
+
 AirflowUsers = Annotated[
     tuple[AirflowUser, ...],
     list_map("username", LARGEST_USER_LIST),
     unique_by("username"),
     unique_by("email"),
+    AfterValidator(_one_per_name_in_any_case),
 ]
 
 
@@ -70,12 +82,13 @@ class OutputsConfigMap(ApiObject):
     reported (condition OutputsPublished, reason ConfigMapNotOwned)."""
 
 
-# A URL or scp-like address git understands (a user name but no password), and nothing a shell would read
+# A URL or scp-like address git understands (a user name for SSH only: before an https host it would be a
+# token, which belongs in credentials), and nothing a shell would read
 # specially: the bootstrap writes the bundle configuration single-quoted into /etc/sysconfig/airflow.env.
 GitUrl = Annotated[
     StrictStr,
     text(
-        r"^((https?|ssh|git|file)://([A-Za-z0-9._-]+@)?[A-Za-z0-9._~:/%+-]+"
+        r"^((https?|git|file)://[A-Za-z0-9._~:/%+-]+|ssh://([A-Za-z0-9._-]+@)?[A-Za-z0-9._~:/%+-]+"
         r"|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/%+-]+)$",
         8,
         512,
@@ -96,7 +109,7 @@ class GitCredentials(ApiObject):
     """How the instances authenticate to the repository; exactly one of passwordSecretKeyRef (HTTPS, a
     password or access token) and sshPrivateKeySecretKeyRef (SSH). The operator copies the credential into
     the stack's own Secrets Manager secret (output DagsConnectionSecretArn), where Airflow reads it as the
-    connection turbine_dags; a changed Secret reaches the next refresh with no instance replaced."""
+    connection turbine_dags; a changed Secret is used within about a minute, with no instance replaced."""
 
     username: GitUser = "git"
     """User name for HTTPS (for GitHub tokens any name works; GitLab wants oauth2)."""

@@ -147,6 +147,8 @@ class AirflowUsersStatus:
     version: str | None = None
     """Version of the published users document (derived from the declared fields and the password
     Secrets' object versions, never from a password)."""
+    secret_arn: str | None = None
+    """The stack's users secret that version was published to (its ARN, never its value)."""
     declared: int | None = None
     """How many users the spec declares."""
     applied_version: str | None = None
@@ -159,6 +161,9 @@ class AirflowUsersStatus:
     """Airflow users not declared in the spec, which the operator leaves alone."""
     applied_time: datetime.datetime | None = None
     """When the scheduler applied that version."""
+    published_time: datetime.datetime | None = None
+    """When the operator published that version; its report is looked for on every tick for 10 minutes,
+    then at each resync."""
 
 
 @dataclass(frozen=True, config=api())
@@ -187,6 +192,8 @@ class DagsStatus:
     credentials_version: str | None = None
     """Version of the git credentials last published to the stack's connection secret (derived from the
     Secret's object version, never from the credential)."""
+    credentials_secret_arn: str | None = None
+    """The connection secret they were published to (its ARN, never its value)."""
 
 
 @dataclass(frozen=True, config=api())
@@ -235,6 +242,9 @@ class TurbineStackStatus:
     """The Celery worker group, refreshed on the operator's worker interval."""
     dags: DagsStatus | None = None
     """The DAG bundle of spec.airflow.dags: the deployed revision and any import errors."""
+    airflow_error: str | None = None
+    """Why the users, the DAG credentials or the DAG report could not be read or written at the last
+    reconcile (AWS's answer); absent when they could."""
     airflow_users: AirflowUsersStatus | None = None
     """The users of spec.airflow.users: the version published and what the scheduler reported."""
 

@@ -14,12 +14,16 @@ from turbine_operator.adapters.reports import ReportReader
 from turbine_operator.adapters.stack_secrets import StackSecrets
 from turbine_operator.core.airflow_users import DesiredUsers
 from turbine_operator.core.dag_connection import DesiredConnection
+from turbine_operator.core.errors import AwsError
 from turbine_operator.core.observations import ObservedStack
+from turbine_operator.core.reporting import Announcement
 from turbine_operator.core.spec import TurbineStackSpec
 from turbine_operator.operations.airflow_users import converge_users
 from turbine_operator.operations.dag_connection import publish_connection
 from turbine_operator.operations.dag_report import observe_dags
 from turbine_operator.operations.turbine_stack import Outcome
+
+ERROR_KEY = "airflowError"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,21 +52,36 @@ def follow_airflow(
     def secrets() -> StackSecrets:
         return StackSecrets(sessions, spec.region, spec.role_arn)
 
-    outcome = observe_dags(
-        outcome,
-        watched=spec.airflow.dags is not None,
-        stack=stack,
-        status=status,
-        read_report=read_report,
-        now=now,
-    )
-    outcome = publish_connection(outcome, parts.connection, stack=stack, status=status, store=secrets)
-    return converge_users(
-        outcome,
-        parts.users,
-        stack=stack,
-        status=status,
-        secrets=secrets,
-        read_report=read_report,
-        poll_interval=poll_interval,
-    )
+    try:
+        followed = observe_dags(
+            outcome,
+            watched=spec.airflow.dags is not None,
+            stack=stack,
+            status=status,
+            read_report=read_report,
+            now=now,
+        )
+        followed = publish_connection(followed, parts.connection, stack=stack, status=status, store=secrets)
+        followed = converge_users(
+            followed,
+            parts.users,
+            stack=stack,
+            status=status,
+            secrets=secrets,
+            read_report=read_report,
+            poll_interval=poll_interval,
+            now=now,
+        )
+    except AwsError as error:
+        # The stack's own outcome stands (it may have just started an operation); this part is tried again
+        # at the next reconcile, and said once, in status.airflowError and an event.
+        message = f"the users, DAG credentials or DAG report could not be read or written: {error}"
+        announcement = outcome.announcement
+        if announcement is None and status.get(ERROR_KEY) != message:
+            announcement = Announcement("AirflowPartsFailed", message, warning=True)
+        return dataclasses.replace(
+            outcome, status={**outcome.status, ERROR_KEY: message}, announcement=announcement
+        )
+    if ERROR_KEY in status:
+        return dataclasses.replace(followed, status={**followed.status, ERROR_KEY: None})
+    return followed

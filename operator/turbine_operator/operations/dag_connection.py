@@ -9,7 +9,7 @@ from typing import Any
 
 from turbine_operator.core.dag_connection import SECRET_OUTPUT, DesiredConnection
 from turbine_operator.core.observations import ObservedStack
-from turbine_operator.operations.secret_documents import SecretDocuments
+from turbine_operator.operations.secret_documents import SecretDocuments, clear
 from turbine_operator.operations.turbine_stack import Outcome
 
 
@@ -21,12 +21,33 @@ def publish_connection(
     status: Mapping[str, Any],
     store: Callable[[], SecretDocuments],
 ) -> Outcome:
-    arn = stack.outputs.get(SECRET_OUTPUT) if stack and desired else None
-    if desired is None or not arn or (status.get("dags") or {}).get("credentialsVersion") == desired.version:
+    written = status.get("dags") or {}
+    if desired is None:
+        # No credentials any more: the token leaves the secret every instance role can read.
+        published_to = written.get("credentialsSecretArn")
+        if not published_to:
+            return outcome
+        clear(store(), str(published_to))
+        dags = {
+            **(outcome.status.get("dags") or {}),
+            "credentialsVersion": None,
+            "credentialsSecretArn": None,
+        }
+        if outcome.status.get("dags", "absent") is None:
+            return outcome  # status.dags is being removed as a whole
+        return dataclasses.replace(outcome, status={**outcome.status, "dags": dags})
+    arn = stack.outputs.get(SECRET_OUTPUT) if stack else None
+    if not arn:
+        return outcome
+    if written.get("credentialsVersion") == desired.version and written.get("credentialsSecretArn") == arn:
         return outcome
     secrets = store()
-    previous = secrets.published(arn)
-    if previous is None or previous.get("version") != desired.version:
-        secrets.publish(arn, desired.version, desired.document)
-    dags = {**(outcome.status.get("dags") or {}), "credentialsVersion": desired.version}
+    held = secrets.published(arn)
+    if held.document is None or held.document.get("version") != desired.version:
+        secrets.publish(arn, desired.version, desired.document, held.version_id)
+    dags = {
+        **(outcome.status.get("dags") or {}),
+        "credentialsVersion": desired.version,
+        "credentialsSecretArn": arn,
+    }
     return dataclasses.replace(outcome, status={**outcome.status, "dags": dags})

@@ -30,11 +30,13 @@ def observe_dags(
     """`outcome` with status.dags refreshed when spec.airflow.dags is set (`watched`) and a look is due."""
     if not watched:
         return _with(outcome, None, None) if STATUS_KEY in status else outcome
-    parameter = stack.outputs.get(REPORT_OUTPUT) if stack else None
-    if not parameter or not dags_check_due(status, now):
+    if not dags_check_due(status, now):
         return outcome
+    parameter = stack.outputs.get(REPORT_OUTPUT) if stack else None
     before: Mapping[str, Any] = status.get(STATUS_KEY) or {}
-    after = dags_status(read_report(parameter), now.isoformat().replace("+00:00", "Z"))
+    # Without the report's output yet (a stack still being created), the look is stamped all the same, so
+    # it is not due again on every tick.
+    after = dags_status(read_report(parameter) if parameter else None, now.isoformat().replace("+00:00", "Z"))
     return _with(outcome, after, dags_announcement(before, after))
 
 

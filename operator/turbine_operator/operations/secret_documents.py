@@ -3,13 +3,21 @@ users and the git connection are published the same way and tested without AWS."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
+
+from turbine_operator.adapters.stack_secrets import SecretValue
 
 
 class SecretDocuments(Protocol):
-    def published(self, secret_arn: str) -> Mapping[str, Any] | None:
-        """The JSON document the secret holds, or None when it holds none with a version."""
+    def published(self, secret_arn: str) -> SecretValue:
+        """The JSON document the secret holds (None when none with a version) and its secret version."""
 
-    def publish(self, secret_arn: str, version: str, document: str) -> None:
-        """Writes `document` as the secret's current value, idempotently for one version."""
+    def publish(self, secret_arn: str, version: str, document: str, replaces: str) -> None:
+        """Writes `document` as the secret's current value over the secret version `replaces`."""
+
+
+def clear(secrets: SecretDocuments, secret_arn: str) -> None:
+    """Empties a stack secret the spec no longer fills, so no password or token outlives its field."""
+    held = secrets.published(secret_arn)
+    if held.document is not None:
+        secrets.publish(secret_arn, "cleared", "{}", held.version_id)
