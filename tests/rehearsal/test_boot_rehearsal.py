@@ -138,7 +138,7 @@ def test_dags_come_from_the_git_repository_and_a_broken_commit_is_reported(repor
     (pinned to its commit) with no stack update, and a commit with a broken DAG reaches status and events."""
     booted(report)
     checks = report["checks"]
-    context = report.get("dags_failure") or report.get("git_revisions")
+    context = report.get("dags_failure") or (report.get("git_revisions"), report.get("git_runs"))
     assert checks.get("dag_from_git_runs_to_success"), context
     assert checks.get("private_repository_read_with_the_published_credentials"), report.get("figures")
     assert checks.get("new_commit_runs_the_new_version"), context

@@ -56,12 +56,23 @@ def _dag_at(api: Api, revision: str) -> bool:
     return bool(api.call("GET", f"/api/v2/dags/{DAG}").get("bundle_version") == revision)
 
 
-def _run(api: Api) -> tuple[str, str, str]:
+def _run(api: Api, report: dict[str, Any]) -> tuple[str, str, str]:
     """Triggers the DAG; returns the run's state, its pinned revision and its task log."""
     run_id = api.trigger(DAG)
     state = api.wait_for_task(DAG, run_id, "which", {"success", "failed"}, 600)
     pinned = str(api.call("GET", f"/api/v2/dags/{DAG}/dagRuns/{run_id}").get("bundle_version"))
-    return state, pinned, api.log(DAG, run_id, "which")
+
+    # The worker uploads the log as the task's log handler closes, which may follow the state change.
+    def marked_log() -> str:
+        text = api.log(DAG, run_id, "which")
+        return text if MARKER in text else ""
+
+    try:
+        log, _ = _until("the task's log", marked_log, 120)
+    except BootFailure:
+        log = api.log(DAG, run_id, "which")
+    report.setdefault("git_runs", []).append({"state": state, "pinned": pinned, "marker": MARKER in log})
+    return state, pinned, log
 
 
 class Operator:
@@ -130,7 +141,7 @@ def dags_follow_the_repository(cluster: Cluster, api: Api, report: dict[str, Any
     # DAG processor first met an empty connection (turbine-dags-connection.sh restarts it).
     publish_credentials(cluster, report)
     _, figures["credentials_to_dag_seconds"] = _until("the first commit's DAG", lambda: _dag_at(api, first))
-    state, pinned, log = _run(api)
+    state, pinned, log = _run(api, report)
     checks["dag_from_git_runs_to_success"] = state == "success" and f"{MARKER}-v1" in log and pinned == first
     # The server refuses requests without the token: these fetches came from the published credentials.
     assert repository.server is not None
@@ -142,7 +153,7 @@ def dags_follow_the_repository(cluster: Cluster, api: Api, report: dict[str, Any
     second = repository.commit({f"{DAG}.py": git_dag("v2")}, "v2")
     report["git_revisions"].append(second)
     _, figures["git_commit_to_dag_seconds"] = _until("the second commit's DAG", lambda: _dag_at(api, second))
-    state, pinned, log = _run(api)
+    state, pinned, log = _run(api, report)
     checks["new_commit_runs_the_new_version"] = (
         state == "success" and f"{MARKER}-v2" in log and pinned == second
     )
