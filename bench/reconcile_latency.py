@@ -29,7 +29,7 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", "--stacks", type=int, default=10)
     parser.add_argument("--real", action="store_true", help="deploy Turbine's real templates from cfn/")
-    parser.add_argument("--idle-seconds", type=float, default=20.0, help="how long to watch settled stacks")
+    parser.add_argument("--idle-seconds", type=float, default=60.0, help="how long to watch settled stacks")
     parser.add_argument("--poll-interval", help="TURBINE_POLL_INTERVAL (default: the operator's own, 15 s)")
     parser.add_argument("--instant", action="store_true", help="CloudFormation completes at once")
     parser.add_argument("--no-change", action="store_true", help="stop after the applies (large N)")
@@ -64,6 +64,18 @@ def _print_latency(what: str, latencies: list[float]) -> None:
     print(f"{what:<22}median {median:.2f} s, max {latencies[-1]:.2f} s")
 
 
+def _idle(pid: int, metrics_url: str, seconds: float, stacks: int) -> None:
+    """What settled stacks cost: AWS calls and operator CPU over `seconds` (after a short settling)."""
+    # The last status writes, and every settled timer's first look (within 1.5 poll intervals of Ready).
+    time.sleep(30.0)
+    before, cpu_before = aws_calls_from_metrics(metrics_url), cpu_seconds(pid)
+    time.sleep(seconds)
+    cpu = cpu_seconds(pid) - cpu_before
+    calls = sum(aws_calls_from_metrics(metrics_url).values()) - sum(before.values())
+    print(f"idle AWS calls:      {calls:.0f} in {seconds:.0f} s for {stacks} settled stacks")
+    print(f"idle operator CPU:   {cpu * 100 / seconds:.2f} % of a core ({cpu:.2f} s in {seconds:.0f} s)")
+
+
 def main() -> int:
     options = _arguments()
     with bench_environment([NAMESPACE], BUCKET) as env:
@@ -71,7 +83,7 @@ def main() -> int:
         if options.instant:
             aws.configure(operation_seconds=0.0, change_set_seconds=0.0, change_set_delete_seconds=0.0)
         metrics_port = free_port()
-        settings = {"TURBINE_RESYNC_INTERVAL": "600"}
+        settings: dict[str, str] = {}  # the operator's defaults
         if options.poll_interval:
             settings["TURBINE_POLL_INTERVAL"] = options.poll_interval
         if not options.real:
@@ -109,8 +121,12 @@ def main() -> int:
                 f"AWS calls to Ready:  {sum(calls.values()) / options.stacks:.1f} per stack "
                 f"({mutating / options.stacks:.1f} mutating)"
             )
+            by_operation = sorted(calls.items(), key=lambda item: -item[1])
+            shares = ", ".join(f"{op} {n / options.stacks:.2f}" for op, n in by_operation)
+            print(f"  by operation:      {shares}")
             if options.no_change:
                 print(f"peak memory:         {memory_mib(operator.pid):.0f} MiB")
+                _idle(operator.pid, metrics_url, options.idle_seconds, options.stacks)
                 return 0
             changed: dict[str, float] = {}
             latencies = []
@@ -122,13 +138,7 @@ def main() -> int:
             # All at once, more than --max-concurrent-updates (10) stacks update in stages.
             _print_latency("spec change -> Ready:", sorted(latencies) or _until_ready(kube, changed, 2))
             print(f"peak memory:         {memory_mib(operator.pid):.0f} MiB")
-            before = aws_calls_from_metrics(metrics_url)
-            time.sleep(options.idle_seconds)
-            idle = sum(aws_calls_from_metrics(metrics_url).values()) - sum(before.values())
-            print(
-                f"idle AWS calls:      {idle:.0f} in {options.idle_seconds:.0f} s for "
-                f"{options.stacks} settled stacks (resync every 600 s)"
-            )
+            _idle(operator.pid, metrics_url, options.idle_seconds, options.stacks)
         finally:
             operator.stop()
     return 0

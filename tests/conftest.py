@@ -30,6 +30,7 @@ TEMPLATE_BUCKET = "turbine-test-templates"
 # so it must be set before any test imports turbine_operator.handlers.
 os.environ.setdefault("TURBINE_POLL_INTERVAL", "0.5")
 os.environ.setdefault("TURBINE_RESYNC_INTERVAL", "30")
+os.environ.setdefault("TURBINE_LISTING_INTERVAL", "1")
 os.environ.setdefault("TURBINE_METRICS_PORT", "0")
 os.environ.setdefault("TURBINE_REGION", "us-east-1")
 os.environ.setdefault("TURBINE_WORKERS_INTERVAL", "0.5")

@@ -72,7 +72,8 @@ class EmbeddedAws:
         """Changes the strict emulator's settings at once; returns all of them.
 
         operation_seconds (stack operations), change_set_seconds (change-set creation),
-        change_set_delete_seconds, drift_polls (status polls until a detection completes),
+        change_set_delete_seconds, drift_polls (status polls until a detection completes), drift_seconds
+        (instead, how long a detection takes),
         consistency_seconds (a new stack invisible to DescribeStacks by name), fault_rate (share of
         AWS calls failing), fault_seed, fault_kinds (of "throttling", "internal", "unavailable",
         "connection"), fault_services (e.g. ["cloudformation"]; empty: all), lose_response_rate

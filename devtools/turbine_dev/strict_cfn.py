@@ -24,7 +24,11 @@ docs/embedded-aws.md):
 - A CREATE change set for a name whose stack exists is refused, except on a REVIEW_IN_PROGRESS
   stack, which it reuses (moto would make a second stack with the same name).
 - Change sets are found within the stack named by StackName (moto searches the whole region).
-- Drift detection needs `drift_polls` DescribeStackDriftDetectionStatus calls to complete.
+- Drift detection needs `drift_polls` DescribeStackDriftDetectionStatus calls to complete, or, with
+  `drift_seconds` set, takes that long whatever the calls (a Turbine stack's detection takes about a
+  minute on AWS; moto's is instant).
+- A stack carries LastUpdatedTime from its first update on (DescribeStacks and ListStacks); moto never
+  sets it.
 - DescribeStacks by name answers "does not exist" for `consistency_seconds` after the stack was
   created (CreateStack, or CreateChangeSet of a new stack).
 - ValidateTemplate checks what CloudFormation's does, syntax and template structure (cfn-lint's E0
@@ -37,6 +41,7 @@ docs/embedded-aws.md):
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from moto.cloudformation import models, responses
@@ -154,6 +159,10 @@ def _start_operation(stack: Any, kind: str, outputs: list[Any] | None) -> None:
         "DELETE": ("DELETE_IN_PROGRESS",),
     }[kind]
     STATE.stacks[stack.stack_id] = Overlay(phases(now, seconds, *statuses), outputs=outputs)
+    if kind == "UPDATE":
+        # AWS returns LastUpdatedTime once a stack has been updated (API_Stack, API_StackSummary); moto
+        # never sets it, and the operator tells an outside update by it.
+        stack.last_updated_time = datetime.datetime.now(datetime.UTC)
     for child in _nested(stack):
         child_kind = kind if kind != "UPDATE" or child.stack_id in STATE.stacks else "CREATE"
         nested_statuses = {"CREATE": ("CREATE_IN_PROGRESS",), "DELETE": ("DELETE_IN_PROGRESS",)}.get(
@@ -369,11 +378,21 @@ def describe_stacks(self: Any, original: Any) -> Any:
     return original(self)
 
 
+def detect_stack_drift(self: Any, original: Any) -> Any:
+    answer = original(self)
+    STATE.drift_started[answer.result["StackDriftDetectionId"]] = STATE.now()
+    return answer
+
+
 def describe_stack_drift_detection_status(self: Any, original: Any) -> Any:
     answer = original(self)
     detection_id = self._get_param("StackDriftDetectionId")
     STATE.drift_polls[detection_id] += 1
-    if STATE.drift_polls[detection_id] >= STATE.settings.drift_polls:
+    if STATE.settings.drift_seconds > 0:
+        started = STATE.drift_started.get(detection_id, STATE.now())
+        if STATE.now() - started >= STATE.settings.drift_seconds:
+            return answer
+    elif STATE.drift_polls[detection_id] >= STATE.settings.drift_polls:
         return answer
     pending = {key: value for key, value in answer.result.items() if key != "DriftedStackResourceCount"}
     pending["DetectionStatus"] = "DETECTION_IN_PROGRESS"
@@ -391,6 +410,7 @@ _HANDLERS = {
     "execute_change_set": execute_change_set,
     "describe_stacks": describe_stacks,
     "describe_stack_drift_detection_status": describe_stack_drift_detection_status,
+    "detect_stack_drift": detect_stack_drift,
 }
 
 

@@ -35,6 +35,7 @@ class Settings:
     change_set_seconds: float = 0.6
     change_set_delete_seconds: float = 0.5
     drift_polls: int = 3
+    drift_seconds: float = 0.0
     consistency_seconds: float = 0.2
     fault_rate: float = 0.0
     fault_seed: int = 0
@@ -107,6 +108,7 @@ class StrictState:
         self.tokens: dict[tuple[str, str], dict[str, tuple[Any, Any]]] = {}
         self.created_at: dict[str, float] = {}
         self.drift_polls: collections.Counter[str] = collections.Counter()
+        self.drift_started: dict[str, float] = {}
         self._pending: list[tuple[float, int, Callable[[], None]]] = []
         self._sequence = itertools.count()
 

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from turbine_operator import __version__
-from turbine_operator.adapters.settings import OperatorSettings, SettingsError
+from turbine_operator.adapters.settings import NAMESPACES_ENV, OperatorSettings, SettingsError
 from turbine_operator.adapters.sources import LAMBDAS_DIR_ENV, TEMPLATES_DIR_ENV, load_turbine_sources
 from turbine_operator.core.airflow_users import desired_users
 from turbine_operator.core.dag_bundles import dag_bundle_config
@@ -64,7 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--resync-interval",
         type=float,
-        help="seconds between re-checks of settled stacks (default 600) [TURBINE_RESYNC_INTERVAL]",
+        help="seconds between each settled stack's own look at AWS (default 43200) [TURBINE_RESYNC_INTERVAL]",
+    )
+    run.add_argument(
+        "--listing-interval",
+        type=float,
+        help="seconds between listings of each region's stacks, which wake stacks changed outside the "
+        "operator (default 300) [TURBINE_LISTING_INTERVAL]",
     )
     run.add_argument(
         "--metrics-port",
@@ -150,10 +156,12 @@ def _run(options: argparse.Namespace) -> int:
         "TURBINE_REGION": options.region,
         "TURBINE_POLL_INTERVAL": options.poll_interval,
         "TURBINE_RESYNC_INTERVAL": options.resync_interval,
+        "TURBINE_LISTING_INTERVAL": options.listing_interval,
         "TURBINE_METRICS_PORT": options.metrics_port,
         "TURBINE_METRICS_ADDRESS": options.metrics_address,
         "TURBINE_MAX_CONCURRENT_UPDATES": options.max_concurrent_updates,
         "TURBINE_SHARD_SELECTOR": options.shard_selector,
+        NAMESPACES_ENV: len(options.namespace) or 1,
         TEMPLATES_DIR_ENV: options.cfn_dir,
         LAMBDAS_DIR_ENV: options.lambdas_dir,
     }

@@ -33,7 +33,9 @@ from stubbed.aws import (
     stack_event,
     stack_level_event,
 )
+from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.cloudformation import StackGateway, s3_url
+from turbine_operator.adapters.stack_summaries import live_stacks
 from turbine_operator.core.errors import (
     AwsAccessDenied,
     AwsValidationError,
@@ -44,6 +46,7 @@ from turbine_operator.core.naming import change_set_name, client_request_token
 from turbine_operator.core.observations import ObservedChangeSet, ObservedStack, ResourceChange
 from turbine_operator.core.planning import ChangeSetKind
 from turbine_operator.core.rendering import DesiredStack
+from turbine_operator.core.stack_listing import LIVE_STATUSES
 
 MakeDesired = Callable[..., DesiredStack]
 
@@ -86,6 +89,7 @@ def test_describe_stack_reads_status_tags_outputs_and_termination_protection(
         termination_protection=True,
         parameters={"MaxGroupSize": "10", "QSS3BucketName": BUCKET},
         last_updated="2025-03-01T10:35:00Z",
+        updated=True,  # LastUpdatedTime is there: the stack was updated at least once
     )
 
 
@@ -102,6 +106,7 @@ def test_describe_stack_without_optional_fields(gateway: StackGateway, cf_stub: 
     assert observed.status_reason is None
     assert observed.parameters == {}
     assert observed.last_updated == "2025-03-01T09:30:00Z"  # never updated: its creation time
+    assert not observed.updated
 
 
 def test_describe_stack_of_a_missing_stack_is_none(gateway: StackGateway, cf_stub: RecordingStubber) -> None:
@@ -849,3 +854,45 @@ def test_upload_bundle_checks_only_user_templates_not_yet_uploaded(
 
     assert gateway.upload_bundle(desired) == 0
     assert calls == ["ListObjectsV2"]
+
+
+# ListStacks: the fleet listing
+
+
+def test_live_stacks_are_listed_by_id_across_pages_without_deleted_ones(
+    sessions: AwsSessions, cf_stub: RecordingStubber
+) -> None:
+    def summary(name: str, status: str, **times: datetime.datetime) -> dict[str, object]:
+        return {
+            "StackId": f"arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1",
+            "StackName": name,
+            "CreationTime": CREATED,
+            "StackStatus": status,
+            **times,
+        }
+
+    live = list(LIVE_STATUSES)
+    cf_stub.add_response(
+        "list_stacks",
+        {"StackSummaries": [summary("a", "CREATE_COMPLETE")], "NextToken": "page-2"},
+        {"StackStatusFilter": live},
+    )
+    later = CREATED + datetime.timedelta(hours=1)
+    cf_stub.add_response(
+        "list_stacks",
+        {"StackSummaries": [summary("b", "UPDATE_COMPLETE", LastUpdatedTime=later)]},
+        {"StackStatusFilter": live, "NextToken": "page-2"},
+    )
+
+    listed = live_stacks(sessions, REGION, None)
+
+    cf_stub.verify()
+    assert "DELETE_COMPLETE" not in live  # deleted stacks stay listed for 90 days: not asked for
+    assert [(s.status, s.last_updated) for s in listed.values()] == [
+        ("CREATE_COMPLETE", "2025-03-01T09:30:00Z"),  # never updated: its creation time
+        ("UPDATE_COMPLETE", "2025-03-01T10:30:00Z"),
+    ]
+    assert list(listed) == [
+        "arn:aws:cloudformation:us-east-1:123456789012:stack/a/1",
+        "arn:aws:cloudformation:us-east-1:123456789012:stack/b/1",
+    ]

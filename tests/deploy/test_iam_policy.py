@@ -85,6 +85,7 @@ def test_roles_are_passed_only_to_cloudformation_and_resources_are_scoped() -> N
     }
     assert unscoped == {
         "cloudformation:DescribeStackDriftDetectionStatus",
+        "cloudformation:ListStacks",
         "cloudformation:ValidateTemplate",
         "autoscaling:DescribeAutoScalingGroups",
         "cloudwatch:GetMetricData",

@@ -16,6 +16,7 @@ TIMINGS = {
     "change_set_seconds": 2.0,
     "change_set_delete_seconds": 2.0,
     "drift_polls": 3,
+    "drift_seconds": 0.0,
     "consistency_seconds": 0.0,
     "fault_rate": 0.0,
     "fault_seed": 0,

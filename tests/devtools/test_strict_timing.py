@@ -7,7 +7,9 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteChan
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -180,6 +182,41 @@ def test_drift_detection_needs_several_polls(strict_aws: EmbeddedAws) -> None:
         for _ in range(3)
     ]
     assert polls == ["DETECTION_IN_PROGRESS", "DETECTION_IN_PROGRESS", "DETECTION_COMPLETE"]
+
+
+def test_drift_detection_can_take_a_time_instead(strict_aws: EmbeddedAws) -> None:
+    strict_aws.configure(operation_seconds=0.1, drift_seconds=1.5)
+    cloudformation = strict_aws.client("cloudformation")
+    cloudformation.create_stack(StackName="slow-drift", TemplateBody=queue_template())
+    eventually(lambda: _settled(strict_aws, "slow-drift"))
+    detection = cloudformation.detect_stack_drift(StackName="slow-drift")["StackDriftDetectionId"]
+
+    def status() -> str:
+        reply = cloudformation.describe_stack_drift_detection_status(StackDriftDetectionId=detection)
+        return str(reply["DetectionStatus"])
+
+    assert [status() for _ in range(5)] == ["DETECTION_IN_PROGRESS"] * 5  # polls alone do not end it
+    time.sleep(1.6)
+    assert status() == "DETECTION_COMPLETE"
+
+
+def test_an_updated_stack_carries_its_last_updated_time(strict_aws: EmbeddedAws) -> None:
+    strict_aws.configure(operation_seconds=0.1)
+    cloudformation = strict_aws.client("cloudformation")
+    cloudformation.create_stack(StackName="touched", TemplateBody=queue_template())
+    eventually(lambda: _settled(strict_aws, "touched"))
+
+    def listed() -> dict[str, Any]:
+        return next(s for s in cloudformation.list_stacks()["StackSummaries"] if s["StackName"] == "touched")
+
+    assert "LastUpdatedTime" not in _stack(strict_aws, "touched")  # AWS: only once updated
+    assert "LastUpdatedTime" not in listed()
+    cloudformation.update_stack(StackName="touched", TemplateBody=queue_template("two"))
+    eventually(lambda: _settled(strict_aws, "touched"))
+    stack: dict[str, Any] = _stack(strict_aws, "touched")
+    updated = stack["LastUpdatedTime"]
+    assert updated > stack["CreationTime"]
+    assert listed()["LastUpdatedTime"] == updated
 
 
 def test_a_new_stack_is_briefly_invisible(strict_aws: EmbeddedAws) -> None:

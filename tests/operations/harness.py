@@ -181,9 +181,12 @@ class StubbedAws:
         execution_status: str = "AVAILABLE",
         reason: str | None = None,
         changes: Sequence[dict[str, Any]] = (),
+        owner_uid: str | None = None,
     ) -> None:
+        """DescribeChangeSet by stack name; `owner_uid` gives it that TurbineStack's ownership tags."""
+        tags = dict(sorted(ownership_tags(NAMESPACE, NAME, owner_uid).items())) if owner_uid else None
         reply = change_set_description(
-            name, status=status, execution_status=execution_status, reason=reason, changes=changes
+            name, status=status, execution_status=execution_status, reason=reason, changes=changes, tags=tags
         )
         self.cloudformation.add_response(
             "describe_change_set", reply, {"StackName": STACK_NAME, "ChangeSetName": name}

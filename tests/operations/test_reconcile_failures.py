@@ -512,15 +512,17 @@ def test_an_untagged_stack_in_review_whose_change_set_is_someone_elses_is_left_a
     aws: StubbedAws, reconciler: Reconciler
 ) -> None:
     theirs = "turbine-aaaaaaaaaaaaaaaaaaaaaaaa"
+    resource = stack_resource(status={"stackName": STACK_NAME})
     aws.stack("REVIEW_IN_PROGRESS", tagged=False)
+    aws.no_change_set(change_set_for(desired_for(resource), in_review=True))
     aws.existing_change_sets(["manual-review", theirs])
     aws.change_set_tags(theirs, OTHER_UID)
 
-    outcome = reconciler.reconcile(stack_resource(status={"stackName": STACK_NAME}))
+    outcome = reconciler.reconcile(resource)
 
     aws.verify()
-    # Not ours: no look at our change set, and nothing changed.
-    assert aws.calls == ["DescribeStacks", "ListChangeSets", "DescribeChangeSet"]
+    # Not ours: the owner comes from their change set, and nothing changed.
+    assert aws.calls == ["DescribeStacks", "DescribeChangeSet", "ListChangeSets", "DescribeChangeSet"]
     assert aws.mutating_calls == []
     found = conditions(outcome)
     _assert_stalled(found, "StackNotOwned")
@@ -531,26 +533,30 @@ def test_an_untagged_stack_in_review_whose_change_set_is_someone_elses_is_left_a
 def test_an_untagged_stack_in_review_without_a_turbine_change_set_is_not_ours(
     aws: StubbedAws, reconciler: Reconciler, names: list[str]
 ) -> None:
+    resource = stack_resource(status={"stackName": STACK_NAME})
     aws.stack("REVIEW_IN_PROGRESS", tagged=False)
+    aws.no_change_set(change_set_for(desired_for(resource), in_review=True))
     aws.existing_change_sets(names)
 
-    outcome = reconciler.reconcile(stack_resource(status={"stackName": STACK_NAME}))
+    outcome = reconciler.reconcile(resource)
 
     aws.verify()
-    assert aws.calls == ["DescribeStacks", "ListChangeSets"]
+    assert aws.calls == ["DescribeStacks", "DescribeChangeSet", "ListChangeSets"]
     _assert_stalled(conditions(outcome), "StackNotOwned")
 
 
 def test_throttling_while_reading_the_owner_of_a_stack_in_review_is_retried(
     aws: StubbedAws, reconciler: Reconciler
 ) -> None:
+    resource = stack_resource(status={"stackName": STACK_NAME})
     aws.stack("REVIEW_IN_PROGRESS", tagged=False)
+    aws.no_change_set(change_set_for(desired_for(resource), in_review=True))
     aws.error(aws.cloudformation, "list_change_sets", "Throttling", "Rate exceeded")
 
-    outcome = reconciler.reconcile(stack_resource(status={"stackName": STACK_NAME}))
+    outcome = reconciler.reconcile(resource)
 
     aws.verify()
-    assert aws.calls == ["DescribeStacks", "ListChangeSets"]
+    assert aws.calls == ["DescribeStacks", "DescribeChangeSet", "ListChangeSets"]
     found = conditions(outcome)
     assert found["Reconciling"]["reason"] == "Retrying"
     assert "Stalled" not in found

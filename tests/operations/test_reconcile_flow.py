@@ -365,21 +365,14 @@ def test_an_untagged_stack_in_review_with_our_change_set_is_executed(
     desired = desired_for(resource)
     name = change_set_for(desired, in_review=True)
     aws.stack("REVIEW_IN_PROGRESS", tagged=False)
-    aws.existing_change_sets(["manual-review", name])
-    aws.change_set_tags(name, OWNER_UID)
-    aws.change_set(name, changes=[resource_change("Add", "TaskQueue", QUEUE)])
+    aws.change_set(name, changes=[resource_change("Add", "TaskQueue", QUEUE)], owner_uid=OWNER_UID)
     aws.execute_change_set(name, execute_token_for(desired, name))
 
     outcome = reconciler.reconcile(resource)
 
     aws.verify()
-    assert aws.calls == [
-        "DescribeStacks",
-        "ListChangeSets",
-        "DescribeChangeSet",
-        "DescribeChangeSet",
-        "ExecuteChangeSet",
-    ]
+    # The owner is read from the change set the plan needs anyway: one DescribeChangeSet, no listing.
+    assert aws.calls == ["DescribeStacks", "DescribeChangeSet", "ExecuteChangeSet"]
     assert outcome.status["lastAttemptedHash"] == desired.hash
     assert outcome.status["stackId"] == STACK_ID
     assert conditions(outcome)["Reconciling"]["message"] == f"Executing change set {name}: 1 to add"
@@ -395,9 +388,9 @@ def test_a_stack_in_review_keeps_its_earlier_change_sets_when_the_spec_moves_on(
     earlier = "turbine-111111111111111111111111"
     name = change_set_for(desired, in_review=True)
     aws.stack("REVIEW_IN_PROGRESS", tagged=False)
+    aws.no_change_set(name)  # B's is not there yet: the owner comes from A's, found by the listing
     aws.existing_change_sets([earlier])
     aws.change_set_tags(earlier, OWNER_UID)
-    aws.no_change_set(name)
     aws.bundle_listing(desired, present=True)
     aws.create_change_set(desired, name, "CREATE", change_set_token(name, "CREATE"))
 
@@ -415,14 +408,12 @@ def test_an_untagged_stack_in_review_with_our_manual_change_set_waits_for_approv
     resource = stack_resource(spec(updatePolicy="Manual"), status={"stackName": STACK_NAME})
     name = change_set_for(desired_for(resource), in_review=True)
     aws.stack("REVIEW_IN_PROGRESS", tagged=False)
-    aws.existing_change_sets([name])
-    aws.change_set_tags(name, OWNER_UID)
-    aws.change_set(name, changes=[resource_change("Add", "TaskQueue", QUEUE)])
+    aws.change_set(name, changes=[resource_change("Add", "TaskQueue", QUEUE)], owner_uid=OWNER_UID)
 
     outcome = reconciler.reconcile(resource)
 
     aws.verify()
-    assert aws.calls == ["DescribeStacks", "ListChangeSets", "DescribeChangeSet", "DescribeChangeSet"]
+    assert aws.calls == ["DescribeStacks", "DescribeChangeSet"]
     assert aws.mutating_calls == []
     found = conditions(outcome)
     assert (found["Ready"]["status"], found["Ready"]["reason"]) == ("False", "ChangeSetAwaitingApproval")
@@ -486,3 +477,33 @@ def test_every_change_set_is_executed_with_its_own_token() -> None:
     assert first != again
     assert hash_of_token(first) == hash_of_token(again) == desired
     assert len(first) <= 128
+
+
+@pytest.mark.parametrize("updated_since", [False, True])
+def test_a_stack_just_created_by_our_change_set_is_not_read_back_for_spec_drift(
+    aws: StubbedAws, reconciler: Reconciler, updated_since: bool
+) -> None:
+    resource = stack_resource(status={"stackName": STACK_NAME})
+    desired = desired_for(resource)
+    name = change_set_for(desired, in_review=True)
+    aws.stack("REVIEW_IN_PROGRESS", tagged=False)
+    aws.change_set(name, changes=[resource_change("Add", "TaskQueue", QUEUE)], owner_uid=OWNER_UID)
+    aws.execute_change_set(name, execute_token_for(desired, name))
+    reconciler.reconcile(resource)
+    # The creation completed. Never updated since, its template is the one executed: no GetTemplate.
+    # Updated since (by someone else: LastUpdatedTime is there), it is read as any other.
+    later = datetime.datetime(2026, 11, 1, 9, 30, tzinfo=datetime.UTC) if updated_since else None
+    aws.stack("CREATE_COMPLETE", parameters=desired.parameters, applied_hash=desired.hash, last_updated=later)
+    if updated_since:
+        aws.original_template(desired)
+    outcome = reconciler.reconcile(
+        stack_resource(
+            status={"stackName": STACK_NAME, "stackId": STACK_ID, "lastAttemptedHash": desired.hash}
+        )
+    )
+
+    aws.verify()
+    expected = ["DescribeStacks", "GetTemplate"] if updated_since else ["DescribeStacks"]
+    assert aws.calls[3:] == expected
+    assert conditions(outcome)["Ready"]["status"] == "True"
+    assert conditions(outcome)["Drifted"]["reason"] == "InSync"

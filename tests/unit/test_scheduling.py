@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
+from turbine_operator.core.drift import detection_read_wait, resource_drift_wait
 from turbine_operator.core.scheduling import (
     FollowUps,
     follow_up_delay,
     follow_up_due,
     parse_timestamp,
+    settled_wait,
     spread_offset,
 )
 
@@ -134,3 +136,56 @@ def test_a_fleets_settled_timers_are_spread_over_the_interval() -> None:
     # Spread evenly enough: no second of the interval takes more than twice its share.
     per_second = collections.Counter(int(offset) for offset in offsets)
     assert max(per_second.values()) < 2 * 1000 / 15
+
+
+# A settled stack's timer waits, at no cost, until the first of its own looks is due.
+
+
+@pytest.mark.parametrize(
+    ("status", "drift", "wait"),
+    [
+        ({"conditions": READY, "lastSyncTime": ago(100)}, None, RESYNC - 100),
+        ({"conditions": READY, "lastSyncTime": ago(100)}, 30.0, 30.0),  # drift is due first
+        ({"conditions": READY, "lastSyncTime": ago(100)}, 0.0, 0.0),  # a drift check asked for
+        ({"conditions": READY, "lastSyncTime": ago(700)}, 30.0, 0.0),  # the resync is overdue
+        ({"conditions": READY}, None, 0.0),  # never synced
+        ({"conditions": RECONCILING, "lastSyncTime": ago(1)}, None, 0.0),
+        # spec.airflow.dags: the report is read every DAGS_CHECK_SECONDS (120 s).
+        ({"conditions": READY, "lastSyncTime": ago(100), "dags": {"checkedTime": ago(100)}}, None, 20.0),
+        # Users published and not reported yet: every tick, for a while.
+        (
+            {
+                "conditions": READY,
+                "lastSyncTime": ago(100),
+                "airflowUsers": {"version": "v2", "appliedVersion": "v1", "publishedTime": ago(5)},
+            },
+            None,
+            0.0,
+        ),
+    ],
+)
+def test_settled_wait_is_the_first_due_look(status: dict[str, Any], drift: float | None, wait: float) -> None:
+    assert settled_wait(status, NOW, RESYNC, drift) == pytest.approx(wait)
+
+
+@pytest.mark.parametrize(
+    ("drift", "requested", "wait"),
+    [
+        ({}, None, 0.0),  # never checked
+        ({"lastCheckTime": ago(100)}, None, 3500.0),
+        ({"lastCheckTime": ago(4000)}, None, 0.0),
+        ({"lastCheckTime": ago(100), "lastRequest": "a"}, "a", 3500.0),  # that request was served
+        ({"lastCheckTime": ago(100), "lastRequest": "a"}, "b", 0.0),  # a new one
+    ],
+)
+def test_resource_drift_wait(drift: dict[str, Any], requested: str | None, wait: float) -> None:
+    assert resource_drift_wait(drift, NOW, 3600.0, requested) == pytest.approx(wait)
+
+
+def test_a_detection_in_flight_is_read_at_doubling_gaps() -> None:
+    poll = 15.0  # the first read two poll intervals after the start, then the gap doubles
+    assert detection_read_wait(started=0.0, last_read=None, now=10.0, poll_seconds=poll) == 20.0
+    assert detection_read_wait(started=0.0, last_read=None, now=31.0, poll_seconds=poll) == 0.0
+    assert detection_read_wait(started=0.0, last_read=30.0, now=30.0, poll_seconds=poll) == 30.0
+    assert detection_read_wait(started=0.0, last_read=60.0, now=60.0, poll_seconds=poll) == 60.0
+    assert detection_read_wait(started=0.0, last_read=120.0, now=150.0, poll_seconds=poll) == 90.0

@@ -31,6 +31,7 @@ STACK = ObservedStack(
     tags={},
     outputs={"WebserverURL": "http://web:8080", "QueueName": "tasks"},
     termination_protection=False,
+    last_updated="2026-11-20T08:00:00Z",
 )
 MEMORY = StackMemory(applied_hash="a" * 32, attempted_hash="b" * 32, continued_rollback_hash=None)
 
@@ -104,6 +105,7 @@ def test_full_patch_reports_the_stack() -> None:
         "stackId": STACK.stack_id,
         "stackStatus": "UPDATE_COMPLETE",
         "stackStatusReason": "Update done",
+        "stackLastUpdatedTime": "2026-11-20T08:00:00Z",
         "outputs": {"Removed": None, "QueueName": "tasks", "WebserverURL": "http://web:8080"},
         "lastAppliedHash": "a" * 32,
         "lastAttemptedHash": "b" * 32,

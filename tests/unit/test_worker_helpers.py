@@ -168,7 +168,23 @@ def test_fair_turns_serve_the_stalest_stacks_first_and_report_the_backlog() -> N
     assert granted == ["stack-8", "stack-9"]  # not the first two to ask: the two stalest
     assert turns.backlog() == (8, 7.0)  # stack-7 is now the stalest, due for 7 s
     assert seen[-1] == (8, 7.0)
-    # Stacks that stop asking (detected, deleted, no longer due) drop out after forget_after.
-    now[0] = 33.0
-    assert turns.try_acquire("stack-0", 31.0)
+    # A refused stack learns when its turn should come: stack-7 first, one token a second from now.
+    assert turns.retry_in("stack-7") == 1.0
+    assert turns.retry_in("stack-0") == 8.0  # seven stacks ahead of it
+    assert turns.retry_in("stack-8") is None  # it got its turn
+    # Stacks that stop asking (detected, deleted, no longer due) drop out forget_after seconds after
+    # their turn should have come; stack-0 asked last at 2 s with its turn 8 s later.
+    now[0] = 41.0
+    assert turns.try_acquire("stack-0", 39.0)
+    assert turns.backlog() == (0, 0.0)
+
+
+def test_fair_turns_forget_a_stack_that_withdraws() -> None:
+    bucket = TokenBucket(per_minute=6, burst=1, clock=lambda: 0.0)
+    assert bucket.try_acquire()
+    turns = FairTurns(bucket, forget_after=600, clock=lambda: 0.0)
+    assert not turns.try_acquire("a", 5.0)
+    assert turns.retry_in("a") == 10.0  # one token every 10 s
+    turns.withdraw("a")  # its detection was disabled
+    assert turns.retry_in("a") is None
     assert turns.backlog() == (0, 0.0)

@@ -45,7 +45,7 @@ def s3_url(bucket: str, region: str, key: str) -> str:
     return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
 
 
-def _iso(value: object) -> str | None:
+def iso_time(value: object) -> str | None:
     if isinstance(value, datetime.datetime):
         return value.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
     return None
@@ -65,7 +65,8 @@ def _observed_stack(raw: Mapping[str, Any]) -> ObservedStack:
         parameters={
             item["ParameterKey"]: str(item.get("ParameterValue", "")) for item in raw.get("Parameters", [])
         },
-        last_updated=_iso(raw.get("LastUpdatedTime") or raw.get("CreationTime")),
+        last_updated=iso_time(raw.get("LastUpdatedTime") or raw.get("CreationTime")),
+        updated="LastUpdatedTime" in raw,
     )
 
 
@@ -147,8 +148,9 @@ class StackGateway:
             execution_status=first.get("ExecutionStatus", "UNAVAILABLE"),
             status_reason=first.get("StatusReason"),
             changes=tuple(changes),
-            created_at=_iso(first.get("CreationTime")),
+            created_at=iso_time(first.get("CreationTime")),
             change_set_id=first.get("ChangeSetId"),
+            tags={tag["Key"]: tag["Value"] for tag in first.get("Tags", [])},
         )
 
     def upload_bundle(self, desired: DesiredStack) -> int:

@@ -8,6 +8,8 @@ import re
 from collections.abc import Mapping
 
 REGION_VARIABLES = ("TURBINE_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
+# Set by `turbine-operator run`: how many namespaces it serves (1 for all); sizes the API server session.
+NAMESPACES_ENV = "TURBINE_SERVED_NAMESPACES"
 
 
 class SettingsError(ValueError):
@@ -18,10 +20,13 @@ class SettingsError(ValueError):
 class OperatorSettings:
     default_region: str
     poll_interval: float = 15.0
-    resync_interval: float = 600.0
+    # A settled stack's own look at AWS (DescribeStacks); outside changes are seen sooner, by the listing.
+    resync_interval: float = 43200.0
+    # One ListStacks per region and role for the whole fleet: wakes the stacks changed outside the operator.
+    listing_interval: float = 300.0
     metrics_port: int = 9090
     metrics_address: str = "0.0.0.0"  # noqa: S104 - scraped from inside the cluster
-    workers_interval: float = 60.0
+    workers_interval: float = 300.0
     drift_detections_per_minute: float = 10.0
     # Stack updates in flight at once, operator-wide (0: no limit); creations are not limited.
     max_concurrent_updates: int = 10
@@ -38,6 +43,7 @@ class OperatorSettings:
             default_region=region,
             poll_interval=_number(environ, "TURBINE_POLL_INTERVAL", cls.poll_interval),
             resync_interval=_number(environ, "TURBINE_RESYNC_INTERVAL", cls.resync_interval),
+            listing_interval=_number(environ, "TURBINE_LISTING_INTERVAL", cls.listing_interval),
             metrics_port=int(_number(environ, "TURBINE_METRICS_PORT", cls.metrics_port)),
             metrics_address=environ.get("TURBINE_METRICS_ADDRESS", cls.metrics_address),
             workers_interval=_number(environ, "TURBINE_WORKERS_INTERVAL", cls.workers_interval),

@@ -10,7 +10,9 @@ from turbine_operator.adapters.aws_errors import aws_call
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.core.observations import WorkerGroup
 
-GROUPS_PER_CALL = 50  # DescribeAutoScalingGroups takes at most 50 names per call
+# DescribeAutoScalingGroups takes 50 names per call, or up to 100 with MaxRecords 100
+# (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeAutoScalingGroups.html).
+GROUPS_PER_CALL = 100
 QUERIES_PER_CALL = 500  # GetMetricData takes at most 500 queries per call
 LOAD_WINDOW = datetime.timedelta(minutes=20)
 
@@ -38,7 +40,7 @@ class WorkersGateway:
         for chunk in _chunks(sorted(set(names)), GROUPS_PER_CALL):
             with aws_call("DescribeAutoScalingGroups"):
                 pages = self._autoscaling.get_paginator("describe_auto_scaling_groups").paginate(
-                    AutoScalingGroupNames=list(chunk)
+                    AutoScalingGroupNames=list(chunk), PaginationConfig={"PageSize": GROUPS_PER_CALL}
                 )
                 for page in pages:
                     for group in page.get("AutoScalingGroups", []):

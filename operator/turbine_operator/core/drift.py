@@ -99,6 +99,32 @@ def resource_drift_due(
     return last is None or (now - last).total_seconds() >= interval
 
 
+def resource_drift_wait(
+    drift_status: Mapping[str, Any], now: datetime.datetime, interval: float, requested: str | None = None
+) -> float:
+    """Seconds until the next resource drift detection is due (0: now)."""
+    if requested and requested != drift_status.get("lastRequest"):
+        return 0.0
+    last = parse_timestamp(drift_status.get("lastCheckTime"))
+    return 0.0 if last is None else max(0.0, interval - (now - last).total_seconds())
+
+
+# A detection of a Turbine stack (the root and its nested stacks, some sixty resources) takes from tens
+# of seconds to minutes on AWS. Its status is first read two poll intervals after the start (30 s at the
+# default), then at doubling gaps: a one-minute detection costs two reads, where reading it on every poll
+# interval cost four or more.
+FIRST_DETECTION_READ_POLLS = 2.0
+
+
+def detection_read_wait(started: float, last_read: float | None, now: float, poll_seconds: float) -> float:
+    """Seconds until a detection in progress is read again (monotonic times; `started` may be a guess)."""
+    first = FIRST_DETECTION_READ_POLLS * poll_seconds
+    if last_read is None:
+        return max(0.0, started + first - now)
+    gap = max(first, last_read - started)
+    return max(0.0, last_read + gap - now)
+
+
 def resource_drift_overdue(
     drift_status: Mapping[str, Any], now: datetime.datetime, interval: float, requested: str | None = None
 ) -> float:

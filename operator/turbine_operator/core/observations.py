@@ -17,6 +17,16 @@ class ObservedStack:
     termination_protection: bool
     parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)
     last_updated: str | None = None
+    updated: bool = False  # CloudFormation reports LastUpdatedTime only once a stack was ever updated
+
+
+@dataclasses.dataclass(frozen=True)
+class StackSummary:
+    """One stack of a region's listing (ListStacks): enough to tell whether it moved since the last look."""
+
+    stack_id: str
+    status: str
+    last_updated: str | None  # LastUpdatedTime, else CreationTime (as ObservedStack.last_updated)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +48,7 @@ class ObservedChangeSet:
     changes: tuple[ResourceChange, ...]
     created_at: str | None = None
     change_set_id: str | None = None  # unique to each creation, unlike the name
+    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -185,6 +185,14 @@ def desired_change_set(intent: Intent, stack: ObservedStack | None) -> str:
     return change_set_name(intent.desired_hash, attempt_of(stack))
 
 
+def needs_owner_from_change_set(stack: ObservedStack | None) -> bool:
+    """A stack a CREATE change set made carries no tags until the change set is executed: while it is
+    in review, its owner can only be read from its change sets (the desired one first)."""
+    if stack is None or OWNER_UID_TAG in stack.tags:
+        return False
+    return phase_of(stack.status) is StackPhase.REVIEW
+
+
 def is_empty_change_set(change_set: ObservedChangeSet) -> bool:
     reason = change_set.status_reason or ""
     return change_set.status == "FAILED" and any(marker in reason for marker in _NO_CHANGES_MARKERS)

@@ -31,6 +31,27 @@ def follow_up_due(status: Mapping[str, Any], now: datetime.datetime, resync_seco
     return last is None or (now - last).total_seconds() >= resync_seconds
 
 
+def settled_wait(
+    status: Mapping[str, Any], now: datetime.datetime, resync_seconds: float, drift_seconds: float | None
+) -> float:
+    """Seconds until a settled stack's next look is due (0: now): its resync, the DAG report, pending
+    users, or its drift (`drift_seconds`, None when drift detection does not apply). A change to the
+    stack made outside the operator is not waited for: the fleet listing wakes the stack."""
+    if follow_up_due(status, now, resync_seconds):
+        return 0.0
+    waits = [resync_seconds - _age(status.get("lastSyncTime"), now, resync_seconds)]
+    if status.get("dags"):
+        waits.append(DAGS_CHECK_SECONDS - _age((status.get("dags") or {}).get("checkedTime"), now, 0.0))
+    if drift_seconds is not None:
+        waits.append(drift_seconds)
+    return max(0.0, min(waits))
+
+
+def _age(value: object, now: datetime.datetime, unknown: float) -> float:
+    at = parse_timestamp(value)
+    return unknown if at is None else (now - at).total_seconds()
+
+
 # How often the scheduler's report on spec.airflow.dags is read (core/dag_report.py): a bad commit reaches
 # status and events about two minutes after the DAG processor saw it, for a reconcile every 120 s (30
 # DescribeStacks and 30 GetParameter calls an hour per stack with a DAG source).

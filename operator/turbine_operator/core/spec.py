@@ -207,9 +207,11 @@ class DriftDetectionSpec(ApiObject):
 
     enabled: StrictBool = True
     """Run CloudFormation resource drift detection."""
-    interval: Duration = 3600.0
-    """How often resource drift detection runs, as a duration such as 1h, 30m or 1h30m (at least 5m; at
-    most 5 digits of hours, 6 of minutes and 7 of seconds, so it fits a duration)."""
+    interval: Duration = 21600.0
+    """How often resource drift detection runs, as a duration such as 6h, 30m or 1h30m (at least 5m; at
+    most 5 digits of hours, 6 of minutes and 7 of seconds, so it fits a duration). Detections start at
+    an operator-wide rate (TURBINE_DRIFT_DETECTIONS_PER_MINUTE), the stalest stack first: a fleet larger
+    than that rate covers in one interval is checked less often (turbine_drift_detection_backlog_seconds)."""
     remediate: StrictBool = False
     """Re-apply the desired state through a change set when the stack drifted from the spec. Resource
     drift is reported, not remediated (see the README for why)."""

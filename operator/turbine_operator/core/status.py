@@ -122,6 +122,7 @@ def status_patch(previous: Mapping[str, Any], facts: StatusFacts) -> dict[str, A
     if facts.stack is not None:
         patch["stackId"] = facts.stack.stack_id
         patch["stackStatus"] = facts.stack.status
+        patch["stackLastUpdatedTime"] = facts.stack.last_updated
         patch["stackStatusReason"] = facts.stack_status_reason or facts.stack.status_reason
         patch["outputs"] = replaced_map(previous.get("outputs"), facts.stack.outputs)
     if facts.memory is not None:

@@ -222,6 +222,9 @@ class TurbineStackStatus:
     """The CloudFormation stack status, for example CREATE_COMPLETE."""
     stack_status_reason: str | None = None
     """Why the stack is in its status; for failures, the first failing resource and its reason."""
+    stack_last_updated_time: str | None = None
+    """When the stack was last updated (its creation time before any update), as CloudFormation
+    reported it: a listing of the region's stacks that shows another time wakes the TurbineStack."""
     outputs: Mapping[str, str] | None = None
     """The stack's outputs (Turbine's templates output no secrets)."""
     pending_change_set: PendingChangeSet | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from typing import Any
@@ -19,13 +20,16 @@ from turbine_operator.adapters.metrics import (
 )
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.adapters.sources import load_turbine_sources
+from turbine_operator.adapters.stack_summaries import live_stacks
 from turbine_operator.core.naming import API_GROUP, PLURAL
 from turbine_operator.handlers.diffbase import DigestedDiffBaseStorage
-from turbine_operator.handlers.runtime import RUNTIME_KEY, ObjectLocks, Runtime, runtime_of
+from turbine_operator.handlers.kube_session import connection_limit, pooled
+from turbine_operator.handlers.runtime import RUNTIME_KEY, ObjectLocks, Runtime, Wakes, runtime_of
 from turbine_operator.operations.deletion import Deleter
 from turbine_operator.operations.drift import DriftDetector
 from turbine_operator.operations.rate_limits import FairTurns, TokenBucket, UpdateSlots
 from turbine_operator.operations.reconcile import Reconciler
+from turbine_operator.operations.stack_listing import StackListing
 from turbine_operator.operations.workers import WorkerWatcher
 
 STORAGE_PREFIX = "turbine.dev"
@@ -63,10 +67,12 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
 
 
 @kopf.on.login()
-def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+async def login(**kwargs: Any) -> kopf.AiohttpSession | None:
     # kopf's own logins read KUBECONFIG when they run; the kubernetes client's default login reads
-    # it once at import time, which ignores a kubeconfig chosen later in the same process.
-    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    # it once at import time, which ignores a kubeconfig chosen later in the same process. The session
+    # is made here (in the event loop) so that its connection pool is bounded (kube_session.py).
+    info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    return None if info is None else pooled(info, connection_limit())
 
 
 @kopf.on.startup()
@@ -80,16 +86,23 @@ def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
     sources = load_turbine_sources()
     cluster = ClusterObjects(api_client())
     metrics = MetricsServer(config.metrics_address, config.metrics_port) if config.metrics_port else None
-    workers = WorkerWatcher(sessions, STACKS)
+    wakes = Wakes()
+    workers = WorkerWatcher(sessions, STACKS, changed=lambda uid: wakes.wake(uid, "workers"))
     stop_event = threading.Event()
     worker_thread = threading.Thread(
         target=workers.run, args=(stop_event, config.workers_interval), name="turbine-workers", daemon=True
     )
     worker_thread.start()
+    listing = StackListing(functools.partial(live_stacks, sessions), wakes.wake)
+    listing_thread = threading.Thread(
+        target=listing.run, args=(stop_event, config.listing_interval), name="turbine-listing", daemon=True
+    )
+    listing_thread.start()
     # Bursts of 5, then the configured rate: CloudFormation limits concurrent drift detections.
     limiter = TokenBucket(per_minute=config.drift_detections_per_minute, burst=5)
     # A stack that asked on none of its ticks for two poll intervals no longer waits.
-    turns = FairTurns(limiter, forget_after=2 * config.poll_interval + 1, observer=observe_drift_backlog)
+    # A refused stack waits for its estimated turn: it is forgotten only if it has not asked again by then.
+    turns = FairTurns(limiter, forget_after=2 * config.poll_interval + 60, observer=observe_drift_backlog)
     memo[RUNTIME_KEY] = Runtime(
         settings=config,
         reconciler=Reconciler(
@@ -108,11 +121,16 @@ def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
         stop=stop_event,
         worker_thread=worker_thread,
         executor=settings.execution.executor,
+        wakes=wakes,
+        listing=listing,
+        listing_thread=listing_thread,
     )
     logger.info(
-        "Turbine Operator started: default region %s, poll every %.0f s, resync every %.0f s, metrics %s%s",
+        "Turbine Operator started: default region %s, poll every %.0f s, list stacks every %.0f s, "
+        "resync every %.0f s, metrics %s%s",
         config.default_region,
         config.poll_interval,
+        config.listing_interval,
         config.resync_interval,
         f"on port {metrics.port}" if metrics else "off",
         f", serving the shard {config.shard_selector}" if config.shard_selector else "",
@@ -124,5 +142,7 @@ def stop(memo: kopf.Memo, **_: Any) -> None:
     runtime = runtime_of(memo)
     runtime.stop.set()
     runtime.worker_thread.join(timeout=10)
+    if runtime.listing_thread is not None:
+        runtime.listing_thread.join(timeout=10)
     if runtime.metrics is not None:
         runtime.metrics.stop()

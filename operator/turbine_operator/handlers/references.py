@@ -25,15 +25,32 @@ logger = logging.getLogger(__name__)
 ReferenceIndex = kopf.Index[tuple[str, str, str], str]
 
 
+# kopf indexes every event of a TurbineStack, most of them status writes: the references are parsed
+# once per spec (uid and generation), not once per event. Bounded: entries of deleted TurbineStacks go.
+_PARSED: dict[tuple[str, int], dict[tuple[str, str, str], str]] = {}
+_PARSED_LIMIT = 20_000
+
+
 @kopf.index(*RESOURCE)
-def turbine_references(
-    namespace: str | None, name: str, spec: kopf.Spec, **_: Any
+async def turbine_references(
+    namespace: str | None, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any
 ) -> dict[tuple[str, str, str], str]:
-    """(namespace, kind, object name) -> the name of a TurbineStack that reads that object."""
+    """(namespace, kind, object name) -> the name of a TurbineStack that reads that object.
+
+    Async, so that kopf does not hand each event to a thread: a parse is a millisecond or so."""
     if namespace is None:
         return {}  # TurbineStacks are namespaced; kopf's signature merely allows cluster objects
+    key = (str(meta.get("uid")), int(meta.get("generation") or 0))
+    if key not in _PARSED:
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.clear()
+        _PARSED[key] = _references(namespace, name, dict(spec))
+    return dict(_PARSED[key])
+
+
+def _references(namespace: str, name: str, spec: dict[str, Any]) -> dict[tuple[str, str, str], str]:
     try:
-        parsed = parse_spec(dict(spec), namespace=namespace, name=name, default_region=_ANY_REGION)
+        parsed = parse_spec(spec, namespace=namespace, name=name, default_region=_ANY_REGION)
     except SpecError:
         return {}  # an invalid spec is Stalled until it is edited, which reconciles anyway
     return {(namespace, kind.value, object_name): name for kind, object_name in watched_objects(parsed)}

@@ -23,6 +23,7 @@ from turbine_operator.operations.deletion import Deleter
 from turbine_operator.operations.drift import DriftDetector
 from turbine_operator.operations.outputs_config_map import OutputsPublisher
 from turbine_operator.operations.reconcile import Reconciler
+from turbine_operator.operations.stack_listing import StackListing
 from turbine_operator.operations.workers import WorkerWatcher
 
 RUNTIME_KEY = "turbine_runtime"
@@ -54,6 +55,60 @@ class ObjectLocks:
             self._locks.pop(uid, None)
 
 
+class Wakes:
+    """Wakes a settled TurbineStack's waiting timer from any thread, with the reasons why.
+
+    Settled stacks do not tick: each waits until something of its own is due or it is woken (its
+    stack moved in the fleet listing, its worker figures changed, its spec or annotations changed).
+    A wake for a stack that is not waiting right now is kept for its next wait.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._events: dict[str, asyncio.Event] = {}  # touched in the event loop only
+        self._reasons: dict[str, set[str]] = {}
+
+    def wake(self, uid: str, reason: str) -> None:
+        with self._lock:
+            self._reasons.setdefault(uid, set()).add(reason)
+            loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._set, uid)
+
+    def _set(self, uid: str) -> None:
+        event = self._events.get(uid)
+        if event is not None:
+            event.set()
+
+    async def wait(self, uid: str, stopped: kopf.DaemonStopped, seconds: float) -> frozenset[str]:
+        """Waits until woken, stopped or `seconds` passed; returns the wake reasons (if any)."""
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            pending = bool(self._reasons.get(uid))
+        event = self._events.setdefault(uid, asyncio.Event())
+        if not pending and seconds > 0:
+            woken = asyncio.ensure_future(event.wait())
+            stopping = asyncio.ensure_future(_stopping(stopped))
+            try:
+                await asyncio.wait({woken, stopping}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                woken.cancel()
+                stopping.cancel()
+        event.clear()
+        with self._lock:
+            return frozenset(self._reasons.pop(uid, ()))
+
+    def forget(self, uid: str) -> None:
+        self._events.pop(uid, None)
+        with self._lock:
+            self._reasons.pop(uid, None)
+
+
+async def _stopping(stopped: kopf.DaemonStopped) -> None:
+    await stopped.wait()
+
+
 @dataclasses.dataclass
 class Runtime:
     settings: OperatorSettings
@@ -68,6 +123,9 @@ class Runtime:
     worker_thread: threading.Thread
     executor: concurrent.futures.Executor | None = None  # kopf's, shared with the synchronous handlers
     follow_ups: FollowUps = dataclasses.field(default_factory=FollowUps)
+    wakes: Wakes = dataclasses.field(default_factory=Wakes)
+    listing: StackListing | None = None  # set at start-up, with the thread that runs it
+    listing_thread: threading.Thread | None = None
     outputs: OutputsPublisher = dataclasses.field(default_factory=OutputsPublisher)
     # Last seen resourceVersion of each referenced ConfigMap and Secret: (kind, namespace, name) -> version.
     reference_versions: dict[tuple[SourceKind, str, str], str] = dataclasses.field(default_factory=dict)

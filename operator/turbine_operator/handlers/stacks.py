@@ -13,12 +13,20 @@ from turbine_operator.adapters.settings import poll_interval_from_environment
 from turbine_operator.core.conditions import is_reconciling
 from turbine_operator.core.naming import API_GROUP, API_VERSION, PLURAL
 from turbine_operator.core.reporting import Announcement
-from turbine_operator.core.scheduling import FIRST_FOLLOW_UP_SECONDS, follow_up_due, spread_offset
+from turbine_operator.core.scheduling import (
+    FIRST_FOLLOW_UP_SECONDS,
+    follow_up_due,
+    settled_wait,
+    spread_offset,
+)
+from turbine_operator.core.stack_listing import listed_stack
 from turbine_operator.handlers.runtime import Runtime, in_worker_thread, runtime_of
 from turbine_operator.operations import status_effects
+from turbine_operator.operations.stack_listing import MOVED
 from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
 RESOURCE = (API_GROUP, API_VERSION, PLURAL)
+CHANGED = "changed"  # a wake reason: the change handlers ran
 FOLLOW_UP_TICK_SECONDS = min(FIRST_FOLLOW_UP_SECONDS, poll_interval_from_environment())
 
 
@@ -83,6 +91,10 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, reason: str, 
     with runtime.locks.held(resource.uid):
         outcome = _reconcile(str(reason), runtime, resource)
         _apply(runtime, resource, outcome, body, patch)  # it writes the outputs ConfigMap: under the lock
+    if resource.suspended and runtime.listing is not None:
+        runtime.listing.forget(resource.uid)  # from now on, not even a share of a listing
+    # A settled stack's timer waits: a changed annotation (a drift check asked for) must not wait with it.
+    runtime.wakes.wake(resource.uid, CHANGED)
 
 
 def _in_flight(status: kopf.Status, **_: Any) -> bool:
@@ -114,6 +126,8 @@ async def follow_operation(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, 
         if stopped:
             return
     follow_ups.looked(uid, _generation(body), time.monotonic())
+    if runtime.listing is not None:
+        runtime.listing.forget(uid)  # in flight, the stack moves by itself: the listing is for settled ones
     resource = _resource(body)
     await in_worker_thread(runtime, lambda: _follow(runtime, resource, body, patch, settled=False))
 
@@ -123,21 +137,47 @@ def _generation(body: kopf.Body) -> int:
 
 
 def _spread(body: kopf.Body, **_: Any) -> float:
-    """Each TurbineStack's first settled tick at its own offset within the interval, so the timers of a
+    """Each TurbineStack's first settled look at its own offset within the interval, so the timers of a
     fleet that started together do not all fire in the same second."""
     return spread_offset(str(body.metadata.uid), poll_interval_from_environment())
 
 
+# The settled timer's interval is only the shortest gap between two looks: each look first waits, at no
+# cost, until something of this stack's is due (core/scheduling.py settled_wait) or it is woken (Wakes).
 @kopf.timer(*RESOURCE, interval=poll_interval_from_environment(), initial_delay=_spread, when=_settled)
-def follow(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    """Re-checks settled stacks, runs drift detection, copies worker figures."""
+async def follow(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Re-checks settled stacks when due or woken: resync, drift detection, worker figures."""
     runtime = runtime_of(memo)
-    runtime.follow_ups.forget(str(body.metadata.uid))
-    _follow(runtime, _resource(body), body, patch, settled=True)
+    stopped: kopf.DaemonStopped = kwargs["stopped"]
+    uid = str(body.metadata.uid)
+    runtime.follow_ups.forget(uid)
+    resource = _resource(body)
+    if runtime.listing is not None:  # a suspended stack costs no AWS call, not even a share of a listing
+        listed = None if resource.suspended else listed_stack(resource.status, resource.spec.get("roleArn"))
+        runtime.listing.watch(uid, listed)
+    wait = settled_wait(
+        resource.status,
+        datetime.datetime.now(datetime.UTC),
+        runtime.settings.resync_interval,
+        runtime.drift.wait(resource),
+    )
+    reasons = await runtime.wakes.wait(uid, stopped, wait)
+    if stopped:
+        return
+    resource = _resource(body)  # body is kopf's live view: it is current when the wait ends
+    await in_worker_thread(
+        runtime, lambda: _follow(runtime, resource, body, patch, settled=True, moved=MOVED in reasons)
+    )
 
 
 def _follow(
-    runtime: Runtime, resource: StackResource, body: kopf.Body, patch: kopf.Patch, *, settled: bool
+    runtime: Runtime,
+    resource: StackResource,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    *,
+    settled: bool,
+    moved: bool = False,
 ) -> None:
     if resource.suspended:
         return  # the change handlers record the suspension; nothing to follow meanwhile
@@ -145,8 +185,9 @@ def _follow(
         if not acquired:
             return  # a change handler is working on this stack right now; the next tick looks again
         now = datetime.datetime.now(datetime.UTC)
-        # In flight: every due look reconciles. Settled: once per resync interval, drift checks between.
-        if not settled or follow_up_due(resource.status, now, runtime.settings.resync_interval):
+        # In flight: every due look reconciles. Settled: when the stack moved or the resync is due, drift
+        # checks between.
+        if not settled or moved or follow_up_due(resource.status, now, runtime.settings.resync_interval):
             outcome: Outcome | None = _reconcile("timer", runtime, resource)
         else:
             # Drift writes conditions too, so it runs only on ticks without a reconcile.
@@ -182,4 +223,8 @@ def delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_:
     runtime.follow_ups.forget(resource.uid)
     runtime.reconciler.forget(resource.uid)
     runtime.outputs.forget(resource.uid)
+    runtime.drift.forget(resource.uid)
+    runtime.wakes.forget(resource.uid)
+    if runtime.listing is not None:
+        runtime.listing.forget(resource.uid)
     status_effects.forget(resource.uid, STACKS, runtime.workers)

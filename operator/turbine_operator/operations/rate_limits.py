@@ -26,6 +26,10 @@ class TokenBucket:
             self._tokens -= 1.0
             return True
 
+    @property
+    def rate_per_second(self) -> float:
+        return self._rate
+
     def available(self) -> float:
         with self._lock:
             elapsed = self._clock() - self._updated
@@ -35,10 +39,11 @@ class TokenBucket:
 class FairTurns:
     """Turns at a token bucket, the longest-waiting first: drift detections for a fleet.
 
-    Every stack whose detection is due asks on its own timer ticks; with fewer tokens than askers, a
-    first-come rule would serve whichever ticks first, and an unlucky stack could wait for ever. Here a
-    stack gets a token only while fewer stacks have been due longer than it than there are tokens.
-    Askers not heard of for `forget_after` seconds (detected, deleted, or no longer due) drop out.
+    With fewer tokens than askers, a first-come rule would serve whichever stack asks first, and an
+    unlucky stack could wait for ever. Here a stack gets a token only while fewer stacks have been due
+    longer than it than there are tokens. A stack that is refused learns when its turn should come
+    (`retry_in`) and waits that long instead of asking on every tick. Askers not heard of for
+    `forget_after` seconds beyond their expected turn (deleted, or no longer due) drop out.
     """
 
     def __init__(
@@ -51,20 +56,43 @@ class FairTurns:
         self._bucket, self._forget_after, self._clock = bucket, forget_after, clock
         self._observer = observer
         self._lock = threading.Lock()
-        self._waiting: dict[str, tuple[float, float]] = {}  # uid -> (due since, last asked), monotonic
+        self._waiting: dict[str, tuple[float, float]] = {}  # uid -> (due since, forget at), monotonic
 
     def try_acquire(self, uid: str, due_for_seconds: float) -> bool:
         """`due_for_seconds`: how long this stack's detection has been due."""
         with self._lock:
             now = self._clock()
-            self._waiting[uid] = (now - due_for_seconds, now)
-            self._waiting = {u: w for u, w in self._waiting.items() if now - w[1] <= self._forget_after}
-            ahead = sum(1 for since, _ in self._waiting.values() if since < self._waiting[uid][0])
+            since = now - due_for_seconds
+            self._waiting = {u: w for u, w in self._waiting.items() if now <= w[1]}
+            ahead = sum(1 for u, (due, _) in self._waiting.items() if due < since and u != uid)
             granted = ahead < int(self._bucket.available()) and self._bucket.try_acquire()
             if granted:
-                del self._waiting[uid]
+                self._waiting.pop(uid, None)
+            else:
+                self._waiting[uid] = (since, now + self._turn_in(ahead) + self._forget_after)
             self._observe(now)
             return granted
+
+    def retry_in(self, uid: str) -> float | None:
+        """Seconds until a refused stack's turn should come (None: it is not waiting)."""
+        with self._lock:
+            waiting = self._waiting.get(uid)
+            if waiting is None:
+                return None
+            ahead = sum(1 for due, _ in self._waiting.values() if due < waiting[0])
+            return self._turn_in(ahead)
+
+    def withdraw(self, uid: str) -> None:
+        """The stack no longer waits (detected, deleted, or its detection is no longer due)."""
+        with self._lock:
+            if self._waiting.pop(uid, None) is not None:
+                self._observe(self._clock())
+
+    def _turn_in(self, ahead: int) -> float:
+        # The tokens for the stacks ahead, and one for this one, at the bucket's rate (none: an hour).
+        if self._bucket.rate_per_second <= 0:
+            return 3600.0
+        return max(1.0, ahead + 1 - self._bucket.available()) / self._bucket.rate_per_second
 
     def backlog(self) -> tuple[int, float]:
         """How many stacks wait, and how long the stalest of them has been due (seconds)."""

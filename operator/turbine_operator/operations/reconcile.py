@@ -33,12 +33,19 @@ from turbine_operator.core.errors import (
     TransientAwsError,
 )
 from turbine_operator.core.naming import (
+    CHANGE_SET_PREFIX,
+    OWNER_UID_TAG,
     client_request_token,
     continue_rollback_token,
     execute_token,
     stale_change_sets,
 )
-from turbine_operator.core.observations import LatestOperation, ObservedStack, StackMemory
+from turbine_operator.core.observations import (
+    LatestOperation,
+    ObservedChangeSet,
+    ObservedStack,
+    StackMemory,
+)
 from turbine_operator.core.rendering import IMAGE_PARAMETER, DesiredStack, Owner, desired_stack
 from turbine_operator.core.reporting import (
     failure_announcement,
@@ -49,6 +56,7 @@ from turbine_operator.core.reporting import (
     verdict_for,
 )
 from turbine_operator.core.spec import TurbineStackSpec, UpdatePolicy
+from turbine_operator.core.stack_status import StackPhase, phase_of
 from turbine_operator.core.status import (
     StatusFacts,
     memory_from_status,
@@ -96,6 +104,8 @@ class Reconciler:
         # Per TurbineStack: what the last spec comparison saw, and its differences.
         self._comparisons: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._comparisons_lock = threading.Lock()
+        # Per TurbineStack: the desired hash of the CREATE change set this process executed.
+        self._created: dict[str, str] = {}
         self._images = NewestImages()
 
     def reconcile(self, resource: StackResource) -> Outcome:
@@ -111,7 +121,7 @@ class Reconciler:
             gateway = StackGateway(
                 self._sessions, spec.region, spec.role_arn, self._remembered, self._uploads
             )
-            stack = gateway.observe_stack(spec.stack_name)
+            stack = gateway.describe_stack(spec.stack_name)
             spec = dataclasses.replace(
                 spec, image_id=_image_of(spec, stack, lambda: self._images.newest(gateway))
             )
@@ -185,7 +195,11 @@ class Reconciler:
             remediate=seen.spec.drift_detection.remediate,
             update_slot_free=self._slots.available_to(resource.uid),
         )
-        stack, gateway = seen.stack, seen.gateway
+        gateway = seen.gateway
+        looked_up: dict[str, ObservedChangeSet | None] = {}  # change sets read already, by name
+        if planning.needs_owner_from_change_set(seen.stack):
+            seen, looked_up = self._owner_from_change_set(intent, seen)
+        stack = seen.stack
         # Only an adopter needs to know whether the stack's owner still exists.
         owner_alive = intent.adopt and self._owner_alive(planning.foreign_owner(stack, resource.uid))
         if stack is not None and planning.needs_last_operation(stack):
@@ -198,7 +212,11 @@ class Reconciler:
         change_set = None
         if planning.needs_change_set(intent, stack, memory, differences, owner_alive):
             assert stack is not None
-            change_set = gateway.describe_change_set(stack.name, planning.desired_change_set(intent, stack))
+            wanted = planning.desired_change_set(intent, stack)
+            if wanted in looked_up:
+                change_set = looked_up[wanted]
+            else:
+                change_set = gateway.describe_change_set(stack.name, wanted)
         action = planning.plan(
             intent, stack, change_set, memory, differences=differences, owner_alive=owner_alive
         )
@@ -240,11 +258,29 @@ class Reconciler:
         )
         return Outcome(status=status_patch(resource.status, facts), announcement=announcement)
 
+    @staticmethod
+    def _owner_from_change_set(
+        intent: planning.Intent, seen: _Observation
+    ) -> tuple[_Observation, dict[str, ObservedChangeSet | None]]:
+        """A stack in review with its owner's tags, read from the desired change set when it exists (the
+        one the plan looks at anyway), else from the stack's first change set of ours."""
+        assert seen.stack is not None
+        stack, gateway = seen.stack, seen.gateway
+        wanted = planning.desired_change_set(intent, stack)
+        named = gateway.describe_change_set(stack.name, wanted)
+        if named is not None and OWNER_UID_TAG in named.tags:
+            tags = dict(named.tags)
+        else:
+            tags = gateway.change_set_tags(stack.stack_id, CHANGE_SET_PREFIX)
+        stack = dataclasses.replace(stack, tags={**tags, **stack.tags})
+        return dataclasses.replace(seen, stack=stack), {wanted: named}
+
     def forget(self, uid: str) -> None:
         """The TurbineStack is gone: whatever slot it held is free."""
         self._slots.release(uid)
         with self._comparisons_lock:
             self._comparisons.pop(uid, None)
+            self._created.pop(uid, None)
 
     def _account_update_slot(self, uid: str, action: planning.Action, stack: ObservedStack | None) -> None:
         if isinstance(action, planning.WaitForUpdateSlot):
@@ -278,25 +314,31 @@ class Reconciler:
         )
         with self._comparisons_lock:
             remembered = self._comparisons.get(uid)
+            created = self._created.pop(uid, None)
         if remembered is not None and remembered[0] == seen_as:
             return list(remembered[1])
-        differences = self._compare(seen)
+        # Created by our change set and never updated since, its template is the desired one: only its
+        # parameters and tags (from DescribeStacks) are compared, without GetTemplate.
+        differences = self._compare(
+            seen, created_as_desired=created == seen.desired.hash and not stack.updated
+        )
         with self._comparisons_lock:
             self._comparisons[uid] = (seen_as, tuple(differences))
         return differences
 
     @staticmethod
-    def _compare(seen: _Observation) -> list[str]:
+    def _compare(seen: _Observation, *, created_as_desired: bool) -> list[str]:
         assert seen.stack is not None
         # Secret values are never compared: a difference would be reported with both values.
         secret = seen.desired.secret_parameters
+        template = json.loads(seen.desired.bundle.files[seen.desired.template_key])
         desired = StackShape(
-            template=json.loads(seen.desired.bundle.files[seen.desired.template_key]),
+            template=template,
             parameters=_without(seen.desired.parameters, secret),
             tags=seen.desired.tags,
         )
         live = StackShape(
-            template=seen.gateway.original_template(seen.stack.stack_id),
+            template=template if created_as_desired else seen.gateway.original_template(seen.stack.stack_id),
             parameters=_without(seen.stack.parameters, secret),
             tags=seen.stack.tags,
         )
@@ -324,6 +366,9 @@ class Reconciler:
             case planning.ExecuteChangeSet(change_set=change_set):
                 token = execute_token(desired.hash, change_set.change_set_id or change_set.name)
                 gateway.execute_change_set(desired.stack_name, change_set.name, token)
+                if seen.stack is not None and phase_of(seen.stack.status) is StackPhase.REVIEW:
+                    with self._comparisons_lock:
+                        self._created[resource.uid] = desired.hash
                 return dataclasses.replace(memory, attempted_hash=desired.hash)
             case planning.AcceptEmptyChangeSet(name=name):
                 gateway.delete_change_set(desired.stack_name, name)

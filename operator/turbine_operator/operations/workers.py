@@ -1,6 +1,6 @@
 """Worker figures for every Ready stack, refreshed on one operator-wide interval.
 
-One DescribeAutoScalingGroups per 50 groups and one GetMetricData per 500 stacks (per region
+One DescribeAutoScalingGroups per 100 groups and one GetMetricData per 250 stacks (per region
 and role) serve all stacks, instead of calls per stack per scrape. The figures feed the
 Prometheus collector and `status.workers` (written by the stack's timer).
 """
@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from turbine_operator.adapters.aws_sessions import AwsSessions
@@ -60,10 +60,17 @@ def _query(prefix: str, uid: str, outputs: Mapping[str, str], metric: str | None
 
 
 class WorkerWatcher:
-    def __init__(self, sessions: AwsSessions, metrics: StackMetrics, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        sessions: AwsSessions,
+        metrics: StackMetrics,
+        clock: Clock = utc_now,
+        changed: Callable[[str], None] | None = None,
+    ) -> None:
         self._sessions = sessions
         self._metrics = metrics
         self._clock = clock
+        self._changed = changed  # told the uid of a stack whose figures changed (its status is rewritten)
         self._lock = threading.Lock()
         self._watched: dict[str, WatchedStack] = {}
         self._figures: dict[str, dict[str, Any]] = {}
@@ -121,6 +128,8 @@ class WorkerWatcher:
                 if queued is not None:
                     figures["queuedTasks"] = int(queued)
                 self._figures[stack.uid] = figures
+            if self._changed is not None and _without_time(figures) != _without_time(previous or {}):
+                self._changed(stack.uid)
             self._metrics.count_scaling(stack.uid, previous["desired"] if previous else None, group.desired)
             self._metrics.update(
                 stack.uid,
@@ -142,3 +151,7 @@ class WorkerWatcher:
                 self.refresh()
             except Exception:
                 logger.exception("Refreshing worker figures failed; trying again in %.0f s", interval)
+
+
+def _without_time(figures: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in figures.items() if key != "lastUpdateTime"}

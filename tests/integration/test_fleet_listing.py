@@ -1,0 +1,83 @@
+"""Settled stacks cost no call of their own: one ListStacks for the region wakes the stack changed outside."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from turbine_dev.embedded_aws import EmbeddedAws
+from turbine_dev.kube import KubeApi, wait_for
+from turbine_dev.operator_runner import running_operator
+from turbine_dev.probes import aws_calls, turbine_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed", "kubeconfig_environment")]
+
+NAMES = ("quiet-a", "quiet-b", "touched")
+
+
+def _status(kube: KubeApi, namespace: str, name: str) -> dict[str, Any]:
+    return dict((kube.get_stack(namespace, name) or {}).get("status") or {})
+
+
+def _update_outside(cloudformation: Any, stack_name: str) -> None:
+    """What a console or CLI update does: the same template with one parameter changed."""
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    parameters = [
+        {
+            "ParameterKey": p["ParameterKey"],
+            "ParameterValue": "8" if p["ParameterKey"] == "MaxGroupSize" else p["ParameterValue"],
+        }
+        for p in stack["Parameters"]
+    ]
+    template = cloudformation.get_template(StackName=stack_name)["TemplateBody"]
+    cloudformation.update_stack(
+        StackName=stack_name,
+        TemplateBody=template if isinstance(template, str) else json.dumps(template),
+        Parameters=parameters,
+        Tags=stack["Tags"],
+    )
+
+
+@pytest.mark.usefixtures("small_templates")
+def test_the_listing_wakes_only_the_stack_changed_outside(
+    kube: KubeApi,
+    namespace: str,
+    template_bucket: str,
+    aws_environment: EmbeddedAws,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No resync within the test: only the listing (every second here, TURBINE_LISTING_INTERVAL) can wake.
+    monkeypatch.setenv("TURBINE_RESYNC_INTERVAL", "3600")
+    cloudformation = aws_environment.client("cloudformation")
+    with running_operator([namespace]):
+        for name in NAMES:
+            spec = {"workers": {"maxSize": 5}, "driftDetection": {"enabled": False}}
+            kube.create_stack(namespace, turbine_stack(name, template_bucket, **spec))
+        for name in NAMES:
+            kube.wait_condition(namespace, name, "Ready", timeout=60)
+        synced = {name: _status(kube, namespace, name)["lastSyncTime"] for name in NAMES}
+
+        time.sleep(1.5)  # the last status writes land; the stacks' timers start waiting
+        before = aws_calls()
+        time.sleep(4)  # about four listings
+        idle = {op: n - before.get(op, 0) for op, n in aws_calls().items() if n - before.get(op, 0)}
+        assert set(idle) == {"ListStacks"}, idle  # no DescribeStacks: settled stacks wait at no cost
+
+        recorded = _status(kube, namespace, "touched")["stackLastUpdatedTime"]
+        _update_outside(cloudformation, f"{namespace}-touched")
+        wait_for(
+            lambda: (
+                (status := _status(kube, namespace, "touched")).get("stackLastUpdatedTime") != recorded
+                and status["stackStatus"] == "UPDATE_COMPLETE"
+                and (status.get("drift") or {}).get("specInSync") is False
+            ),
+            30,
+            "the outside update to be seen and compared",
+        )
+        differences = _status(kube, namespace, "touched")["drift"]["specDifferences"]
+        assert any("MaxGroupSize" in line and "'8'" in line for line in differences)
+        for name in ("quiet-a", "quiet-b"):  # not looked at: nothing of theirs moved
+            assert _status(kube, namespace, name)["lastSyncTime"] == synced[name]
