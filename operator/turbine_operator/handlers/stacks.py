@@ -91,6 +91,10 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, reason: str, 
     with runtime.locks.held(resource.uid):
         outcome = _reconcile(str(reason), runtime, resource)
         _apply(runtime, resource, outcome, body, patch)  # it writes the outputs ConfigMap: under the lock
+    # This was a look: the follow-up timer takes the next one after the first gap, not at once. A stack
+    # whose change set was just created is not visible yet (DescribeStacks is eventually consistent):
+    # an immediate look found no stack and asked for the change set again, a retry that cost three calls.
+    runtime.follow_ups.looked(resource.uid, resource.generation, time.monotonic())
     if resource.suspended and runtime.listing is not None:
         runtime.listing.forget(resource.uid)  # from now on, not even a share of a listing
     # A settled stack's timer waits: a changed annotation (a drift check asked for) must not wait with it.
