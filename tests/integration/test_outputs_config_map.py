@@ -125,7 +125,8 @@ def test_outputs_are_published_kept_in_sync_moved_and_removed(
         kube.patch_stack(namespace, "airflow", {"spec": {"outputsConfigMap": None}})
         wait_for(lambda: _config_map(kube, namespace, "airflow-env") is None, 30, "the ConfigMap to go")
         wait_for(lambda: _condition(kube, namespace, "airflow") is None, 10, "OutputsPublished to go")
-        assert kube.condition(namespace, "airflow", "Ready")["status"] == "True"  # type: ignore[index]
+        # A spec change passes through Reconciling until the next look (0.5 s after the change handler's).
+        kube.wait_condition(namespace, "airflow", "Ready", timeout=30)
     reasons = [event.reason for event in kube.events_for(namespace, "airflow")]
     assert {"OutputsConfigMapCreated", "OutputsConfigMapUpdated", "OutputsConfigMapDeleted"} <= set(reasons)
 
