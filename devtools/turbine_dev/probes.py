@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.request
 from typing import Any
 
@@ -64,3 +65,22 @@ def aws_calls_from_metrics(metrics_url: str) -> dict[str, float]:
             operation = labels.split('operation="', 1)[1].split('"', 1)[0]
             calls[operation] = calls.get(operation, 0) + float(value)
     return calls
+
+
+def update_outside_operator(cloudformation: Any, stack_name: str, parameter: str, value: str) -> None:
+    """What a console or CLI update does: the same template, tags and parameters, one parameter changed."""
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    parameters = [
+        {
+            "ParameterKey": p["ParameterKey"],
+            "ParameterValue": value if p["ParameterKey"] == parameter else p["ParameterValue"],
+        }
+        for p in stack["Parameters"]
+    ]
+    template = cloudformation.get_template(StackName=stack_name)["TemplateBody"]
+    cloudformation.update_stack(
+        StackName=stack_name,
+        TemplateBody=template if isinstance(template, str) else json.dumps(template),
+        Parameters=parameters,
+        Tags=stack["Tags"],
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import uuid
 from typing import Any
@@ -15,7 +14,7 @@ from turbine_dev.embedded_aws import EmbeddedAws
 from turbine_dev.kube import KubeApi, wait_for
 from turbine_dev.metric_time import DeployedLoadFunction
 from turbine_dev.operator_runner import running_operator
-from turbine_dev.probes import turbine_stack
+from turbine_dev.probes import turbine_stack, update_outside_operator
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed", "kubeconfig_environment")]
 
@@ -101,21 +100,7 @@ def test_spec_drift_is_reported_and_remediated(
     with running_operator([namespace]):
         kube.create_stack(namespace, turbine_stack("specdrift", template_bucket, workers={"maxSize": 5}))
         kube.wait_condition(namespace, "specdrift", "Ready", timeout=30)
-        stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-        parameters = [
-            {
-                "ParameterKey": p["ParameterKey"],
-                "ParameterValue": "8" if p["ParameterKey"] == "MaxGroupSize" else p["ParameterValue"],
-            }
-            for p in stack["Parameters"]
-        ]
-        template = cloudformation.get_template(StackName=stack_name)["TemplateBody"]
-        cloudformation.update_stack(
-            StackName=stack_name,
-            TemplateBody=template if isinstance(template, str) else json.dumps(template),
-            Parameters=parameters,
-            Tags=stack["Tags"],
-        )
+        update_outside_operator(cloudformation, stack_name, "MaxGroupSize", "8")
         _request_drift_check(kube, namespace, "specdrift", "after-console-update")
         wait_for(
             lambda: (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -11,7 +10,7 @@ import pytest
 from turbine_dev.embedded_aws import EmbeddedAws
 from turbine_dev.kube import KubeApi, wait_for
 from turbine_dev.operator_runner import running_operator
-from turbine_dev.probes import aws_calls, turbine_stack
+from turbine_dev.probes import aws_calls, turbine_stack, update_outside_operator
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed", "kubeconfig_environment")]
 
@@ -20,25 +19,6 @@ NAMES = ("quiet-a", "quiet-b", "touched")
 
 def _status(kube: KubeApi, namespace: str, name: str) -> dict[str, Any]:
     return dict((kube.get_stack(namespace, name) or {}).get("status") or {})
-
-
-def _update_outside(cloudformation: Any, stack_name: str) -> None:
-    """What a console or CLI update does: the same template with one parameter changed."""
-    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-    parameters = [
-        {
-            "ParameterKey": p["ParameterKey"],
-            "ParameterValue": "8" if p["ParameterKey"] == "MaxGroupSize" else p["ParameterValue"],
-        }
-        for p in stack["Parameters"]
-    ]
-    template = cloudformation.get_template(StackName=stack_name)["TemplateBody"]
-    cloudformation.update_stack(
-        StackName=stack_name,
-        TemplateBody=template if isinstance(template, str) else json.dumps(template),
-        Parameters=parameters,
-        Tags=stack["Tags"],
-    )
 
 
 @pytest.mark.usefixtures("small_templates")
@@ -67,7 +47,7 @@ def test_the_listing_wakes_only_the_stack_changed_outside(
         assert set(idle) == {"ListStacks"}, idle  # no DescribeStacks: settled stacks wait at no cost
 
         recorded = _status(kube, namespace, "touched")["stackLastUpdatedTime"]
-        _update_outside(cloudformation, f"{namespace}-touched")
+        update_outside_operator(cloudformation, f"{namespace}-touched", "MaxGroupSize", "8")
         wait_for(
             lambda: (
                 (status := _status(kube, namespace, "touched")).get("stackLastUpdatedTime") != recorded
