@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
 GROUP = "turbine.dev"
@@ -18,6 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CRD_PATH = REPO_ROOT / "crds" / "turbinestacks.turbine.dev.yaml"
 
 T = TypeVar("T")
+LABELS = ("verb", "resource", "subresource")
 
 
 def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.25) -> T:
@@ -84,6 +85,48 @@ class KubeApi:
                 return None
             raise
         return result
+
+    def watch_stacks(self, namespace: str, timeout: float) -> Iterator[dict[str, Any]]:
+        """The TurbineStacks of `namespace` as they are now, then each as it changes, for `timeout` s
+        (listed again whenever the watch ends early or its resource version expired)."""
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            listing = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+            yield from listing.get("items") or []
+            stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
+                self.custom.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                PLURAL,
+                resource_version=listing["metadata"]["resourceVersion"],
+                timeout_seconds=max(1, int(remaining)),
+            )
+            try:
+                for event in stream:
+                    if event["type"] in ("ADDED", "MODIFIED"):
+                        yield event["object"]
+            except ApiException as error:
+                if error.status != 410:  # Gone: the resource version expired; list again
+                    raise
+
+    def request_counts(self) -> dict[tuple[str, str, str], float]:
+        """The API server's own count of requests so far, by (verb, resource, subresource)."""
+        request = self.api_client.param_serialize("GET", "/metrics", auth_settings=["BearerToken"])
+        reply = self.api_client.call_api(*request)
+        reply.read()
+        counts: dict[tuple[str, str, str], float] = {}
+        for line in reply.data.decode().splitlines():
+            if not line.startswith("apiserver_request_total{"):
+                continue
+            labels_text, value = line.rsplit(" ", 1)
+            labels = dict(
+                pair.split("=", 1) for pair in labels_text[len("apiserver_request_total{") : -1].split(",")
+            )
+            verb, resource, subresource = (labels.get(name, "").strip('"') for name in LABELS)
+            key = (verb, resource, subresource)
+            counts[key] = counts.get(key, 0.0) + float(value)
+        return counts
 
     def patch_stack(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = self.custom.patch_namespaced_custom_object(

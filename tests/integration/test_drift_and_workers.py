@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 import uuid
 from typing import Any
 
@@ -82,6 +83,31 @@ def test_resource_drift_is_reported_and_clears(
         assert _metric("turbine_stack_drifted", namespace, "drifty") == 0.0
         reasons = {event.reason for event in kube.events_for(namespace, "drifty")}
         assert {"ResourcesDrifted", "ResourceDriftCleared"} <= reasons
+
+
+@pytest.mark.usefixtures("small_templates")
+def test_a_requested_drift_check_wakes_a_settled_stack(
+    kube: KubeApi, namespace: str, template_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A settled stack waits without ticking until something of its own is due (hours at the defaults): the
+    annotation must wake it. kopf's own record of the handled object left annotations under our prefix out,
+    so setting it was no change, and the check waited for the next resync (every 30 s in the other tests)."""
+    monkeypatch.setenv("TURBINE_RESYNC_INTERVAL", "3600")
+    with running_operator([namespace]):
+        kube.create_stack(namespace, turbine_stack("asked", template_bucket))
+        kube.wait_condition(namespace, "asked", "Ready", timeout=60)
+        first = wait_for(lambda: _drift(kube, namespace, "asked").get("lastCheckTime"), 30, "the first check")
+        time.sleep(2)  # the stack settles; its next look is hours away
+
+        _request_drift_check(kube, namespace, "asked", "please")
+        wait_for(
+            lambda: (
+                (d := _drift(kube, namespace, "asked")).get("lastRequest") == "please"
+                and d.get("lastCheckTime") != first
+            ),
+            20,
+            "the requested check",
+        )
 
 
 @pytest.mark.usefixtures("small_templates")

@@ -1,11 +1,11 @@
 """A large inline template through plain `kubectl apply`: kopf's record of the handled spec stays small.
 
 The API server caps an object's annotations at 256 KiB together. Client-side `kubectl apply` keeps the
-whole object in its own last-applied annotation, and kopf kept the whole spec in its last-handled one:
-with a 150 KiB template the two together were refused, so kopf could never record that it handled the
-object (and handled it again at every event). (A template over about 250 KiB fills kubectl's annotation
-alone, and needs `kubectl apply --server-side` or `kubectl create`; the second test shows that 300 KiB
-then works.)
+whole object in its own last-applied annotation, and kopf kept the whole spec in its last-handled one (then
+an annotation): with a 150 KiB template the two together were refused, so kopf could never record that it
+handled the object (and handled it again at every event). (A template over about 250 KiB fills kubectl's
+annotation alone, and needs `kubectl apply --server-side` or `kubectl create`; the second test shows that
+300 KiB then works.)
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ import pytest
 from turbine_dev.kube import KubeApi, wait_for
 from turbine_dev.operator_runner import running_operator
 from turbine_dev.probes import turbine_stack
+from turbine_operator.handlers.diffbase import STATUS_FIELD
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.usefixtures("crd_installed", "aws_environment", "small_templates"),
 ]
-
-LAST_HANDLED = "turbine.dev/last-handled-configuration"
 
 
 def _large_template(size: int) -> str:
@@ -72,6 +71,6 @@ def test_a_large_inline_template_is_handled(
 
         stack = wait_for(handled, timeout=60, what="the operator to handle the TurbineStack")
 
-    recorded = stack["metadata"]["annotations"][LAST_HANDLED]  # type: ignore[index]
+    recorded = stack["status"][STATUS_FIELD]  # type: ignore[index]
     assert len(recorded) < 4096
     assert "sha256:" in recorded

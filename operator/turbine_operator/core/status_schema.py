@@ -250,6 +250,9 @@ class TurbineStackStatus:
     reconcile (AWS's answer); absent when they could."""
     airflow_users: AirflowUsersStatus | None = None
     """The users of spec.airflow.users: the version published and what the scheduler reported."""
+    last_handled_configuration: str | None = None
+    """The operator's record of the spec, labels and drift-check annotation it last handled (compact JSON,
+    strings over 1,024 characters as their SHA-256), to tell a change from a status write. Not for users."""
 
 
 def status_schema() -> dict[str, Any]:

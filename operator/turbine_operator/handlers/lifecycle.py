@@ -22,7 +22,7 @@ from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.adapters.sources import load_turbine_sources
 from turbine_operator.adapters.stack_summaries import live_stacks
 from turbine_operator.core.naming import API_GROUP, PLURAL
-from turbine_operator.handlers.diffbase import DigestedDiffBaseStorage
+from turbine_operator.handlers.diffbase import ProgressAnnotations, StatusDiffBaseStorage
 from turbine_operator.handlers.kube_session import connection_limit, pooled
 from turbine_operator.handlers.runtime import RUNTIME_KEY, ObjectLocks, Runtime, Wakes, runtime_of
 from turbine_operator.operations.deletion import Deleter
@@ -46,10 +46,8 @@ IN_FLIGHT_TICK_GRACE_SECONDS = 30.0
 def configure_kopf(settings: kopf.OperatorSettings) -> None:
     # Names chosen once and for ever: changing them later would orphan finalizers and progress.
     settings.persistence.finalizer = FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=STORAGE_PREFIX, v1=False)
-    settings.persistence.diffbase_storage = DigestedDiffBaseStorage(
-        prefix=STORAGE_PREFIX, key="last-handled-configuration", v1=False
-    )
+    settings.persistence.progress_storage = ProgressAnnotations(prefix=STORAGE_PREFIX, v1=False)
+    settings.persistence.diffbase_storage = StatusDiffBaseStorage()
     settings.posting.level = logging.INFO
     # botocore's debug log prints request parameters, NoEcho secret values included: keep it at
     # INFO even when the operator runs with --verbose.

@@ -19,6 +19,7 @@ from turbine_operator.adapters.metrics import MetricsServer
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core.references import SourceKind
 from turbine_operator.core.scheduling import FollowUps
+from turbine_operator.core.status_writes import PendingEchoes
 from turbine_operator.operations.deletion import Deleter
 from turbine_operator.operations.drift import DriftDetector
 from turbine_operator.operations.outputs_config_map import OutputsPublisher
@@ -124,6 +125,7 @@ class Runtime:
     executor: concurrent.futures.Executor | None = None  # kopf's, shared with the synchronous handlers
     follow_ups: FollowUps = dataclasses.field(default_factory=FollowUps)
     wakes: Wakes = dataclasses.field(default_factory=Wakes)
+    echoes: PendingEchoes = dataclasses.field(default_factory=PendingEchoes)
     listing: StackListing | None = None  # set at start-up, with the thread that runs it
     listing_thread: threading.Thread | None = None
     outputs: OutputsPublisher = dataclasses.field(default_factory=OutputsPublisher)

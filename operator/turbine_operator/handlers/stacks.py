@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -20,6 +21,7 @@ from turbine_operator.core.scheduling import (
     spread_offset,
 )
 from turbine_operator.core.stack_listing import listed_stack
+from turbine_operator.core.status_writes import status_writes
 from turbine_operator.handlers.runtime import Runtime, in_worker_thread, runtime_of
 from turbine_operator.operations import status_effects
 from turbine_operator.operations.stack_listing import MOVED
@@ -27,6 +29,7 @@ from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
 RESOURCE = (API_GROUP, API_VERSION, PLURAL)
 CHANGED = "changed"  # a wake reason: the change handlers ran
+ECHO_POLL_SECONDS = 0.1
 FOLLOW_UP_TICK_SECONDS = min(FIRST_FOLLOW_UP_SECONDS, poll_interval_from_environment())
 
 
@@ -42,32 +45,52 @@ def _resource(body: kopf.Body) -> StackResource:
     )
 
 
-def _write(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
-    for key, value in outcome.status.items():
-        patch.status[key] = value
-    if outcome.announcement is not None:
-        _post(body, outcome.announcement)
-
-
 def _post(body: kopf.Body, announcement: Announcement) -> None:
     post = kopf.warn if announcement.warning else kopf.info
     post(body, reason=announcement.reason, message=announcement.message)
 
 
+def _write(runtime: Runtime, outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
+    if outcome.announcement is not None:
+        _post(body, outcome.announcement)
+    _write_status(runtime, body, patch, outcome.status)
+
+
+def _write_status(runtime: Runtime, body: kopf.Body, patch: kopf.Patch, status: Mapping[str, Any]) -> None:
+    written = status_writes(body.status, status)
+    for key, value in written.items():
+        patch.status[key] = value
+    runtime.echoes.wrote(str(body.metadata.uid), written, time.monotonic())
+
+
+async def _current(runtime: Runtime, body: kopf.Body, stopped: kopf.DaemonStopped) -> bool:
+    """Waits until kopf's view of the object shows this operator's last status write (core/status_writes.py
+    PendingEchoes); False when the timer was stopped meanwhile."""
+    uid = str(body.metadata.uid)
+    while runtime.echoes.behind(uid, body.status, time.monotonic()):
+        await stopped.wait(ECHO_POLL_SECONDS)
+        if stopped:
+            return False
+    return True
+
+
 def _apply(
     runtime: Runtime, resource: StackResource, outcome: Outcome, body: kopf.Body, patch: kopf.Patch
 ) -> None:
-    """Writes the outcome, lets the metrics and the worker watcher learn from the new status, and publishes
-    the outputs it holds (spec.outputsConfigMap)."""
-    _write(outcome, body, patch)
+    """Writes the outcome (what of it changes the status), lets the metrics and the worker watcher learn from
+    the new status, and publishes the outputs it holds (spec.outputsConfigMap)."""
+    if outcome.announcement is not None:
+        _post(body, outcome.announcement)
+    written = dict(outcome.status)
     status = status_effects.merged_status(resource.status, outcome.status)
     status_effects.observe(resource, status, STACKS, runtime.workers, runtime.settings.default_region)
     published = runtime.outputs.publish(resource, status, runtime.cluster, runtime.settings.default_region)
     if published is not None:
         if published.conditions is not None:
-            patch.status["conditions"] = published.conditions
+            written["conditions"] = published.conditions
         for announcement in published.announcements:
             _post(body, announcement)
+    _write_status(runtime, body, patch, written)
 
 
 def _reconcile(trigger: str, runtime: Runtime, resource: StackResource) -> Outcome:
@@ -106,12 +129,14 @@ def _in_flight(status: kopf.Status, **_: Any) -> bool:
 
 
 def _settled(status: kopf.Status, **_: Any) -> bool:
-    return not _in_flight(status)
+    # Not before the first reconcile, which writes conditions: a new TurbineStack's change handler runs at
+    # once, and a settled timer started and stopped again a moment later cost kopf two task changes each.
+    return bool(status.get("conditions")) and not _in_flight(status)
 
 
-# Two timers with complementary filters, so kopf runs exactly one per TurbineStack: a close one while
-# an operation is in flight, a slow one once it settled. kopf starts and stops them as the status
-# changes (a stop cancels a wait under way).
+# Two timers with exclusive filters, so kopf runs at most one per TurbineStack: a close one while an
+# operation is in flight, a slow one once it settled (none before the first reconcile). kopf starts and
+# stops them as the status changes (a stop cancels a wait under way).
 @kopf.timer(*RESOURCE, interval=FOLLOW_UP_TICK_SECONDS, when=_in_flight)
 async def follow_operation(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
     """Follows an operation in flight as closely as its age warrants (core/scheduling.py).
@@ -129,6 +154,8 @@ async def follow_operation(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, 
         await stopped.wait(remaining)  # body is kopf's live view: it is current when the wait ends
         if stopped:
             return
+    if not await _current(runtime, body, stopped):
+        return
     follow_ups.looked(uid, _generation(body), time.monotonic())
     if runtime.listing is not None:
         runtime.listing.forget(uid)  # in flight, the stack moves by itself: the listing is for settled ones
@@ -155,6 +182,8 @@ async def follow(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: 
     stopped: kopf.DaemonStopped = kwargs["stopped"]
     uid = str(body.metadata.uid)
     runtime.follow_ups.forget(uid)
+    if not await _current(runtime, body, stopped):
+        return
     resource = _resource(body)
     if runtime.listing is not None:  # a suspended stack costs no AWS call, not even a share of a listing
         listed = None if resource.suspended else listed_stack(resource.status, resource.spec.get("roleArn"))
@@ -166,7 +195,7 @@ async def follow(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: 
         runtime.drift.wait(resource),
     )
     reasons = await runtime.wakes.wait(uid, stopped, wait)
-    if stopped:
+    if stopped or not await _current(runtime, body, stopped):
         return
     resource = _resource(body)  # body is kopf's live view: it is current when the wait ends
     await in_worker_thread(
@@ -216,7 +245,7 @@ def delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_:
     resource = _resource(body)
     with runtime.locks.held(resource.uid):
         outcome = runtime.deleter.delete(resource, retry)
-    _write(outcome, body, patch)
+    _write(runtime, outcome, body, patch)
     if not outcome.finished:
         # Only ever temporary: a delete handler that gives up releases the finalizer and orphans the stack.
         message = next(
@@ -229,6 +258,7 @@ def delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_:
     runtime.outputs.forget(resource.uid)
     runtime.drift.forget(resource.uid)
     runtime.wakes.forget(resource.uid)
+    runtime.echoes.forget(resource.uid)
     if runtime.listing is not None:
         runtime.listing.forget(resource.uid)
     status_effects.forget(resource.uid, STACKS, runtime.workers)
