@@ -238,7 +238,8 @@ class TurbineStackStatus:
     continued_rollback_hash: str | None = None
     """Hash for which ContinueUpdateRollback was tried once after UPDATE_ROLLBACK_FAILED."""
     last_sync_time: datetime.datetime | None = None
-    """When the operator last compared the stack with the spec."""
+    """When the operator last compared the stack with the spec. While an operation is in flight, only a look
+    that changed the status records it: a settled stack's resync is scheduled from it."""
     drift: DriftStatus | None = None
     """What the last drift checks found."""
     workers: WorkersStatus | None = None

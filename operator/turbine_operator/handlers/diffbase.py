@@ -7,7 +7,8 @@ an update cause, which runs the change handlers; none means the event was a stat
   patch as the handler's status, so it goes to the status subresource in that one request. In an
   annotation it took a second request to the object itself, and a second watch event that kopf then
   processed for nothing: one write and one event of the seven and six that bring up a stack. The
-  annotation an earlier version wrote is still read, so an upgrade does not handle every object again.
+  annotation an earlier version wrote is still read, so an upgrade handles again (one idempotent
+  reconcile) only the objects with annotations that the new record leaves out.
 - **Only what the handlers read:** the spec, the labels and the drift-check annotation. kopf's default
   record holds every annotation except those under a prefix of a kopf-based operator, and its progress
   storage then clears every annotation under its own prefix from both records: an annotation written by
