@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CRD_PATH = REPO_ROOT / "crds" / "turbinestacks.turbine.dev.yaml"
 
 T = TypeVar("T")
-LABELS = ("verb", "resource", "subresource")
+REQUEST_LABELS = ("verb", "resource", "subresource")  # of apiserver_request_total
 
 
 def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.25) -> T:
@@ -123,7 +123,7 @@ class KubeApi:
             labels = dict(
                 pair.split("=", 1) for pair in labels_text[len("apiserver_request_total{") : -1].split(",")
             )
-            verb, resource, subresource = (labels.get(name, "").strip('"') for name in LABELS)
+            verb, resource, subresource = (labels.get(name, "").strip('"') for name in REQUEST_LABELS)
             key = (verb, resource, subresource)
             counts[key] = counts.get(key, 0.0) + float(value)
         return counts
