@@ -1,5 +1,6 @@
-"""What a spec reads from outside its manifest: the references it lists, the objects to watch, reading
-fetched values back, and values whose reprs never show their content."""
+"""What a spec reads from outside its manifest: the references it lists, the objects to watch, which
+TurbineStacks read an object, reading fetched values back, and values whose reprs never show their
+content."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.references import (
     Fetched,
+    ReaderIndex,
     Reference,
     SourceKind,
     StoredObject,
@@ -173,6 +175,53 @@ def test_watched_objects_are_the_config_maps_and_secrets_but_not_s3() -> None:
 
 def test_a_spec_reading_only_s3_watches_nothing() -> None:
     assert watched_objects(s3_template("s3://shared-templates/dags.yaml")) == frozenset()
+
+
+# --- which TurbineStacks read an object ----------------------------------------------------------
+
+
+def config_map_template(config_map: str) -> TurbineStackSpec:
+    return spec_of([{"name": "Dags", "template": {"configMapKeyRef": key_ref(config_map, "t.yaml")}}])
+
+
+def test_the_reader_index_names_every_stack_reading_an_object_in_its_namespace() -> None:
+    index = ReaderIndex()
+    index.record("uid-a", "airflow", "prod", config_map_template("shared"))
+    index.record("uid-b", "airflow", "stage", config_map_template("shared"))
+    index.record("uid-c", "other", "prod", config_map_template("shared"))
+
+    assert index.readers("airflow", CONFIG_MAP, "shared") == ["prod", "stage"]
+    assert index.readers("other", CONFIG_MAP, "shared") == ["prod"]
+    assert index.readers("airflow", SECRET, "shared") == []
+
+
+def test_a_changed_spec_stops_reading_what_it_no_longer_names() -> None:
+    index = ReaderIndex()
+    index.record("uid-a", "airflow", "prod", config_map_template("first"))
+    index.record("uid-a", "airflow", "prod", config_map_template("second"))
+
+    assert index.readers("airflow", CONFIG_MAP, "first") == []
+    assert index.readers("airflow", CONFIG_MAP, "second") == ["prod"]
+
+
+def test_a_spec_that_does_not_parse_reads_nothing() -> None:
+    index = ReaderIndex()
+    index.record("uid-a", "airflow", "prod", config_map_template("shared"))
+    index.record("uid-a", "airflow", "prod", None)
+
+    assert index.readers("airflow", CONFIG_MAP, "shared") == []
+
+
+def test_a_deleted_stack_is_forgotten_and_the_other_readers_stay() -> None:
+    index = ReaderIndex()
+    index.record("uid-a", "airflow", "prod", EVERY_KIND)
+    index.record("uid-b", "airflow", "stage", EVERY_KIND)
+    index.forget("uid-a")
+    index.forget("uid-unknown")
+
+    assert index.readers("airflow", SECRET, "tokens") == ["stage"]
+    index.forget("uid-b")
+    assert [index.readers("airflow", kind, name) for kind, name in watched_objects(EVERY_KIND)] == [[]] * 4
 
 
 # --- reading fetched values back ----------------------------------------------------------------

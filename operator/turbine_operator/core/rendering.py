@@ -35,8 +35,10 @@ NO_ECHO_MASK = "****"
 CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
 
 IMAGE_PARAMETER = "ImageId"
-# Typed spec fields and the master template parameters they set, as the models declare them.
-TYPED_PARAMETERS = {field.path: field.parameter for field in parameter_fields()}
+# Typed spec fields and the master template parameters they set, as the models declare them. Walked once:
+# every look renders the parameters, and walking the models each time was about 1.5 % of the CPU per stack.
+PARAMETER_FIELDS = tuple(parameter_fields())
+TYPED_PARAMETERS = {field.path: field.parameter for field in PARAMETER_FIELDS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +108,7 @@ DERIVED_PARAMETERS = {DAG_BUNDLE_PARAMETER: DAG_BUNDLE_FIELD, "DagBucket": f"{DA
 
 
 def typed_parameter_values(spec: TurbineStackSpec) -> dict[str, str]:
-    typed = {field.parameter: _parameter_text(field.value_in(spec)) for field in parameter_fields()}
+    typed = {field.parameter: _parameter_text(field.value_in(spec)) for field in PARAMETER_FIELDS}
     return typed | {DAG_BUNDLE_PARAMETER: dag_bundle_parameter(spec), "DagBucket": dag_bucket_parameter(spec)}
 
 

@@ -17,7 +17,7 @@ import kopf
 from turbine_operator.adapters.cluster import ClusterObjects
 from turbine_operator.adapters.metrics import MetricsServer
 from turbine_operator.adapters.settings import OperatorSettings
-from turbine_operator.core.references import SourceKind
+from turbine_operator.core.references import ReaderIndex, SourceKind
 from turbine_operator.core.scheduling import FollowUps
 from turbine_operator.core.status_writes import PendingEchoes
 from turbine_operator.operations.deletion import Deleter
@@ -129,7 +129,8 @@ class Runtime:
     listing: StackListing | None = None  # set at start-up, with the thread that runs it
     listing_thread: threading.Thread | None = None
     outputs: OutputsPublisher = dataclasses.field(default_factory=OutputsPublisher)
-    # Last seen resourceVersion of each referenced ConfigMap and Secret: (kind, namespace, name) -> version.
+    readers: ReaderIndex = dataclasses.field(default_factory=ReaderIndex)
+    # Last seen resourceVersion of each ConfigMap and Secret: (kind, namespace, name) -> version.
     reference_versions: dict[tuple[SourceKind, str, str], str] = dataclasses.field(default_factory=dict)
 
 

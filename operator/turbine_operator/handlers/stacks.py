@@ -12,6 +12,7 @@ import kopf
 from turbine_operator.adapters.metrics import RECONCILE_DURATION, RECONCILES, STACKS
 from turbine_operator.adapters.settings import poll_interval_from_environment
 from turbine_operator.core.conditions import is_reconciling
+from turbine_operator.core.errors import SpecError
 from turbine_operator.core.naming import API_GROUP, API_VERSION, PLURAL
 from turbine_operator.core.reporting import Announcement
 from turbine_operator.core.scheduling import (
@@ -111,6 +112,7 @@ def _reconcile(trigger: str, runtime: Runtime, resource: StackResource) -> Outco
 def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, reason: str, **_: Any) -> None:
     runtime = runtime_of(memo)
     resource = _resource(body)
+    _record_readers(runtime, resource)
     with runtime.locks.held(resource.uid):
         outcome = _reconcile(str(reason), runtime, resource)
         _apply(runtime, resource, outcome, body, patch)  # it writes the outputs ConfigMap: under the lock
@@ -122,6 +124,16 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, reason: str, 
         runtime.listing.forget(resource.uid)  # from now on, not even a share of a listing
     # A settled stack's timer waits: a changed annotation (a drift check asked for) must not wait with it.
     runtime.wakes.wake(resource.uid, CHANGED)
+
+
+def _record_readers(runtime: Runtime, resource: StackResource) -> None:
+    """Records which ConfigMaps and Secrets the spec reads before the reconcile reads them, so that a change
+    made after that read reconciles again (handlers/references.py)."""
+    try:
+        spec = resource.parsed_spec(runtime.settings.default_region)
+    except SpecError:
+        spec = None  # it stalls until it is edited, which runs this handler again
+    runtime.readers.record(resource.uid, resource.namespace, resource.name, spec)
 
 
 def _in_flight(status: kopf.Status, **_: Any) -> bool:
@@ -259,6 +271,7 @@ def delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_:
     runtime.drift.forget(resource.uid)
     runtime.wakes.forget(resource.uid)
     runtime.echoes.forget(resource.uid)
+    runtime.readers.forget(resource.uid)
     if runtime.listing is not None:
         runtime.listing.forget(resource.uid)
     status_effects.forget(resource.uid, STACKS, runtime.workers)
