@@ -8,10 +8,12 @@ that comes back after another one (a spec going A, B, A) included.
 
 from __future__ import annotations
 
+import pytest
 from botocore.stub import Stubber
 
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.stack_secrets import StackSecrets
+from turbine_operator.core.errors import AwsError, AwsNotFound
 
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:users-AbCdEf"
 V = {name: f"{name:0>32}" for name in ("new", "v1", "v2", "v3", "v7")}  # version ids are 32 to 64 characters
@@ -56,5 +58,49 @@ def test_published_reads_our_document_and_the_secret_version(sessions: AwsSessio
         assert held.document == {"version": "A"}
         assert held.version_id == V["v7"]
         assert secrets.published(ARN).document is None  # the template's empty value: none of ours yet
+    finally:
+        stubber.deactivate()
+
+
+# What Secrets Manager answers for a secret that is gone and for one scheduled for deletion
+# (API_GetSecretValue: ResourceNotFoundException; InvalidRequestException, "The secret is scheduled for
+# deletion"), with the messages AWS sends. moto words the second differently ("currently marked deleted"),
+# so this follows AWS, not moto.
+MISSING = "Secrets Manager can't find the specified secret."
+GONE = [
+    pytest.param("ResourceNotFoundException", MISSING, id="deleted"),
+    pytest.param(
+        "InvalidRequestException",
+        "You can't perform this operation on the secret because it was marked for deletion.",
+        id="scheduled-for-deletion",
+    ),
+]
+
+
+@pytest.mark.parametrize(("code", "message"), GONE)
+def test_a_secret_that_is_gone_or_scheduled_for_deletion_is_not_found(
+    sessions: AwsSessions, code: str, message: str
+) -> None:
+    secrets, stubber = stubbed(sessions)
+    stubber.add_client_error("get_secret_value", code, message, http_status_code=400)
+    try:
+        with pytest.raises(AwsNotFound):
+            secrets.published(ARN)
+    finally:
+        stubber.deactivate()
+
+
+def test_another_invalid_request_is_not_a_missing_secret(sessions: AwsSessions) -> None:
+    secrets, stubber = stubbed(sessions)
+    stubber.add_client_error(
+        "get_secret_value",
+        "InvalidRequestException",
+        "You can't perform this operation on the secret because it's managed by another service.",
+        http_status_code=400,
+    )
+    try:
+        with pytest.raises(AwsError) as caught:
+            secrets.published(ARN)
+        assert not isinstance(caught.value, AwsNotFound)
     finally:
         stubber.deactivate()

@@ -21,7 +21,7 @@ from turbine_operator.core.airflow_users import (
     users_status,
     users_step,
 )
-from turbine_operator.core.errors import SpecError
+from turbine_operator.core.errors import AwsNotFound, SpecError
 from turbine_operator.core.observations import ObservedStack
 from turbine_operator.core.references import Fetched, SourceKind
 from turbine_operator.core.scheduling import follow_up_due
@@ -341,6 +341,37 @@ def test_dropping_the_users_field_empties_the_secret_once() -> None:
         secrets=lambda: store, read_report=store.report, poll_interval=15.0, now=NOW,
     )  # fmt: skip
     assert store.calls == ["GetSecretValue"]
+
+
+class GoneStore(RecordingStore):
+    """A stack secret that is gone: deleted with its stack outside the operator (`at="read"`), or between
+    the read and the write (`at="write"`)."""
+
+    def __init__(self, at: str) -> None:
+        super().__init__(published={"version": "v", "users": [{"username": "ada", "password": "pw"}]})
+        self.at = at
+
+    def published(self, secret_arn: str) -> SecretValue:
+        held = super().published(secret_arn)
+        if self.at == "read":
+            raise AwsNotFound("GetSecretValue", "ResourceNotFoundException", "can't find the secret")
+        return held
+
+    def publish(self, secret_arn: str, version: str, document: str, replaces: str) -> None:
+        self.calls.append("PutSecretValue")
+        raise AwsNotFound("PutSecretValue", "ResourceNotFoundException", "can't find the secret")
+
+
+@pytest.mark.parametrize("at", ["read", "write"])
+def test_dropping_the_users_field_when_the_secret_is_gone_is_done(at: str) -> None:
+    """Nothing is left to empty: not an error reported and tried again at every resync."""
+    store = GoneStore(at)
+    outcome = converge_users(
+        Outcome(status={}), None, stack=None, status={"airflowUsers": {"version": "v", "secretArn": ARN}},
+        secrets=lambda: store, read_report=store.report, poll_interval=15.0, now=NOW,
+    )  # fmt: skip
+    assert outcome.status == {STATUS_KEY: None}
+    assert store.calls == (["GetSecretValue"] if at == "read" else ["GetSecretValue", "PutSecretValue"])
 
 
 def test_a_user_list_too_large_for_a_secret_names_the_field() -> None:

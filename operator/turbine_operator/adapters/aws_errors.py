@@ -43,6 +43,10 @@ THROTTLING_CODES = frozenset(
 # What botocore calls the answer to a conditional GetObject whose ETag still matches.
 NOT_MODIFIED = "304"
 _MISSING_STACK = re.compile(r"Stack with id .+ does not exist")
+# Secrets Manager answers a read of a secret scheduled for deletion with InvalidRequestException ("... because
+# it was marked for deletion", API_GetSecretValue): nothing can read it until it is restored, so it is as good
+# as gone.
+_SECRET_MARKED_FOR_DELETION = re.compile(r".*\bmarked for deletion\b.*", re.DOTALL)
 NOT_FOUND_CODES = frozenset(
     {"ChangeSetNotFound", "NoSuchKey", "404", "NotFound", "ResourceNotFoundException", "ParameterNotFound"}
 )
@@ -81,7 +85,11 @@ def translate(operation: str, error: Exception) -> AwsError:
             return AwsAccessDenied(operation, code, message)
         if code == "NoSuchBucket":
             return TemplateBucketMissing(operation, code, message)
-        if code in NOT_FOUND_CODES or (code == "ValidationError" and _MISSING_STACK.fullmatch(message)):
+        if (
+            code in NOT_FOUND_CODES
+            or (code == "ValidationError" and _MISSING_STACK.fullmatch(message))
+            or (code == "InvalidRequestException" and _SECRET_MARKED_FOR_DELETION.fullmatch(message))
+        ):
             # CloudFormation says a stack is missing only in a ValidationError's message; other
             # ValidationErrors (a template's "... does not exist") stay refusals of the request.
             return AwsNotFound(operation, code, message)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from turbine_operator.adapters.stack_secrets import SecretValue
+from turbine_operator.core.errors import AwsNotFound
 
 
 class SecretDocuments(Protocol):
@@ -17,7 +18,13 @@ class SecretDocuments(Protocol):
 
 
 def clear(secrets: SecretDocuments, secret_arn: str) -> None:
-    """Empties a stack secret the spec no longer fills, so no password or token outlives its field."""
-    held = secrets.published(secret_arn)
-    if held.document is not None:
-        secrets.publish(secret_arn, "cleared", "{}", held.version_id)
+    """Empties a stack secret the spec no longer fills, so no password or token outlives its field.
+
+    A secret that is gone (its stack deleted outside the operator, or the secret scheduled for deletion)
+    holds nothing to empty: that is done, not an error to report and try again at every resync."""
+    try:
+        held = secrets.published(secret_arn)
+        if held.document is not None:
+            secrets.publish(secret_arn, "cleared", "{}", held.version_id)
+    except AwsNotFound:
+        return
