@@ -107,6 +107,11 @@ def label_selector(raw: str) -> str:
     return raw
 
 
+def sharded_from_environment() -> bool:
+    """Whether this replica serves a shard (TURBINE_SHARD_SELECTOR), needed when handlers are registered."""
+    return bool(os.environ.get("TURBINE_SHARD_SELECTOR", "").strip())
+
+
 def poll_interval_from_environment() -> float:
     """The timer interval, needed when handlers are registered (before startup runs)."""
     return _number(os.environ, "TURBINE_POLL_INTERVAL", OperatorSettings.poll_interval)

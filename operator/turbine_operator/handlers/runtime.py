@@ -106,6 +106,26 @@ class Wakes:
             self._reasons.pop(uid, None)
 
 
+class Departures:
+    """The views of TurbineStacks that left this replica's shard, by their label.
+
+    The API server tells a shard that a TurbineStack no longer matches its selector with a DELETED watch
+    event, carrying the object as it was before the change. kopf then forgets the object but not its
+    running timers: they keep that last view, which never changes again, and would go on acting on it
+    (a resync would apply the spec they saw last over the other shard's work). That view is known by its
+    resourceVersion, the DELETED event's; a view of a TurbineStack that came back is a newer one.
+    """
+
+    def __init__(self) -> None:
+        self._versions: dict[str, set[str]] = {}
+
+    def departed(self, uid: str, resource_version: str) -> None:
+        self._versions.setdefault(uid, set()).add(resource_version)
+
+    def is_departed(self, uid: str, resource_version: str) -> bool:
+        return resource_version in self._versions.get(uid, ())
+
+
 async def _stopping(stopped: kopf.DaemonStopped) -> None:
     await stopped.wait()
 
@@ -126,6 +146,7 @@ class Runtime:
     follow_ups: FollowUps = dataclasses.field(default_factory=FollowUps)
     wakes: Wakes = dataclasses.field(default_factory=Wakes)
     echoes: PendingEchoes = dataclasses.field(default_factory=PendingEchoes)
+    departures: Departures = dataclasses.field(default_factory=Departures)
     listing: StackListing | None = None  # set at start-up, with the thread that runs it
     listing_thread: threading.Thread | None = None
     outputs: OutputsPublisher = dataclasses.field(default_factory=OutputsPublisher)

@@ -10,7 +10,7 @@ from typing import Any
 import kopf
 
 from turbine_operator.adapters.metrics import RECONCILE_DURATION, RECONCILES, STACKS
-from turbine_operator.adapters.settings import poll_interval_from_environment
+from turbine_operator.adapters.settings import poll_interval_from_environment, sharded_from_environment
 from turbine_operator.core.conditions import is_reconciling
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.naming import API_GROUP, API_VERSION, PLURAL
@@ -66,8 +66,14 @@ def _write_status(runtime: Runtime, body: kopf.Body, patch: kopf.Patch, status: 
 
 async def _current(runtime: Runtime, body: kopf.Body, stopped: kopf.DaemonStopped) -> bool:
     """Waits until kopf's view of the object shows this operator's last status write (core/status_writes.py
-    PendingEchoes); False when the timer was stopped meanwhile."""
+    PendingEchoes); False when the timer was stopped meanwhile, or its view is of a TurbineStack that left
+    this shard."""
     uid = str(body.metadata.uid)
+    if runtime.departures.is_departed(uid, str(body.metadata.get("resourceVersion", ""))):
+        # The TurbineStack left this shard (Departures): kopf forgot it but not this timer. Parked until the
+        # operator exits, since kopf would otherwise call it again every interval.
+        await stopped.wait()
+        return False
     while runtime.echoes.behind(uid, body.status, time.monotonic()):
         await stopped.wait(ECHO_POLL_SECONDS)
         if stopped:
@@ -264,14 +270,38 @@ def delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_:
             (c["message"] for c in outcome.status.get("conditions", []) if c["type"] == "Ready"), ""
         )
         raise kopf.TemporaryError(message or "deleting", delay=outcome.retry_after or 15)
-    runtime.locks.forget(resource.uid)
-    runtime.follow_ups.forget(resource.uid)
-    runtime.reconciler.forget(resource.uid)
-    runtime.outputs.forget(resource.uid)
-    runtime.drift.forget(resource.uid)
-    runtime.wakes.forget(resource.uid)
-    runtime.echoes.forget(resource.uid)
-    runtime.readers.forget(resource.uid)
+    _forget(runtime, resource.uid)
+
+
+def _forget(runtime: Runtime, uid: str) -> None:
+    runtime.locks.forget(uid)
+    runtime.follow_ups.forget(uid)
+    runtime.reconciler.forget(uid)
+    runtime.outputs.forget(uid)
+    runtime.drift.forget(uid)
+    runtime.wakes.forget(uid)
+    runtime.echoes.forget(uid)
+    runtime.readers.forget(uid)
     if runtime.listing is not None:
-        runtime.listing.forget(resource.uid)
-    status_effects.forget(resource.uid, STACKS, runtime.workers)
+        runtime.listing.forget(uid)
+    status_effects.forget(uid, STACKS, runtime.workers)
+
+
+def _gone(event: kopf.RawEvent, **_: Any) -> bool:
+    return event.get("type") == "DELETED"
+
+
+def left_the_shard(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A TurbineStack this replica no longer serves: its timers stand still (Departures), and this replica
+    forgets it, its metrics included. (A deletion ends the same way, after the delete handler.)"""
+    runtime = runtime_of(memo)
+    uid = str(body.metadata.uid)
+    runtime.departures.departed(uid, str(body.metadata.get("resourceVersion", "")))
+    _forget(runtime, uid)
+
+
+# Only a shard sees TurbineStacks leave without a deletion. kopf checks an event handler's filter on every
+# watch event, most of them status writes, so a replica that serves every TurbineStack does without it; the
+# filter keeps kopf from running (and logging) the handler for the other events.
+if sharded_from_environment():
+    kopf.on.event(*RESOURCE, when=_gone)(left_the_shard)
