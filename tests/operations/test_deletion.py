@@ -249,6 +249,37 @@ def test_a_stack_owned_by_someone_else_is_released_without_deleting_it(
     assert (outcome.announcement.reason, outcome.announcement.warning) == ("StackNotOwned", True)
 
 
+def test_an_untagged_stack_being_deleted_is_waited_for_not_released(
+    aws: StubbedAws, deleter: Deleter
+) -> None:
+    # The stub of a CREATE change set this TurbineStack deleted: its change sets, which named its
+    # owner, went with the DeleteStack, so nothing tells whose it is until it is gone.
+    aws.stack("DELETE_IN_PROGRESS", tagged=False, requested_as=STACK_ID)
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete"), KNOWN), attempt=1)
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks"]
+    assert not outcome.finished
+    assert outcome.announcement is None
+    assert conditions(outcome)["Reconciling"]["message"] == f"Stack {STACK_NAME} is DELETE_IN_PROGRESS"
+
+
+@pytest.mark.parametrize("status", ["CREATE_COMPLETE", "DELETE_FAILED"])
+def test_an_untagged_stack_not_being_deleted_is_released_untouched(
+    aws: StubbedAws, deleter: Deleter, status: str
+) -> None:
+    aws.stack(status, tagged=False, requested_as=STACK_ID)
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete"), KNOWN), attempt=1)
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks"]
+    assert outcome.finished
+    assert outcome.announcement is not None
+    assert outcome.announcement.reason == "StackNotOwned"
+
+
 @pytest.mark.parametrize(
     ("method", "code", "message", "status"),
     [

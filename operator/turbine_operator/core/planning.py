@@ -167,6 +167,16 @@ def foreign_owner(stack: ObservedStack | None, owner_uid: str) -> OwnerRef | Non
     return OwnerRef(stack.tags.get(OWNER_NAMESPACE_TAG, ""), stack.tags.get(OWNER_NAME_TAG, ""), uid)
 
 
+def owner_lost_in_deletion(stack: ObservedStack) -> bool:
+    """An untagged stack being deleted, whose owner can no longer be read.
+
+    A CREATE change set's stack carries no tags until executed, and its owner is read from its
+    change sets; deleting the stack deletes those. So the stub a deleted TurbineStack had deleted
+    looks like no one's while it goes, and a look then must wait for it to be gone, not release.
+    """
+    return stack.status == "DELETE_IN_PROGRESS" and OWNER_UID_TAG not in stack.tags
+
+
 def may_manage(intent: Intent, stack: ObservedStack, owner_alive: bool) -> bool:
     """Ours, or adoptable: spec.adopt is set and no live TurbineStack owns the stack."""
     if is_owned_by(stack, intent.owner_uid):

@@ -13,7 +13,7 @@ from turbine_operator.core.conditions import Verdict, progressing, ready_reason,
 from turbine_operator.core.errors import AwsError, ClusterError, SpecError, TransientAwsError
 from turbine_operator.core.naming import client_request_token
 from turbine_operator.core.observations import ObservedStack
-from turbine_operator.core.planning import foreign_owner, is_owned_by
+from turbine_operator.core.planning import foreign_owner, is_owned_by, owner_lost_in_deletion
 from turbine_operator.core.reporting import Announcement
 from turbine_operator.core.spec import DeletionPolicy, TurbineStackSpec
 from turbine_operator.core.stack_status import StackPhase, phase_of
@@ -81,6 +81,12 @@ class Deleter:
         if stack is None:
             return Outcome(
                 status={}, announcement=Announcement("StackDeleted", f"Stack {stack_name} is gone")
+            )
+        if owner_lost_in_deletion(stack):
+            # Perhaps the stub this TurbineStack deleted a moment ago: released now, the TurbineStack
+            # would be gone before its stack, and with the stack if that deletion failed.
+            return self._waiting(
+                resource, progressing("Deleting", f"Stack {stack_name} is {stack.status}"), stack
             )
         if not self._may_delete(resource, spec, stack):
             return Outcome(
