@@ -122,6 +122,26 @@ def test_deletion_policy(
     assert event in {e.reason for e in kube.events_for(namespace, "doomed")}
 
 
+def test_a_stack_whose_name_does_not_resolve_yet_is_deleted_with_its_turbinestack(
+    kube: KubeApi, namespace: str, template_bucket: str, aws_environment: EmbeddedAws
+) -> None:
+    # AWS is eventually consistent: for a moment after CreateChangeSet made a stack, DescribeStacks by its
+    # name may answer that it does not exist. Here the moment lasts a minute.
+    before = aws_environment.settings()["consistency_seconds"]
+    aws_environment.configure(consistency_seconds=60)
+    stack_name = f"{namespace}-young"
+    try:
+        with running_operator([namespace]):
+            kube.create_stack(namespace, turbine_stack("young", template_bucket, deletionPolicy="Delete"))
+            wait_for(lambda: _stack(aws_environment, stack_name) is not None, 30, "the stack in review")
+            kube.delete_stack(namespace, "young")
+            wait_for(lambda: kube.get_stack(namespace, "young") is None, 30, "the resource to go")
+    finally:
+        aws_environment.configure(consistency_seconds=before)
+    assert _stack(aws_environment, stack_name) is None
+    assert "StackDeleting" in {e.reason for e in kube.events_for(namespace, "young")}
+
+
 def test_termination_protection_refuses_deletion_until_lifted(
     kube: KubeApi, namespace: str, template_bucket: str, aws_environment: EmbeddedAws
 ) -> None:

@@ -58,6 +58,8 @@ def test_a_new_stack_uploads_the_bundle_and_creates_a_create_change_set(
     assert outcome.status["desiredHash"] == desired.hash
     assert outcome.status["observedGeneration"] == 2
     assert outcome.status["lastSyncTime"] == NOW_TEXT
+    # From CreateChangeSet's reply: a delete that looked the new stack up by name might not see it yet.
+    assert outcome.status["stackId"] == STACK_ID
     assert outcome.announcement is not None
     assert outcome.announcement.message == f"Created CREATE change set {name} for stack {STACK_NAME}"
 
@@ -80,6 +82,7 @@ def test_a_change_set_already_created_by_a_lost_request_is_success(
 
     aws.verify()
     assert conditions(outcome)["Reconciling"]["reason"] == "ChangeSetCreating"
+    assert "stackId" not in outcome.status  # the refusal names no stack
 
 
 def test_a_stack_in_progress_is_only_described(aws: StubbedAws, reconciler: Reconciler) -> None:

@@ -224,7 +224,10 @@ class StackGateway:
             store.put(bucket, key, str(response["ETag"]), body)
         return body
 
-    def create_change_set(self, desired: DesiredStack, name: str, kind: ChangeSetKind, token: str) -> None:
+    def create_change_set(
+        self, desired: DesiredStack, name: str, kind: ChangeSetKind, token: str
+    ) -> str | None:
+        """Creates the change set; returns the stack id the reply names (None when it was there already)."""
         arguments: dict[str, Any] = {
             "StackName": desired.stack_name,
             "ChangeSetName": name,
@@ -243,9 +246,11 @@ class StackGateway:
             arguments["RoleARN"] = desired.service_role_arn
         try:
             with aws_call("CreateChangeSet"):
-                self._cloudformation.create_change_set(**arguments)
+                reply = self._cloudformation.create_change_set(**arguments)
         except AwsAlreadyExists:
-            pass  # a retry after a lost reply: the change set is there, which is what we wanted
+            return None  # a retry after a lost reply: the change set is there, which is what we wanted
+        stack_id = reply.get("StackId")
+        return str(stack_id) if stack_id else None
 
     def delete_change_set(self, stack_name: str, name: str) -> None:
         try:

@@ -28,6 +28,7 @@ class StatusFacts:
     region: str | None
     verdict: Verdict
     stack: ObservedStack | None = None
+    stack_id: str | None = None  # of a stack known before it is observed (its CREATE change set's reply)
     stack_status_reason: str | None = None
     desired_hash: str | None = None
     memory: StackMemory | None = None
@@ -119,6 +120,8 @@ def status_patch(previous: Mapping[str, Any], facts: StatusFacts) -> dict[str, A
         patch["region"] = facts.region
     if facts.desired_hash:
         patch["desiredHash"] = facts.desired_hash
+    if facts.stack_id:
+        patch["stackId"] = facts.stack_id
     if facts.stack is not None:
         patch["stackId"] = facts.stack.stack_id
         patch["stackStatus"] = facts.stack.status

@@ -82,6 +82,12 @@ class _Observation:
     latest: LatestOperation | None = None  # read only for stacks whose last operation failed
 
 
+@dataclasses.dataclass(frozen=True)
+class _Executed:
+    memory: StackMemory
+    created_stack_id: str | None = None  # the stack a CREATE change set made, as its reply named it
+
+
 class Reconciler:
     def __init__(
         self,
@@ -227,7 +233,8 @@ class Reconciler:
                 intent, stack, change_set, memory, differences=differences, owner_alive=owner_alive
             )
         self._account_update_slot(resource.uid, action, stack)
-        memory = self._execute(action, resource, dataclasses.replace(seen, memory=memory))
+        executed = self._execute(action, resource, dataclasses.replace(seen, memory=memory))
+        memory = executed.memory
         verdict = verdict_for(action, seen.desired.stack_name)
         reason_detail = self._failure_detail(action, seen)
         if reason_detail:
@@ -242,6 +249,7 @@ class Reconciler:
             region=seen.spec.region,
             verdict=verdict,
             stack=seen.stack,
+            stack_id=executed.created_stack_id,
             stack_status_reason=reason_detail,
             desired_hash=seen.desired.hash,
             memory=memory,
@@ -344,7 +352,7 @@ class Reconciler:
         )
         return spec_differences(desired, live)
 
-    def _execute(self, action: planning.Action, resource: StackResource, seen: _Observation) -> StackMemory:
+    def _execute(self, action: planning.Action, resource: StackResource, seen: _Observation) -> _Executed:
         """Performs the action's AWS calls; returns what to remember about them."""
         desired, gateway, memory = seen.desired, seen.gateway, seen.memory
         match action:
@@ -352,7 +360,7 @@ class Reconciler:
                 gateway.upload_bundle(desired)
                 # The name is unique to this attempt, so a retry of the request repeats the token.
                 token = client_request_token(resource.uid, "change-set", name, kind.value)
-                gateway.create_change_set(desired, name, kind, token)
+                created = gateway.create_change_set(desired, name, kind, token)
                 # Only then the stale ones, and never on a stack in review: it is known as ours by our
                 # change sets' tags alone, and a spec that goes A to B and back to A must find A's change
                 # set still there (re-created under its old name, its ClientToken would be taken for a
@@ -361,6 +369,9 @@ class Reconciler:
                 if seen.stack is not None and kind is planning.ChangeSetKind.UPDATE:
                     for stale in stale_change_sets(gateway.change_set_names(seen.stack.stack_id), keep=name):
                         gateway.delete_change_set(seen.stack.stack_id, stale)
+                # Recorded at once: DescribeStacks by name may not show a new stack yet (eventual
+                # consistency), and a delete that looked it up by name would take it for gone.
+                return _Executed(memory, created_stack_id=created if seen.stack is None else None)
             case planning.DiscardChangeSet(name=name):
                 gateway.delete_change_set(desired.stack_name, name)
             case planning.ExecuteChangeSet(change_set=change_set):
@@ -369,23 +380,23 @@ class Reconciler:
                 if seen.stack is not None and phase_of(seen.stack.status) is StackPhase.REVIEW:
                     with self._comparisons_lock:
                         self._created[resource.uid] = desired.hash
-                return dataclasses.replace(memory, attempted_hash=desired.hash)
+                return _Executed(dataclasses.replace(memory, attempted_hash=desired.hash))
             case planning.AcceptEmptyChangeSet(name=name):
                 gateway.delete_change_set(desired.stack_name, name)
-                return dataclasses.replace(memory, applied_hash=desired.hash)
+                return _Executed(dataclasses.replace(memory, applied_hash=desired.hash))
             case planning.ContinueRollback():
                 assert seen.stack is not None
                 token = continue_rollback_token(
                     desired.hash, seen.stack.stack_id, seen.stack.last_updated or ""
                 )
                 gateway.continue_update_rollback(desired.stack_name, token, desired.service_role_arn)
-                return dataclasses.replace(memory, continued_rollback_hash=desired.hash)
+                return _Executed(dataclasses.replace(memory, continued_rollback_hash=desired.hash))
             case planning.SetTerminationProtection(enabled=enabled):
                 gateway.set_termination_protection(desired.stack_name, enabled)
-                return dataclasses.replace(memory, applied_hash=desired.hash)
+                return _Executed(dataclasses.replace(memory, applied_hash=desired.hash))
             case planning.InSync():
-                return dataclasses.replace(memory, applied_hash=desired.hash)
-        return memory
+                return _Executed(dataclasses.replace(memory, applied_hash=desired.hash))
+        return _Executed(memory)
 
     def _failure_detail(self, action: planning.Action, seen: _Observation) -> str | None:
         if not isinstance(action, planning.Stall) or seen.stack is None:
