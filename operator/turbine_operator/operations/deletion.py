@@ -83,8 +83,8 @@ class Deleter:
                 status={}, announcement=Announcement("StackDeleted", f"Stack {stack_name} is gone")
             )
         if owner_lost_in_deletion(stack):
-            # Perhaps the stub this TurbineStack deleted a moment ago: released now, the TurbineStack
-            # would be gone before its stack, and with the stack if that deletion failed.
+            # Perhaps the stub this TurbineStack deleted a moment ago: released now, the TurbineStack would
+            # go before its stack, and nothing would be left to notice should that deletion fail.
             return self._waiting(
                 resource, progressing("Deleting", f"Stack {stack_name} is {stack.status}"), stack
             )
