@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from turbine_dev.bench_setup import bench_environment, cpu_seconds, memory_mib
+from turbine_dev.bench_setup import bench_environment, cpu_seconds, memory_mib, operator_writes
 from turbine_dev.kube import REPO_ROOT, KubeApi, condition_of
 from turbine_dev.operator_process import start_operator_process
 from turbine_dev.probes import MUTATING_OPERATIONS, aws_calls_from_metrics, turbine_stack
@@ -25,10 +25,6 @@ from turbine_dev.processes import free_port
 
 BUCKET = "turbine-bench-templates"
 NAMESPACE = "bench"
-WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY"})
-# Writes counted by the API server that are not the operator's: the benchmark's own creates of TurbineStacks
-# and the control plane's leases.
-NOT_THE_OPERATORS = frozenset({("POST", "turbinestacks", ""), ("PUT", "leases", "")})
 
 
 def _arguments() -> argparse.Namespace:
@@ -72,21 +68,6 @@ def _until_ready(kube: KubeApi, started: dict[str, float], generation: int) -> l
 def _print_latency(what: str, latencies: list[float]) -> None:
     median = statistics.median(latencies)
     print(f"{what:<22}median {median:.2f} s, max {latencies[-1]:.2f} s")
-
-
-def _print_writes(kube: KubeApi, before: dict[tuple[str, str, str], float], stacks: int) -> None:
-    """The operator's writes to the API server (each TurbineStack write is also a watch event kopf processes);
-    the benchmark's own creates of TurbineStacks are left out."""
-    writes = {
-        key: n - before.get(key, 0.0)
-        for key, n in kube.request_counts().items()
-        if key[0] in WRITE_VERBS and key not in NOT_THE_OPERATORS and n > before.get(key, 0.0)
-    }
-    shares = ", ".join(
-        f"{verb} {resource}{'/' + sub if sub else ''} {n / stacks:.2f}"
-        for (verb, resource, sub), n in sorted(writes.items(), key=lambda item: -item[1])
-    )
-    print(f"API writes to Ready: {sum(writes.values()) / stacks:.1f} per stack ({shares})")
 
 
 def _idle(pid: int, metrics_url: str, seconds: float, stacks: int) -> None:
@@ -139,7 +120,7 @@ def main() -> int:
             print(
                 f"operator CPU:        {cpu:.2f} s to Ready ({cpu * 1000 / options.stacks:.1f} ms per stack)"
             )
-            _print_writes(kube, requests_before, options.stacks)
+            print(f"API writes to Ready: {operator_writes(kube, requests_before, options.stacks)}")
             metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
             calls = aws_calls_from_metrics(metrics_url)
             mutating = sum(v for k, v in calls.items() if k in MUTATING_OPERATIONS)

@@ -15,6 +15,10 @@ from turbine_dev.embedded_aws import EmbeddedAws, embedded_aws
 from turbine_dev.kube import KubeApi
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY"})
+# Writes counted by the API server that are not the operator's: a benchmark's own creates of TurbineStacks and
+# the control plane's leases.
+NOT_THE_OPERATORS = frozenset({("POST", "turbinestacks", ""), ("PUT", "leases", "")})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,3 +53,18 @@ def memory_mib(pid: int, field: str = "VmHWM") -> float:
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def operator_writes(kube: KubeApi, before: dict[tuple[str, str, str], float], stacks: int) -> str:
+    """The operator's writes to the API server per stack since `before` (`KubeApi.request_counts`), by verb
+    and resource: each write to a TurbineStack is also a watch event kopf processes."""
+    writes = {
+        key: n - before.get(key, 0.0)
+        for key, n in kube.request_counts().items()
+        if key[0] in WRITE_VERBS and key not in NOT_THE_OPERATORS and n > before.get(key, 0.0)
+    }
+    shares = ", ".join(
+        f"{verb} {resource}{'/' + sub if sub else ''} {n / stacks:.2f}"
+        for (verb, resource, sub), n in sorted(writes.items(), key=lambda item: -item[1])
+    )
+    return f"{sum(writes.values()) / stacks:.1f} per stack ({shares})"
