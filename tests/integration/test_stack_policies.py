@@ -25,6 +25,10 @@ def _stack(aws: EmbeddedAws, name: str) -> dict[str, object] | None:
     return next((stack for stack in stacks if stack["StackName"] == name), None)
 
 
+def _status(aws: EmbeddedAws, name: str) -> object:
+    return (_stack(aws, name) or {}).get("StackStatus")
+
+
 def _output(aws: EmbeddedAws, stack_name: str, key: str) -> str | None:
     stack: Any = _stack(aws, stack_name) or {}
     return next((o["OutputValue"] for o in stack.get("Outputs", []) if o["OutputKey"] == key), None)
@@ -98,6 +102,35 @@ def test_a_stack_owned_by_another_turbinestack_is_left_alone(
         kube.delete_stack(namespace, "second")
         wait_for(lambda: kube.get_stack(namespace, "second") is None, 30, "the second resource to go")
         assert _stack(aws_environment, f"{namespace}-shared") is not None
+
+
+def test_a_turbinestack_applied_while_the_stack_of_its_name_is_being_deleted_waits_then_creates_it(
+    kube: KubeApi, namespace: str, template_bucket: str, aws_environment: EmbeddedAws
+) -> None:
+    # Delete and apply again (as a GitOps tool replacing a resource does; here under another name): the new
+    # TurbineStack finds the old one's stack on its way out. It reads InProgress to kstatus meanwhile, not
+    # Failed.
+    stack_name = f"{namespace}-replaced"
+    before = aws_environment.settings()["operation_seconds"]
+    with running_operator([namespace]):
+        old = turbine_stack("old", template_bucket, stackName=stack_name, deletionPolicy="Delete")
+        kube.create_stack(namespace, old)
+        kube.wait_condition(namespace, "old", "Ready", timeout=30)
+        aws_environment.configure(operation_seconds=10)  # the deletion takes a while, as on AWS
+        try:
+            kube.delete_stack(namespace, "old")
+            wait_for(lambda: _status(aws_environment, stack_name) == "DELETE_IN_PROGRESS", 30, "the deletion")
+            kube.create_stack(namespace, turbine_stack("new", template_bucket, stackName=stack_name))
+            waiting = kube.wait_condition(namespace, "new", "Reconciling", timeout=30)
+            assert _status(aws_environment, stack_name) == "DELETE_IN_PROGRESS"
+            conditions = {c["type"]: c for c in waiting["status"]["conditions"]}
+            assert "not this TurbineStack's" in conditions["Reconciling"]["message"]
+            assert conditions.get("Stalled", {}).get("status") != "True"
+        finally:
+            aws_environment.configure(operation_seconds=before)
+        body = kube.wait_condition(namespace, "new", "Ready", timeout=60)
+        assert body["status"]["stackStatus"] == "CREATE_COMPLETE"
+        assert kube.get_stack(namespace, "old") is None
 
 
 @pytest.mark.parametrize(

@@ -477,6 +477,24 @@ def test_an_untagged_stack_in_review_names_the_way_out() -> None:
     )
 
 
+@pytest.mark.parametrize("owner", [None, "0b5e7e4c-1111-2222-3333-444455556666"], ids=["untagged", "another"])
+@pytest.mark.parametrize(("adopt", "owner_alive"), [(False, False), (True, True)], ids=["plain", "adopter"])
+def test_someone_elses_stack_being_deleted_is_waited_for_not_stalled_on(
+    owner: str | None, adopt: bool, owner_alive: bool
+) -> None:
+    # A TurbineStack deleted and one with the same stack name applied in its place: the name is free once
+    # the old stack is gone, so this is progress (kstatus InProgress), not a stall (Failed) until the next
+    # listing.
+    intent = dataclasses.replace(AUTO, adopt=adopt)
+    going = stack("DELETE_IN_PROGRESS", owner=owner)
+    action = plan(intent, going, None, FRESH, owner_alive=owner_alive)
+    assert action == WaitForStack("DELETE_IN_PROGRESS", foreign=True)
+    assert not needs_change_set(intent, going, FRESH, owner_alive=owner_alive)
+    # Once it failed to go, it stays someone else's.
+    failed = stack("DELETE_FAILED", owner=owner)
+    assert isinstance(plan(intent, failed, None, FRESH, owner_alive=owner_alive), Stall)
+
+
 def test_change_set_is_named_after_the_desired_state() -> None:
     action = plan(dataclasses.replace(AUTO, desired_hash="e" * 32), None, None, FRESH)
     assert action == StartChangeSet(change_set_name("e" * 32), ChangeSetKind.CREATE)

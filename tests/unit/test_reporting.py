@@ -119,6 +119,7 @@ ACTIONS: dict[str, planning.Action] = {
     "WaitForUpdateSlot": planning.WaitForUpdateSlot(CHANGES),
     "AcceptEmptyChangeSet": planning.AcceptEmptyChangeSet(NAME),
     "WaitForStack": planning.WaitForStack("UPDATE_IN_PROGRESS"),
+    "WaitForStack-foreign": planning.WaitForStack("DELETE_IN_PROGRESS", foreign=True),
     "ContinueRollback": planning.ContinueRollback(),
     "SetTerminationProtection-on": planning.SetTerminationProtection(True),
     "SetTerminationProtection-off": planning.SetTerminationProtection(False),
@@ -337,6 +338,7 @@ def test_written_status_observes_the_generation_and_keeps_abnormal_true_conditio
         (ACTIONS["WaitForChangeSet"], Health.PROGRESSING, "ChangeSetCreating"),
         (ACTIONS["ExecuteChangeSet"], Health.PROGRESSING, "ChangeSetExecuting"),
         (ACTIONS["WaitForStack"], Health.PROGRESSING, "StackOperationInProgress"),
+        (ACTIONS["WaitForStack-foreign"], Health.PROGRESSING, "StackOperationInProgress"),
         (ACTIONS["ContinueRollback"], Health.PROGRESSING, "ContinuingUpdateRollback"),
         (ACTIONS["AwaitApproval"], Health.WAITING, "ChangeSetAwaitingApproval"),
         (ACTIONS["WaitForUpdateSlot"], Health.PROGRESSING, "WaitingForUpdateSlot"),
@@ -355,6 +357,12 @@ def test_await_approval_tells_the_user_what_to_approve() -> None:
     assert NAME in message
     assert "spec.approvedChangeSet" in message
     assert change_summary(CHANGES) in message
+
+
+def test_waiting_for_someone_elses_stack_to_go_says_it_is_not_ours() -> None:
+    message = verdict_for(ACTIONS["WaitForStack-foreign"], STACK).message
+    assert "not this TurbineStack's" in message
+    assert "DELETE_IN_PROGRESS" in message
 
 
 def test_stall_verdict_carries_the_planner_message() -> None:

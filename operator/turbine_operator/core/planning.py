@@ -68,6 +68,8 @@ class AcceptEmptyChangeSet:
 @dataclasses.dataclass(frozen=True)
 class WaitForStack:
     status: str
+    # Not this TurbineStack's stack, but one being deleted: its name is free once it is gone.
+    foreign: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -283,6 +285,11 @@ def plan(
     if stack is None:
         return StartChangeSet(name, ChangeSetKind.CREATE)
     if not may_manage(intent, stack, owner_alive):
+        if stack.status == "DELETE_IN_PROGRESS":
+            # Someone else's stack on its way out, as when a TurbineStack is deleted and one with the same
+            # stack name applied in its place: not ours to touch, and not a stall either. The follow-ups look
+            # until it is gone, and the next look creates this TurbineStack's own.
+            return WaitForStack(stack.status, foreign=True)
         return _not_ours(intent, stack)
     phase = phase_of(stack.status)
     reason = stack.status_reason or stack.status

@@ -90,6 +90,12 @@ def verdict_for(action: planning.Action, stack_name: str) -> Verdict:
                 f"Change set {change_set.name} ({change_summary(change_set)}) waits for approval: "
                 f"set spec.approvedChangeSet to {change_set.name}",
             )
+        case planning.WaitForStack(status=status, foreign=True):
+            return progressing(
+                "StackOperationInProgress",
+                f"Stack {stack_name}, which is not this TurbineStack's, is {status}; this TurbineStack "
+                "creates its own stack of that name once it is gone",
+            )
         case planning.WaitForStack(status=status):
             return progressing("StackOperationInProgress", f"Stack {stack_name} is {status}")
         case planning.ContinueRollback():

@@ -333,7 +333,8 @@ class TurbineStackSpec(ApiObject):
     CloudFormation drift detection on this interval)."""
     adopt: StrictBool = False
     """Take over an existing stack with this name that Turbine Operator did not create. Without it, a stack
-    that belongs to someone else is never modified or deleted (Stalled, reason StackNotOwned)."""
+    that belongs to someone else is never modified or deleted (Stalled, reason StackNotOwned); one being
+    deleted is waited for, and this TurbineStack's own stack created once it is gone."""
     additional_templates: Annotated[
         tuple[AdditionalTemplate, ...], list_map("name", 20), unique_by("name")
     ] = ()
