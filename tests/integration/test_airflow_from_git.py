@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,10 @@ import pytest
 
 from integration.test_additional_templates_and_policies import _every_log_message
 from turbine_dev.embedded_aws import EmbeddedAws
-from turbine_dev.kube import KubeApi, wait_for
+from turbine_dev.kube import KubeApi, condition_of, wait_for
 from turbine_dev.operator_runner import running_operator
 from turbine_dev.probes import turbine_stack
+from turbine_operator.core.drift import REQUEST_ANNOTATION
 from turbine_operator.core.templates import load_template
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed", "kubeconfig_environment")]
@@ -267,3 +269,46 @@ def test_a_dag_source_reaches_the_stack_its_credentials_the_secret_and_its_repor
         ),
     }
     assert [place for place, text in places.items() if TOKEN in text] == []
+
+
+@pytest.mark.usefixtures("users_templates")
+def test_a_turbinestack_naming_someone_elses_stack_never_writes_its_users_or_credentials_there(
+    kube: KubeApi, namespace: str, template_bucket: str, aws_environment: EmbeddedAws
+) -> None:
+    # The users secret makes Airflow users (Admins included) and the connection secret is the DAG repository's
+    # credentials: a TurbineStack that names another's stack in spec.stackName must get neither written.
+    kube.put_secret(namespace, "airflow-users", {"mallory": FIRST})
+    kube.put_secret(namespace, "dag-repository", {"token": TOKEN})
+    with running_operator([namespace]):
+        kube.create_stack(namespace, turbine_stack("airflow", template_bucket))
+        kube.wait_condition(namespace, "airflow", "Ready", timeout=60)
+        outputs = kube.get_stack(namespace, "airflow")["status"]["outputs"]  # type: ignore[index]
+        users, connection = outputs["AirflowUsersSecretArn"], outputs["DagsConnectionSecretArn"]
+        before = (_document(aws_environment, users), _document(aws_environment, connection))
+
+        dags = {
+            "git": {
+                "url": REPOSITORY,
+                "credentials": {
+                    "username": "x",
+                    "passwordSecretKeyRef": {"name": "dag-repository", "key": "token"},
+                },
+            }
+        }
+        intruder = turbine_stack(
+            "intruder",
+            template_bucket,
+            stackName=f"{namespace}-airflow",
+            airflow={"users": [_user("mallory")], "dags": dags},
+        )
+        kube.create_stack(namespace, intruder)
+        stalled = kube.wait_condition(namespace, "intruder", "Stalled", timeout=30)
+        assert condition_of(stalled, "Stalled")["reason"] == "StackNotOwned"  # type: ignore[index]
+        # Two more looks: the settled timer's first one, and one asked for.
+        kube.patch_stack(namespace, "intruder", {"metadata": {"annotations": {REQUEST_ANNOTATION: "now"}}})
+        time.sleep(3.0)
+        assert (_document(aws_environment, users), _document(aws_environment, connection)) == before
+        status = kube.get_stack(namespace, "intruder")["status"]  # type: ignore[index]
+        assert not status.get("outputs")
+        assert "airflowUsers" not in status
+        assert not (status.get("dags") or {}).get("credentialsSecretArn")

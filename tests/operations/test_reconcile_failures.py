@@ -446,6 +446,23 @@ def test_a_stack_owned_by_someone_else_is_left_alone(aws: StubbedAws, reconciler
     assert "set spec.adopt" in found["Stalled"]["message"]
 
 
+def test_the_outputs_of_a_stack_owned_by_someone_else_are_not_shown(
+    aws: StubbedAws, reconciler: Reconciler
+) -> None:
+    # Naming someone else's stack in spec.stackName must not be a way to read its outputs: they would land in
+    # this TurbineStack's status and its spec.outputsConfigMap. Its status still says why this one stalls.
+    resource = stack_resource()
+    aws.stack("UPDATE_COMPLETE", owner_uid=OTHER_UID, outputs={"WebserverUrl": "http://theirs.example"})
+
+    outcome = reconciler.reconcile(resource)
+
+    aws.verify()
+    _assert_stalled(conditions(outcome), "StackNotOwned")
+    assert "theirs.example" not in repr(outcome.status)
+    assert not outcome.status.get("outputs")
+    assert outcome.status["stackStatus"] == "UPDATE_COMPLETE"
+
+
 def test_adopting_a_foreign_stack_proceeds_to_a_change_set(aws: StubbedAws, reconciler: Reconciler) -> None:
     resource = stack_resource(spec(adopt=True))
     desired = desired_for(resource)

@@ -186,6 +186,15 @@ def may_manage(intent: Intent, stack: ObservedStack, owner_alive: bool) -> bool:
     return intent.adopt and not owner_alive
 
 
+def shown_stack(intent: Intent, stack: ObservedStack | None, owner_alive: bool) -> ObservedStack | None:
+    """The stack as this TurbineStack's status shows it. Someone else's shows its id and status (why this one
+    waits or stalls) but not its outputs: they are not this TurbineStack's to publish (status.outputs,
+    spec.outputsConfigMap), and naming another's stack in spec.stackName must not be a way to read them."""
+    if stack is None or may_manage(intent, stack, owner_alive):
+        return stack
+    return dataclasses.replace(stack, outputs={})
+
+
 def attempt_of(stack: ObservedStack | None) -> str:
     """What tells apart attempts at one desired state: the stack's last update (none before creation)."""
     if stack is None or phase_of(stack.status) is StackPhase.REVIEW:

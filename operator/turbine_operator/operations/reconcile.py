@@ -150,12 +150,12 @@ class Reconciler:
         memory = memory_from_status(resource.status)
         try:
             observation = _Observation(spec, desired, gateway, stack, memory)
-            outcome = self._act(resource, observation, now)
+            outcome, shown = self._act(resource, observation, now)
             return follow_airflow(
                 outcome,
                 airflow,
                 spec=spec,
-                stack=stack,
+                stack=shown,  # someone else's stack without its outputs: its secrets are not ours to write
                 status=resource.status,
                 sessions=self._sessions,
                 poll_interval=self._settings.poll_interval,
@@ -190,7 +190,11 @@ class Reconciler:
             verdict = stalled(_stall_reason(error), shown)
         return self._report(resource, now, verdict, spec=spec, desired=desired)
 
-    def _act(self, resource: StackResource, seen: _Observation, now: str) -> Outcome:
+    def _act(
+        self, resource: StackResource, seen: _Observation, now: str
+    ) -> tuple[Outcome, ObservedStack | None]:
+        """The outcome of one plan and its action, and the stack as this TurbineStack may see it
+        (planning.shown_stack)."""
         intent = planning.Intent(
             desired_hash=seen.desired.hash,
             owner_uid=resource.uid,
@@ -242,13 +246,14 @@ class Reconciler:
         pending = (
             pending_change_set(action.change_set) if isinstance(action, planning.AwaitApproval) else None
         )
+        shown = planning.shown_stack(intent, seen.stack, owner_alive)
         facts = StatusFacts(
             generation=resource.generation,
             now=now,
             stack_name=seen.desired.stack_name,
             region=seen.spec.region,
             verdict=verdict,
-            stack=seen.stack,
+            stack=shown,
             stack_id=executed.created_stack_id,
             stack_status_reason=reason_detail,
             desired_hash=seen.desired.hash,
@@ -264,7 +269,7 @@ class Reconciler:
             differences=differences,
             remediate=intent.remediate,
         )
-        return Outcome(status=status_patch(resource.status, facts), announcement=announcement)
+        return Outcome(status=status_patch(resource.status, facts), announcement=announcement), shown
 
     @staticmethod
     def _owner_from_change_set(
