@@ -16,6 +16,7 @@ from .harness import (
 )
 
 OLD_HASH = "0" * 32
+OTHER_UID = "0b5e7e4c-1111-2222-3333-444455556666"
 
 
 def test_slots_are_limited_and_given_back() -> None:
@@ -76,3 +77,23 @@ def test_an_update_waits_for_a_slot_without_executing(aws: StubbedAws, reconcile
     aws.verify()
     assert aws.mutating_calls == ["ExecuteChangeSet"]
     assert not slots.available_to("a-third-stack")
+
+
+def test_someone_elses_stack_being_updated_takes_no_slot(aws: StubbedAws, reconciler: Reconciler) -> None:
+    # A TurbineStack stalled on another's stack must not count that stack's update against the operator's
+    # own: the slots pace this operator's updates only.
+    slots = UpdateSlots(limit=1)
+    limited = Reconciler(
+        reconciler._sessions,
+        reconciler._sources,
+        reconciler._settings,
+        reconciler._objects,
+        slots=slots,
+    )
+    aws.stack("UPDATE_IN_PROGRESS", owner_uid=OTHER_UID)
+
+    outcome = limited.reconcile(stack_resource())
+
+    aws.verify()
+    assert conditions(outcome)["Stalled"]["reason"] == "StackNotOwned"
+    assert slots.available_to("one-of-ours")

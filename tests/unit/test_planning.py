@@ -698,8 +698,11 @@ def test_an_update_without_a_free_slot_waits_for_one() -> None:
     [("UPDATE_IN_PROGRESS", True), ("UPDATE_ROLLBACK_IN_PROGRESS", True), ("CREATE_IN_PROGRESS", False)],
 )
 def test_a_stack_holds_its_slot_while_it_updates(status: str, holds: bool) -> None:
-    assert holds_update_slot(stack(status)) is holds
-    assert not holds_update_slot(stack("UPDATE_COMPLETE"))
+    assert holds_update_slot(AUTO, stack(status)) is holds
+    assert not holds_update_slot(AUTO, stack("UPDATE_COMPLETE"))
+    # Someone else's update is not one of ours; an adopter's, once the owner is gone, is.
+    assert not holds_update_slot(AUTO, _foreign(status))
+    assert holds_update_slot(dataclasses.replace(AUTO, adopt=True), _foreign(status)) is holds
 
 
 def test_only_executing_an_update_needs_a_slot() -> None:

@@ -237,10 +237,12 @@ def needs_update_slot(action: Action, stack: ObservedStack | None) -> bool:
     )
 
 
-def holds_update_slot(stack: ObservedStack | None) -> bool:
-    """Whether the stack is in the middle of an update (which keeps its slot taken)."""
+def holds_update_slot(intent: Intent, stack: ObservedStack | None, owner_alive: bool = False) -> bool:
+    """Whether this TurbineStack's stack is in the middle of an update (which keeps its slot taken). Someone
+    else's update takes none: the slots pace this operator's updates."""
     return (
         stack is not None
+        and may_manage(intent, stack, owner_alive)
         and phase_of(stack.status) is StackPhase.IN_PROGRESS
         and stack.status.startswith("UPDATE_")
     )

@@ -236,7 +236,9 @@ class Reconciler:
             action = planning.plan(
                 intent, stack, change_set, memory, differences=differences, owner_alive=owner_alive
             )
-        self._account_update_slot(resource.uid, action, stack)
+        self._account_update_slot(
+            resource.uid, action, stack, planning.holds_update_slot(intent, stack, owner_alive)
+        )
         executed = self._execute(action, resource, dataclasses.replace(seen, memory=memory))
         memory = executed.memory
         verdict = verdict_for(action, seen.desired.stack_name)
@@ -295,10 +297,12 @@ class Reconciler:
             self._comparisons.pop(uid, None)
             self._created.pop(uid, None)
 
-    def _account_update_slot(self, uid: str, action: planning.Action, stack: ObservedStack | None) -> None:
+    def _account_update_slot(
+        self, uid: str, action: planning.Action, stack: ObservedStack | None, updating: bool
+    ) -> None:
         if isinstance(action, planning.WaitForUpdateSlot):
             self._slots.waiting(uid)
-        elif planning.holds_update_slot(stack):
+        elif updating:
             self._slots.occupy(uid)  # also after a restart, when this process took no slot yet
         elif not planning.needs_update_slot(action, stack):
             self._slots.release(uid)
