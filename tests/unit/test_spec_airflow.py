@@ -151,6 +151,10 @@ INVALID += [
     (f"{DAGS}.git.subdir:minLength", with_git(subdir=""), f"{DAGS}.git.subdir"),
     (f"{DAGS}.git.subdir:maxLength", with_git(subdir="a" * 256), f"{DAGS}.git.subdir"),
     (f"{DAGS}.git.subdir:pattern", with_git(subdir="/dags"), f"{DAGS}.git.subdir"),
+    # No segment may leave the repository or stand for the folder itself.
+    (f"{DAGS}.git.subdir:pattern", with_git(subdir="../../etc"), f"{DAGS}.git.subdir"),
+    (f"{DAGS}.git.subdir:pattern", with_git(subdir="dags/.."), f"{DAGS}.git.subdir"),
+    (f"{DAGS}.git.subdir:pattern", with_git(subdir="a/./b"), f"{DAGS}.git.subdir"),
     (f"{DAGS}.s3:type", with_dags({"s3": "s3://bucket"}), f"{DAGS}.s3"),
     (f"{DAGS}.s3:required", with_dags({"s3": {"prefix": "dags/"}}), f"{DAGS}.s3.bucket"),
     (f"{DAGS}.s3.bucket:type", with_s3(bucket=1), f"{DAGS}.s3.bucket"),
@@ -160,6 +164,8 @@ INVALID += [
     (f"{DAGS}.s3.prefix:type", with_s3(prefix=1), f"{DAGS}.s3.prefix"),
     (f"{DAGS}.s3.prefix:maxLength", with_s3(prefix="a/" * 128), f"{DAGS}.s3.prefix"),
     (f"{DAGS}.s3.prefix:pattern", with_s3(prefix="dags"), f"{DAGS}.s3.prefix"),
+    (f"{DAGS}.s3.prefix:pattern", with_s3(prefix="../"), f"{DAGS}.s3.prefix"),
+    (f"{DAGS}.s3.prefix:pattern", with_s3(prefix="team/../other/"), f"{DAGS}.s3.prefix"),
     (
         f"{DAGS}.refreshSeconds:type",
         with_dags({"git": {"url": REPO}, "refreshSeconds": "60"}),
@@ -298,3 +304,14 @@ def test_every_dag_source_field_is_read() -> None:
     s3 = parse(with_s3(prefix="team/dags/")).airflow.dags
     assert s3 is not None
     assert s3.s3 == S3DagSource(bucket="dags-bucket", prefix="team/dags/")
+
+
+def test_dotted_names_that_stay_inside_their_root_are_accepted() -> None:
+    dags = parse(with_git(subdir=".config/dags/v1..2/...")).airflow.dags
+    assert dags is not None
+    assert dags.git is not None
+    assert dags.git.subdir == ".config/dags/v1..2/..."
+    s3 = parse(with_s3(prefix=".hidden/..team/")).airflow.dags
+    assert s3 is not None
+    assert s3.s3 is not None
+    assert s3.s3.prefix == ".hidden/..team/"

@@ -95,9 +95,13 @@ GitUrl = Annotated[
     ),
 ]
 GitRef = Annotated[StrictStr, text(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", 1, 255)]
-BundlePath = Annotated[StrictStr, text(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", 1, 255)]
+# A path segment other than `.` and `..`, so a path in the spec cannot leave the folder it names
+# (written without lookahead: the API server checks patterns with Go's RE2).
+_SEGMENT = r"([A-Za-z0-9_-][A-Za-z0-9._-]*|\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\.\.[A-Za-z0-9._-]+)"
+_PREFIX_SEGMENT = r"([A-Za-z0-9!_-][A-Za-z0-9!_.-]*|\.[A-Za-z0-9!_-][A-Za-z0-9!_.-]*|\.\.[A-Za-z0-9!_.-]+)"
+BundlePath = Annotated[StrictStr, text(rf"^{_SEGMENT}(/{_SEGMENT})*$", 1, 255)]
 DagBucket = Annotated[StrictStr, text(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$", 3, 63)]
-DagPrefix = Annotated[StrictStr, text(r"^([A-Za-z0-9!_.-]+/)*$", max_length=255)]
+DagPrefix = Annotated[StrictStr, text(rf"^({_PREFIX_SEGMENT}/)*$", max_length=255)]
 RefreshSeconds = Annotated[StrictInt, Field(ge=10, le=86400)]
 
 
