@@ -21,9 +21,11 @@ from turbine_operator.core.additions import (
 )
 from turbine_operator.core.bundle import TurbineSources
 from turbine_operator.core.errors import SpecError
+from turbine_operator.core.policies import ADMINISTRATOR_ACCESS_HINT
 from turbine_operator.core.references import Fetched, Source, SourceKind, references_of
 from turbine_operator.core.rendering import RENDERED_MASTER, DesiredStack, Owner, desired_stack
 from turbine_operator.core.spec import TurbineStackSpec, parse_spec
+from turbine_operator.core.template_iam import administrator_resources
 from turbine_operator.core.templates import dump_template, load_template
 
 MASTER_BODY = (Path(__file__).resolve().parents[2] / "cfn" / "templates" / "turbine-master.yaml").read_bytes()
@@ -914,3 +916,175 @@ def test_renders_share_one_parse_of_the_master_and_never_change_it() -> None:
     # The master parsed once is shared: rendering the additions must not have written into it.
     assert desired(spec_of()).bundle.files[RENDERED_MASTER] == plain
     assert json.loads(plain) == load_template(SOURCES.templates["turbine-master.yaml"], "master")
+
+
+# Administrator access granted through an additional template needs the same opt-in as an additional policy.
+
+WORKER_ROLE = {"Ref": "WorkerRoleName"}
+PARAMETERS = {"WorkerRoleName": {"Type": "String"}}
+
+
+def document(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(action: object, resource: object = "*") -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": action, "Resource": resource}
+
+
+def template_with(resource: dict[str, Any]) -> str:
+    return body_of(PARAMETERS, Resources={"Grant": resource})
+
+
+def iam_policy(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {
+            "PolicyName": "grant",
+            "Roles": [WORKER_ROLE],
+            "PolicyDocument": document(*statements),
+        },
+    }
+
+
+GRANTS: list[tuple[dict[str, Any], str]] = [
+    # The case issue 27 tried: a nested AWS::IAM::Policy granting `*` to the worker role, with no flag.
+    (
+        iam_policy(allow("*")),
+        "its resource Grant (AWS::IAM::Policy) statement 0 allows every action on every",
+    ),
+    (
+        {
+            "Type": "AWS::IAM::ManagedPolicy",
+            "Properties": {"PolicyDocument": document(allow("iam:PassRole"))},
+        },
+        "(AWS::IAM::ManagedPolicy) statement 0 allows iam:PassRole on every role",
+    ),
+    (
+        {
+            "Type": "AWS::IAM::RolePolicy",
+            "Properties": {
+                "RoleName": WORKER_ROLE,
+                "PolicyName": "self",
+                "PolicyDocument": document(
+                    allow("iam:PutRolePolicy", {"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:role/x"})
+                ),
+            },
+        },
+        "allows iam:PutRolePolicy on every role",
+    ),
+    (
+        {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": document(),
+                "Policies": [
+                    {"PolicyName": "all", "PolicyDocument": document(allow("ec2:Describe*"), allow("*"))}
+                ],
+            },
+        },
+        "(AWS::IAM::Role) Policies[0] statement 1 allows every action",
+    ),
+    (
+        {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": document(),
+                "ManagedPolicyArns": [
+                    {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/ReadOnlyAccess"},
+                    "arn:aws:iam::aws:policy/AdministratorAccess",
+                ],
+            },
+        },
+        "attaches the AWS managed policy AdministratorAccess",
+    ),
+    (
+        {
+            "Type": "AWS::IAM::User",
+            "Properties": {"ManagedPolicyArns": ["arn:aws:iam::aws:policy/IAMFullAccess"]},
+        },
+        "(AWS::IAM::User) attaches the AWS managed policy IAMFullAccess",
+    ),
+    ({"Type": "AWS::IAM::AccessKey", "Properties": {"UserName": "ci"}}, "makes access keys for an IAM user"),
+    (
+        {"Type": "AWS::IAM::UserToGroupAddition", "Properties": {"GroupName": "admins", "Users": ["ci"]}},
+        "adds IAM users to a group",
+    ),
+    # What is computed at deploy time may be anything: an action, a statement, a whole document.
+    (
+        iam_policy(allow({"Fn::If": ["Wide", "*", "s3:GetObject"]})),
+        "statement 0 allows every action on every",
+    ),
+    (
+        {
+            "Type": "AWS::IAM::Policy",
+            "Properties": {"PolicyDocument": {"Fn::If": ["Wide", {}, {}]}, "Roles": []},
+        },
+        "has a policy document computed at deploy time",
+    ),
+    (
+        iam_policy({"Fn::If": ["Wide", allow("*"), {"Ref": "AWS::NoValue"}]}),
+        "statement 0 is computed at deploy",
+    ),
+]
+
+
+@pytest.mark.parametrize(("resource", "what"), GRANTS)
+def test_administrator_access_in_a_template_is_refused_naming_the_resource(
+    resource: dict[str, Any], what: str
+) -> None:
+    spec = spec_of(entry(body=template_with(resource)))
+
+    with pytest.raises(SpecError) as caught:
+        render(spec)
+
+    assert caught.value.field == "spec.additionalTemplates[Dags].template"
+    assert what in caught.value.message
+    assert caught.value.message.endswith(
+        f", which counts as administrator access. {ADMINISTRATOR_ACCESS_HINT}"
+    )
+
+
+@pytest.mark.parametrize(("resource", "what"), GRANTS)
+def test_administrator_access_in_a_template_is_allowed_when_the_spec_opts_in(
+    resource: dict[str, Any], what: str
+) -> None:
+    spec = spec_of(entry(body=template_with(resource)), allowAdministratorPolicies=True)
+
+    assert "Dags" in render(spec).template["Resources"]
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        iam_policy(allow("s3:GetObject", "arn:aws:s3:::data/*"), allow("sqs:ReceiveMessage")),
+        iam_policy(allow(["iam:Get*", "iam:List*"]), {"Effect": "Deny", "Action": "*", "Resource": "*"}),
+        iam_policy(allow("sts:AssumeRole", "arn:aws:s3:::data/*")),
+        {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": document(),
+                "ManagedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess", {"Ref": "DataPolicy"}],
+            },
+        },
+        {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "x"}},
+    ],
+)
+def test_templates_that_grant_no_administrator_access_render(resource: dict[str, Any]) -> None:
+    assert list(administrator_resources(json.loads(template_with(resource)))) == []
+    assert "Dags" in render(spec_of(entry(body=template_with(resource)))).template["Resources"]
+
+
+def test_a_nested_template_shipped_as_a_file_is_checked_too() -> None:
+    child = template_with(iam_policy(allow("iam:AttachRolePolicy", "arn:aws:iam::123456789012:role/prod-*")))
+    files = [{"path": "children/grant.yaml", "inline": child}, {"path": "scripts/run.sh", "inline": "echo *"}]
+    spec = spec_of(entry(files=files))
+
+    with pytest.raises(SpecError) as caught:
+        render(spec)
+
+    assert caught.value.field == "spec.additionalTemplates[Dags].files[children/grant.yaml]"
+    assert (
+        "allows iam:AttachRolePolicy on the role arn:aws:iam::123456789012:role/prod-*"
+        in caught.value.message
+    )

@@ -329,11 +329,13 @@ def test_administrator_access_in_yaml_without_a_sid() -> None:
         {"Effect": "Allow", "Action": 5, "Resource": "*"},
         # Near misses of the effective-grant cases below: each is one step narrower.
         {"Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"},
-        {"Effect": "Allow", "Action": "iam:*", "Resource": "arn:aws:iam::123456789012:role/airflow-*"},
-        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::123456789012:role/task"},
-        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/reader"},
-        {"Effect": "Allow", "Action": "iam:*", "Resource": "arn:aws:iam::*:role/team/*"},
         {"Effect": "Allow", "Action": "iam:Tag*", "Resource": "*"},
+        # Escalation actions on resources that are not of their kind reach nothing.
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::123456789012:user/ci"},
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:s3:::airflow-logs/*"},
+        {"Effect": "Allow", "Action": "iam:*", "Resource": "arn:aws:iam::123456789012:instance-profile/*"},
+        {"Effect": "Allow", "Action": ["lambda:InvokeFunction", "ssm:GetParameter*"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "ssm:SendCommand", "Resource": "arn:aws:ssm:*:*:document/AWS-Run*"},
         {"Effect": "Allow", "Action": "iam:*", "Resource": "arn:aws:iam:us-east-1:*:*"},
         {"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::logs/*"},
         {"Effect": "Allow", "NotAction": "*", "Resource": "*"},
@@ -374,7 +376,45 @@ EFFECTIVE_ADMINISTRATOR_GRANTS = [
     ({"Action": "iam:CreatePolicyVersion", "Resource": "*"}, "on every policy"),
     (
         {"Action": "iam:*", "NotResource": "arn:aws:iam::*:user/*"},
-        "allows iam:AttachRolePolicy on every role",
+        "allows iam:AttachRolePolicy on every role but those in NotResource",
+    ),
+    # Named resources count: the policy is attached to the stack's own roles (issue 27 tried these with
+    # render), and a named role or policy hands out whatever it holds.
+    (
+        {"Action": "iam:*", "Resource": "arn:aws:iam::123456789012:role/airflow-*"},
+        "allows iam:AttachRolePolicy on the role arn:aws:iam::123456789012:role/airflow-*",
+    ),
+    (
+        {"Action": "iam:PutRolePolicy", "Resource": "arn:aws:iam::123456789012:role/prod-airflow-Worker*"},
+        "allows iam:PutRolePolicy on the role",
+    ),
+    (
+        {"Action": "iam:UpdateAssumeRolePolicy", "Resource": "arn:aws:iam::*:role/team/*"},
+        "allows iam:UpdateAssumeRolePolicy on the role",
+    ),
+    (
+        {"Action": "iam:PassRole", "Resource": "arn:aws:iam::123456789012:role/task"},
+        "allows iam:PassRole on the role arn:aws:iam::123456789012:role/task",
+    ),
+    (
+        {"Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/reader"},
+        "allows sts:AssumeRole on the role",
+    ),
+    (
+        {"Action": "iam:CreatePolicyVersion", "Resource": "arn:aws:iam::123456789012:policy/data-access"},
+        "allows iam:CreatePolicyVersion on the policy",
+    ),
+    (
+        {
+            "Action": "lambda:UpdateFunctionCode",
+            "Resource": "arn:aws:lambda:eu-west-1:123456789012:function:etl",
+        },
+        "allows lambda:UpdateFunctionCode on the function",
+    ),
+    ({"Action": "ssm:SendCommand", "Resource": "*"}, "allows ssm:SendCommand on every instance"),
+    (
+        {"Action": "ssm:StartSession", "Resource": "arn:aws:ec2:*:*:instance/*"},
+        "allows ssm:StartSession on every instance",
     ),
 ]
 

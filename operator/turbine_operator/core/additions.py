@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from turbine_operator.core.errors import SpecError
-from turbine_operator.core.policies import policy_document
+from turbine_operator.core.policies import ADMINISTRATOR_ACCESS_HINT, policy_document
 from turbine_operator.core.references import Fetched, Source, SourceKind, content_of, text_of
 from turbine_operator.core.spec import TurbineStackSpec
 from turbine_operator.core.spec_additions import (
@@ -25,6 +25,7 @@ from turbine_operator.core.spec_additions import (
     InstanceRole,
     ParameterFrom,
 )
+from turbine_operator.core.template_iam import administrator_resources
 from turbine_operator.core.templates import (
     Template,
     check_parameter_value,
@@ -62,6 +63,7 @@ ROLE_OUTPUTS = {
     InstanceRole.WORKER: "WorkerRoleName",
 }
 _TEMPLATE_SECTIONS = ("Parameters", "Resources", "Outputs", "Conditions", "Mappings", "Rules")
+_NESTED_TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +111,9 @@ def render_additions(
     adds = bool(spec.additional_templates or spec.additional_policies)
     rendering = _Rendering(template=copy.deepcopy(master) if adds else master, taken=_turbine_names(master))
     for entry in spec.additional_templates:
-        _add_template(rendering, master, entry, fetched)
+        _add_template(
+            rendering, master, entry, fetched, allow_administrator=spec.allow_administrator_policies
+        )
     for policy in spec.additional_policies:
         _add_policy(rendering, master, policy, spec, fetched)
     declared = rendering.template.get("Parameters") or {}
@@ -139,7 +143,12 @@ def _turbine_names(master: Template) -> dict[str, str]:
 
 
 def _add_template(
-    rendering: _Rendering, master: Template, entry: AdditionalTemplate, fetched: Mapping[Source, Fetched]
+    rendering: _Rendering,
+    master: Template,
+    entry: AdditionalTemplate,
+    fetched: Mapping[Source, Fetched],
+    *,
+    allow_administrator: bool,
 ) -> None:
     field = f"spec.additionalTemplates[{entry.name}]"
     rendering.claim(entry.name, f"{field}.name")
@@ -148,6 +157,8 @@ def _add_template(
         raise SpecError(f"{field}.template", f"is {len(body)} bytes; CloudFormation reads at most 1 MB")
     template = load_template(body, f"{field}.template")
     _check_template_shape(template, f"{field}.template")
+    if not allow_administrator:
+        _refuse_administrator_access(template, f"{field}.template")
     rendering.add_file(f"{ADDITIONAL_TEMPLATES}{entry.name}.yaml", body, f"{field}.template")
     rendering.templates[f"{ADDITIONAL_TEMPLATES}{entry.name}.yaml"] = f"{field}.template"
     for file in entry.files:
@@ -156,6 +167,10 @@ def _add_template(
             fetched, SourceKind.CONFIG_MAP, file.config_map_key_ref, f"{where}.configMapKeyRef"
         )
         content = stored.content if stored is not None else (file.inline or "").encode()
+        if not allow_administrator and file.path.endswith(_NESTED_TEMPLATE_SUFFIXES):
+            nested = _nested_template(content, where)
+            if nested is not None:
+                _refuse_administrator_access(nested, where)
         rendering.add_file(f"{ADDITIONAL_TEMPLATES}{file.path}", content, where)
 
     declared = declared_parameters(template)
@@ -214,6 +229,20 @@ def _add_policy(
             "Roles": roles,
         },
     }
+
+
+def _refuse_administrator_access(template: Template, field: str) -> None:
+    grant = next(administrator_resources(template), None)
+    if grant is not None:
+        raise SpecError(field, f"{grant}, which counts as administrator access. {ADMINISTRATOR_ACCESS_HINT}")
+
+
+def _nested_template(content: bytes, where: str) -> Template | None:
+    """The file as a template when it is one (a template's own nested stacks ship as its files)."""
+    try:
+        return load_template(content, where)
+    except SpecError:
+        return None
 
 
 def _template_body(entry: AdditionalTemplate, fetched: Mapping[Source, Fetched], field: str) -> bytes:
