@@ -106,6 +106,19 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     run.add_argument(
+        "--tenants-config-map",
+        metavar="NAMESPACE/NAME",
+        help=(
+            "the ConfigMap (key tenants.yaml) that grants each namespace its AWS accounts, roles, regions,"
+            " buckets and stack-name prefix; see docs/tenants.md [TURBINE_TENANTS_CONFIG_MAP]"
+        ),
+    )
+    run.add_argument(
+        "--require-tenants",
+        action="store_true",
+        help="refuse the TurbineStacks of namespaces no tenant lists [TURBINE_REQUIRE_TENANTS=1]",
+    )
+    run.add_argument(
         "--leader-elect",
         action="store_true",
         help=(
@@ -161,6 +174,8 @@ def _run(options: argparse.Namespace) -> int:
         "TURBINE_METRICS_ADDRESS": options.metrics_address,
         "TURBINE_MAX_CONCURRENT_UPDATES": options.max_concurrent_updates,
         "TURBINE_SHARD_SELECTOR": options.shard_selector,
+        "TURBINE_TENANTS_CONFIG_MAP": options.tenants_config_map,
+        "TURBINE_REQUIRE_TENANTS": "1" if options.require_tenants else None,
         NAMESPACES_ENV: len(options.namespace) or 1,
         TEMPLATES_DIR_ENV: options.cfn_dir,
         LAMBDAS_DIR_ENV: options.lambdas_dir,

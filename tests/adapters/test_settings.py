@@ -52,3 +52,31 @@ def test_run_refuses_a_bad_shard_selector_before_kopf_starts(
     assert cli.main(["run", "--shard-selector", "shard in a"]) == 2
 
     assert "TURBINE_SHARD_SELECTOR='shard in a' is not a label selector" in capsys.readouterr().err
+
+
+def test_the_settings_carry_the_tenants_config_map_and_whether_tenants_are_required() -> None:
+    environ = {
+        "AWS_REGION": "eu-west-1",
+        "TURBINE_TENANTS_CONFIG_MAP": "turbine-system/turbine-tenants",
+        "TURBINE_REQUIRE_TENANTS": "1",
+    }
+    settings = OperatorSettings.from_environment(environ)
+    assert (settings.tenants_config_map, settings.require_tenants) == ("turbine-system/turbine-tenants", True)
+    assert not OperatorSettings.from_environment({"AWS_REGION": "eu-west-1"}).require_tenants
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--require-tenants"], "TURBINE_REQUIRE_TENANTS needs TURBINE_TENANTS_CONFIG_MAP"),
+        (["--tenants-config-map", "turbine-tenants"], "TURBINE_TENANTS_CONFIG_MAP must be namespace/name"),
+    ],
+)
+def test_run_refuses_a_tenant_setting_it_cannot_use_before_kopf_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    monkeypatch.setattr(os, "environ", {**os.environ, "AWS_REGION": "eu-west-1"})
+
+    assert cli.main(["run", *flags]) == 2
+
+    assert message in capsys.readouterr().err

@@ -182,6 +182,8 @@ STATES = [
     state(FAILED, "ReferenceNotFound", wrote, stalled("ReferenceNotFound", "m")),
     state(FAILED, "ReferenceNotReadable", wrote, stalled("ReferenceNotReadable", "m")),
     state(FAILED, "TemplateBucketMissing", wrote, stalled("TemplateBucketMissing", "m")),
+    state(FAILED, "OutsideTenantGrant", wrote, stalled("OutsideTenantGrant", "m")),
+    state(FAILED, "TenantPolicyInvalid", wrote, stalled("TenantPolicyInvalid", "m")),
     state(FAILED, "AwsAccessDenied", wrote, stalled("AwsAccessDenied", "m")),
     state(FAILED, "AwsRequestRejected", wrote, stalled("AwsRequestRejected", "m")),
     state("suspended", "suspended while Ready", suspended, READY),

@@ -32,6 +32,10 @@ class OperatorSettings:
     max_concurrent_updates: int = 10
     # A label selector: this replica serves only the TurbineStacks it matches (one shard of several).
     shard_selector: str = ""
+    # The administrator's tenant grants: a ConfigMap as namespace/name (core.tenancy); empty, no tenants.
+    tenants_config_map: str = ""
+    # A namespace no tenant lists is refused (needs tenants_config_map).
+    require_tenants: bool = False
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
@@ -54,7 +58,25 @@ class OperatorSettings:
                 _number(environ, "TURBINE_MAX_CONCURRENT_UPDATES", cls.max_concurrent_updates)
             ),
             shard_selector=label_selector(environ.get("TURBINE_SHARD_SELECTOR", "").strip()),
+            tenants_config_map=_config_map(environ.get("TURBINE_TENANTS_CONFIG_MAP", "").strip()),
+            require_tenants=_require_tenants(environ),
         )
+
+
+_OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?")
+
+
+def _config_map(raw: str) -> str:
+    if raw and not _OBJECT_NAME.fullmatch(raw):
+        raise SettingsError(f"TURBINE_TENANTS_CONFIG_MAP must be namespace/name, not {raw[:80]!r}")
+    return raw
+
+
+def _require_tenants(environ: Mapping[str, str]) -> bool:
+    required = environ.get("TURBINE_REQUIRE_TENANTS", "") in {"1", "true"}
+    if required and not environ.get("TURBINE_TENANTS_CONFIG_MAP", "").strip():
+        raise SettingsError("TURBINE_REQUIRE_TENANTS needs TURBINE_TENANTS_CONFIG_MAP (--tenants-config-map)")
+    return required
 
 
 def _number(environ: Mapping[str, str], name: str, default: float) -> float:

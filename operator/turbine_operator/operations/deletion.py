@@ -20,6 +20,7 @@ from turbine_operator.core.stack_status import StackPhase, phase_of
 from turbine_operator.core.status import StatusFacts, status_patch
 from turbine_operator.operations.clock import Clock, timestamp, utc_now
 from turbine_operator.operations.references import ClusterReader
+from turbine_operator.operations.tenancy import OutsideGrant, TenantGrants
 from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
 
@@ -35,6 +36,7 @@ class Deleter:
         self._settings = settings
         self._objects = objects
         self._clock = clock
+        self._tenants = TenantGrants(objects, settings.tenants_config_map, required=settings.require_tenants)
 
     def delete(self, resource: StackResource, attempt: int) -> Outcome:
         try:
@@ -57,6 +59,14 @@ class Deleter:
                     "StackRetained", f"deletionPolicy is Retain: stack {stack_name} stays in AWS"
                 ),
             )
+        try:
+            spec = self._tenants.within_grant(spec, resource.namespace)
+        except OutsideGrant as refused:
+            # Its tenant does not grant the role (or region) it names: no AWS call is made with it.
+            message = f"{refused.message}; no AWS call is made for it, and any stack it created stays in AWS"
+            return Outcome(status={}, announcement=Announcement("StackRetained", message, warning=True))
+        except ClusterError as error:
+            return self._waiting(resource, progressing("Retrying", f"the Kubernetes API failed ({error})"))
         try:
             gateway = StackGateway(self._sessions, region, spec.role_arn)
             return self._delete(resource, spec, gateway, stack_name, attempt)

@@ -69,6 +69,7 @@ from turbine_operator.operations.clock import Clock, timestamp, utc_now
 from turbine_operator.operations.images import NewestImages
 from turbine_operator.operations.rate_limits import UpdateSlots
 from turbine_operator.operations.references import ClusterReader, fetch_references
+from turbine_operator.operations.tenancy import RECHECK_REFUSED_SECONDS, OutsideGrant, TenantGrants
 from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
 
@@ -113,6 +114,7 @@ class Reconciler:
         # Per TurbineStack: the desired hash of the CREATE change set this process executed.
         self._created: dict[str, str] = {}
         self._images = NewestImages()
+        self._tenants = TenantGrants(objects, settings.tenants_config_map, required=settings.require_tenants)
 
     def reconcile(self, resource: StackResource) -> Outcome:
         now = timestamp(self._clock())
@@ -122,6 +124,14 @@ class Reconciler:
             return self._report(resource, now, stalled("InvalidSpec", str(error)))
         if spec.suspend:
             return self._suspended(resource, spec, now)
+        try:
+            spec = self._tenants.within_grant(spec, resource.namespace)
+        except OutsideGrant as refused:
+            outcome = self._report(resource, now, stalled(refused.reason, refused.message), spec=spec)
+            return dataclasses.replace(outcome, retry_after=RECHECK_REFUSED_SECONDS)
+        except ClusterError as error:
+            verdict = progressing("Retrying", f"the Kubernetes API is unavailable ({error}); retrying")
+            return self._report(resource, now, verdict, spec=spec, retry=True)
         try:
             # Building the gateway may assume spec.roleArn, which AWS can refuse like any call.
             gateway = StackGateway(
