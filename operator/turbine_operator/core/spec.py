@@ -334,7 +334,8 @@ class TurbineStackSpec(ApiObject):
     adopt: StrictBool = False
     """Take over an existing stack with this name that Turbine Operator did not create. Without it, a stack
     that belongs to someone else is never modified or deleted (Stalled, reason StackNotOwned); one being
-    deleted is waited for, and this TurbineStack's own stack created once it is gone."""
+    deleted is waited for, and this TurbineStack's own stack created once it is gone. Where the namespace's
+    tenant is governed (docs/tenants.md), honoured only if the tenant allows adoption."""
     additional_templates: Annotated[
         tuple[AdditionalTemplate, ...], list_map("name", 20), unique_by("name")
     ] = ()
@@ -353,10 +354,11 @@ class TurbineStackSpec(ApiObject):
     a ConfigMap in the TurbineStack's namespace, owned by the TurbineStack and kept in sync with the
     stack, for other workloads to read (envFrom, volumes). Omitted, no ConfigMap is written."""
     allow_administrator_policies: StrictBool = False
-    """Allow additional policies with a statement that grants administrator access: every action (or a
-    NotAction) on every resource, or an IAM action with which a role can give itself any permission (iam:*,
-    iam:PassRole, ...) on every role, user, group or policy. Off by default, so administrator access is
-    always a visible choice."""
+    """Allow additional policies and additional templates that grant administrator access: every action (or
+    a NotAction) on every resource, or an action with which a role can give itself more (iam:PutRolePolicy,
+    iam:PassRole, sts:AssumeRole, lambda:UpdateFunctionCode, ssm:SendCommand, ...) on any role, user, group,
+    policy, function or instance. Off by default, so administrator access is always a visible choice; where
+    the namespace's tenant is governed (docs/tenants.md), honoured only if the tenant allows it."""
 
     @field_validator("tags")
     @classmethod
