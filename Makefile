@@ -35,7 +35,7 @@ lint: $(INSTALLED)
 	ruff check .
 	ruff format --check .
 	lint-imports
-	cfn-lint cfn/templates/*.yaml
+	cfn-lint cfn/templates/*.yaml docs/cloudformation-service-role.yaml
 	shellcheck .ci/run $$(find cfn -name '*.sh')
 	hadolint Dockerfile
 
@@ -68,6 +68,12 @@ lock: $(INSTALLED)
 # when the committed crds/ (or the chart's copy) differs from what this writes.
 crd: $(INSTALLED)
 	$(BIN)/python -m turbine_dev.crd
+
+# The CloudFormation service role for spec.serviceRoleArn, from the templates' resource types and AWS's
+# registry schemas (devtools/turbine_dev/service_role.py); a test fails when docs/ holds a stale one.
+.PHONY: service-role
+service-role: $(INSTALLED)
+	$(BIN)/python -m turbine_dev.service_role
 
 demo: binaries
 	$(BIN)/python -m turbine_dev.demo
