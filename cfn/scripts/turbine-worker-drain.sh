@@ -105,9 +105,22 @@ lifecycle_action() {
     --lifecycle-hook-name "${TURBINE_LIFECYCLE_HOOK_NAME}" --instance-id "${instance_id}" "$@"
 }
 
+# The group is asked of Auto Scaling, not read from the instance's aws:autoscaling:groupName tag in
+# its metadata: the launch templates keep tags out of instance metadata (see turbine-workerset.yaml),
+# and EC2's documentation never says that it serves aws: tags there.
+own_group() {
+  local name
+  until name=$(aws autoscaling describe-auto-scaling-instances --instance-ids "${instance_id}" \
+    --query 'AutoScalingInstances[0].AutoScalingGroupName' --output text) && [[ -n ${name} && ${name} != None ]]; do
+    log "could not find this instance's Auto Scaling group; trying again"
+    sleep "${POLL_SECONDS}"
+  done
+  echo "${name}"
+}
+
 main() {
   instance_id=$(imds instance-id)
-  group=$(imds tags/instance/aws:autoscaling:groupName)
+  group=$(own_group)
   protect_while_busy_until_terminated
   local deadline next_heartbeat now
   deadline=$(drain_deadline)

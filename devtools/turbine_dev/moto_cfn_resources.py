@@ -5,6 +5,11 @@ before the embedded AWS serves requests. What it adds:
 
 * `Fn::GetAtt [NestedStack, Outputs.Name]`: moto's nested `Stack` has no `get_cfn_attribute`,
   so any nested-stack output crashes stack creation with an internal error.
+* Stack-level tags on nested stacks: moto creates a nested stack untagged, where CloudFormation
+  propagates the parent's stack-level tags to the resources it creates, nested stacks and what they
+  create included ("CloudFormation resource tagging",
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-resource-tags.html);
+  the boot rehearsal gives instances the tags of the stack their group is in (rehearsal/launch.py).
 * `AWS::SecretsManager::Secret` (with `GenerateSecretString`) and
   `AWS::SecretsManager::SecretTargetAttachment`: unsupported, so `Ref` to them resolves to
   nothing and the nested stacks receiving the secret ARNs fail with "Missing parameter".
@@ -28,11 +33,13 @@ from typing import Any, ClassVar, Self
 from moto.autoscaling.models import autoscaling_backends
 from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-from moto.cloudformation.models import Stack
+from moto.cloudformation.models import Stack, cloudformation_backends
+from moto.cloudformation.utils import get_stack_from_s3_url
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.codedeploy.models import codedeploy_backends
 from moto.core.common_models import CloudFormationModel
 from moto.secretsmanager.models import secretsmanager_backends
+from moto.utilities.utils import get_partition
 
 
 def _nested_stack_attribute(self: Stack, attribute_name: str) -> Any:
@@ -41,6 +48,29 @@ def _nested_stack_attribute(self: Stack, attribute_name: str) -> Any:
         if output is not None:
             return output.value
     raise UnformattedGetAttTemplateException()
+
+
+def _nested_stack_with_parent_tags(
+    cls: type[Stack],
+    /,
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> Stack:
+    """moto's Stack.create_from_cloudformation_json, the parent's stack-level tags passed on."""
+    backend = cloudformation_backends[account_id][region_name]
+    parent = backend.stacks.get(kwargs.get("StackId", ""))
+    properties = cloudformation_json["Properties"]
+    template = get_stack_from_s3_url(
+        properties["TemplateURL"], account_id=account_id, partition=get_partition(region_name)
+    )
+    tags = {key: value for key, value in (parent.tags if parent else {}).items()
+            if not key.lower().startswith("aws:")}  # fmt: skip
+    return backend.create_stack(
+        name=resource_name, template=template, parameters=properties.get("Parameters", {}), tags=tags or None
+    )
 
 
 def _generated_secret_string(backend: Any, generate: dict[str, Any]) -> str:
@@ -282,6 +312,7 @@ class CloudWatchAlarm(_TurbineModel, CloudFormationModel):
 def install() -> None:
     """Idempotent. The resource models above registered themselves by subclassing."""
     Stack.get_cfn_attribute = _nested_stack_attribute  # type: ignore[attr-defined]
+    Stack.create_from_cloudformation_json = classmethod(_nested_stack_with_parent_tags)  # type: ignore[assignment,method-assign]
     # moto caches its type -> model maps on first use; forget them so the new models count.
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()

@@ -8,7 +8,6 @@ stacks (creation_order), each with the user data of its own launch template.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import os
@@ -26,6 +25,7 @@ from turbine_dev.embedded_aws import EmbeddedAws
 from turbine_dev.rehearsal import image, network
 from turbine_dev.rehearsal.creation_order import signalled_resources, stack_waves
 from turbine_dev.rehearsal.dag_repository import DagRepository
+from turbine_dev.rehearsal.launch import LaunchRefused, launch
 from turbine_operator.adapters.sources import load_turbine_sources
 from turbine_operator.core.rendering import Owner, desired_stack
 from turbine_operator.core.spec import parse_spec
@@ -49,6 +49,7 @@ class Instance:
     instance_id: str
     index: int
     state: Path
+    group_logical_id: str = ""
     process: subprocess.Popen[bytes] | None = None
     address: str = ""
     netns: str = ""
@@ -154,9 +155,9 @@ class Cluster:
                 resources = cloudformation.list_stack_resources(StackName=nested[logical_id])[
                     "StackResourceSummaries"
                 ]
-                groups = [r["PhysicalResourceId"] for r in resources
+                groups = [(r["LogicalResourceId"], r["PhysicalResourceId"]) for r in resources
                           if r["ResourceType"] == "AWS::AutoScaling::AutoScalingGroup"]  # fmt: skip
-                for group in groups:
+                for group_logical_id, group in groups:
                     [described] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])[
                         "AutoScalingGroups"
                     ]
@@ -165,30 +166,20 @@ class Cluster:
                         members.append(Instance(
                             stack_logical_id=logical_id, stack_name=nested[logical_id],
                             template=match.group(1),
-                            group=group, instance_id=item["InstanceId"], index=index,
+                            group=group, group_logical_id=group_logical_id,
+                            instance_id=item["InstanceId"], index=index,
                             state=self.workdir / "instances" / item["InstanceId"],
                         ))  # fmt: skip
             waves.append(members)
         return waves
 
-    def user_data(self, group: str) -> tuple[str, str]:
-        """(user data, instance profile role name) of the group's launch template."""
-        autoscaling, ec2 = self.aws.client("autoscaling"), self.aws.client("ec2")
-        [described] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])[
-            "AutoScalingGroups"
-        ]
-        template = described["LaunchTemplate"]
-        [version] = ec2.describe_launch_template_versions(
-            LaunchTemplateId=template["LaunchTemplateId"],
-            Versions=[str(template.get("Version") or "$Latest")],
-        )["LaunchTemplateVersions"]
-        data = version["LaunchTemplateData"]
-        profile = data.get("IamInstanceProfile", {}).get("Arn", "profile/instance").rsplit("/", 1)[-1]
-        return base64.b64decode(data["UserData"]).decode(), profile
-
     # -- instances -------------------------------------------------------------------------------
     def launch(self, instance: Instance) -> None:
-        user_data, profile = self.user_data(instance.group)
+        try:
+            launched = launch(self.aws, instance.stack_name, instance.group_logical_id, instance.group)
+        except LaunchRefused as refused:
+            raise BootFailure(f"{instance.role}: {refused}") from refused
+        user_data = launched.user_data
         for host in _AWS_HOSTS.findall(user_data):
             self.host_map.setdefault(host, network.GATEWAY if ".rds." in host else network.LOAD_BALANCER)
         state = instance.state
@@ -197,9 +188,7 @@ class Cluster:
         instance.address = network.instance_address(instance.index)
         (state / "meta" / "imds.json").write_text(json.dumps({
             "instance_id": instance.instance_id, "region": self.aws.region, "local_ipv4": instance.address,
-            "role_name": profile, "user_data": user_data,
-            "tags": {"aws:autoscaling:groupName": instance.group,
-                     "aws:cloudformation:stack-name": instance.stack_name},
+            "role_name": launched.role_name, "user_data": user_data, "tags": launched.metadata(),
         }))  # fmt: skip
         hostname = f"ip-{instance.address.replace('.', '-')}"
         (state / "config.json").write_text(

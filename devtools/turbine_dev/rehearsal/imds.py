@@ -1,7 +1,9 @@
 """The instance metadata service stand-in (IMDSv2 only, as the launch templates require).
 
-Serves what the instance's own files hold: `imds.json` (written by the harness at launch) and
-`target-lifecycle-state` (changed by the harness to stand in for Auto Scaling). Paths follow
+Serves what the instance's own files hold: `imds.json` (written by the harness at launch, with the
+tags rehearsal/launch.py gives the instance, or null where its launch template does not allow tags in
+instance metadata: then, as on EC2, there is no tags category) and `target-lifecycle-state` (changed
+by the harness to stand in for Auto Scaling). Paths follow
 https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-categories.html and
 https://docs.aws.amazon.com/autoscaling/ec2/userguide/retrieving-target-lifecycle-state-through-imds.html
 """
@@ -74,7 +76,7 @@ def lookup(state_dir: Path, path: str) -> str | None:
     if not path.startswith(prefix):
         return None
     key = path[len(prefix) :]
-    tags: dict[str, str] = data.get("tags", {})
+    tags: dict[str, str] | None = data.get("tags")
     lifecycle = state_dir / "target-lifecycle-state"
     simple = {
         "instance-id": data["instance_id"],
@@ -84,13 +86,14 @@ def lookup(state_dir: Path, path: str) -> str | None:
         "autoscaling/target-lifecycle-state": lifecycle.read_text().strip()
         if lifecycle.is_file()
         else "InService",
-        "tags/instance": "\n".join(tags),
         "iam/security-credentials/": data["role_name"],
         "iam/security-credentials": data["role_name"],
     }
     if key in simple:
         return str(simple[key])
-    if key.startswith("tags/instance/"):
+    if key == "tags/instance" and tags is not None:
+        return "\n".join(tags)
+    if key.startswith("tags/instance/") and tags is not None:
         return str(tags[key]) if (key := key.removeprefix("tags/instance/")) in tags else None
     if key == f"iam/security-credentials/{data['role_name']}":
         expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
