@@ -291,16 +291,18 @@ def _actions(statements: list[dict[str, Any]]) -> set[str]:
 
 def test_the_load_counts_the_slots_the_workers_are_started_with() -> None:
     workerset = TEMPLATES["turbine-workerset.yaml"]
-    slots = {"Fn::FindInMap": ["WorkerSlots", "Celery", "Concurrency"]}
+    slots = {"Ref": "WorkerSlots"}
     function = workerset["Resources"]["ClusterLoadFunction"]["Properties"]
     assert function["Environment"]["Variables"]["SLOTS_PER_WORKER"] == slots
     user_data = workerset["Resources"]["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
     text, variables = user_data["Fn::Base64"]["Fn::Sub"]
     assert "TURBINE_WORKER_CONCURRENCY=${WorkerConcurrency}" in text
     assert variables["WorkerConcurrency"] == slots
-    assert (
-        workerset["Mappings"]["WorkerSlots"]["Celery"]["Concurrency"] == 16
-    )  # Celery's and Airflow's default
+    cluster = TEMPLATES["turbine-cluster.yaml"]
+    assert cluster["Resources"]["WorkerSetStack"]["Properties"]["Parameters"]["WorkerSlots"] == {
+        "Fn::FindInMap": ["WorkerSlots", "Celery", "Concurrency"]
+    }
+    assert cluster["Mappings"]["WorkerSlots"]["Celery"]["Concurrency"] == 16  # Celery's and Airflow's default
 
 
 def test_the_load_function_reads_live_queue_and_group_counts_only() -> None:
