@@ -156,6 +156,11 @@ write_airflow_environment() {
     if [[ -n ${TURBINE_WORKER_CONCURRENCY:-} ]]; then
       # The slots the cluster-load Lambda counts per worker (the template's WorkerSlots mapping).
       echo "AIRFLOW__CELERY__WORKER_CONCURRENCY='${TURBINE_WORKER_CONCURRENCY}'"
+      # Airflow's defaults, pinned because the load counts on them: a worker reserves no more messages
+      # than its slots, and a message leaves the queue only when its task ends, so a live worker holds
+      # at most WORKER_CONCURRENCY in flight (lambdas/turbine_cluster_load.py).
+      echo "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER='1'"
+      echo "AIRFLOW__CELERY__TASK_ACKS_LATE='True'"
     fi
     if [[ -n ${TURBINE_MAX_WORKERS:-} ]]; then
       # The scheduler's limits, sized to what the worker group can run at MaxGroupSize. Airflow's

@@ -279,3 +279,11 @@ def test_the_scheduler_is_told_the_group_size_and_slots_the_workers_use() -> Non
     setup = shell_function("setup_scheduler")
     assert setup.index("migrate_database") < setup.index('pools set default_pool "$(task_slots)"')
     assert setup.index("pools set default_pool") < setup.index("systemctl enable")
+
+
+def test_a_worker_holds_no_more_messages_than_its_slots() -> None:
+    """The load counts at most a worker's slots of in-flight messages for each busy worker."""
+    environment = shell_function("write_airflow_environment")
+    guarded = environment.split("if [[ -n ${TURBINE_WORKER_CONCURRENCY:-} ]]")[1].split("\n    fi\n")[0]
+    assert "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER='1'" in guarded
+    assert "AIRFLOW__CELERY__TASK_ACKS_LATE='True'" in guarded
