@@ -61,6 +61,11 @@ LOGGER.setLevel(logging.INFO)
 
 Clock = Callable[[], datetime]
 
+# The figures the scaling policies read (turbine-workerset.yaml's ClusterLoadMetric mapping).
+DEMAND_METRIC = "SlotDemand"
+UNSERVED_METRIC = "UnservedTasks"
+REMOVABLE_METRIC = "RemovableWorkers"
+
 # Lifecycle states of an instance that is, or is about to be, the group's capacity
 # (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-lifecycle.html).
 LAUNCHED_STATES = frozenset({"Pending", "Pending:Wait", "Pending:Proceed", "InService"})
@@ -208,9 +213,9 @@ def publish(cloudwatch: Any, settings: Settings, now: datetime, figures: Figures
     values = [
         (settings.metric_name, figures.load, "None"),
         (settings.queued_metric_name, float(figures.queued), "Count"),
-        ("SlotDemand", figures.slot_demand, "None"),
-        ("UnservedTasks", float(figures.unserved_tasks), "Count"),
-        ("RemovableWorkers", float(figures.removable_workers), "Count"),
+        (DEMAND_METRIC, figures.slot_demand, "None"),
+        (UNSERVED_METRIC, float(figures.unserved_tasks), "Count"),
+        (REMOVABLE_METRIC, float(figures.removable_workers), "Count"),
     ]
     cloudwatch.put_metric_data(
         Namespace=settings.metric_namespace,
