@@ -166,7 +166,8 @@ write_airflow_environment() {
       # The scheduler's limits, sized to what the worker group can run at MaxGroupSize. Airflow's
       # defaults (parallelism 32, 16 tasks of one DAG at a time, a default pool of 128 slots) would
       # cap the cluster at 32 tasks whatever the group's size, and the load would never call for
-      # more than two workers. At least 1: parallelism 0 means no limit at all.
+      # more than two workers. At least 1, which Airflow's configuration reference requires of parallelism
+      # (a group with MaxGroupSize 0 runs nothing anyway).
       echo "AIRFLOW__CORE__PARALLELISM='$(task_slots)'"
       echo "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG='$(task_slots)'"
       # Read only when `airflow db migrate` creates the pool; setup_scheduler resizes an existing one.
