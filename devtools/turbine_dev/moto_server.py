@@ -22,6 +22,7 @@ from turbine_dev import (
     moto_drift,
     moto_extensions,
     moto_resource_names,
+    moto_sqs,
     strict_cfn,
 )
 from turbine_dev.strict_http import StrictAwsMiddleware
@@ -51,6 +52,7 @@ def main(argv: list[str]) -> None:
     os.environ.setdefault("MOTO_PORT", str(port))  # as moto's server does: Lambda callbacks find it
     moto_extensions.install()
     moto_autoscaling.install()
+    moto_sqs.install()
     moto_cfn_resources.install()
     moto_drift.install()
     moto_resource_names.install()
