@@ -56,6 +56,12 @@ secret_string() { aws secretsmanager get-secret-value --secret-id "$1" --query S
 
 python_bool() { if [[ ${1,,} == true ]]; then echo True; else echo False; fi; }
 
+# Task slots of the whole worker group at MaxGroupSize (scheduler only).
+task_slots() {
+  local slots=$((TURBINE_MAX_WORKERS * TURBINE_WORKER_SLOTS))
+  echo $((slots > 0 ? slots : 1))
+}
+
 uses_database() { [[ ${TURBINE_ROLE} == webserver || ${TURBINE_ROLE} == scheduler ]]; }
 
 install_packages() {
@@ -150,6 +156,22 @@ write_airflow_environment() {
     if [[ -n ${TURBINE_WORKER_CONCURRENCY:-} ]]; then
       # The slots the cluster-load Lambda counts per worker (the template's WorkerSlots mapping).
       echo "AIRFLOW__CELERY__WORKER_CONCURRENCY='${TURBINE_WORKER_CONCURRENCY}'"
+      # Airflow's defaults, pinned because the load counts on them: a worker reserves no more messages
+      # than its slots, and a message leaves the queue only when its task ends, so a live worker holds
+      # at most WORKER_CONCURRENCY in flight (lambdas/turbine_cluster_load.py).
+      echo "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER='1'"
+      echo "AIRFLOW__CELERY__TASK_ACKS_LATE='True'"
+    fi
+    if [[ -n ${TURBINE_MAX_WORKERS:-} ]]; then
+      # The scheduler's limits, sized to what the worker group can run at MaxGroupSize. Airflow's
+      # defaults (parallelism 32, 16 tasks of one DAG at a time, a default pool of 128 slots) would
+      # cap the cluster at 32 tasks whatever the group's size, and the load would never call for
+      # more than two workers. At least 1, which Airflow's configuration reference requires of parallelism
+      # (a group with MaxGroupSize 0 runs nothing anyway).
+      echo "AIRFLOW__CORE__PARALLELISM='$(task_slots)'"
+      echo "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG='$(task_slots)'"
+      # Read only when `airflow db migrate` creates the pool; setup_scheduler resizes an existing one.
+      echo "AIRFLOW__CORE__DEFAULT_POOL_TASK_SLOT_COUNT='$(task_slots)'"
     fi
     # A task may wait in the queue while the worker group grows from zero (metric lag plus a
     # boot); the default 600 s would fail it first. It also bounds the workload token's life.
@@ -236,6 +258,9 @@ setup_webserver() {
 
 setup_scheduler() {
   migrate_database
+  # Whichever role migrated first created default_pool, with Airflow's 128 slots if it was not this
+  # one; MaxGroupSize may have changed since. Tasks without a pool of their own take its slots.
+  as_airflow pools set default_pool "$(task_slots)" "Default pool"
   if [[ ${TURBINE_LOAD_DEFAULT_CONNECTIONS,,} == true ]]; then
     as_airflow connections create-default-connections
   fi

@@ -16,6 +16,20 @@ ALARM and again every minute while it stays there, once its policy's cooldown ha
 (https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-simple-step.html); `time_to_alarm`
 measures the first.
 
+Auto Scaling's side, as AWS documents it: a simple scaling policy changes the capacity by its
+adjustment and then waits its cooldown before it responds to its alarm again
+(https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-simple-step.html). A target tracking
+policy's scale-out alarm (created by the embedded AWS, turbine_dev.moto_autoscaling) sets the capacity
+in proportion to the metric, "as required to keep the metric at, or close to, the specified target
+value" ("Target tracking scaling policies for Amazon EC2 Auto Scaling",
+https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-target-tracking.html): the capacity it
+asks for is read here as ceil(desired capacity x metric / target), never less than the desired
+capacity, at most MaxSize. The current capacity it scales is read as the desired capacity, instances
+still warming up included (so a policy does not ask twice for the same workers); with none, a target
+tracking policy has nothing to scale in proportion, and it adds none (AWS is silent; the harsher
+reading). Every change of capacity stays within MinSize..MaxSize
+(https://docs.aws.amazon.com/autoscaling/ec2/userguide/asg-capacity-limits.html).
+
 EventBridge's `rate(1 minute)` schedule invokes the load function once a minute; here at each whole
 minute, and the alarms are evaluated at each whole minute too, after the invocation of that minute.
 """
@@ -25,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import importlib.util
+import math
 import operator
 import sys
 from collections.abc import Callable, Mapping
@@ -84,6 +99,11 @@ EXTRA_PERIODS = 5
 
 def alarm_state(cloudwatch: Any, alarm: Alarm, at: datetime.datetime) -> str:
     """ALARM, OK or INSUFFICIENT_DATA when CloudWatch evaluates `alarm` at `at`."""
+    return _evaluated(cloudwatch, alarm, at)[0]
+
+
+def _evaluated(cloudwatch: Any, alarm: Alarm, at: datetime.datetime) -> tuple[str, list[float]]:
+    """The alarm's state at `at` and the values of the periods it evaluated, oldest first."""
     period = datetime.timedelta(seconds=alarm.period)
     # Periods are aligned to multiples of their length (a 300 s period starts at :00, :05, ...), and
     # only complete ones are evaluated: the newest ends at or before `at`.
@@ -109,10 +129,10 @@ def alarm_state(cloudwatch: Any, alarm: Alarm, at: datetime.datetime) -> str:
     if alarm.treat_missing_data == "breaching":
         breaching += alarm.evaluation_periods - len(values)
     if breaching >= alarm.datapoints_to_alarm:
-        return "ALARM"
+        return "ALARM", values
     if not values and alarm.treat_missing_data == "missing":
-        return "INSUFFICIENT_DATA"
-    return "OK"
+        return "INSUFFICIENT_DATA", values
+    return "OK", values
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,13 +164,6 @@ def time_to_alarm(
             return Decision(since, minute, invocations)
         minute += datetime.timedelta(minutes=1)
     return Decision(since, None, invocations)
-
-
-@dataclasses.dataclass(frozen=True)
-class ScaleOut:
-    decision: Decision
-    alarm: str
-    desired_capacity: int
 
 
 def load_function() -> ModuleType:
@@ -190,27 +203,132 @@ class DeployedLoadFunction:
         return load_function().handler({}, None, clock=clock, clients=self.clients, environ=self.environ)
 
 
+@dataclasses.dataclass(frozen=True)
+class ScaleOut:
+    decision: Decision
+    alarm: str
+    desired_capacity: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    """A scaling policy that changed (or, at a limit, tried to change) the group's desired capacity."""
+
+    at: datetime.datetime
+    alarm: str
+    policy_type: str
+    desired_before: int
+    desired_after: int
+
+
+def target_tracking_capacity(current: int, metric: float, target: float, maximum: int) -> int:
+    """The capacity a target tracking policy's scale-out asks for (see the module's docstring)."""
+    if current <= 0 or metric <= target:
+        return current
+    return min(maximum, max(current, math.ceil(current * metric / target - 1e-9)))
+
+
+def _group(autoscaling: Any, group: str) -> dict[str, Any]:
+    [described] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+    return dict(described)
+
+
+@dataclasses.dataclass
+class GroupScaling:
+    """The alarms of `group` (dimension AutoScalingGroupName) and the policies they invoke, evaluated and
+    performed at each whole minute after `invoke(minute)`, the load function."""
+
+    clients: Mapping[str, Any]
+    group: str
+    invoke: Callable[[datetime.datetime], object]
+    actions: list[Action] = dataclasses.field(default_factory=list)
+    _last: dict[str, datetime.datetime] = dataclasses.field(default_factory=dict)
+
+    def alarms(self) -> list[dict[str, Any]]:
+        return [
+            a
+            for a in self.clients["cloudwatch"].describe_alarms()["MetricAlarms"]
+            if {"Name": "AutoScalingGroupName", "Value": self.group} in a.get("Dimensions", [])
+        ]
+
+    def policies(self) -> dict[str, dict[str, Any]]:
+        described = self.clients["autoscaling"].describe_policies(AutoScalingGroupName=self.group)
+        return {p["PolicyARN"]: p for p in described["ScalingPolicies"]}
+
+    def minute(self, at: datetime.datetime) -> list[Action]:
+        """One minute: the load function, then every alarm; the actions taken."""
+        self.invoke(at)
+        taken = []
+        policies = self.policies()
+        for alarm in self.alarms():
+            state, values = _evaluated(self.clients["cloudwatch"], Alarm.described(alarm), at)
+            if state != "ALARM":
+                continue
+            for arn in alarm.get("AlarmActions", []):
+                policy = policies.get(arn)
+                if policy is not None:
+                    action = self._perform(policy, alarm, values[-1] if values else None, at)
+                    if action is not None:
+                        taken.append(action)
+        self.actions.extend(taken)
+        return taken
+
+    def _perform(
+        self, policy: dict[str, Any], alarm: dict[str, Any], metric: float | None, at: datetime.datetime
+    ) -> Action | None:
+        autoscaling = self.clients["autoscaling"]
+        before = _group(autoscaling, self.group)
+        desired = int(before["DesiredCapacity"])
+        if policy["PolicyType"] == "TargetTrackingScaling":
+            if metric is None:
+                return None
+            target = float(policy["TargetTrackingConfiguration"]["TargetValue"])
+            wanted = target_tracking_capacity(desired, metric, target, int(before["MaxSize"]))
+            if wanted == desired:
+                return None
+            autoscaling.set_desired_capacity(AutoScalingGroupName=self.group, DesiredCapacity=wanted)
+        else:
+            last = self._last.get(policy["PolicyARN"])
+            cooldown = datetime.timedelta(seconds=int(policy.get("Cooldown") or 300))
+            if last is not None and at - last < cooldown:
+                return None
+            autoscaling.execute_policy(
+                AutoScalingGroupName=self.group, PolicyName=policy["PolicyName"], HonorCooldown=True
+            )
+            self._last[policy["PolicyARN"]] = at
+        after = int(_group(autoscaling, self.group)["DesiredCapacity"])
+        return Action(at, alarm["AlarmName"], policy["PolicyType"], desired, after)
+
+    def run(
+        self,
+        since: datetime.datetime,
+        until: Callable[[list[Action]], bool],
+        horizon: datetime.timedelta = datetime.timedelta(minutes=30),
+    ) -> int:
+        """Minutes from `since` until `until(actions of the minute)` holds or the horizon passes; the
+        number of invocations made."""
+        minute, invocations = whole_minute_after(since), 0
+        while minute - since <= horizon:
+            taken = self.minute(minute)
+            invocations += 1
+            if until(taken):
+                break
+            minute += datetime.timedelta(minutes=1)
+        return invocations
+
+
 def deployed_scale_out(clients: Mapping[str, Any], group: str, since: datetime.datetime) -> ScaleOut:
-    """What the deployed worker set does about its queue from `since`: its load function and its grow
-    alarm run in simulated metric time; when the alarm fires, its action, the simple scaling policy, is
-    executed. `clients` holds lambda, cloudwatch, autoscaling and sqs clients of the stack's AWS."""
+    """What the deployed worker set does about its queue from `since`: its load function, alarms and
+    policies in simulated metric time, up to the first scaling action. `clients` holds lambda,
+    cloudwatch, autoscaling and sqs clients of the stack's AWS."""
     function = DeployedLoadFunction.of_group(clients, group)
-    [alarm] = [
-        a
-        for a in clients["cloudwatch"].describe_alarms()["MetricAlarms"]
-        if a["MetricName"] == function.environ["METRIC_NAME"]
-        and {"Name": "AutoScalingGroupName", "Value": group} in a["Dimensions"]
-        and a["ComparisonOperator"].startswith("GreaterThan")
-    ]
-    decision = time_to_alarm(function, clients["cloudwatch"], Alarm.described(alarm), since)
-    if decision.decided_at is not None:
-        [action] = alarm["AlarmActions"]
-        # AWS takes the policy's name or ARN; moto looks policies up by name only.
-        policy = action.rsplit(":policyName/", 1)[-1]
-        clients["autoscaling"].execute_policy(
-            AutoScalingGroupName=group, PolicyName=policy, HonorCooldown=True
+    scaling = GroupScaling(clients, group, function)
+    invocations = scaling.run(since, bool)
+    if not scaling.actions:
+        return ScaleOut(
+            Decision(since, None, invocations),
+            "",
+            int(_group(clients["autoscaling"], group)["DesiredCapacity"]),
         )
-    [described] = clients["autoscaling"].describe_auto_scaling_groups(AutoScalingGroupNames=[group])[
-        "AutoScalingGroups"
-    ]
-    return ScaleOut(decision, alarm["AlarmName"], int(described["DesiredCapacity"]))
+    first = scaling.actions[0]
+    return ScaleOut(Decision(since, first.at, invocations), first.alarm, first.desired_after)

@@ -255,7 +255,7 @@ class CodeDeployDeploymentGroup(_TurbineModel, CloudFormationModel):
 
 
 class AutoScalingScalingPolicy(_TurbineModel, CloudFormationModel):
-    """A simple or step scaling policy; its physical id (and `Ref`) is the policy's ARN."""
+    """A simple, step or target tracking scaling policy; its physical id (and `Ref`) is the policy's ARN."""
 
     __module__ = "moto.autoscaling.turbine_extensions"
     CFN_TYPE = "AWS::AutoScaling::ScalingPolicy"
@@ -264,18 +264,27 @@ class AutoScalingScalingPolicy(_TurbineModel, CloudFormationModel):
     def create_resource(cls, name: str, properties: dict[str, Any], account_id: str, region_name: str) -> str:
         adjustment = properties.get("ScalingAdjustment")
         cooldown = properties.get("Cooldown")
-        policy = autoscaling_backends[account_id][region_name].put_scaling_policy(
+        magnitude = properties.get("MinAdjustmentMagnitude")
+        warmup = properties.get("EstimatedInstanceWarmup")
+        tracking = dict(properties.get("TargetTrackingConfiguration", {}))
+        # CloudFormation hands parameters over as strings; the API's types are a double and a boolean.
+        if "TargetValue" in tracking:
+            tracking["TargetValue"] = float(tracking["TargetValue"])
+        if "DisableScaleIn" in tracking:
+            tracking["DisableScaleIn"] = str(tracking["DisableScaleIn"]).lower() == "true"
+        backend: Any = autoscaling_backends[account_id][region_name]  # moto types the integers as str
+        policy = backend.put_scaling_policy(
             name=name,
             policy_type=properties.get("PolicyType", "SimpleScaling"),
             metric_aggregation_type=properties.get("MetricAggregationType", ""),
             adjustment_type=properties.get("AdjustmentType", ""),
             as_name=properties["AutoScalingGroupName"],
-            min_adjustment_magnitude=properties.get("MinAdjustmentMagnitude", ""),
+            min_adjustment_magnitude=None if magnitude is None else int(magnitude),
             scaling_adjustment=None if adjustment is None else int(adjustment),
             cooldown=None if cooldown is None else int(cooldown),
-            target_tracking_config=properties.get("TargetTrackingConfiguration", {}),
+            target_tracking_config=tracking,
             step_adjustments=properties.get("StepAdjustments", []),
-            estimated_instance_warmup=properties.get("EstimatedInstanceWarmup", ""),
+            estimated_instance_warmup=None if warmup is None else int(warmup),
             predictive_scaling_configuration=properties.get("PredictiveScalingConfiguration", ""),
         )
         return str(policy.arn)

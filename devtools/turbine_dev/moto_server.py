@@ -17,10 +17,12 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import run_simple
 
 from turbine_dev import (
+    moto_autoscaling,
     moto_cfn_resources,
     moto_drift,
     moto_extensions,
     moto_resource_names,
+    moto_sqs,
     strict_cfn,
 )
 from turbine_dev.strict_http import StrictAwsMiddleware
@@ -49,6 +51,8 @@ def main(argv: list[str]) -> None:
     port = int(argv[0]) if argv else 5000
     os.environ.setdefault("MOTO_PORT", str(port))  # as moto's server does: Lambda callbacks find it
     moto_extensions.install()
+    moto_autoscaling.install()
+    moto_sqs.install()
     moto_cfn_resources.install()
     moto_drift.install()
     moto_resource_names.install()

@@ -7,6 +7,8 @@ and fail fast, with the defect's name, when one of them is undone.
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -228,3 +230,60 @@ def test_migrations_are_serialised_and_never_see_the_master_password() -> None:
     assert "env=migration_env" in helper
     assert 'MASTER_VARIABLES = ("TURBINE_DB_MASTER_USER", "TURBINE_DB_MASTER_PASSWORD"' in helper
     assert "turbine-migrate-database.py" in shell_function("migrate_database")
+
+
+def scheduler_environment(max_workers: int, slots: int, tmp_path: Path) -> dict[str, str]:
+    """The Airflow environment the bootstrap writes on a scheduler told these figures."""
+    env_file = tmp_path / "airflow.env"
+    script = "\n".join([
+        "python_bool() { echo False; }",
+        "uses_database() { false; }",
+        "chown() { :; }",
+        f"task_slots() {{\n{shell_function('task_slots')}}}",
+        f"write_airflow_environment() {{\n{shell_function('write_airflow_environment')}}}",
+        "write_airflow_environment",
+    ])  # fmt: skip
+    subprocess.run(
+        ["bash", "-c", script], check=True, env={
+            "PATH": "/usr/bin:/bin", "AIRFLOW_ENV_FILE": str(env_file), "TURBINE_ROLE": "scheduler",
+            "TURBINE_MAX_WORKERS": str(max_workers), "TURBINE_WORKER_SLOTS": str(slots),
+        },
+    )  # fmt: skip
+    pairs = (line.split("=", 1) for line in env_file.read_text().splitlines())
+    return {name: value.strip("'") for name, value in pairs}
+
+
+@pytest.mark.parametrize(("max_workers", "slots", "expected"), [(10, 16, 160), (5, 4, 20), (0, 16, 1)])
+def test_the_scheduler_lets_the_whole_group_run_at_max_size(
+    max_workers: int, slots: int, expected: int, tmp_path: Path
+) -> None:
+    """Issue 24: parallelism was never set, and Airflow's 32 capped the cluster whatever maxSize said
+    (with 16 slots a worker, the load never called for a third worker); one DAG's 16 and the default
+    pool's 128 slots capped it too."""
+    environment = scheduler_environment(max_workers, slots, tmp_path)
+    settings = ("CORE__PARALLELISM", "CORE__MAX_ACTIVE_TASKS_PER_DAG", "CORE__DEFAULT_POOL_TASK_SLOT_COUNT")
+    for setting in settings:
+        assert environment[f"AIRFLOW__{setting}"] == str(expected), setting
+
+
+def test_the_scheduler_is_told_the_group_size_and_slots_the_workers_use() -> None:
+    scheduler = CLUSTER["Resources"]["SchedulerStack"]["Properties"]["Parameters"]
+    workers = CLUSTER["Resources"]["WorkerSetStack"]["Properties"]["Parameters"]
+    assert scheduler["MaxWorkers"] == workers["MaxGroupSize"] == {"Ref": "MaxGroupSize"}
+    slots = {"Fn::FindInMap": ["WorkerSlots", "Celery", "Concurrency"]}
+    assert scheduler["WorkerSlots"] == workers["WorkerSlots"] == slots
+    user_data = repr(TEMPLATES["turbine-scheduler.yaml"]["Resources"]["SchedulerLaunchTemplate"])
+    assert "TURBINE_MAX_WORKERS=${MaxWorkers}" in user_data
+    assert "TURBINE_WORKER_SLOTS=${WorkerSlots}" in user_data
+    # The pool exists once the database is migrated, created by whichever role migrated first.
+    setup = shell_function("setup_scheduler")
+    assert setup.index("migrate_database") < setup.index('pools set default_pool "$(task_slots)"')
+    assert setup.index("pools set default_pool") < setup.index("systemctl enable")
+
+
+def test_a_worker_holds_no_more_messages_than_its_slots() -> None:
+    """The load counts at most a worker's slots of in-flight messages for each busy worker."""
+    environment = shell_function("write_airflow_environment")
+    guarded = environment.split("if [[ -n ${TURBINE_WORKER_CONCURRENCY:-} ]]")[1].split("\n    fi\n")[0]
+    assert "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER='1'" in guarded
+    assert "AIRFLOW__CELERY__TASK_ACKS_LATE='True'" in guarded

@@ -291,16 +291,18 @@ def _actions(statements: list[dict[str, Any]]) -> set[str]:
 
 def test_the_load_counts_the_slots_the_workers_are_started_with() -> None:
     workerset = TEMPLATES["turbine-workerset.yaml"]
-    slots = {"Fn::FindInMap": ["WorkerSlots", "Celery", "Concurrency"]}
+    slots = {"Ref": "WorkerSlots"}
     function = workerset["Resources"]["ClusterLoadFunction"]["Properties"]
     assert function["Environment"]["Variables"]["SLOTS_PER_WORKER"] == slots
     user_data = workerset["Resources"]["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
     text, variables = user_data["Fn::Base64"]["Fn::Sub"]
     assert "TURBINE_WORKER_CONCURRENCY=${WorkerConcurrency}" in text
     assert variables["WorkerConcurrency"] == slots
-    assert (
-        workerset["Mappings"]["WorkerSlots"]["Celery"]["Concurrency"] == 16
-    )  # Celery's and Airflow's default
+    cluster = TEMPLATES["turbine-cluster.yaml"]
+    assert cluster["Resources"]["WorkerSetStack"]["Properties"]["Parameters"]["WorkerSlots"] == {
+        "Fn::FindInMap": ["WorkerSlots", "Celery", "Concurrency"]
+    }
+    assert cluster["Mappings"]["WorkerSlots"]["Celery"]["Concurrency"] == 16  # Celery's and Airflow's default
 
 
 def test_the_load_function_reads_live_queue_and_group_counts_only() -> None:
@@ -327,10 +329,24 @@ def test_workers_may_protect_only_their_own_group_from_scale_in() -> None:
     assert "autoScalingGroupName/${WorkerGroup}" in statement["Resource"]["Fn::Sub"]
 
 
-def test_one_minute_at_the_growth_threshold_adds_a_worker_and_fifteen_low_minutes_remove_one() -> None:
+def test_the_backlog_scales_out_by_target_tracking_and_idle_workers_go_one_at_a_time() -> None:
     resources = TEMPLATES["turbine-workerset.yaml"]["Resources"]
-    grow = resources["LoadAboveGrowthThresholdAlarm"]["Properties"]
-    shrink = resources["LoadBelowShrinkThresholdAlarm"]["Properties"]
-    assert (grow["Period"], grow["EvaluationPeriods"], grow["DatapointsToAlarm"]) == (60, 1, 1)
+    grow = resources["GrowPolicy"]["Properties"]
+    assert grow["PolicyType"] == "TargetTrackingScaling"
+    tracking = grow["TargetTrackingConfiguration"]
+    assert tracking["TargetValue"] == {"Ref": "GrowthThreshold"}
+    # Target tracking would lower the desired capacity while protected workers are busy.
+    assert tracking["DisableScaleIn"] is True
+    metric = tracking["CustomizedMetricSpecification"]
+    assert metric["MetricName"] == {"Fn::FindInMap": ["ClusterLoadMetric", "Metric", "DemandName"]}
+    assert metric["Dimensions"] == [{"Name": "AutoScalingGroupName", "Value": {"Ref": "WorkerGroup"}}]
+    start = resources["UnservedTasksAlarm"]["Properties"]
+    shrink = resources["RemovableWorkersAlarm"]["Properties"]
+    assert (start["Period"], start["EvaluationPeriods"], start["DatapointsToAlarm"]) == (60, 1, 1)
     assert (shrink["Period"], shrink["EvaluationPeriods"], shrink["DatapointsToAlarm"]) == (60, 15, 15)
-    assert resources["GrowPolicy"]["Properties"]["Cooldown"] == "300"
+    assert start["AlarmActions"] == [{"Ref": "StartPolicy"}]
+    assert shrink["AlarmActions"] == [{"Ref": "ShrinkPolicy"}]
+    assert resources["StartPolicy"]["Properties"]["ScalingAdjustment"] == 1
+    assert resources["ShrinkPolicy"]["Properties"]["ScalingAdjustment"] == -1
+    function = resources["ClusterLoadFunction"]["Properties"]["Environment"]["Variables"]
+    assert function["SHRINK_THRESHOLD"] == {"Ref": "ShrinkThreshold"}

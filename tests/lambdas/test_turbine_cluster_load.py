@@ -50,14 +50,27 @@ class Cluster:
         for index in range(tasks):
             self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=f"task-{index}")
 
-    def take(self, tasks: int) -> None:
-        """A worker receives `tasks` and keeps them (Airflow's Celery acknowledges a task when it ends)."""
+    def take(self, tasks: int, busy_workers: int = 1) -> None:
+        """Workers receive `tasks` and keep them (Airflow's Celery acknowledges a task when it ends), and
+        `busy_workers` of them protect themselves from scale-in while they run (turbine-worker-drain.sh).
+        With 0, the tasks' workers died: their messages stay in flight with no worker to run them."""
         taken = 0
         while taken < tasks:
             reply = self.sqs.receive_message(
                 QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, tasks - taken), VisibilityTimeout=3600
             )
             taken += len(reply.get("Messages", []))
+        self.protect(busy_workers)
+
+    def protect(self, count: int) -> None:
+        [group] = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])[
+            "AutoScalingGroups"
+        ]
+        instances = [i["InstanceId"] for i in group["Instances"] if i["LifecycleState"] == "InService"]
+        if count:
+            self.autoscaling.set_instance_protection(
+                AutoScalingGroupName=GROUP, InstanceIds=instances[:count], ProtectedFromScaleIn=True
+            )
 
     def invoke(self, now: datetime = NOW) -> dict[str, Any]:
         clients = {"sqs": self.sqs, "autoscaling": self.autoscaling, "cloudwatch": self.cloudwatch}
@@ -114,7 +127,7 @@ def test_a_busy_worker_with_free_slots_reports_its_share_of_slots(cluster: Clust
 def test_queued_and_running_tasks_both_want_slots(cluster: Cluster) -> None:
     cluster.workers(2)
     cluster.queue(24)
-    cluster.take(8)
+    cluster.take(8, busy_workers=1)
 
     assert cluster.invoke()["load"] == pytest.approx((16 + 8) / 32)
     assert cluster.published("QueuedTasks") == [(NOW.replace(second=0), 16.0)]
@@ -190,23 +203,53 @@ def test_missing_data_publishes_nothing(attributes: dict[str, str], groups: list
 
 
 @pytest.mark.parametrize(
-    ("queued", "in_flight", "workers", "load"),
+    ("queued", "in_flight", "workers", "busy", "load"),
     [
-        (0, 0, 0, 0.0),
-        (1, 0, 0, 1.0),
-        (0, 1, 0, 1.0),
-        (0, 0, 4, 0.0),
-        (8, 0, 1, 0.5),
-        (0, 15, 1, 15 / 16),
-        (16, 16, 2, 1.0),
-        (100, 0, 1, 1.0),
+        (0, 0, 0, 0, 0.0),
+        (1, 0, 0, 0, 1.0),
+        (0, 1, 0, 0, 0.0),  # a dead task, no worker
+        (0, 0, 4, 0, 0.0),
+        (8, 0, 1, 0, 0.5),
+        (0, 15, 1, 1, 15 / 16),
+        (0, 15, 1, 0, 0.0),  # its worker died and another took its place
+        (0, 20, 2, 1, 1 / 2),  # 4 messages more than the one busy worker can hold
+        (16, 16, 2, 1, 1.0),
+        (100, 0, 1, 0, 1.0),
     ],
 )
 def test_the_load_is_slots_wanted_over_slots_in_service(
-    queued: int, in_flight: int, workers: int, load: float
+    queued: int, in_flight: int, workers: int, busy: int, load: float
 ) -> None:
-    measurement = load_metric.Measurement(queued=queued, in_flight=in_flight, in_service_workers=workers)
+    measurement = load_metric.Measurement(
+        queued=queued, in_flight=in_flight, in_service_workers=workers, busy_workers=busy
+    )
     assert load_metric.cluster_load(measurement, SLOTS) == pytest.approx(load)
+
+
+def test_a_dead_task_on_an_empty_group_is_no_reason_to_add_a_worker(cluster: Cluster) -> None:
+    """Issue 24: a task killed by the drain timeout or a crash leaves its message in flight for the
+    queue's 12-hour visibility timeout. Counted as running, it made the load 1.0 with no worker at all:
+    a worker was added, got nothing, was removed 15 minutes later, and again, for 12 hours."""
+    cluster.queue(1)
+    cluster.take(1, busy_workers=0)
+
+    reply = cluster.invoke()
+
+    assert (reply["queued"], reply["in_flight"], reply["in_service_workers"]) == (0, 1, 0)
+    assert reply["load"] == 0.0
+    assert cluster.published("UnservedTasks") == [(NOW.replace(second=0), 0.0)]
+
+
+def test_a_dead_task_keeps_no_idle_worker(cluster: Cluster) -> None:
+    """The dead task's worker was replaced; the new one is idle and may go."""
+    cluster.workers(1)
+    cluster.queue(1)
+    cluster.take(1, busy_workers=0)
+
+    reply = cluster.invoke()
+
+    assert reply["load"] == 0.0
+    assert cluster.published("RemovableWorkers") == [(NOW.replace(second=0), 1.0)]
 
 
 def test_settings_come_from_the_environment() -> None:
@@ -214,5 +257,5 @@ def test_settings_come_from_the_environment() -> None:
         {**ENVIRONMENT, "METRIC_NAMESPACE": "Custom", "METRIC_NAME": "Load"}
     )
 
-    assert settings == load_metric.Settings(QUEUE, GROUP, SLOTS, "Custom", "Load", "QueuedTasks")
+    assert settings == load_metric.Settings(QUEUE, GROUP, SLOTS, 0.5, "Custom", "Load", "QueuedTasks")
     assert load_metric.Settings.from_environment(ENVIRONMENT).metric_namespace == "Turbine"

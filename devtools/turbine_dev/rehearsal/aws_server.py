@@ -22,7 +22,7 @@ from moto import server
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import EmptyResult
 
-from turbine_dev import moto_cfn_resources, moto_drift, moto_extensions
+from turbine_dev import moto_autoscaling, moto_cfn_resources, moto_drift, moto_extensions, moto_sqs
 
 _lock = threading.Lock()
 
@@ -97,6 +97,8 @@ def install_signal_resource(log: Path) -> None:
 def main(argv: list[str]) -> None:
     host, port, log = argv
     moto_extensions.install()
+    moto_autoscaling.install()
+    moto_sqs.install()
     moto_cfn_resources.install()
     moto_drift.install()
     install_lifecycle_actions(Path(log))

@@ -334,7 +334,7 @@ SCALE_OUT_DECISION_BOUND = 120.0
 
 
 def scale_out_from_zero(cluster: Cluster, api: Api, run_id: str, report: dict[str, Any]) -> None:
-    """A task queued on an empty worker set: the deployed load function and grow alarm, evaluated in
+    """A task queued on an empty worker set: the deployed load function, alarms and policies, evaluated in
     simulated metric time (turbine_dev.metric_time), decide to add a worker within the bound."""
     checks, figures = report["checks"], report["figures"]
     group = cluster.outputs["WorkerAutoScalingGroupName"]

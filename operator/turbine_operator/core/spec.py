@@ -138,9 +138,11 @@ class WorkersSpec(ApiObject):
     max_size: Annotated[_Size, Parameter("MaxGroupSize")] = 10
     """Most workers the group scales out to (MaxGroupSize)."""
     growth_threshold: Annotated[_Load, Parameter("GrowthThreshold")] = 0.9
-    """Cluster load (0 to 1) at or above which one worker is added (GrowthThreshold)."""
+    """Target (0 to 1) of the scale-out policy, task slots wanted per task slot launched: above it the worker
+    group grows in proportion, as many workers as the backlog needs in one step (GrowthThreshold)."""
     shrink_threshold: Annotated[_Load, Parameter("ShrinkThreshold")] = 0.5
-    """Cluster load (0 to 1) at or below which one worker is removed (ShrinkThreshold)."""
+    """An idle worker is removed when the others keep the cluster load (0 to 1) at or below it
+    (ShrinkThreshold)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> WorkersSpec:
