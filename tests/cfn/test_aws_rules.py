@@ -372,6 +372,12 @@ BROKEN: dict[str, tuple[str, Change, str]] = {
         ),
         "deregistration_delay.timeout_seconds 3601: The range is 0-3600 seconds",
     ),
+    "a certificate of another Region": (
+        "check_certificate_region",
+        with_parameters(CertificateArn="arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f"),
+        "CertificateNotFound: Certificate "
+        "'arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f' not found",
+    ),
     "visibility timeout over 12 hours": (
         "check_queues",
         with_property(CLUSTER, "BrokerQueue", "Properties.VisibilityTimeout", 43_201),

@@ -15,6 +15,7 @@ HEALTH_CHECKS = (
 TARGET_GROUPS = (
     "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html"
 )
+ACM_REGIONS = "https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html"
 HEALTH_CHECK_RANGES = {
     "HealthCheckIntervalSeconds": (5, 300),
     "HealthCheckTimeoutSeconds": (2, 120),
@@ -95,4 +96,20 @@ def check_target_groups(stack: RenderedStack) -> Iterator[Refusal]:
                         )
 
 
-CHECKS = (check_load_balancer_subnets, check_target_groups)
+def check_certificate_region(stack: RenderedStack) -> Iterator[Refusal]:
+    """Certificates in ACM are regional resources: a load balancer's listener can only use one of its own
+    Region ("Supported Regions", AWS Certificate Manager)."""
+    arn = stack.parameters.get("CertificateArn", "")
+    parts = arn.split(":")
+    if arn and (len(parts) < 6 or parts[3] != stack.region):
+        yield Refusal(
+            "check_certificate_region",
+            "Parameters.CertificateArn",
+            f"CertificateNotFound: Certificate '{arn}' not found: certificates in ACM are regional "
+            "resources, "
+            f"and this stack is in {stack.region}",
+            ACM_REGIONS,
+        )
+
+
+CHECKS = (check_load_balancer_subnets, check_target_groups, check_certificate_region)
