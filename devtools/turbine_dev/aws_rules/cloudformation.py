@@ -19,6 +19,8 @@ STACK_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]*")
 LOGICAL_ID = re.compile(r"[A-Za-z0-9]+")
 # Template body in an S3 object (TemplateURL): 1 MB; read as 1,000,000 bytes, the harsher of 10^6 and 2^20.
 TEMPLATE_URL_BYTES = 1_000_000
+# Template body in a request (TemplateBody of CreateStack, UpdateStack, CreateChangeSet, ValidateTemplate).
+TEMPLATE_BODY_BYTES = 51_200
 TEMPLATE_QUOTAS = {"Resources": 500, "Parameters": 200, "Outputs": 200, "Mappings": 200}
 PARAMETER_VALUE_BYTES = 4096
 NAME_CHARACTERS = 255
