@@ -266,6 +266,25 @@ BROKEN: dict[str, tuple[str, Change, str]] = {
         with_template(WORKERS, lambda template: template.update(Description="d" * 1_000_001)),
         "Template may not exceed 1000000 bytes in size.",
     ),
+    "61 dynamic references": (
+        "check_dynamic_references",
+        with_template(
+            WORKERS,
+            lambda template: template.update(
+                Metadata={f"Secret{index}": "{{resolve:ssm:/turbine/x}}" for index in range(61)}
+            ),
+        ),
+        "Template format error: 62 dynamic references; the maximum is 60",  # with its own,
+    ),
+    "2,501 resources in the nested stacks": (
+        "check_nested_stack_resources",
+        lambda stack: functools.reduce(
+            lambda changed, path: with_template(path, _many_resources)(changed),
+            [CLUSTER, WORKERS, WEBSERVER, SCHEDULER, "templates/turbine-network.yaml"],
+            stack,
+        ),
+        "resources in the stack and its nested stacks; a nested stack operation handles at most 2500",
+    ),
     "parameter value over 4 KB": (
         "check_parameter_values",
         with_parameters(DagBundle="A" * 4097),

@@ -26,6 +26,8 @@ PARAMETER_VALUE_BYTES = 4096
 NAME_CHARACTERS = 255
 DESCRIPTION_BYTES = 1024
 STACK_TAGS = 50
+DYNAMIC_REFERENCES = 60
+NESTED_OPERATION_RESOURCES = 2500
 
 
 def check_stack_name(stack: RenderedStack) -> Iterator[Refusal]:
@@ -133,6 +135,34 @@ def check_template_quotas(stack: RenderedStack) -> Iterator[Refusal]:
                 )
 
 
+def check_dynamic_references(stack: RenderedStack) -> Iterator[Refusal]:
+    """At most 60 dynamic references ({{resolve:...}}) in a stack template ("Understand CloudFormation
+    quotas")."""
+    for path, body in stack.files.items():
+        count = body.count(b"{{resolve:") if path.startswith("templates/") else 0
+        if count > DYNAMIC_REFERENCES:
+            yield Refusal(
+                "check_dynamic_references",
+                path,
+                f"Template format error: {count} dynamic references; the maximum is {DYNAMIC_REFERENCES}",
+                QUOTAS,
+            )
+
+
+def check_nested_stack_resources(stack: RenderedStack) -> Iterator[Refusal]:
+    """A nested stack operation creates, updates or deletes at most 2,500 resources ("Understand
+    CloudFormation quotas": Nested stacks): every resource of the stack and its nested stacks counts."""
+    count = sum(len(scope.template.get("Resources") or {}) for _, scope in stack.scopes())
+    if count > NESTED_OPERATION_RESOURCES:
+        yield Refusal(
+            "check_nested_stack_resources",
+            stack.master,
+            f"{count} resources in the stack and its nested stacks; a nested stack operation handles at most "
+            f"{NESTED_OPERATION_RESOURCES}",
+            QUOTAS,
+        )
+
+
 def check_parameter_values(stack: RenderedStack) -> Iterator[Refusal]:
     """A parameter value of 4,096 bytes at most ("Understand CloudFormation quotas")."""
     for name, value in stack.parameters.items():
@@ -188,6 +218,8 @@ CHECKS = (
     check_stack_name,
     check_stack_tags,
     check_template_quotas,
+    check_dynamic_references,
+    check_nested_stack_resources,
     check_parameter_values,
     check_bucket_name,
     check_object_keys,
