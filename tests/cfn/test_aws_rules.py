@@ -8,6 +8,7 @@ import dataclasses
 import datetime
 import functools
 import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -504,3 +505,17 @@ def test_the_codedeploy_role_passes_once_it_may_launch_from_templates() -> None:
     [check] = [check for check in CHECKS if check.__name__ == "check_codedeploy_role"]
     assert len(refused_by(check, EXAMPLE_STACK)) == 3
     assert refused_by(check, with_template(CLUSTER, _codedeploy_permissions)(EXAMPLE_STACK)) == []
+
+
+RULES_DOC = Path(__file__).resolve().parents[2] / "docs" / "aws-rules.md"
+
+
+def test_the_rules_document_names_only_checks_and_cases_that_exist() -> None:
+    """docs/aws-rules.md cites `refuses[<case>]` and checks by name: a rename would leave a rule unchecked."""
+    text = RULES_DOC.read_text()
+    cited_cases = set(re.findall(r"refuses\[([^\]<]+)\]", text))
+    assert cited_cases <= set(BROKEN), cited_cases - set(BROKEN)
+    names = {check.__name__ for check in CHECKS}
+    cited_checks = set(re.findall(r"\bcheck_[a-z_]+\b", text))
+    assert cited_checks <= names, cited_checks - names
+    assert names <= cited_checks, names - cited_checks
