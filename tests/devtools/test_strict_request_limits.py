@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from turbine_dev.aws_rules.cloudformation import TEMPLATE_BODY_BYTES
+from turbine_dev.aws_rules.cloudformation import TEMPLATE_BODY_BYTES, TEMPLATE_URL_BYTES
 from turbine_dev.embedded_aws import EmbeddedAws
 
 from .templates import queue_template
@@ -47,3 +47,18 @@ def test_a_template_body_of_51200_bytes_is_taken_and_one_more_is_refused(strict_
             "Member must have length less than or equal to 51200"
             in refused.value.response["Error"]["Message"]
         )
+
+
+def test_a_template_in_s3_of_a_million_bytes_is_taken_and_one_more_is_refused(
+    strict_aws: EmbeddedAws,
+) -> None:
+    s3, cloudformation = strict_aws.client("s3"), strict_aws.client("cloudformation")
+    s3.create_bucket(Bucket="templates")
+    for size in (TEMPLATE_URL_BYTES, TEMPLATE_URL_BYTES + 1):
+        s3.put_object(Bucket="templates", Key=f"{size}.json", Body=_template_of(size).encode())
+    url = "https://templates.s3.us-east-1.amazonaws.com/{}.json"  # the virtual-hosted form the operator uses
+    cloudformation.create_stack(StackName="largest", TemplateURL=url.format(TEMPLATE_URL_BYTES))
+    with pytest.raises(ClientError) as refused:
+        cloudformation.create_stack(StackName="larger", TemplateURL=url.format(TEMPLATE_URL_BYTES + 1))
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    assert refused.value.response["Error"]["Message"] == "Template may not exceed 1000000 bytes in size."
