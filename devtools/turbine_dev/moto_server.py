@@ -24,6 +24,7 @@ from turbine_dev import (
     moto_resource_names,
     moto_sqs,
     strict_cfn,
+    strict_request_limits,
 )
 from turbine_dev.strict_http import StrictAwsMiddleware
 
@@ -57,6 +58,7 @@ def main(argv: list[str]) -> None:
     moto_drift.install()
     moto_resource_names.install()
     strict_cfn.install()
+    strict_request_limits.install()
     signal.signal(signal.SIGTERM, _exit)
     signal.signal(signal.SIGINT, _exit)
     app = _Dispatcher(create_backend_app)
