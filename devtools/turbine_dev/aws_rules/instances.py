@@ -10,6 +10,7 @@ from typing import Any
 from turbine_dev.aws_rules.refusals import Refusal, out_of_range, validation_error
 from turbine_dev.aws_rules.rendered import RenderedStack, known, resources
 from turbine_dev.aws_rules.template_values import Scope
+from turbine_dev.instance_tags import is_reserved, metadata_tag_key_error
 
 TAG_RESTRICTIONS = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions"
 TAGS_IN_METADATA = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/work-with-tags-in-IMDS.html"
@@ -21,8 +22,6 @@ METADATA_OPTIONS = (
 SECURITY_GROUP = "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-securitygroup.html"
 
 TAGS_PER_RESOURCE = 50
-METADATA_TAG_KEY = re.compile(r"[A-Za-z0-9+\-=.,_:@]+")
-METADATA_TAG_KEYS_REFUSED = {".", "..", "_index"}
 USER_DATA_BYTES = 16 * 1024
 # What stands for a value only AWS knows (a secret's ARN, a queue's name) when user data is measured: the
 # names the stack gives are built from stack names of at most 128 characters, and AWS's ARNs around them
@@ -30,11 +29,6 @@ USER_DATA_BYTES = 16 * 1024
 UNKNOWN_VALUE = "x" * 256
 # VPC security group descriptions: a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*
 GROUP_DESCRIPTION = re.compile(r"[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]*")
-
-
-def _reserved(key: str) -> bool:
-    # Tags with the aws: prefix do not count against the tags per resource limit (Tag restrictions).
-    return key.lower().startswith("aws:")
 
 
 def _tags(value: Any) -> dict[str, str]:
@@ -94,7 +88,7 @@ def check_tags_per_resource(stack: RenderedStack) -> Iterator[Refusal]:
             if not scope.resource_exists(resource) or not isinstance(own, list):
                 continue
             tags = {**stack.tags, **_tags(own)}
-            counted = [key for key in tags if not _reserved(key)]
+            counted = [key for key in tags if not is_reserved(key)]
             if len(counted) > TAGS_PER_RESOURCE:
                 yield Refusal(
                     "check_tags_per_resource",
@@ -104,7 +98,7 @@ def check_tags_per_resource(stack: RenderedStack) -> Iterator[Refusal]:
                 )
     for path, scope, logical_id, group in _groups(stack):
         tags, _ = instance_tags(stack, scope, group)
-        counted = [key for key in tags if not _reserved(key)]
+        counted = [key for key in tags if not is_reserved(key)]
         if len(counted) > TAGS_PER_RESOURCE:
             yield Refusal(
                 "check_tags_per_resource",
@@ -116,7 +110,7 @@ def check_tags_per_resource(stack: RenderedStack) -> Iterator[Refusal]:
 
 def metadata_tag_key_refusal(key: str) -> str | None:
     """Why EC2 refuses an instance tag key while tags in instance metadata are allowed, or None."""
-    if METADATA_TAG_KEY.fullmatch(key) and key not in METADATA_TAG_KEYS_REFUSED:
+    if metadata_tag_key_error(key) is None:  # the rule the rehearsal's launches apply too
         return None
     return (
         f"Instance tag key '{key}' is not allowed with tags in instance metadata: keys can only use letters "
@@ -131,10 +125,11 @@ def check_tags_in_metadata(stack: RenderedStack) -> Iterator[Refusal]:
     own."""
     for path, scope, logical_id, group in _groups(stack):
         tags, data = instance_tags(stack, scope, group)
-        if data.get("MetadataOptions", {}).get("InstanceMetadataTags") != "enabled":
+        # Left out, the account's default applies, which may allow them (as the rehearsal's launches read it).
+        if data.get("MetadataOptions", {}).get("InstanceMetadataTags") == "disabled":
             continue
         for key in tags:
-            reason = None if _reserved(key) else metadata_tag_key_refusal(key)
+            reason = None if is_reserved(key) else metadata_tag_key_refusal(key)
             if reason:
                 yield Refusal(
                     "check_tags_in_metadata", f"{path} {logical_id} instances", reason, TAGS_IN_METADATA
