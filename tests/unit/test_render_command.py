@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,3 +134,71 @@ def test_the_airflow_from_git_example_shows_users_dags_and_outputs_without_a_pas
     assert git["kwargs"]["repo_url"] == "https://github.com/example-org/airflow-dags.git"
     assert rendered["parameters"]["DagBundle"]
     assert rendered["outputsConfigMap"] == "airflow-outputs"
+
+
+BASIC = Path(__file__).resolve().parents[2] / "examples" / "turbine-stack.yaml"
+
+
+def _render_manifest(capsys: pytest.CaptureFixture[str], path: Path) -> tuple[int, str, list[str]]:
+    code = main(["render", "-f", str(path)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err.splitlines()
+
+
+def test_unknown_fields_are_refused_as_the_api_server_refuses_them_each_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = yaml.safe_load(BASIC.read_text())
+    manifest["spec"]["wrkers"] = manifest["spec"].pop("workers")
+    manifest["spec"]["scheduler"]["instanceTyp"] = "t3.large"
+    manifest["stauts"] = {}
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    code, out, err = _render_manifest(capsys, path)
+    assert (code, out) == (2, "")
+    assert err == [
+        f"{path}: spec.scheduler.instanceTyp: unknown field",
+        f"{path}: spec.wrkers: unknown field",
+        f"{path}: stauts: unknown field",
+    ]
+
+
+def test_every_invalid_value_is_listed_at_once_each_naming_its_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = yaml.safe_load(BASIC.read_text())
+    manifest["spec"]["workers"]["maxSize"] = "six"
+    manifest["spec"]["webserver"]["port"] = "http"
+    path = tmp_path / "invalid.yaml"
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    code, out, err = _render_manifest(capsys, path)
+    assert (code, out) == (2, "")
+    assert len(err) == 2, err
+    assert any(line.startswith(f"{path}: spec.workers.maxSize: ") for line in err), err
+    assert any(line.startswith(f"{path}: spec.webserver.port: ") for line in err), err
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "No such file or directory"),
+        ("spec: [unclosed\n", "not valid YAML: "),
+        ("kind: ConfigMap\n", "not a TurbineStack manifest"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line_and_no_traceback(
+    tmp_path: Path, content: str | None, expected: str
+) -> None:
+    path = tmp_path / "stack.yaml"
+    if content is not None:
+        path.write_text(content)
+    done = subprocess.run(
+        [sys.executable, "-m", "turbine_operator.cli", "render", "-f", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"{path}: {expected}"), line
