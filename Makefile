@@ -48,7 +48,7 @@ typecheck: $(INSTALLED)
 	mypy operator/turbine_operator devtools/turbine_dev lambdas tests bench
 
 unit: $(INSTALLED)
-	pytest -m 'not integration and not rehearsal'
+	pytest -m 'not integration and not rehearsal and not image'
 
 # Boots every instance role from its own user data with real Airflow (root; see
 # devtools/turbine_dev/rehearsal). `make test` runs it too.
