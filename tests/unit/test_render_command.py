@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from integration.test_invalid_specs import REJECTED_BY_THE_SERVER
 from turbine_operator.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "additions"
@@ -202,3 +206,34 @@ def test_user_errors_exit_2_with_one_line_and_no_traceback(
     assert done.stdout == ""
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"{path}: {expected}"), line
+
+
+def _entries_unnamed(field: str) -> str:
+    # The API server names a list entry by its index, render by its key where it has one.
+    return re.sub(r"\[[^]]*\]", "[]", field)
+
+
+@pytest.mark.parametrize(
+    ("field", "patch"), REJECTED_BY_THE_SERVER, ids=[f for f, _ in REJECTED_BY_THE_SERVER]
+)
+def test_render_refuses_every_spec_the_api_server_refuses_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, patch: dict[str, Any]
+) -> None:
+    """The specs tests/integration/test_invalid_specs.py shows the real API server refusing."""
+    manifest = yaml.safe_load(BASIC.read_text())
+
+    def merge(into: dict[str, Any], change: dict[str, Any]) -> None:
+        for key, value in change.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            else:
+                into[key] = value
+
+    merge(manifest["spec"], copy.deepcopy(patch))
+    path = tmp_path / "refused.yaml"
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    code, out, err = _render_manifest(capsys, path)
+    assert (code, out) == (2, "")
+    named = [_entries_unnamed(line.removeprefix(f"{path}: ").split(": ", 1)[0]) for line in err]
+    expected = _entries_unnamed(field)
+    assert any(one.startswith(expected) or expected.startswith(one) for one in named), err
