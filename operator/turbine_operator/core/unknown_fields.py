@@ -3,6 +3,10 @@
 With field validation Strict (kubectl's default since 1.27) the API server refuses such an object, naming
 each field ('unknown field "spec.wrkers"'); with Warn or Ignore it prunes them, so the operator never sees
 a typo'd field and its default applies unnoticed. `turbine-operator render` refuses them as Strict does.
+The rules: "Extend the Kubernetes API with CustomResourceDefinitions", Field pruning
+(https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#field-pruning)
+and KEP-2332, Pruning for Custom Resources (https://www.kubernetes.dev/resources/keps/2332/): only declared
+properties are kept, additionalProperties keeps any key, x-kubernetes-preserve-unknown-fields keeps a subtree.
 """
 
 from __future__ import annotations
