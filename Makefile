@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONPATH := $(abspath devtools)
 
-.PHONY: test demo lint typecheck unit integration rehearsal binaries clean crd
+.PHONY: test demo lint typecheck unit integration rehearsal binaries control-plane clean crd
 
 # Every machine installs the versions the last `make dev-lock` resolved and the tests passed with: a
 # library released tomorrow (a typed kubernetes client, say) cannot fail CI before anyone has tried it.
@@ -31,6 +31,11 @@ dev-lock: $(INSTALLED)
 binaries: $(INSTALLED)
 	$(BIN)/python -m turbine_dev.binaries
 
+# Only what the demo runs: the Go tools only the tests use (promtool, helm, kstatus, kube-controller-manager)
+# would add about ten minutes to a cold `make demo`.
+control-plane: $(INSTALLED)
+	$(BIN)/python -m turbine_dev.binaries kube-apiserver etcd
+
 lint: $(INSTALLED)
 	ruff check .
 	ruff format --check .
@@ -43,7 +48,7 @@ typecheck: $(INSTALLED)
 	mypy operator/turbine_operator devtools/turbine_dev lambdas tests bench
 
 unit: $(INSTALLED)
-	pytest -m 'not integration and not rehearsal'
+	pytest -m 'not integration and not rehearsal and not image'
 
 # Boots every instance role from its own user data with real Airflow (root; see
 # devtools/turbine_dev/rehearsal). `make test` runs it too.
@@ -75,7 +80,7 @@ crd: $(INSTALLED)
 service-role: $(INSTALLED)
 	$(BIN)/python -m turbine_dev.service_role
 
-demo: binaries
+demo: control-plane
 	$(BIN)/python -m turbine_dev.demo
 
 clean:

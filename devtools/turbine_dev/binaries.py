@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from turbine_dev.caches import cache_dir
@@ -236,13 +237,32 @@ def _build_helm(output: Path) -> None:
         _install_atomically(workdir, output, ["-ldflags", f"-s -w {stamp}", "helm.sh/helm/v4/cmd/helm"])
 
 
-def main() -> None:
-    binaries = ensure_binaries()
-    ensure_kube_controller_manager()
-    ensure_promtool()
-    ensure_kstatus()
-    ensure_helm()
-    print(binaries.kube_apiserver.parent)
+# What `python -m turbine_dev.binaries NAME...` can build, by name: `make demo` asks only for what the
+# demo runs (the control plane), `make test` for all (cold, promtool and helm alone take eight minutes here).
+BUILDERS: dict[str, Callable[[], object]] = {
+    "kube-apiserver": ensure_binaries,
+    "etcd": ensure_binaries,
+    "kube-controller-manager": ensure_kube_controller_manager,
+    "promtool": ensure_promtool,
+    "kstatus": ensure_kstatus,
+    "helm": ensure_helm,
+}
+
+
+def chosen(argv: Sequence[str]) -> list[str]:
+    """The builders to run for these command-line names, in BUILDERS' order, once each; none named is all."""
+    unknown = sorted(set(argv) - set(BUILDERS))
+    if unknown:
+        raise SystemExit(f"unknown binaries {', '.join(unknown)}; known: {', '.join(BUILDERS)}")
+    names = [name for name in BUILDERS if not argv or name in argv]
+    # kube-apiserver and etcd are built by one call: run it once.
+    return [name for name in names if not (name == "etcd" and "kube-apiserver" in names)]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    for name in chosen(sys.argv[1:] if argv is None else argv):
+        BUILDERS[name]()
+    print(binaries_dir(_go_env("GOVERSION")))
 
 
 if __name__ == "__main__":

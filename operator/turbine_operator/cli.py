@@ -16,13 +16,15 @@ from turbine_operator import __version__
 from turbine_operator.adapters.settings import NAMESPACES_ENV, OperatorSettings, SettingsError
 from turbine_operator.adapters.sources import LAMBDAS_DIR_ENV, TEMPLATES_DIR_ENV, load_turbine_sources
 from turbine_operator.core.airflow_users import desired_users
+from turbine_operator.core.crd import custom_resource_definition
 from turbine_operator.core.dag_bundles import dag_bundle_config
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.leadership import DEFAULT_LEASE_NAME
 from turbine_operator.core.outputs_config_map import config_map_name
 from turbine_operator.core.references import Fetched, Source
 from turbine_operator.core.rendering import Owner, desired_stack
-from turbine_operator.core.spec import TurbineStackSpec, parse_spec
+from turbine_operator.core.spec import TurbineStackSpec, parse_spec, spec_problems
+from turbine_operator.core.unknown_fields import unknown_fields
 from turbine_operator.manifests import ManifestError, ManifestObjects
 from turbine_operator.operations.references import fetch_references
 
@@ -217,15 +219,33 @@ def _run(options: argparse.Namespace) -> int:
 
 
 def _render(options: argparse.Namespace) -> int:
-    manifest = yaml.safe_load(options.filename.read_text())
+    # A user's mistake (no such file, bad YAML, an invalid spec) is exit code 2 and a line per problem
+    # naming the file and field, never a traceback.
+    try:
+        manifest = yaml.safe_load(options.filename.read_text())
+    except OSError as error:
+        return _refused(options.filename, error.strerror or str(error))
+    except yaml.YAMLError as error:
+        return _refused(options.filename, "not valid YAML: " + " ".join(str(error).split()))
     if not isinstance(manifest, dict) or manifest.get("kind") != "TurbineStack":
-        print(f"{options.filename}: not a TurbineStack manifest", file=sys.stderr)
-        return 2
+        return _refused(options.filename, "not a TurbineStack manifest")
     metadata = manifest.get("metadata") or {}
     # A manifest without a namespace lands wherever `kubectl apply -n` puts it: resources from any
     # namespace may then belong with it. The stack name still needs one, so it renders as in `default`.
     placed_in = metadata.get("namespace")
     namespace, name = placed_in or "default", metadata.get("name", "unnamed")
+    # As the API server replies to `kubectl apply` (field validation Strict): every unknown field and
+    # every invalid value at once.
+    schema = custom_resource_definition()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    problems = [f"{field}: unknown field" for field in unknown_fields(manifest, schema)]
+    problems += [
+        str(problem)
+        for problem in spec_problems(
+            manifest.get("spec"), namespace=namespace, name=name, default_region=options.region
+        )
+    ]
+    if problems:
+        return _refused(options.filename, *problems)
     try:
         spec = parse_spec(manifest.get("spec"), namespace=namespace, name=name, default_region=options.region)
         objects = ManifestObjects()
@@ -235,8 +255,7 @@ def _render(options: argparse.Namespace) -> int:
         fetched = fetch_references(spec, namespace, objects, s3=None)
         desired = desired_stack(spec, Owner(namespace, name, RENDER_UID), load_turbine_sources(), fetched)
     except (SpecError, ManifestError) as error:
-        print(f"{options.filename}: {error}", file=sys.stderr)
-        return 2
+        return _refused(options.filename, str(error))
     rendered = {
         "stackName": desired.stack_name,
         "region": desired.region,
@@ -248,6 +267,12 @@ def _render(options: argparse.Namespace) -> int:
     }
     sys.stdout.write(yaml.safe_dump(rendered, sort_keys=False, width=120))
     return 0
+
+
+def _refused(filename: Path, *problems: str) -> int:
+    for problem in problems:
+        print(f"{filename}: {problem}", file=sys.stderr)
+    return 2
 
 
 def _airflow_additions(

@@ -11,7 +11,8 @@ from botocore.stub import Stubber
 from prometheus_client import REGISTRY
 
 from stubbed.aws import BUCKET, REGION
-from turbine_operator.adapters.metrics import observe_client
+from turbine_operator.adapters.metrics import StackMetrics, observe_client
+from turbine_operator.core.conditions import stalled_reason
 
 
 def _count(name: str, **labels: str) -> float:
@@ -45,3 +46,20 @@ def test_each_request_is_counted_by_outcome(code: str | None, outcome: str, thro
             client.head_bucket(Bucket=BUCKET)
     assert _count("turbine_aws_requests_total", **labels, outcome=outcome) == before + 1
     assert _count("turbine_aws_throttled_requests_total", **labels) == throttled_before + int(throttled)
+
+
+def test_stalled_carries_the_stalled_conditions_reason_one_series_per_stack() -> None:
+    conditions = [
+        {"type": "Ready", "status": "False", "reason": "InvalidSpec"},
+        {"type": "Stalled", "status": "True", "reason": "InvalidSpec"},
+    ]
+    metrics = StackMetrics()
+    metrics.update("a", "team-a", "airflow", stalled=True, stalled_reason=stalled_reason(conditions))
+    metrics.update("b", "team-b", "airflow", stalled=False, stalled_reason=stalled_reason(conditions[:1]))
+    (family,) = [family for family in metrics.collect() if family.name == "turbine_stack_stalled"]
+    assert sorted(
+        (sample.labels["namespace"], sample.labels["reason"], sample.value) for sample in family.samples
+    ) == [
+        ("team-a", "InvalidSpec", 1.0),
+        ("team-b", "", 0.0),
+    ]

@@ -91,7 +91,8 @@ def test_prometheus_rule_is_the_rules_file_promtool_tests() -> None:
     other = one(render_chart(values, release="shard-a"), "PrometheusRule")
     service = one(render_chart(release="shard-a"), "Service")["metadata"]["name"]
     exprs = [rule["expr"] for group in other["spec"]["groups"] for rule in group["rules"]]
-    assert f'absent(up{{job="{service}"}} == 1)' in exprs
+    assert f'up{{job="{service}"}} == 0' in exprs
+    assert f'absent(up{{job="{service}"}})' in exprs
     assert service == "shard-a-turbine-operator-metrics"
 
 

@@ -1,10 +1,10 @@
-"""The Dockerfile, checked as far as this machine allows (Docker Hub is not reachable, so no image is built).
+"""The Dockerfile and the wheel it installs, without a registry or a container engine.
 
-Checked here: hadolint; the multi-stage layout, non-root user, entrypoint and environment; that everything the
-Dockerfile copies exists; that the wheel built from exactly those files holds the package and the
-`turbine-operator` console script; and that the installed wheel finds Turbine's templates and Lambda sources
-through TURBINE_CFN_DIR and TURBINE_LAMBDAS_DIR, as set in the image.
-Not checked: that the base image exists and builds, the image's size and contents, running it as uid 10001.
+Checked here: hadolint; the multi-stage layout, non-root user, entrypoint and environment; that every source
+the Dockerfile copies is in the build context (.dockerignore applied as Docker applies it); that the wheel
+built from exactly those files holds the package, Turbine's templates and Lambda sources, the LICENSE and the
+`turbine-operator` console script; and that the wheel installed into a fresh virtualenv renders the example
+from outside the checkout. tests/deploy/test_image_build.py builds and runs the real image (marker image).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from turbine_dev.build_context import context_files, excluded, parse_ignore
 
 from .support import REPO_ROOT, tool
 
@@ -82,38 +84,67 @@ def test_the_image_installs_the_dependency_versions_the_tests_passed_with() -> N
     assert "--constraint constraints.txt" in install
 
 
-def test_copied_files_exist_and_env_points_at_them() -> None:
-    env: dict[str, str] = {}
+def copied_sources() -> list[str]:
+    """Every source of a COPY or ADD from the build context (not --from another stage)."""
+    sources = []
     for stage in stages():
         for keyword, rest in stage:
-            if keyword == "COPY" and not rest.startswith("--from"):
-                *sources, _target = rest.split()
-                for source in sources:
-                    assert (REPO_ROOT / source).exists(), f"COPY {source}: missing"
-            if keyword == "ENV":
-                env.update(dict(re.findall(r"(\w+)=(\S+)", rest)))
-    final_copies = {rest.split()[-1]: rest.split()[0] for keyword, rest in stages()[-1] if keyword == "COPY"}
-    assert final_copies[env["TURBINE_CFN_DIR"]] == "cfn"
-    assert final_copies[env["TURBINE_LAMBDAS_DIR"]] == "lambdas"
+            if keyword in {"COPY", "ADD"} and not rest.startswith("--from"):
+                *named, _target = [word for word in rest.split() if not word.startswith("--")]
+                sources += named
+    return sources
+
+
+def in_context(source: str, context: list[str]) -> list[str]:
+    """The context's files a COPY of `source` takes: the file itself or everything under the folder."""
+    source = source.rstrip("/")
+    return [name for name in context if name == source or name.startswith(source + "/")]
+
+
+def test_every_copied_source_is_in_the_build_context() -> None:
+    # A build sends the repository minus .dockerignore: a source the Dockerfile copies but .dockerignore
+    # leaves out fails the build ("not found"), though it exists in the checkout.
+    context = context_files(REPO_ROOT)
+    for source in copied_sources():
+        assert in_context(source, context), f"COPY {source}: not in the build context (see .dockerignore)"
+    assert not [name for name in context if name.startswith(("tests/", "bench/", ".git/"))]
+
+
+def test_dockerignore_rules_are_applied_as_docker_applies_them() -> None:
+    rules = parse_ignore("# comment\n*/temp*\n**/*.pyc\ndevtools\n!devtools/keep.txt\n/docs/\n")
+    assert excluded("somedir/temporary.txt", rules)
+    assert not excluded("temporary.txt", rules), "* does not cross /"
+    assert excluded("a/b/c.pyc", rules)
+    assert excluded("c.pyc", rules), "**/ matches no folder too"
+    assert excluded("devtools/turbine_dev/demo.py", rules), "a folder excludes what it holds"
+    assert not excluded("devtools/keep.txt", rules), "the last matching line decides"
+    assert excluded("docs/index.md", rules), "a leading / and a trailing / are cleaned away"
+
+
+def test_the_final_stage_takes_only_the_virtualenv() -> None:
+    # cfn/ and lambdas/ are package data of the wheel: the runtime stage needs no copy of them, nor a
+    # variable pointing at one.
+    final = stages()[-1]
+    copies = [rest for keyword, rest in final if keyword in {"COPY", "ADD"}]
+    assert copies == ["--from=build /opt/venv /opt/venv"]
+    env = dict(re.findall(r"(\w+)=(\S+)", " ".join(rest for keyword, rest in final if keyword == "ENV")))
     assert env["PATH"].startswith("/opt/venv/bin")
+    assert not {"TURBINE_CFN_DIR", "TURBINE_LAMBDAS_DIR"} & set(env)
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel built from the files the build stage copies, in a scratch copy (setuptools writes build/)."""
+    """The wheel built from the build context's files the build stage copies, in a scratch copy (setuptools
+    writes build/)."""
     context = tmp_path_factory.mktemp("docker-context")
-    for keyword, rest in stages()[0]:
-        if keyword == "COPY":
-            *sources, _target = rest.split()
-            for source in sources:
-                origin = REPO_ROOT / source
-                if origin.is_dir():
-                    shutil.copytree(
-                        origin, context / source, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__")
-                    )
-                else:
-                    (context / source).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(origin, context / source)
+    files = context_files(REPO_ROOT)
+    build_sources = [
+        source for keyword, rest in stages()[0] if keyword == "COPY" for source in rest.split()[:-1]
+    ]
+    for source in build_sources:
+        for name in in_context(source, files):
+            (context / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / name, context / name)
     out = tmp_path_factory.mktemp("wheels")
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), "."],
@@ -128,7 +159,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def test_wheel_holds_the_package_and_the_console_script(wheel: Path) -> None:
+def test_wheel_holds_the_package_turbine_sources_license_and_console_script(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         (entry_points,) = [name for name in names if name.endswith(".dist-info/entry_points.txt")]
@@ -138,74 +169,77 @@ def test_wheel_holds_the_package_and_the_console_script(wheel: Path) -> None:
     assert "turbine_operator/py.typed" in names
     assert re.search(r"^turbine-operator = turbine_operator\.cli:main$", scripts, re.MULTILINE), scripts
     assert not [name for name in names if name.startswith(("cfn/", "lambdas/", "tests/", "devtools/"))]
+    # Every file of cfn/ and lambdas/ a fresh clone holds, under the package (adapters/sources.py).
+    shipped = {
+        name.removeprefix("turbine_operator/bundled/")
+        for name in names
+        if name.startswith("turbine_operator/bundled/")
+    }
+    tracked = {
+        name
+        for name in context_files(REPO_ROOT)
+        if name.startswith(("cfn/", "lambdas/")) and "__pycache__" not in name
+    }
+    assert tracked <= shipped, sorted(tracked - shipped)
+    # Every package of operator/ (pyproject.toml lists them for setuptools, which maps cfn/ and lambdas/).
+    packages = {
+        path.parent.relative_to(REPO_ROOT / "operator").as_posix()
+        for path in (REPO_ROOT / "operator").rglob("__init__.py")
+        if "egg-info" not in str(path)
+    }
+    assert {f"{package}/__init__.py" for package in packages} <= set(names)
+    assert [name for name in names if name.endswith(".dist-info/licenses/LICENSE")], names
 
 
-def test_installed_wheel_finds_turbine_sources_through_the_image_environment(
-    wheel: Path, tmp_path: Path
-) -> None:
-    site = tmp_path / "site"
+def test_installed_wheel_renders_the_example_from_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
+    """The wheel in a fresh virtualenv (its dependencies from this one's, no TURBINE_* variables), run from
+    a folder outside the checkout: `turbine-operator render` finds Turbine's sources in the package."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(wheel)],
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", str(wheel)],
         check=True,
         capture_output=True,
         timeout=300,
     )
-    image_root = tmp_path / "opt" / "turbine"  # the image's /opt/turbine
-    shutil.copytree(REPO_ROOT / "cfn", image_root / "cfn")
-    shutil.copytree(
-        REPO_ROOT / "lambdas", image_root / "lambdas", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    probe = (
-        "import turbine_operator, sys\n"
-        "from turbine_operator.adapters.sources import load_turbine_sources\n"
-        "sources = load_turbine_sources()\n"
-        "print(turbine_operator.__file__)\n"
-        "print(len(sources.templates), len(sources.lambda_modules))\n"
-    )
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("TURBINE_")}
-    environment["PYTHONPATH"] = str(site)  # ahead of the editable install of the working tree
-    with_env = {
-        **environment,
-        "TURBINE_CFN_DIR": str(image_root / "cfn"),
-        "TURBINE_LAMBDAS_DIR": str(image_root / "lambdas"),
+    # The dependencies only: a path line in a .pth file adds the folder without running its own .pth files
+    # (this venv's editable install of the checkout is one).
+    dependencies = next(Path(p) for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
+    (site / "dependencies.pth").write_text(f"{dependencies}\n")
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("TURBINE_") and key not in {"PYTHONPATH", "VIRTUAL_ENV"}
     }
-    done = subprocess.run(
-        [sys.executable, "-c", probe], env=with_env, capture_output=True, text=True, check=False, cwd=tmp_path
-    )
-    assert done.returncode == 0, done.stderr
-    location, counts = done.stdout.splitlines()
-    assert location.startswith(str(site)), "the installed wheel, not the working tree, was imported"
-    templates, lambdas = map(int, counts.split())
-    assert templates > 0
-    assert lambdas > 0
-
-    # Without the variables the installed layout has no cfn/ next to the package: the image must set them.
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    manifest = outside / "stack.yaml"
+    shutil.copyfile(REPO_ROOT / "examples" / "turbine-stack.yaml", manifest)
+    where = subprocess.run(
+        [str(python), "-c", "import turbine_operator; print(turbine_operator.__file__)"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=outside,
+    ).stdout
+    assert where.startswith(str(site)), "the installed wheel, not the checkout, was imported"
+    render = subprocess.run(
+        [str(venv / "bin" / "turbine-operator"), "render", "-f", str(manifest)],
         env=environment,
         capture_output=True,
         text=True,
         check=False,
-        cwd=tmp_path,
-    )
-    assert done.returncode != 0
-    assert "FileNotFoundError" in done.stderr
-
-    # `turbine-operator render` (the console script's code path) works in that layout too.
-    render = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from turbine_operator.cli import main; sys.exit(main(sys.argv[1:]))",
-            "render",
-            "-f",
-            str(REPO_ROOT / "examples" / "turbine-stack.yaml"),
-        ],
-        env=with_env,
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
+        cwd=outside,
     )
     assert render.returncode == 0, render.stderr
     assert "stackName: default-airflow" in render.stdout

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import re
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from integration.test_invalid_specs import REJECTED_BY_THE_SERVER
 from turbine_operator.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "additions"
@@ -132,3 +138,102 @@ def test_the_airflow_from_git_example_shows_users_dags_and_outputs_without_a_pas
     assert git["kwargs"]["repo_url"] == "https://github.com/example-org/airflow-dags.git"
     assert rendered["parameters"]["DagBundle"]
     assert rendered["outputsConfigMap"] == "airflow-outputs"
+
+
+BASIC = Path(__file__).resolve().parents[2] / "examples" / "turbine-stack.yaml"
+
+
+def _render_manifest(capsys: pytest.CaptureFixture[str], path: Path) -> tuple[int, str, list[str]]:
+    code = main(["render", "-f", str(path)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err.splitlines()
+
+
+def test_unknown_fields_are_refused_as_the_api_server_refuses_them_each_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = yaml.safe_load(BASIC.read_text())
+    manifest["spec"]["wrkers"] = manifest["spec"].pop("workers")
+    manifest["spec"]["scheduler"]["instanceTyp"] = "t3.large"
+    manifest["stauts"] = {}
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    code, out, err = _render_manifest(capsys, path)
+    assert (code, out) == (2, "")
+    assert err == [
+        f"{path}: spec.scheduler.instanceTyp: unknown field",
+        f"{path}: spec.wrkers: unknown field",
+        f"{path}: stauts: unknown field",
+    ]
+
+
+def test_every_invalid_value_is_listed_at_once_each_naming_its_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = yaml.safe_load(BASIC.read_text())
+    manifest["spec"]["workers"]["maxSize"] = "six"
+    manifest["spec"]["webserver"]["port"] = "http"
+    path = tmp_path / "invalid.yaml"
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    code, out, err = _render_manifest(capsys, path)
+    assert (code, out) == (2, "")
+    assert len(err) == 2, err
+    assert any(line.startswith(f"{path}: spec.workers.maxSize: ") for line in err), err
+    assert any(line.startswith(f"{path}: spec.webserver.port: ") for line in err), err
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "No such file or directory"),
+        ("spec: [unclosed\n", "not valid YAML: "),
+        ("kind: ConfigMap\n", "not a TurbineStack manifest"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line_and_no_traceback(
+    tmp_path: Path, content: str | None, expected: str
+) -> None:
+    path = tmp_path / "stack.yaml"
+    if content is not None:
+        path.write_text(content)
+    done = subprocess.run(
+        [sys.executable, "-m", "turbine_operator.cli", "render", "-f", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"{path}: {expected}"), line
+
+
+def _entries_unnamed(field: str) -> str:
+    # The API server names a list entry by its index, render by its key where it has one.
+    return re.sub(r"\[[^]]*\]", "[]", field)
+
+
+@pytest.mark.parametrize(
+    ("field", "patch"), REJECTED_BY_THE_SERVER, ids=[f for f, _ in REJECTED_BY_THE_SERVER]
+)
+def test_render_refuses_every_spec_the_api_server_refuses_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, patch: dict[str, Any]
+) -> None:
+    """The specs tests/integration/test_invalid_specs.py shows the real API server refusing."""
+    manifest = yaml.safe_load(BASIC.read_text())
+
+    def merge(into: dict[str, Any], change: dict[str, Any]) -> None:
+        for key, value in change.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            else:
+                into[key] = value
+
+    merge(manifest["spec"], copy.deepcopy(patch))
+    path = tmp_path / "refused.yaml"
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    code, out, err = _render_manifest(capsys, path)
+    assert (code, out) == (2, "")
+    named = [_entries_unnamed(line.removeprefix(f"{path}: ").split(": ", 1)[0]) for line in err]
+    expected = _entries_unnamed(field)
+    assert any(one.startswith(expected) or expected.startswith(one) for one in named), err

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from turbine_dev.caches import cache_dir
+from turbine_dev.rehearsal import standin
 from turbine_operator.adapters.sources import cfn_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -76,9 +77,18 @@ def awscli() -> Path:
     return target / "bin" / "aws"
 
 
-def write_standins(upper: Path) -> None:
-    """The instance image's OS commands, written into an instance's upper layer before it boots."""
-    devtools = REPO_ROOT / "devtools"
+# Where each instance's image holds the stand-in commands' code: inside the image, as on an AMI. Instances
+# have a /tmp of their own (and a chroot), so a path into the checkout, which may be under the system
+# temporary directory, is not there when a stand-in runs.
+STANDIN_SCRIPT = "usr/local/lib/turbine-rehearsal/standin.py"
+
+
+def write_standin_commands(upper: Path) -> None:
+    """The wrappers of the OS commands stood in for, and the code they run (standard library only),
+    written into an instance's upper layer: nothing they name lies outside the instance's image."""
+    script = upper / STANDIN_SCRIPT
+    script.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path(standin.__file__), script)
     packages = "var/lib/rehearsal-packages"
     wrappers = {
         "usr/bin/systemctl": "systemctl",
@@ -93,11 +103,13 @@ def write_standins(upper: Path) -> None:
     for path, name in wrappers.items():
         wrapper = upper / path
         wrapper.parent.mkdir(parents=True, exist_ok=True)
-        wrapper.write_text(
-            f"#!/bin/sh\nPYTHONPATH={devtools} exec {INSTANCE_PYTHON} -m turbine_dev.rehearsal.standin {name}"
-            ' "$@"\n'
-        )
+        wrapper.write_text(f'#!/bin/sh\nexec {INSTANCE_PYTHON} /{STANDIN_SCRIPT} {name} "$@"\n')
         wrapper.chmod(0o755)
+
+
+def write_standins(upper: Path) -> None:
+    """The instance image's OS commands, written into an instance's upper layer before it boots."""
+    write_standin_commands(upper)
     aws = upper / "usr/bin/aws"
     aws.parent.mkdir(parents=True, exist_ok=True)
     os.symlink(awscli(), aws)

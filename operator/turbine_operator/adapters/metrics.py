@@ -107,6 +107,7 @@ class StackFigures:
     name: str
     ready: bool = False
     stalled: bool = False
+    stalled_reason: str = ""
     stack_status: str | None = None
     drifted: bool = False
     drifted_resources: int = 0
@@ -165,9 +166,18 @@ class StackMetrics:
             return family
 
         yield gauge("turbine_stack_ready", "1 when the stack matches the spec.", lambda f: float(f.ready))
-        yield gauge(
-            "turbine_stack_stalled", "1 when the stack needs a person (Stalled).", lambda f: float(f.stalled)
+        # The Stalled condition's reason, so that alerts route a tenant's input error apart from a fault in
+        # AWS or of the operator (rules/turbine-operator.rules.yaml); "" while not Stalled. One series per
+        # stack: the reason changes the series, never adds one.
+        stalled = GaugeMetricFamily(
+            "turbine_stack_stalled",
+            "1 when the stack needs a person (Stalled); reason is the Stalled condition's.",
+            labels=[*labels, "reason"],
         )
+        for figures in stacks:
+            labelled = [figures.namespace, figures.name, figures.stalled_reason]
+            stalled.add_metric(labelled, float(figures.stalled))
+        yield stalled
         status = GaugeMetricFamily(
             "turbine_stack_status",
             "The CloudFormation stack status (1 for the current one).",

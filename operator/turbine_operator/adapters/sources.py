@@ -11,17 +11,24 @@ TEMPLATES_DIR_ENV = "TURBINE_CFN_DIR"
 LAMBDAS_DIR_ENV = "TURBINE_LAMBDAS_DIR"
 
 
-def _default_root() -> Path:
-    # operator/turbine_operator/adapters/sources.py -> the repository (or image) root.
-    return Path(__file__).resolve().parents[3]
+# An installed wheel carries cfn/ and lambdas/ as package data here (pyproject.toml's package-dir maps them).
+_PACKAGED = Path(__file__).resolve().parents[1] / "bundled"
+# A checkout (and its editable install) reads them where they are: operator/turbine_operator/adapters/ ->
+# the repository root.
+_CHECKOUT = Path(__file__).resolve().parents[3]
+
+
+def _default(name: str) -> Path:
+    packaged = _PACKAGED / name
+    return packaged if packaged.is_dir() else _CHECKOUT / name
 
 
 def cfn_dir() -> Path:
-    return Path(os.environ.get(TEMPLATES_DIR_ENV) or _default_root() / "cfn")
+    return Path(os.environ.get(TEMPLATES_DIR_ENV) or _default("cfn"))
 
 
 def lambdas_dir() -> Path:
-    return Path(os.environ.get(LAMBDAS_DIR_ENV) or _default_root() / "lambdas")
+    return Path(os.environ.get(LAMBDAS_DIR_ENV) or _default("lambdas"))
 
 
 def load_turbine_sources(cfn: Path | None = None, lambdas: Path | None = None) -> TurbineSources:

@@ -92,6 +92,14 @@ def ready_reason(conditions: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
+def stalled_reason(conditions: Sequence[Mapping[str, Any]]) -> str:
+    """The reason of a True Stalled condition, "" when the stack is not Stalled."""
+    for condition in conditions:
+        if condition.get("type") == STALLED and condition.get("status") == "True":
+            return str(condition.get("reason") or "")
+    return ""
+
+
 def condition_is(conditions: Sequence[Mapping[str, Any]], kind: str, status: str = "True") -> bool:
     """Whether the condition of this type is there with this status."""
     return any(c.get("type") == kind and c.get("status") == status for c in conditions)

@@ -55,7 +55,7 @@ from turbine_operator.core.errors import SpecError
 from turbine_operator.core.naming import stack_name_for
 from turbine_operator.core.spec_additions import AdditionalPolicy, AdditionalTemplate
 from turbine_operator.core.spec_airflow import AirflowUsers, DagSource, OutputsConfigMap
-from turbine_operator.core.spec_errors import spec_error
+from turbine_operator.core.spec_errors import spec_error, spec_errors
 
 SHORTEST_DRIFT_INTERVAL = 300.0
 RESERVED_TAG_PREFIXES = ("aws:", "turbine.dev/")
@@ -390,6 +390,30 @@ _SPEC = TypeAdapter(TurbineStackSpec)
 
 def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -> TurbineStackSpec:
     """Validates the raw spec into the model; raises SpecError naming the first offending field."""
+    raw = _with_defaults(raw, namespace, name, default_region)
+    try:
+        return _validated(raw)
+    except ValidationError as error:
+        raise spec_error(TurbineStackSpec, raw, error) from None
+
+
+def spec_problems(raw: object, *, namespace: str, name: str, default_region: str) -> list[SpecError]:
+    """Every error parse_spec would find in the raw spec (none when it is valid), each naming its field,
+    so that one look shows them all as the API server's reply does."""
+    raw = _with_defaults(raw, namespace, name, default_region)
+    try:
+        _validated(raw)
+    except ValidationError as error:
+        return spec_errors(TurbineStackSpec, raw, error)
+    return []
+
+
+def _validated(raw: object) -> TurbineStackSpec:
+    # by_name=False: a manifest names fields as the CRD does; `max_size` is not `maxSize` there.
+    return _SPEC.validate_python(raw, context=MANIFEST, by_alias=True, by_name=False)
+
+
+def _with_defaults(raw: object, namespace: str, name: str, default_region: str) -> object:
     raw = {} if raw is None else raw
     if isinstance(raw, Mapping):
         # The two defaults that depend on where the spec lives, not on the spec.
@@ -400,11 +424,7 @@ def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -
             else raw["stackName"],
             "region": default_region if raw.get("region") is None else raw["region"],
         }
-    try:
-        # by_name=False: a manifest names fields as the CRD does; `max_size` is not `maxSize` there.
-        return _SPEC.validate_python(raw, context=MANIFEST, by_alias=True, by_name=False)
-    except ValidationError as error:
-        raise spec_error(TurbineStackSpec, raw, error) from None
+    return raw
 
 
 @functools.cache

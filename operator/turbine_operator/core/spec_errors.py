@@ -30,13 +30,20 @@ _MESSAGES = {
 
 def spec_error(model: type[Any], raw: object, error: ValidationError) -> SpecError:
     """The first error of `error`, raised validating `raw` as `model`, as a SpecError below `spec`."""
-    first = error.errors(include_url=False)[0]
-    field = _field_path(model, raw, first["loc"])
-    context = first.get("ctx") or {}
-    if first["type"] == FIELD_ERROR and "field" in context:
-        below = str(context["field"])
-        field += below if below.startswith("[") else f".{below}"
-    return SpecError(field, _MESSAGES.get(first["type"], first["msg"]))
+    return spec_errors(model, raw, error)[0]
+
+
+def spec_errors(model: type[Any], raw: object, error: ValidationError) -> list[SpecError]:
+    """Every error of `error`, in pydantic's order, each as a SpecError naming its field."""
+    found = []
+    for detail in error.errors(include_url=False):
+        field = _field_path(model, raw, detail["loc"])
+        context = detail.get("ctx") or {}
+        if detail["type"] == FIELD_ERROR and "field" in context:
+            below = str(context["field"])
+            field += below if below.startswith("[") else f".{below}"
+        found.append(SpecError(field, _MESSAGES.get(detail["type"], detail["msg"])))
+    return found
 
 
 def _field_path(model: type[Any] | None, raw: object, loc: Sequence[int | str]) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from turbine_operator.adapters.metrics import StackMetrics
-from turbine_operator.core.conditions import READY, STALLED, condition_is
+from turbine_operator.core.conditions import READY, STALLED, condition_is, stalled_reason
 from turbine_operator.core.drift import DRIFTED
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.scheduling import parse_timestamp
@@ -51,6 +51,7 @@ def observe(
         resource.name,
         ready=_condition_true(status, READY),
         stalled=_condition_true(status, STALLED),
+        stalled_reason=stalled_reason(status.get("conditions") or []),
         stack_status=status.get("stackStatus"),
         drifted=_condition_true(status, DRIFTED),
         drifted_resources=int(drift.get("driftedResourceCount") or 0),
