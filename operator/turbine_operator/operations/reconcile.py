@@ -25,6 +25,7 @@ from turbine_operator.core.dag_connection import desired_connection
 from turbine_operator.core.drift import StackShape, spec_differences
 from turbine_operator.core.errors import (
     AwsAccessDenied,
+    AwsEndpointUnusable,
     AwsError,
     ClusterError,
     ReferenceMissing,
@@ -186,6 +187,9 @@ class Reconciler:
                 f"{spec.region} or is not reachable ({error.code})"
             )
             verdict = stalled("TemplateBucketMissing", message)
+        elif isinstance(error, AwsEndpointUnusable):
+            message = f"spec.region: no AWS endpoint answers for {spec.region} ({shown})"
+            verdict = stalled("AwsEndpointUnusable", message)
         else:
             verdict = stalled(_stall_reason(error), shown)
         return self._report(resource, now, verdict, spec=spec, desired=desired)
