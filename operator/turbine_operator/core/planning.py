@@ -95,6 +95,7 @@ class StallReason(enum.StrEnum):
     UPDATE_ROLLBACK_FAILED = "UpdateRollbackFailed"
     DELETE_FAILED = "StackDeleteFailed"
     CHANGE_SET_FAILED = "ChangeSetFailed"
+    ACCOUNT_CHANGED = "StackAccountChanged"  # core/accounts.py
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.cloudformation import StackGateway
 from turbine_operator.adapters.settings import OperatorSettings
+from turbine_operator.core.accounts import account_move
 from turbine_operator.core.conditions import Verdict, progressing, ready_reason, stalled
 from turbine_operator.core.errors import AwsError, ClusterError, SpecError, TransientAwsError
 from turbine_operator.core.naming import client_request_token
@@ -57,6 +58,13 @@ class Deleter:
                     "StackRetained", f"deletionPolicy is Retain: stack {stack_name} stays in AWS"
                 ),
             )
+        moved = account_move(
+            resource.status.get("stackId"), role_arn=spec.role_arn, service_role_arn=spec.service_role_arn
+        )
+        if moved:
+            # The other account has no stack of this one's id: looked for there, it would read as gone and
+            # the finalizer would go while the stack runs on.
+            return self._waiting(resource, stalled(moved.reason.value, moved.message), warn=True)
         try:
             gateway = StackGateway(self._sessions, region, spec.role_arn)
             return self._delete(resource, spec, gateway, stack_name, attempt)

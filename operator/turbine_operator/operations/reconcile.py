@@ -18,6 +18,7 @@ from turbine_operator.adapters.cloudformation import StackGateway
 from turbine_operator.adapters.s3_objects import RememberedObjects, UploadedBundles
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core import planning
+from turbine_operator.core.accounts import account_move
 from turbine_operator.core.airflow_users import desired_users
 from turbine_operator.core.bundle import TurbineSources
 from turbine_operator.core.conditions import Verdict, progressing, stalled
@@ -123,12 +124,18 @@ class Reconciler:
             return self._report(resource, now, stalled("InvalidSpec", str(error)))
         if spec.suspend:
             return self._suspended(resource, spec, now)
+        # Before any AWS call: a role of another account is not even assumed.
+        if moved := self._account_move(resource, spec):
+            return self._report(resource, now, verdict_for(moved, spec.stack_name), spec=spec)
         try:
             # Building the gateway may assume spec.roleArn, which AWS can refuse like any call.
             gateway = StackGateway(
                 self._sessions, spec.region, spec.role_arn, self._remembered, self._uploads
             )
             stack = gateway.describe_stack(spec.stack_name)
+            if moved := self._account_move(resource, spec, stack):
+                # Reported without the stack found: status.stackId keeps naming this TurbineStack's.
+                return self._report(resource, now, verdict_for(moved, spec.stack_name), spec=spec)
             spec = dataclasses.replace(
                 spec, image_id=_image_of(spec, stack, lambda: self._images.newest(gateway))
             )
@@ -167,6 +174,17 @@ class Reconciler:
         except ClusterError as error:  # looking up the TurbineStack that owns a stack to adopt
             verdict = progressing("Retrying", f"the Kubernetes API is unavailable ({error}); retrying")
             return self._report(resource, now, verdict, spec=spec, desired=desired, retry=True)
+
+    @staticmethod
+    def _account_move(
+        resource: StackResource, spec: TurbineStackSpec, stack: ObservedStack | None = None
+    ) -> planning.Stall | None:
+        return account_move(
+            resource.status.get("stackId"),
+            role_arn=spec.role_arn,
+            service_role_arn=spec.service_role_arn,
+            stack=stack,
+        )
 
     def _aws_failure(
         self,
