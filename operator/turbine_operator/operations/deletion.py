@@ -6,9 +6,12 @@ released finalizer with a live stack would orphan the stack.
 
 from __future__ import annotations
 
+from typing import Any
+
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.cloudformation import StackGateway
 from turbine_operator.adapters.settings import OperatorSettings
+from turbine_operator.core import delete_retries
 from turbine_operator.core.accounts import account_move
 from turbine_operator.core.conditions import Verdict, progressing, ready_reason, stalled
 from turbine_operator.core.errors import AwsError, ClusterError, SpecError, TransientAwsError
@@ -38,6 +41,8 @@ class Deleter:
         self._clock = clock
 
     def delete(self, resource: StackResource, attempt: int) -> Outcome:
+        """`attempt` is kopf's retry count, which counts every look: retries of a failed delete are counted in
+        status.deleteRetries instead, so a restart neither repeats nor skips one."""
         try:
             spec = resource.parsed_spec(self._settings.default_region)
         except SpecError as error:
@@ -67,7 +72,7 @@ class Deleter:
             return self._waiting(resource, stalled(moved.reason.value, moved.message), warn=True)
         try:
             gateway = StackGateway(self._sessions, region, spec.role_arn)
-            return self._delete(resource, spec, gateway, stack_name, attempt)
+            return self._delete(resource, spec, gateway, stack_name)
         except TransientAwsError as error:
             return self._waiting(
                 resource, progressing("Retrying", f"AWS is unavailable or throttling ({error})")
@@ -83,7 +88,6 @@ class Deleter:
         spec: TurbineStackSpec,
         gateway: StackGateway,
         stack_name: str,
-        attempt: int,
     ) -> Outcome:
         stack = gateway.observe_stack(resource.status.get("stackId") or stack_name)
         if stack is None:
@@ -96,15 +100,10 @@ class Deleter:
             return self._waiting(
                 resource, progressing("Deleting", f"Stack {stack_name} is {stack.status}"), stack
             )
-        if not self._may_delete(resource, spec, stack):
-            return Outcome(
-                status={},
-                announcement=Announcement(
-                    "StackNotOwned",
-                    f"Stack {stack_name} belongs to someone else; left untouched",
-                    warning=True,
-                ),
-            )
+        refusal = self._refusal(resource, spec, stack)
+        if refusal is not None:
+            message = f"Stack {stack_name} belongs to someone else{refusal}; left untouched"
+            return Outcome(status={}, announcement=Announcement("StackNotOwned", message, warning=True))
         phase = phase_of(stack.status)
         if phase is StackPhase.IN_PROGRESS:
             return self._waiting(
@@ -119,31 +118,73 @@ class Deleter:
                 )
                 return self._waiting(resource, verdict, stack, warn=True)
             gateway.set_termination_protection(stack.stack_id, enabled=False)
-        discriminators = [stack.stack_id] + ([str(attempt)] if phase is StackPhase.DELETE_FAILED else [])
-        role = spec.service_role_arn
-        # Read what failed before deleting again: afterwards those resources are in progress once more.
-        failed = gateway.failed_resources(stack.stack_id) if phase is StackPhase.DELETE_FAILED else []
-        gateway.delete_stack(
-            stack.stack_id, client_request_token(resource.uid, "delete", *discriminators), role
-        )
         if phase is StackPhase.DELETE_FAILED:
-            listed = ", ".join(failed) or stack.status_reason or ""
-            verdict = stalled("StackDeleteFailed", f"Deleting stack {stack_name} failed, retrying: {listed}")
-            return self._waiting(resource, verdict, stack, warn=True)
+            return self._retry_failed_delete(resource, spec, gateway, stack, stack_name)
+        token = client_request_token(resource.uid, "delete", stack.stack_id)
+        gateway.delete_stack(stack.stack_id, token, spec.service_role_arn)
         announcement = Announcement("StackDeleting", f"Deleting stack {stack_name}")
         return self._waiting(
             resource, progressing("Deleting", f"Deleting stack {stack_name}"), stack, announcement
         )
 
-    def _may_delete(self, resource: StackResource, spec: TurbineStackSpec, stack: ObservedStack) -> bool:
-        """Ours, or adopted from a TurbineStack that no longer exists: never another live one's."""
-        owner = foreign_owner(stack, resource.uid)
-        alive = (
-            owner is not None and self._objects.turbine_stack_uid(owner.namespace, owner.name) == owner.uid
+    def _retry_failed_delete(
+        self,
+        resource: StackResource,
+        spec: TurbineStackSpec,
+        gateway: StackGateway,
+        stack: ObservedStack,
+        stack_name: str,
+    ) -> Outcome:
+        """DeleteStack again once the gap since the last retry has passed (core/delete_retries.py)."""
+        now = self._clock()
+        retries = delete_retries.remembered(resource.status)
+        wait = delete_retries.wait_before_retry(retries, now)
+        if wait is not None:
+            due = timestamp(now + wait)
+            why = stack.status_reason or stack.status
+            message = f"Deleting stack {stack_name} failed ({why}); the next try is due at {due}"
+            return self._waiting(
+                resource, stalled("StackDeleteFailed", message), stack, retry_after=wait.total_seconds()
+            )
+        # Read what failed before deleting again: afterwards those resources are in progress once more.
+        failed = gateway.failed_resources(stack.stack_id)
+        token = client_request_token(resource.uid, "delete", stack.stack_id, str(retries.sent + 1))
+        gateway.delete_stack(stack.stack_id, token, spec.service_role_arn)
+        sent = delete_retries.after_retry(retries, now)
+        due = timestamp(sent.next_attempt or now)
+        listed = ", ".join(failed) or stack.status_reason or ""
+        retry = f"retry {sent.sent} sent, the next not before {due}"
+        message = f"Deleting stack {stack_name} failed ({retry}): {listed}"
+        verdict = stalled("StackDeleteFailed", message)
+        return self._waiting(
+            resource,
+            verdict,
+            stack,
+            Announcement(verdict.reason, message, warning=True),
+            extra=delete_retries.status_fields(sent, due),
         )
+
+    def _refusal(self, resource: StackResource, spec: TurbineStackSpec, stack: ObservedStack) -> str | None:
+        """None when the stack may be deleted: ours, or adopted from a TurbineStack that no longer exists,
+        never another live one's. Otherwise what makes it someone else's (empty when its tags say so)."""
         if is_owned_by(stack, resource.uid):
-            return True
-        return spec.adopt and not alive
+            return None
+        if not spec.adopt:
+            return ""
+        owner = foreign_owner(stack, resource.uid)
+        if owner is None:
+            return None
+        try:
+            alive = self._objects.turbine_stack_uid(owner.namespace, owner.name) == owner.uid
+        except ClusterError as error:
+            if error.transient:
+                raise
+            # A namespace-scoped install may not read TurbineStacks of other namespaces (403): that the owner
+            # is gone cannot be shown, so its stack is kept as a live one's. Retrying would meet the same 403
+            # forever and hold this TurbineStack's deletion with it; releasing it leaves only the stack it
+            # would have adopted, which was never its own.
+            return f" (TurbineStack {owner.namespace}/{owner.name}, which cannot be read: {error})"
+        return " (a TurbineStack that still exists)" if alive else None
 
     def _waiting(
         self,
@@ -153,6 +194,8 @@ class Deleter:
         announcement: Announcement | None = None,
         *,
         warn: bool = False,
+        retry_after: float | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Outcome:
         facts = StatusFacts(
             generation=resource.generation,
@@ -170,8 +213,8 @@ class Deleter:
         ):
             announcement = Announcement(verdict.reason, verdict.message, warning=True)
         return Outcome(
-            status=status_patch(resource.status, facts),
+            status={**status_patch(resource.status, facts), **(extra or {})},
             announcement=announcement,
             finished=False,
-            retry_after=self._settings.poll_interval,
+            retry_after=retry_after or self._settings.poll_interval,
         )
