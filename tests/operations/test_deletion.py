@@ -16,6 +16,7 @@ from stubbed.aws import (
     STACK_ID,
     STACK_NAME,
     spec,
+    stack_description,
 )
 from stubbed.cluster import ObjectsInMemory
 from turbine_operator.adapters.settings import OperatorSettings
@@ -197,11 +198,12 @@ def test_a_delete_in_progress_is_waited_for(aws: StubbedAws, deleter: Deleter) -
 
 def test_a_deleted_stack_found_by_id_is_finished(aws: StubbedAws, deleter: Deleter) -> None:
     aws.stack("DELETE_COMPLETE", requested_as=STACK_ID)
+    aws.no_stack()  # and none of its name was made after it
 
     outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete"), KNOWN), attempt=4)
 
     aws.verify()
-    assert aws.calls == ["DescribeStacks"]
+    assert aws.calls == ["DescribeStacks", "DescribeStacks"]
     assert outcome.finished
     assert outcome.announcement is not None
     assert outcome.announcement.reason == "StackDeleted"
@@ -356,13 +358,55 @@ def test_an_untagged_stack_being_deleted_is_waited_for_not_released(
     assert conditions(outcome)["Reconciling"]["message"] == f"Stack {STACK_NAME} is DELETE_IN_PROGRESS"
 
 
+def test_a_stack_made_after_the_recorded_one_was_deleted_is_deleted_too(
+    aws: StubbedAws, deleter: Deleter
+) -> None:
+    # status.stackId names a stack deleted earlier; the operator then made a new one of the name and was
+    # killed between its CreateChangeSet and the status write. The stub is ours by its change set's tags.
+    earlier = STACK_ID.replace("6f0b3f60", "0aaaaaaa")
+    gone = stack_description("DELETE_COMPLETE", stack_id=earlier)
+    aws.cloudformation.add_response("describe_stacks", {"Stacks": [gone]}, {"StackName": earlier})
+    name = "turbine-0123456789abcdef01234567"
+    aws.stack("REVIEW_IN_PROGRESS", tagged=False)
+    aws.existing_change_sets([name])
+    aws.change_set_tags(name, OWNER_UID)
+    _delete_stack(aws, FIRST_TOKEN)
+
+    outcome = deleter.delete(
+        stack_resource(spec(deletionPolicy="Delete"), {**KNOWN, "stackId": earlier}), attempt=0
+    )
+
+    aws.verify()
+    assert aws.mutating_calls == ["DeleteStack"]
+    assert not outcome.finished  # it waits for the new stack to go
+
+
+@pytest.mark.parametrize("status", ["CREATE_COMPLETE", "DELETE_FAILED"])
+def test_a_stack_whose_tags_were_replaced_is_still_deleted(
+    aws: StubbedAws, deleter: Deleter, status: str
+) -> None:
+    # An outside `update-stack --tags ...` replaced the owner tags; status.stackId proves the stack ours.
+    aws.stack(status, tagged=False, requested_as=STACK_ID)
+    if status == "DELETE_FAILED":
+        aws.resources({"LogsBucket": ("DELETE_FAILED", "The bucket you tried to delete is not empty")})
+        _delete_stack(aws, client_request_token(OWNER_UID, "delete", STACK_ID, "1"))
+    else:
+        _delete_stack(aws, FIRST_TOKEN)
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete"), KNOWN), attempt=1)
+
+    aws.verify()
+    assert aws.mutating_calls == ["DeleteStack"]
+    assert not outcome.finished
+
+
 @pytest.mark.parametrize("status", ["CREATE_COMPLETE", "DELETE_FAILED"])
 def test_an_untagged_stack_not_being_deleted_is_released_untouched(
     aws: StubbedAws, deleter: Deleter, status: str
 ) -> None:
-    aws.stack(status, tagged=False, requested_as=STACK_ID)
+    aws.stack(status, tagged=False)  # found by the spec's name: status records no stack
 
-    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete"), KNOWN), attempt=1)
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete")), attempt=1)
 
     aws.verify()
     assert aws.calls == ["DescribeStacks"]

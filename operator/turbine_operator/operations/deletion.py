@@ -17,7 +17,7 @@ from turbine_operator.core.conditions import Verdict, progressing, ready_reason,
 from turbine_operator.core.errors import AwsError, ClusterError, SpecError, TransientAwsError
 from turbine_operator.core.naming import client_request_token
 from turbine_operator.core.observations import ObservedStack
-from turbine_operator.core.planning import foreign_owner, is_owned_by, owner_lost_in_deletion
+from turbine_operator.core.ownership import Claim, OwnerRef, Ownership, named_owner, ownership
 from turbine_operator.core.reporting import Announcement
 from turbine_operator.core.spec import DeletionPolicy, TurbineStackSpec
 from turbine_operator.core.stack_status import StackPhase, phase_of
@@ -89,19 +89,24 @@ class Deleter:
         gateway: StackGateway,
         stack_name: str,
     ) -> Outcome:
-        stack = gateway.observe_stack(resource.status.get("stackId") or stack_name)
+        recorded = resource.status.get("stackId")
+        stack = gateway.observe_stack(recorded or stack_name)
+        if stack is None and recorded:
+            # The recorded stack is gone (DELETE_COMPLETE), but one of the name may have been made after it
+            # (its CreateChangeSet's reply lost with a killed operator): its tags say whether it is ours.
+            stack = gateway.observe_stack(stack_name)
         if stack is None:
             return Outcome(
                 status={}, announcement=Announcement("StackDeleted", f"Stack {stack_name} is gone")
             )
-        if owner_lost_in_deletion(stack):
+        owned, refusal = self._ownership(resource, spec, stack)
+        if owned.claim is Claim.LOST_IN_DELETION:
             # Perhaps the stub this TurbineStack deleted a moment ago: released now, the TurbineStack would
             # go before its stack, and nothing would be left to notice should that deletion fail.
             return self._waiting(
                 resource, progressing("Deleting", f"Stack {stack_name} is {stack.status}"), stack
             )
-        refusal = self._refusal(resource, spec, stack)
-        if refusal is not None:
+        if not owned.manageable:
             message = f"Stack {stack_name} belongs to someone else{refusal}; left untouched"
             return Outcome(status={}, announcement=Announcement("StackNotOwned", message, warning=True))
         phase = phase_of(stack.status)
@@ -164,16 +169,22 @@ class Deleter:
             extra=delete_retries.status_fields(sent, due),
         )
 
-    def _refusal(self, resource: StackResource, spec: TurbineStackSpec, stack: ObservedStack) -> str | None:
-        """None when the stack may be deleted: ours, or adopted from a TurbineStack that no longer exists,
-        never another live one's. Otherwise what makes it someone else's (empty when its tags say so)."""
-        if is_owned_by(stack, resource.uid):
-            return None
-        if not spec.adopt:
-            return ""
-        owner = foreign_owner(stack, resource.uid)
-        if owner is None:
-            return None
+    def _ownership(
+        self, resource: StackResource, spec: TurbineStackSpec, stack: ObservedStack
+    ) -> tuple[Ownership, str]:
+        """Whose the stack is (core/ownership.py), and what makes it someone else's when it is not ours."""
+        owner = named_owner(stack, resource.uid)
+        alive, why = self._owner_alive(owner) if spec.adopt and owner is not None else (False, "")
+        owned = ownership(
+            stack,
+            uid=resource.uid,
+            recorded_stack_id=resource.status.get("stackId"),
+            adopt=spec.adopt,
+            owner_alive=alive,
+        )
+        return owned, why
+
+    def _owner_alive(self, owner: OwnerRef) -> tuple[bool, str]:
         try:
             alive = self._objects.turbine_stack_uid(owner.namespace, owner.name) == owner.uid
         except ClusterError as error:
@@ -183,8 +194,8 @@ class Deleter:
             # is gone cannot be shown, so its stack is kept as a live one's. Retrying would meet the same 403
             # forever and hold this TurbineStack's deletion with it; releasing it leaves only the stack it
             # would have adopted, which was never its own.
-            return f" (TurbineStack {owner.namespace}/{owner.name}, which cannot be read: {error})"
-        return " (a TurbineStack that still exists)" if alive else None
+            return True, f" (TurbineStack {owner.namespace}/{owner.name}, which cannot be read: {error})"
+        return alive, " (a TurbineStack that still exists)" if alive else ""
 
     def _waiting(
         self,

@@ -48,6 +48,7 @@ from turbine_operator.core.observations import (
     ObservedStack,
     StackMemory,
 )
+from turbine_operator.core.ownership import OwnerRef, named_owner
 from turbine_operator.core.rendering import IMAGE_PARAMETER, DesiredStack, Owner, desired_stack
 from turbine_operator.core.reporting import (
     failure_announcement,
@@ -226,6 +227,7 @@ class Reconciler:
             termination_protection=seen.spec.termination_protection,
             remediate=seen.spec.drift_detection.remediate,
             update_slot_free=self._slots.available_to(resource.uid),
+            recorded_stack_id=resource.status.get("stackId"),
         )
         gateway = seen.gateway
         looked_up: dict[str, ObservedChangeSet | None] = {}  # change sets read already, by name
@@ -233,7 +235,7 @@ class Reconciler:
             seen, looked_up = self._owner_from_change_set(intent, seen)
         stack = seen.stack
         # Only an adopter needs to know whether the stack's owner still exists.
-        owner_alive = intent.adopt and self._owner_alive(planning.foreign_owner(stack, resource.uid))
+        owner_alive = intent.adopt and self._owner_alive(named_owner(stack, resource.uid))
         if stack is not None and planning.needs_last_operation(stack):
             seen = dataclasses.replace(seen, latest=gateway.latest_operation(stack.stack_id))
         # Status may be lost or stale: AWS (tags, the last operation's token) says what was applied and tried.
@@ -279,6 +281,8 @@ class Reconciler:
             verdict=verdict,
             stack=shown,
             stack_id=executed.created_stack_id,
+            # status.stackId proves a stack this TurbineStack's (core/ownership.py): never someone else's.
+            managed=seen.stack is None or planning.may_manage(intent, seen.stack, owner_alive),
             stack_status_reason=reason_detail,
             desired_hash=seen.desired.hash,
             memory=memory,
@@ -329,7 +333,7 @@ class Reconciler:
         elif not planning.needs_update_slot(action, stack):
             self._slots.release(uid)
 
-    def _owner_alive(self, owner: planning.OwnerRef | None) -> bool:
+    def _owner_alive(self, owner: OwnerRef | None) -> bool:
         """Whether the TurbineStack a stack's tags name (not this one) still exists."""
         if owner is None or not owner.namespace or not owner.name:
             return False
