@@ -15,18 +15,21 @@ from stubbed.aws import (
     NAMESPACE,
     QUEUE,
     SERVICE_ROLE,
+    SOURCES,
     STACK_ID,
     STACK_NAME,
     spec,
     stack_event,
 )
 from stubbed.cluster import ObjectsInMemory
-from turbine_operator.core.errors import AwsAccessDenied
+from turbine_operator.adapters.settings import OperatorSettings
+from turbine_operator.core.errors import AwsAccessDenied, ClusterError
 from turbine_operator.core.naming import continue_rollback_token, execute_token
 from turbine_operator.operations.reconcile import Reconciler
 
 from .harness import (
     LAST_UPDATED,
+    NOW,
     StubbedAws,
     change_set_for,
     change_set_token,
@@ -685,3 +688,24 @@ def test_a_foreign_stack_found_by_name_is_not_recorded_as_this_turbinestacks(
 
     _assert_stalled(conditions(outcome), "StackNotOwned")
     assert "stackId" not in outcome.status
+
+
+class _OwnersForbidden(ObjectsInMemory):
+    """A namespace-scoped install: reading a TurbineStack of another namespace is refused."""
+
+    def turbine_stack_uid(self, namespace: str, name: str) -> str | None:
+        raise ClusterError(f"reading TurbineStack {namespace}/{name}: HTTP 403 Forbidden", transient=False)
+
+
+def test_an_adopter_that_may_not_read_the_owner_stalls_instead_of_retrying_for_ever(
+    aws: StubbedAws, settings: OperatorSettings
+) -> None:
+    reconciler = Reconciler(aws.sessions, SOURCES, settings, _OwnersForbidden(), clock=lambda: NOW)
+    aws.stack("UPDATE_COMPLETE", owner_uid=OTHER_UID)
+
+    outcome = reconciler.reconcile(stack_resource(spec(adopt=True)))
+
+    aws.verify()
+    assert aws.mutating_calls == []
+    _assert_stalled(conditions(outcome), "StackOwnedByAnotherTurbineStack")
+    assert outcome.retry_after is None
