@@ -195,7 +195,8 @@ class PassCache:
                 grouped.setdefault(group, []).append(item)
         if not grouped:
             return
-        self.digests, self.environment = file_digests(_project_files()), _environment()
+        with self.reads.ignored():
+            self.digests, self.environment = file_digests(_project_files()), _environment()
         modules = {_relative(item.path) for item in items}
         for group in grouped:
             # Test modules (and their conftests) of other suites are read only to be collected.

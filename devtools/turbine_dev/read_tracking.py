@@ -10,16 +10,18 @@ own interpreter) are seen only through the paths they were given, which pass_cac
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 LOG_SETTING = "TURBINE_READS_LOG"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _ROOT = f"{REPO_ROOT}{os.sep}"
-_PATH_EVENTS = frozenset({"open", "os.listdir", "os.scandir"})
+_LISTING_EVENTS = frozenset({"os.listdir", "os.scandir"})
 _PROGRAM_EVENTS = frozenset({"subprocess.Popen", "os.exec", "os.posix_spawn"})
 
 
@@ -51,8 +53,12 @@ class Reads:
         self._log: Any = None
 
     def hook(self, event: str, args: tuple[Any, ...]) -> None:
-        if event in _PATH_EVENTS:
+        if event == "open":
             self._add(args[0] if args else None)
+        elif event in _LISTING_EVENTS:
+            # Collecting lists every test directory; only a test's own listings say what it depends on.
+            if self.current is not None:
+                self._add(args[0] if args else None)
         elif event in _PROGRAM_EVENTS and len(args) > 1:
             arguments = args[1] if isinstance(args[1], list | tuple) else [args[1]]
             cwd = args[2] if event == "subprocess.Popen" and len(args) > 2 else None
@@ -74,6 +80,15 @@ class Reads:
             seen.add(path)
             if self._log is not None:
                 self._log.write(f"{path}\n")
+
+    @contextlib.contextmanager
+    def ignored(self) -> Iterator[None]:
+        """Reads that are no suite's (the pass cache digesting every project file)."""
+        before, self.current = self.current, ""
+        try:
+            yield
+        finally:
+            self.current = before
 
     def log_to(self, log: Path) -> None:
         """Appends every new path to `log` as well (line-buffered: a killed process loses nothing)."""
