@@ -298,5 +298,7 @@ def _conftests(modules: Iterable[str | None]) -> set[str]:
 def pytest_configure(config: pytest.Config) -> None:
     reads = Reads()
     track(reads)
+    # Read before any plugin was configured: pytest's own settings (pythonpath, markers, timeout).
+    reads.hook("open", (config.inipath,))
     reuse = os.environ.get(REUSE_SETTING, "1") != "0"
     config.pluginmanager.register(PassCache(reuse, reads), "turbine-pass-cache")
