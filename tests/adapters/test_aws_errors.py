@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import botocore.exceptions
 import pytest
 from botocore.exceptions import (
     ClientError,
@@ -13,6 +14,7 @@ from botocore.exceptions import (
     ParamValidationError,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 from stubbed.aws import STACK_NAME, RecordingStubber
 from turbine_operator.adapters import aws_errors
@@ -20,6 +22,7 @@ from turbine_operator.adapters.aws_errors import aws_call, error_code, error_mes
 from turbine_operator.core.errors import (
     AwsAccessDenied,
     AwsAlreadyExists,
+    AwsEndpointUnusable,
     AwsError,
     AwsNotFound,
     AwsValidationError,
@@ -271,3 +274,69 @@ def test_a_request_botocore_refuses_to_send_is_a_validation_error() -> None:
     assert type(translated) is AwsValidationError
     assert translated.code == "ParamValidationError"
     assert "Tags[0].Value" in translated.message
+
+
+def _every_botocore_error() -> list[type[Exception]]:
+    found = [
+        value
+        for value in vars(botocore.exceptions).values()
+        if isinstance(value, type) and issubclass(value, botocore.exceptions.BotoCoreError)
+    ]
+    return [*sorted(found, key=lambda kind: kind.__name__), ResponseParserError]
+
+
+def _instance(kind: type[Exception]) -> Exception:
+    # Built without __init__: many take keyword arguments their message needs; translate reads only the
+    # type and str().
+    error = kind.__new__(kind)
+    error.args = (f"{kind.__name__} as botocore raises it",)
+    return error
+
+
+@pytest.mark.parametrize("kind", _every_botocore_error(), ids=lambda kind: kind.__name__)
+def test_every_botocore_error_becomes_a_domain_error(kind: type[Exception]) -> None:
+    translated = translate("DescribeStacks", _instance(kind))
+
+    assert isinstance(translated, AwsError)
+    assert translated.operation == "DescribeStacks"
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        pytest.param(ResponseParserError, AwsEndpointUnusable, id="reply-not-in-aws-format"),
+        pytest.param(botocore.exceptions.UnknownEndpointError, AwsEndpointUnusable, id="unknown-endpoint"),
+        pytest.param(botocore.exceptions.NoRegionError, AwsEndpointUnusable, id="no-region"),
+        pytest.param(botocore.exceptions.EndpointResolutionError, AwsEndpointUnusable, id="resolution"),
+        pytest.param(botocore.exceptions.InvalidRegionError, AwsValidationError, id="invalid-region"),
+        pytest.param(botocore.exceptions.ConnectionClosedError, TransientAwsError, id="connection-closed"),
+        pytest.param(botocore.exceptions.IncompleteReadError, TransientAwsError, id="incomplete-read"),
+        pytest.param(botocore.exceptions.SSLError, TransientAwsError, id="ssl"),
+        pytest.param(botocore.exceptions.ProxyConnectionError, TransientAwsError, id="proxy"),
+        pytest.param(botocore.exceptions.MetadataRetrievalError, TransientAwsError, id="imds"),
+        pytest.param(botocore.exceptions.PartialCredentialsError, AwsAccessDenied, id="partial-credentials"),
+        pytest.param(botocore.exceptions.CredentialRetrievalError, AwsAccessDenied, id="credentials"),
+        pytest.param(botocore.exceptions.UnauthorizedSSOTokenError, AwsAccessDenied, id="sso"),
+        pytest.param(botocore.exceptions.WaiterError, AwsError, id="waiter"),
+    ],
+)
+def test_botocore_errors_by_what_a_retry_can_change(kind: type[Exception], expected: type[AwsError]) -> None:
+    translated = translate("DescribeStacks", _instance(kind))
+
+    assert type(translated) is expected
+    assert translated.code == kind.__name__
+
+
+def test_an_unreadable_reply_is_named_without_quoting_its_body() -> None:
+    error = ResponseParserError(
+        "Unable to parse response (not well-formed (invalid token): line 1, column 50), "
+        "invalid XML received. "
+        "Further retries may succeed:\nb'<html><head><meta charset=utf-8></head></html>'"
+    )
+
+    with pytest.raises(AwsEndpointUnusable) as caught, aws_call("DescribeStacks"):
+        raise error
+
+    assert caught.value.__cause__ is error
+    assert "invalid XML received" in caught.value.message
+    assert "<html>" not in caught.value.message

@@ -186,6 +186,7 @@ STATES = [
     state(FAILED, "TenantPolicyInvalid", wrote, stalled("TenantPolicyInvalid", "m")),
     state(FAILED, "AwsAccessDenied", wrote, stalled("AwsAccessDenied", "m")),
     state(FAILED, "AwsRequestRejected", wrote, stalled("AwsRequestRejected", "m")),
+    state(FAILED, "AwsEndpointUnusable", wrote, stalled("AwsEndpointUnusable", "m")),
     state("suspended", "suspended while Ready", suspended, READY),
     state(DELETING, "deleting the stack", deleting, progressing("Deleting", "m")),
     state(DELETING, "delete failed, retried", deleting, stalled("StackDeleteFailed", "m")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import pytest
@@ -10,21 +11,29 @@ from stubbed.aws import (
     NAME,
     NAMESPACE,
     OWNER_UID,
+    REGION,
     SERVICE_ROLE,
     STACK_ID,
     STACK_NAME,
     spec,
+    stack_description,
 )
 from stubbed.cluster import ObjectsInMemory
+from turbine_operator.adapters.settings import OperatorSettings
+from turbine_operator.core import delete_retries
+from turbine_operator.core.errors import ClusterError
 from turbine_operator.core.naming import client_request_token
 from turbine_operator.operations.deletion import Deleter
 
 from .harness import (
+    NOW,
     StubbedAws,
     conditions,
+    merged,
     stack_resource,
 )
 
+SETTINGS = OperatorSettings(default_region=REGION, poll_interval=15.0)
 KNOWN = {"stackName": STACK_NAME, "stackId": STACK_ID, "region": "us-east-1"}
 FIRST_TOKEN = client_request_token(OWNER_UID, "delete", STACK_ID)
 
@@ -100,6 +109,51 @@ def test_an_adopter_never_deletes_the_stack_of_a_live_turbinestack(
     assert outcome.announcement.reason == "StackNotOwned"
 
 
+class _OwnersUnreadable(ObjectsInMemory):
+    """A namespace-scoped install's view: reading a TurbineStack of another namespace is forbidden."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__()
+        self.status = status
+
+    def turbine_stack_uid(self, namespace: str, name: str) -> str | None:
+        reason = {403: "Forbidden", 503: "Service Unavailable"}[self.status]
+        raise ClusterError(
+            f"reading TurbineStack {namespace}/{name}: HTTP {self.status} {reason}",
+            transient=self.status != 403,
+        )
+
+
+def test_an_adopter_that_cannot_read_the_owner_releases_without_deleting(aws: StubbedAws) -> None:
+    deleter = Deleter(
+        aws.sessions, OperatorSettings(default_region=REGION), _OwnersUnreadable(403), lambda: NOW
+    )
+    aws.stack("UPDATE_COMPLETE", owner_uid="0b5e7e4c-1111-2222-3333-444455556666", requested_as=STACK_ID)
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete", adopt=True), KNOWN), attempt=0)
+
+    aws.verify()
+    assert aws.mutating_calls == []
+    assert outcome.finished  # not a retry of the same 403 for ever
+    assert outcome.announcement is not None
+    assert outcome.announcement.reason == "StackNotOwned"
+    assert f"TurbineStack {NAMESPACE}/{NAME}, which cannot be read: " in outcome.announcement.message
+    assert "HTTP 403 Forbidden" in outcome.announcement.message
+
+
+def test_an_adopter_retries_when_the_owner_is_briefly_unreadable(aws: StubbedAws) -> None:
+    deleter = Deleter(
+        aws.sessions, OperatorSettings(default_region=REGION), _OwnersUnreadable(503), lambda: NOW
+    )
+    aws.stack("UPDATE_COMPLETE", owner_uid="0b5e7e4c-1111-2222-3333-444455556666", requested_as=STACK_ID)
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete", adopt=True), KNOWN), attempt=0)
+
+    assert aws.mutating_calls == []
+    assert not outcome.finished
+    assert conditions(outcome)["Reconciling"]["reason"] == "Retrying"
+
+
 @pytest.mark.parametrize("role", [None, SERVICE_ROLE])
 def test_delete_starts_a_delete_with_a_token_and_waits(
     aws: StubbedAws, deleter: Deleter, role: str | None
@@ -144,11 +198,12 @@ def test_a_delete_in_progress_is_waited_for(aws: StubbedAws, deleter: Deleter) -
 
 def test_a_deleted_stack_found_by_id_is_finished(aws: StubbedAws, deleter: Deleter) -> None:
     aws.stack("DELETE_COMPLETE", requested_as=STACK_ID)
+    aws.no_stack()  # and none of its name was made after it
 
     outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete"), KNOWN), attempt=4)
 
     aws.verify()
-    assert aws.calls == ["DescribeStacks"]
+    assert aws.calls == ["DescribeStacks", "DescribeStacks"]
     assert outcome.finished
     assert outcome.announcement is not None
     assert outcome.announcement.reason == "StackDeleted"
@@ -202,9 +257,10 @@ def test_termination_protection_the_spec_no_longer_wants_is_lifted_before_the_de
     assert not outcome.finished
 
 
-def test_a_failed_delete_is_retried_with_a_new_token_and_stalls(aws: StubbedAws, deleter: Deleter) -> None:
-    resource = stack_resource(spec(deletionPolicy="Delete"), KNOWN)
-    retry_tokens = [client_request_token(OWNER_UID, "delete", STACK_ID, str(attempt)) for attempt in (1, 2)]
+def test_a_failed_delete_is_retried_with_a_new_token_and_stalls(aws: StubbedAws, objects: Any) -> None:
+    clock = [NOW]
+    deleter = Deleter(aws.sessions, SETTINGS, objects, lambda: clock[0])
+    retry_tokens = [client_request_token(OWNER_UID, "delete", STACK_ID, str(retry)) for retry in (1, 2)]
     assert len({FIRST_TOKEN, *retry_tokens}) == 3
     aws.stack("CREATE_COMPLETE", requested_as=STACK_ID)
     _delete_stack(aws, FIRST_TOKEN)
@@ -214,25 +270,62 @@ def test_a_failed_delete_is_retried_with_a_new_token_and_stalls(aws: StubbedAws,
         # What failed is read before DeleteStack puts those resources back in progress.
         aws.resources({"LogsBucket": ("DELETE_FAILED", "The bucket you tried to delete is not empty")})
         _delete_stack(aws, token)
+    status: dict[str, Any] = dict(KNOWN)
 
-    first = deleter.delete(resource, attempt=0)
-    second = deleter.delete(resource, attempt=1)
-    third = deleter.delete(resource, attempt=2)
+    outcomes = []
+    for minutes in (0, 5, 6):  # the first retry follows the failure at once, the second a minute later
+        clock[0] = NOW + datetime.timedelta(minutes=minutes)
+        outcomes.append(deleter.delete(stack_resource(spec(deletionPolicy="Delete"), status), attempt=0))
+        status = merged(status, outcomes[-1].status)
 
     aws.verify()
     assert (
         aws.calls
         == ["DescribeStacks", "DeleteStack"] + ["DescribeStacks", "ListStackResources", "DeleteStack"] * 2
     )
-    assert not any(outcome.finished for outcome in (first, second, third))
+    assert not any(outcome.finished for outcome in outcomes)
+    second = outcomes[1]
     found = conditions(second)
     assert (found["Stalled"]["reason"], found["Ready"]["status"]) == ("StackDeleteFailed", "False")
     assert found["Stalled"]["message"] == (
-        f"Deleting stack {STACK_NAME} failed, retrying: "
+        f"Deleting stack {STACK_NAME} failed (retry 1 sent, the next not before 2025-03-01T12:06:00Z): "
         "LogsBucket: The bucket you tried to delete is not empty"
+    )
+    assert (second.status["deleteRetries"], second.status["nextDeleteAttemptTime"]) == (
+        1,
+        "2025-03-01T12:06:00Z",
     )
     assert second.announcement is not None
     assert second.announcement.warning
+    assert second.announcement.message == found["Stalled"]["message"]
+    assert (
+        outcomes[2].status["nextDeleteAttemptTime"] == "2025-03-01T12:08:00Z"
+    )  # two minutes after the second
+
+
+def test_a_failed_delete_waits_out_its_backoff_without_deleting_again(aws: StubbedAws, objects: Any) -> None:
+    deleter = Deleter(aws.sessions, SETTINGS, objects, lambda: NOW)
+    failed = "The following resource(s) failed to delete: [LogsBucket]."
+    aws.stack("DELETE_FAILED", reason=failed, requested_as=STACK_ID)
+    backing_off = {**KNOWN, "deleteRetries": 6, "nextDeleteAttemptTime": "2025-03-01T12:20:00Z"}
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete"), backing_off), attempt=40)
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks"]  # no DeleteStack at every poll interval
+    assert not outcome.finished
+    assert outcome.retry_after == 20 * 60  # the next look is when the retry is due
+    assert conditions(outcome)["Stalled"]["message"] == (
+        f"Deleting stack {STACK_NAME} failed ({failed}); the next try is due at 2025-03-01T12:20:00Z"
+    )
+
+
+@pytest.mark.parametrize(("sent", "gap_minutes"), [(0, 1), (1, 2), (4, 16), (5, 30), (50, 30)])
+def test_the_gap_between_delete_retries_doubles_up_to_its_cap(sent: int, gap_minutes: int) -> None:
+    after = delete_retries.after_retry(delete_retries.DeleteRetries(sent=sent, next_attempt=None), NOW)
+
+    assert after.sent == sent + 1
+    assert after.next_attempt == NOW + datetime.timedelta(minutes=gap_minutes)
 
 
 def test_a_stack_owned_by_someone_else_is_released_without_deleting_it(
@@ -265,13 +358,55 @@ def test_an_untagged_stack_being_deleted_is_waited_for_not_released(
     assert conditions(outcome)["Reconciling"]["message"] == f"Stack {STACK_NAME} is DELETE_IN_PROGRESS"
 
 
+def test_a_stack_made_after_the_recorded_one_was_deleted_is_deleted_too(
+    aws: StubbedAws, deleter: Deleter
+) -> None:
+    # status.stackId names a stack deleted earlier; the operator then made a new one of the name and was
+    # killed between its CreateChangeSet and the status write. The stub is ours by its change set's tags.
+    earlier = STACK_ID.replace("6f0b3f60", "0aaaaaaa")
+    gone = stack_description("DELETE_COMPLETE", stack_id=earlier)
+    aws.cloudformation.add_response("describe_stacks", {"Stacks": [gone]}, {"StackName": earlier})
+    name = "turbine-0123456789abcdef01234567"
+    aws.stack("REVIEW_IN_PROGRESS", tagged=False)
+    aws.existing_change_sets([name])
+    aws.change_set_tags(name, OWNER_UID)
+    _delete_stack(aws, FIRST_TOKEN)
+
+    outcome = deleter.delete(
+        stack_resource(spec(deletionPolicy="Delete"), {**KNOWN, "stackId": earlier}), attempt=0
+    )
+
+    aws.verify()
+    assert aws.mutating_calls == ["DeleteStack"]
+    assert not outcome.finished  # it waits for the new stack to go
+
+
+@pytest.mark.parametrize("status", ["CREATE_COMPLETE", "DELETE_FAILED"])
+def test_a_stack_whose_tags_were_replaced_is_still_deleted(
+    aws: StubbedAws, deleter: Deleter, status: str
+) -> None:
+    # An outside `update-stack --tags ...` replaced the owner tags; status.stackId proves the stack ours.
+    aws.stack(status, tagged=False, requested_as=STACK_ID)
+    if status == "DELETE_FAILED":
+        aws.resources({"LogsBucket": ("DELETE_FAILED", "The bucket you tried to delete is not empty")})
+        _delete_stack(aws, client_request_token(OWNER_UID, "delete", STACK_ID, "1"))
+    else:
+        _delete_stack(aws, FIRST_TOKEN)
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete"), KNOWN), attempt=1)
+
+    aws.verify()
+    assert aws.mutating_calls == ["DeleteStack"]
+    assert not outcome.finished
+
+
 @pytest.mark.parametrize("status", ["CREATE_COMPLETE", "DELETE_FAILED"])
 def test_an_untagged_stack_not_being_deleted_is_released_untouched(
     aws: StubbedAws, deleter: Deleter, status: str
 ) -> None:
-    aws.stack(status, tagged=False, requested_as=STACK_ID)
+    aws.stack(status, tagged=False)  # found by the spec's name: status records no stack
 
-    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete"), KNOWN), attempt=1)
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete")), attempt=1)
 
     aws.verify()
     assert aws.calls == ["DescribeStacks"]

@@ -15,18 +15,21 @@ from stubbed.aws import (
     NAMESPACE,
     QUEUE,
     SERVICE_ROLE,
+    SOURCES,
     STACK_ID,
     STACK_NAME,
     spec,
     stack_event,
 )
 from stubbed.cluster import ObjectsInMemory
-from turbine_operator.core.errors import AwsAccessDenied
+from turbine_operator.adapters.settings import OperatorSettings
+from turbine_operator.core.errors import AwsAccessDenied, ClusterError
 from turbine_operator.core.naming import continue_rollback_token, execute_token
 from turbine_operator.operations.reconcile import Reconciler
 
 from .harness import (
     LAST_UPDATED,
+    NOW,
     StubbedAws,
     change_set_for,
     change_set_token,
@@ -647,3 +650,62 @@ def test_an_unassumable_role_stalls_instead_of_crashing(
     found = conditions(outcome)
     _assert_stalled(found, "AwsAccessDenied")
     assert "sts:AssumeRole" in found["Stalled"]["message"]
+
+
+def test_a_stack_whose_tags_were_replaced_from_outside_is_updated_to_put_them_back(
+    aws: StubbedAws, reconciler: Reconciler
+) -> None:
+    # `aws cloudformation update-stack --tags Key=team,Value=data` replaced every tag, the owner's too:
+    # status.stackId (written from this TurbineStack's own CreateChangeSet) still proves the stack its own.
+    resource = stack_resource(spec())
+    desired = desired_for(resource)
+    resource = stack_resource(
+        spec(), {"stackName": STACK_NAME, "stackId": STACK_ID, "lastAppliedHash": desired.hash}
+    )
+    name = change_set_for(desired)
+    aws.stack("UPDATE_COMPLETE", tagged=False)
+    aws.no_change_set(name)
+    aws.bundle_listing(desired, present=True)
+    aws.create_change_set(desired, name, "UPDATE", change_set_token(name, "UPDATE"))  # with the owner tags
+    aws.existing_change_sets([name])
+
+    outcome = reconciler.reconcile(resource)
+
+    aws.verify()
+    assert "Stalled" not in conditions(outcome)
+    assert conditions(outcome)["Reconciling"]["reason"] == "ChangeSetCreating"
+    assert aws.mutating_calls == ["CreateChangeSet"]
+    assert outcome.status["stackId"] == STACK_ID
+
+
+def test_a_foreign_stack_found_by_name_is_not_recorded_as_this_turbinestacks(
+    aws: StubbedAws, reconciler: Reconciler
+) -> None:
+    # status.stackId proves a stack this TurbineStack's: naming someone else's stack must not write its id.
+    aws.stack("UPDATE_COMPLETE", owner_uid=OTHER_UID)
+
+    outcome = reconciler.reconcile(stack_resource(spec()))
+
+    _assert_stalled(conditions(outcome), "StackNotOwned")
+    assert "stackId" not in outcome.status
+
+
+class _OwnersForbidden(ObjectsInMemory):
+    """A namespace-scoped install: reading a TurbineStack of another namespace is refused."""
+
+    def turbine_stack_uid(self, namespace: str, name: str) -> str | None:
+        raise ClusterError(f"reading TurbineStack {namespace}/{name}: HTTP 403 Forbidden", transient=False)
+
+
+def test_an_adopter_that_may_not_read_the_owner_stalls_instead_of_retrying_for_ever(
+    aws: StubbedAws, settings: OperatorSettings
+) -> None:
+    reconciler = Reconciler(aws.sessions, SOURCES, settings, _OwnersForbidden(), clock=lambda: NOW)
+    aws.stack("UPDATE_COMPLETE", owner_uid=OTHER_UID)
+
+    outcome = reconciler.reconcile(stack_resource(spec(adopt=True)))
+
+    aws.verify()
+    assert aws.mutating_calls == []
+    _assert_stalled(conditions(outcome), "StackOwnedByAnotherTurbineStack")
+    assert outcome.retry_after is None

@@ -7,7 +7,9 @@ endpoint does not resolve or a connection drops.
 
 from __future__ import annotations
 
+import http.server
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,3 +70,47 @@ def test_reconcile_reports_retrying_when_aws_refuses_connections(unreachable: Aw
     assert ready["reason"] == "Retrying"
     assert "EndpointConnectionError" in ready["message"]
     assert outcome.retry_after == settings.poll_interval
+
+
+class _HtmlPage(http.server.BaseHTTPRequestHandler):
+    """What answers where a region's endpoint should be but no AWS is: a proxy's or portal's HTML page."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b"<!DOCTYPE html><html><head><meta charset=utf-8><title>Sign in</title></head></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class names it so
+        pass
+
+
+@pytest.fixture
+def html_endpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[AwsSessions]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HtmlPage)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    isolate_aws_environment(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        yield AwsSessions(max_attempts=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_endpoint_that_does_not_answer_as_aws_stalls_naming_the_region(html_endpoint: AwsSessions) -> None:
+    settings = OperatorSettings(default_region=REGION, poll_interval=15.0)
+    reconciler = Reconciler(html_endpoint, SOURCES, settings, ObjectsInMemory(), clock=lambda: NOW)
+
+    outcome = reconciler.reconcile(stack_resource(spec()))
+
+    stalled = conditions(outcome)["Stalled"]
+    assert stalled["status"] == "True"
+    assert stalled["reason"] == "AwsEndpointUnusable"
+    assert stalled["message"].startswith(f"spec.region: no AWS endpoint answers for {REGION}")
+    assert "ResponseParserError" in stalled["message"]
+    assert "<html" not in stalled["message"]  # the page it could not read is not quoted

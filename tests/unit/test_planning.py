@@ -9,7 +9,7 @@ import typing
 import pytest
 from mypy_boto3_cloudformation.literals import StackStatusType
 
-from turbine_operator.core.naming import OWNER_UID_TAG, change_set_name, ownership_tags
+from turbine_operator.core.naming import change_set_name, ownership_tags
 from turbine_operator.core.observations import ObservedChangeSet, ObservedStack, ResourceChange, StackMemory
 from turbine_operator.core.planning import (
     AcceptEmptyChangeSet,
@@ -29,10 +29,8 @@ from turbine_operator.core.planning import (
     WaitForStack,
     WaitForUpdateSlot,
     desired_change_set,
-    foreign_owner,
     holds_update_slot,
     is_empty_change_set,
-    is_owned_by,
     needs_change_set,
     needs_last_operation,
     needs_spec_comparison,
@@ -516,19 +514,6 @@ def test_is_empty_change_set(observed_change_set: ObservedChangeSet, empty: bool
 
 
 @pytest.mark.parametrize(
-    ("tags", "owned"),
-    [
-        ({OWNER_UID_TAG: UID}, True),
-        ({OWNER_UID_TAG: "other"}, False),
-        ({}, False),
-        ({"owner-uid": UID}, False),
-    ],
-)
-def test_is_owned_by_reads_the_owner_uid_tag(tags: dict[str, str], owned: bool) -> None:
-    assert is_owned_by(dataclasses.replace(stack("CREATE_COMPLETE"), tags=tags), UID) is owned
-
-
-@pytest.mark.parametrize(
     ("observed", "memory", "needed"),
     [
         (None, FRESH, False),
@@ -605,14 +590,6 @@ def test_adoption_of_a_stack_whose_owner_is_gone_proceeds() -> None:
     assert plan(adopter, _foreign(), None, OUTDATED, owner_alive=False) == StartChangeSet(
         NAME, ChangeSetKind.UPDATE
     )
-
-
-def test_foreign_owner_names_the_turbinestack_in_the_tags() -> None:
-    assert foreign_owner(stack("UPDATE_COMPLETE"), UID) is None
-    assert foreign_owner(None, UID) is None
-    owner = foreign_owner(_foreign(), UID)
-    assert owner is not None
-    assert (owner.namespace, owner.name) == ("airflow", "prod")
 
 
 # Change set names: one per desired state and stack state, so a new attempt never reuses a name.
@@ -710,3 +687,27 @@ def test_only_executing_an_update_needs_a_slot() -> None:
     assert needs_update_slot(ExecuteChangeSet(available), stack("UPDATE_COMPLETE"))
     assert not needs_update_slot(ExecuteChangeSet(available), stack("REVIEW_IN_PROGRESS"))
     assert not needs_update_slot(InSync(), stack("UPDATE_COMPLETE"))
+
+
+# A stack whose tags an outside update-stack replaced: status.stackId says it is this TurbineStack's.
+
+
+def _retagged(status: str = "UPDATE_COMPLETE") -> ObservedStack:
+    return stack(status, owner=None)
+
+
+def test_a_stack_whose_tags_were_replaced_is_still_managed_and_updated_to_put_them_back() -> None:
+    recorded = dataclasses.replace(AUTO, recorded_stack_id=_retagged().stack_id)
+    in_sync = StackMemory(applied_hash=DESIRED)
+
+    assert needs_change_set(recorded, _retagged(), in_sync)
+    assert plan(recorded, _retagged(), None, in_sync) == StartChangeSet(
+        change_set_name(DESIRED, _retagged().last_updated or ""), ChangeSetKind.UPDATE
+    )
+
+
+def test_a_stack_without_owner_tags_that_status_does_not_record_is_not_managed() -> None:
+    action = plan(AUTO, _retagged(), None, StackMemory(applied_hash=DESIRED))
+
+    assert isinstance(action, Stall)
+    assert action.reason is StallReason.NOT_OWNED

@@ -7,19 +7,38 @@ import re
 from collections.abc import Iterator
 
 from botocore.exceptions import (
+    BaseEndpointResolverError,
     BotoCoreError,
+    ChecksumError,
     ClientError,
+    CredentialRetrievalError,
+    EndpointProviderError,
     HTTPClientError,
+    IncompleteReadError,
+    InvalidDNSNameError,
+    LoginError,
+    MetadataRetrievalError,
+    NoAuthTokenError,
     NoCredentialsError,
     ParamValidationError,
+    PartialCredentialsError,
+    ServiceNotInRegionError,
+    SSOError,
+    TokenRetrievalError,
+    UnknownRegionError,
 )
 from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
+from botocore.exceptions import (
+    ValidationError as BotoValidationError,
+)
+from botocore.parsers import ResponseParserError
 
 from turbine_operator.core.errors import (
     AwsAccessDenied,
     AwsAlreadyExists,
+    AwsEndpointUnusable,
     AwsError,
     AwsNotFound,
     AwsValidationError,
@@ -61,6 +80,36 @@ ACCESS_CODES = frozenset(
         "UnrecognizedClientException",
     }
 )
+# What botocore raises before or instead of an AWS reply, by what a retry can change:
+# - the request never got an answer (refused, dropped, timed out) or arrived damaged: the next may not;
+_UNANSWERED = (
+    BotoConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+    ChecksumError,
+    MetadataRetrievalError,
+)
+# - the operator has no usable identity: only a changed Secret, role or configuration helps;
+_NO_IDENTITY = (
+    PartialCredentialsError,
+    CredentialRetrievalError,
+    NoAuthTokenError,
+    TokenRetrievalError,
+    SSOError,
+    LoginError,
+)
+# - no endpoint for the region, or one that does not answer in AWS's format (a proxy's or captive
+#   portal's HTML page parsed as a CloudFormation reply): the region or the endpoint settings must change;
+_NO_ENDPOINT = (
+    ResponseParserError,
+    BaseEndpointResolverError,
+    EndpointProviderError,
+    UnknownRegionError,
+    ServiceNotInRegionError,
+    InvalidDNSNameError,
+)
+# - the request breaks the API model (botocore checks it before sending): AWS would refuse it just the same.
+_INVALID_REQUEST = (ParamValidationError, BotoValidationError)
 
 
 def error_code(error: ClientError) -> str:
@@ -98,17 +147,28 @@ def translate(operation: str, error: Exception) -> AwsError:
         if code in ("ValidationError", "InsufficientCapabilitiesException", "LimitExceededException"):
             return AwsValidationError(operation, code, message)
         return AwsError(operation, code, message)
+    if isinstance(error, BotoCoreError | ResponseParserError):
+        return _without_reply(operation, error)
+    # Errors that are not botocore's are bugs of the operator: let them surface.
+    raise error
+
+
+def _without_reply(operation: str, error: Exception) -> AwsError:
+    """What botocore raised where AWS gave no reply to read."""
     if isinstance(error, NoCredentialsError):
         return AwsAccessDenied(operation, "NoCredentials", "no AWS credentials were found")
-    if isinstance(error, BotoConnectionError | HTTPClientError):
+    if isinstance(error, _NO_IDENTITY):
+        return AwsAccessDenied(operation, type(error).__name__, str(error))
+    if isinstance(error, _UNANSWERED):
         return TransientAwsError(operation, type(error).__name__, str(error))
-    if isinstance(error, ParamValidationError):
-        # botocore checks the request against the API model before sending it (a length, a required
-        # member): AWS would refuse it just the same, and a retry sends the same request again.
-        return AwsValidationError(operation, "ParamValidationError", str(error))
-    # Any other botocore error (an operation that cannot be paginated) is a bug
-    # in the operator, not a state of AWS: let it surface instead of retrying it quietly.
-    raise error
+    if isinstance(error, _NO_ENDPOINT):
+        # A parser's message goes on to quote the whole body it could not read: its first line says enough.
+        return AwsEndpointUnusable(operation, type(error).__name__, str(error).splitlines()[0])
+    if isinstance(error, _INVALID_REQUEST):
+        return AwsValidationError(operation, type(error).__name__, str(error))
+    # Anything else botocore raises (a waiter, a paginator, its configuration) is not a state of AWS a
+    # retry would change, but it still ends in a status that names it rather than in a handler crash.
+    return AwsError(operation, type(error).__name__, str(error))
 
 
 @contextlib.contextmanager
@@ -116,5 +176,5 @@ def aws_call(operation: str) -> Iterator[None]:
     """Runs one AWS call and re-raises its failure as a domain error."""
     try:
         yield
-    except (ClientError, BotoCoreError) as error:
+    except (ClientError, BotoCoreError, ResponseParserError) as error:
         raise translate(operation, error) from error

@@ -41,8 +41,10 @@ class AwsSessions:
         key = (service, region, role_arn)
         with self._lock:
             if key not in self._clients:
-                session = self._session(role_arn, region)
-                client = session.client(service, region_name=region, config=self._config)  # type: ignore[call-overload]
+                # botocore may refuse a region or a profile before any request: a domain error like the rest.
+                with aws_call("CreateClient"):
+                    session = self._session(role_arn, region)
+                    client = session.client(service, region_name=region, config=self._config)  # type: ignore[call-overload]
                 if self._observer is not None:
                     self._observer(client)
                 self._clients[key] = client

@@ -30,6 +30,11 @@ class TransientAwsError(AwsError):
     """Throttling, 5xx or a network fault: retried with backoff, never fatal."""
 
 
+class AwsEndpointUnusable(AwsError):
+    """No AWS endpoint answers for the region (none can be resolved, or what answers does not speak AWS's
+    protocol): the spec's region or the operator's endpoint settings must change, a retry will not help."""
+
+
 class AwsAccessDenied(AwsError):
     """The operator's (or the assumed role's) identity may not do this."""
 

@@ -6,8 +6,9 @@ import dataclasses
 import enum
 from collections.abc import Sequence
 
-from turbine_operator.core.naming import OWNER_NAME_TAG, OWNER_NAMESPACE_TAG, OWNER_UID_TAG, change_set_name
+from turbine_operator.core.naming import OWNER_UID_TAG, change_set_name
 from turbine_operator.core.observations import ObservedChangeSet, ObservedStack, StackMemory
+from turbine_operator.core.ownership import Claim, Ownership, ownership
 from turbine_operator.core.stack_status import StackPhase, phase_of
 
 # What CloudFormation says (as FAILED change set reason) when a change set would change nothing.
@@ -95,6 +96,7 @@ class StallReason(enum.StrEnum):
     UPDATE_ROLLBACK_FAILED = "UpdateRollbackFailed"
     DELETE_FAILED = "StackDeleteFailed"
     CHANGE_SET_FAILED = "ChangeSetFailed"
+    ACCOUNT_CHANGED = "StackAccountChanged"  # core/accounts.py
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,50 +142,23 @@ class Intent:
     termination_protection: bool
     remediate: bool = False  # spec.driftDetection.remediate: re-apply the spec over outside changes
     update_slot_free: bool = True  # whether the operator-wide limit of concurrent updates allows one more
+    recorded_stack_id: str | None = None  # status.stackId: the stack this TurbineStack made or managed
 
 
-@dataclasses.dataclass(frozen=True)
-class OwnerRef:
-    """The TurbineStack a stack's ownership tags name."""
-
-    namespace: str
-    name: str
-    uid: str
-
-
-def is_owned_by(stack: ObservedStack, owner_uid: str) -> bool:
-    return stack.tags.get(OWNER_UID_TAG) == owner_uid
-
-
-def foreign_owner(stack: ObservedStack | None, owner_uid: str) -> OwnerRef | None:
-    """Another TurbineStack that the stack's tags name as owner (None if ours or untagged).
-
-    Adoption may take a stack over only when that TurbineStack no longer exists, so the caller
-    looks it up; the plan then gets `owner_alive`.
-    """
-    if stack is None:
-        return None
-    uid = stack.tags.get(OWNER_UID_TAG)
-    if not uid or uid == owner_uid:
-        return None
-    return OwnerRef(stack.tags.get(OWNER_NAMESPACE_TAG, ""), stack.tags.get(OWNER_NAME_TAG, ""), uid)
-
-
-def owner_lost_in_deletion(stack: ObservedStack) -> bool:
-    """An untagged stack being deleted, whose owner can no longer be read.
-
-    A CREATE change set's stack carries no tags until executed, and its owner is read from its
-    change sets; deleting the stack deletes those. So the stub a deleted TurbineStack had deleted
-    looks like no one's while it goes, and a look then must wait for it to be gone, not release.
-    """
-    return stack.status == "DELETE_IN_PROGRESS" and OWNER_UID_TAG not in stack.tags
+def owner_of(intent: Intent, stack: ObservedStack, owner_alive: bool) -> Ownership:
+    """Whose the stack is, for this TurbineStack (core/ownership.py)."""
+    return ownership(
+        stack,
+        uid=intent.owner_uid,
+        recorded_stack_id=intent.recorded_stack_id,
+        adopt=intent.adopt,
+        owner_alive=owner_alive,
+    )
 
 
 def may_manage(intent: Intent, stack: ObservedStack, owner_alive: bool) -> bool:
-    """Ours, or adoptable: spec.adopt is set and no live TurbineStack owns the stack."""
-    if is_owned_by(stack, intent.owner_uid):
-        return True
-    return intent.adopt and not owner_alive
+    """Ours (by its tags, or by status.stackId when they are gone), or adoptable."""
+    return owner_of(intent, stack, owner_alive).manageable
 
 
 def shown_stack(intent: Intent, stack: ObservedStack | None, owner_alive: bool) -> ObservedStack | None:
@@ -252,8 +227,8 @@ def needs_spec_comparison(
     intent: Intent, stack: ObservedStack | None, memory: StackMemory, owner_alive: bool = False
 ) -> bool:
     """Whether the plan needs the live stack compared with the spec (a settled stack of ours)."""
-    if stack is None or not may_manage(intent, stack, owner_alive):
-        return False
+    if stack is None or not may_manage(intent, stack, owner_alive) or _retagging(intent, stack, owner_alive):
+        return False  # not ours, or updated anyway to put its tags back
     return phase_of(stack.status) is StackPhase.STABLE and memory.applied_hash == intent.desired_hash
 
 
@@ -273,8 +248,13 @@ def needs_change_set(
     if phase is StackPhase.UPDATE_ROLLED_BACK and memory.attempted_hash == intent.desired_hash:
         return False  # the plan stalls (this spec already rolled back) without looking either
     if phase is StackPhase.STABLE and memory.applied_hash == intent.desired_hash:
-        return _remediating(intent, differences)
+        return _remediating(intent, differences) or _retagging(intent, stack, owner_alive)
     return phase in (StackPhase.STABLE, StackPhase.UPDATE_ROLLED_BACK)
+
+
+def _retagging(intent: Intent, stack: ObservedStack, owner_alive: bool) -> bool:
+    """Ours by status.stackId only: its owner tags were replaced from outside; an update puts them back."""
+    return owner_of(intent, stack, owner_alive).claim is Claim.RECORDED
 
 
 def _remediating(intent: Intent, differences: Sequence[str] | None) -> bool:
@@ -323,7 +303,7 @@ def plan(
             f"The update of stack {stack.name} rolled back ({reason}); change the spec to try again",
         )
     if phase is not StackPhase.REVIEW and memory.applied_hash == intent.desired_hash:
-        if not _remediating(intent, differences):
+        if not (_remediating(intent, differences) or _retagging(intent, stack, owner_alive)):
             return _in_sync(intent, stack)
         if change_set is None or change_set.execution_status == "EXECUTE_COMPLETE":
             # The stack was changed outside the operator: re-apply the spec over it.
@@ -334,7 +314,7 @@ def plan(
 
 def _not_ours(intent: Intent, stack: ObservedStack) -> Stall:
     if intent.adopt:
-        owner = foreign_owner(stack, intent.owner_uid)
+        owner = owner_of(intent, stack, owner_alive=True).owner
         who = f"{owner.namespace}/{owner.name}" if owner else "another TurbineStack"
         return Stall(
             StallReason.OWNED_BY_ANOTHER,

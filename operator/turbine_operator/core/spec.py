@@ -287,10 +287,12 @@ class TurbineStackSpec(ApiObject):
     only when you set this field."""
     role_arn: RoleArn | None = None
     """IAM role the operator assumes (through STS, refreshed automatically) for every AWS call of this
-    stack, for stacks in another account. Omit to use the operator's own credentials."""
+    stack, for stacks in another account. Omit to use the operator's own credentials. Once the stack exists,
+    a role of another account than the stack's (status.stackId) is refused: a stack cannot move accounts."""
     service_role_arn: RoleArn | None = None
     """IAM role CloudFormation itself uses to create, update and delete the stack's resources
-    (CloudFormation's service role). Omit to let CloudFormation use the caller's permissions."""
+    (CloudFormation's service role), of the stack's account. Omit to let CloudFormation use the caller's
+    permissions."""
     tags: Annotated[
         Mapping[str, TagValue],
         Field(max_length=40, json_schema_extra={"x-kubernetes-validations": [_TAGS_RULE]}),

@@ -35,6 +35,7 @@ class StatusFacts:
     pending_change_set: Mapping[str, Any] | None = None
     synced: bool = True
     spec_differences: Sequence[str] | None = None  # None: not compared this time
+    managed: bool = True  # whether `stack` is this TurbineStack's to manage (only then is its id recorded)
 
 
 def memory_from_status(status: Mapping[str, Any]) -> StackMemory:
@@ -123,7 +124,8 @@ def status_patch(previous: Mapping[str, Any], facts: StatusFacts) -> dict[str, A
     if facts.stack_id:
         patch["stackId"] = facts.stack_id
     if facts.stack is not None:
-        patch["stackId"] = facts.stack.stack_id
+        if facts.managed:
+            patch["stackId"] = facts.stack.stack_id
         patch["stackStatus"] = facts.stack.status
         patch["stackLastUpdatedTime"] = facts.stack.last_updated
         patch["stackStatusReason"] = facts.stack_status_reason or facts.stack.status_reason

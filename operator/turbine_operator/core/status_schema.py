@@ -237,6 +237,12 @@ class TurbineStackStatus:
     """Hash of the last change set executed, whether or not it succeeded."""
     continued_rollback_hash: str | None = None
     """Hash for which ContinueUpdateRollback was tried once after UPDATE_ROLLBACK_FAILED."""
+    delete_retries: int | None = None
+    """While the TurbineStack is being deleted: how many times DeleteStack was sent again after the stack
+    ended in DELETE_FAILED."""
+    next_delete_attempt_time: datetime.datetime | None = None
+    """While the stack is in DELETE_FAILED: when DeleteStack is sent again at the earliest (the gaps double
+    from 1 to at most 30 minutes)."""
     last_sync_time: datetime.datetime | None = None
     """When the operator last compared the stack with the spec. While an operation is in flight, only a look
     that changed the status records it: a settled stack's resync is scheduled from it."""

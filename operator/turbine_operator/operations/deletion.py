@@ -6,14 +6,18 @@ released finalizer with a live stack would orphan the stack.
 
 from __future__ import annotations
 
+from typing import Any
+
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.cloudformation import StackGateway
 from turbine_operator.adapters.settings import OperatorSettings
+from turbine_operator.core import delete_retries
+from turbine_operator.core.accounts import account_move
 from turbine_operator.core.conditions import Verdict, progressing, ready_reason, stalled
 from turbine_operator.core.errors import AwsError, ClusterError, SpecError, TransientAwsError
 from turbine_operator.core.naming import client_request_token
 from turbine_operator.core.observations import ObservedStack
-from turbine_operator.core.planning import foreign_owner, is_owned_by, owner_lost_in_deletion
+from turbine_operator.core.ownership import Claim, OwnerRef, Ownership, named_owner, ownership
 from turbine_operator.core.reporting import Announcement
 from turbine_operator.core.spec import DeletionPolicy, TurbineStackSpec
 from turbine_operator.core.stack_status import StackPhase, phase_of
@@ -39,6 +43,8 @@ class Deleter:
         self._tenants = TenantGrants(objects, settings.tenants_config_map, required=settings.require_tenants)
 
     def delete(self, resource: StackResource, attempt: int) -> Outcome:
+        """`attempt` is kopf's retry count, which counts every look: retries of a failed delete are counted in
+        status.deleteRetries instead, so a restart neither repeats nor skips one."""
         try:
             spec = resource.parsed_spec(self._settings.default_region)
         except SpecError as error:
@@ -59,6 +65,13 @@ class Deleter:
                     "StackRetained", f"deletionPolicy is Retain: stack {stack_name} stays in AWS"
                 ),
             )
+        moved = account_move(
+            resource.status.get("stackId"), role_arn=spec.role_arn, service_role_arn=spec.service_role_arn
+        )
+        if moved:
+            # The other account has no stack of this one's id: looked for there, it would read as gone and
+            # the finalizer would go while the stack runs on.
+            return self._waiting(resource, stalled(moved.reason.value, moved.message), warn=True)
         try:
             spec = self._tenants.within_grant(spec, resource.namespace)
         except OutsideGrant as refused:
@@ -69,7 +82,7 @@ class Deleter:
             return self._waiting(resource, progressing("Retrying", f"the Kubernetes API failed ({error})"))
         try:
             gateway = StackGateway(self._sessions, region, spec.role_arn)
-            return self._delete(resource, spec, gateway, stack_name, attempt)
+            return self._delete(resource, spec, gateway, stack_name)
         except TransientAwsError as error:
             return self._waiting(
                 resource, progressing("Retrying", f"AWS is unavailable or throttling ({error})")
@@ -85,28 +98,27 @@ class Deleter:
         spec: TurbineStackSpec,
         gateway: StackGateway,
         stack_name: str,
-        attempt: int,
     ) -> Outcome:
-        stack = gateway.observe_stack(resource.status.get("stackId") or stack_name)
+        recorded = resource.status.get("stackId")
+        stack = gateway.observe_stack(recorded or stack_name)
+        if stack is None and recorded:
+            # The recorded stack is gone (DELETE_COMPLETE), but one of the name may have been made after it
+            # (its CreateChangeSet's reply lost with a killed operator): its tags say whether it is ours.
+            stack = gateway.observe_stack(stack_name)
         if stack is None:
             return Outcome(
                 status={}, announcement=Announcement("StackDeleted", f"Stack {stack_name} is gone")
             )
-        if owner_lost_in_deletion(stack):
+        owned, refusal = self._ownership(resource, spec, stack)
+        if owned.claim is Claim.LOST_IN_DELETION:
             # Perhaps the stub this TurbineStack deleted a moment ago: released now, the TurbineStack would
             # go before its stack, and nothing would be left to notice should that deletion fail.
             return self._waiting(
                 resource, progressing("Deleting", f"Stack {stack_name} is {stack.status}"), stack
             )
-        if not self._may_delete(resource, spec, stack):
-            return Outcome(
-                status={},
-                announcement=Announcement(
-                    "StackNotOwned",
-                    f"Stack {stack_name} belongs to someone else; left untouched",
-                    warning=True,
-                ),
-            )
+        if not owned.manageable:
+            message = f"Stack {stack_name} belongs to someone else{refusal}; left untouched"
+            return Outcome(status={}, announcement=Announcement("StackNotOwned", message, warning=True))
         phase = phase_of(stack.status)
         if phase is StackPhase.IN_PROGRESS:
             return self._waiting(
@@ -121,31 +133,79 @@ class Deleter:
                 )
                 return self._waiting(resource, verdict, stack, warn=True)
             gateway.set_termination_protection(stack.stack_id, enabled=False)
-        discriminators = [stack.stack_id] + ([str(attempt)] if phase is StackPhase.DELETE_FAILED else [])
-        role = spec.service_role_arn
-        # Read what failed before deleting again: afterwards those resources are in progress once more.
-        failed = gateway.failed_resources(stack.stack_id) if phase is StackPhase.DELETE_FAILED else []
-        gateway.delete_stack(
-            stack.stack_id, client_request_token(resource.uid, "delete", *discriminators), role
-        )
         if phase is StackPhase.DELETE_FAILED:
-            listed = ", ".join(failed) or stack.status_reason or ""
-            verdict = stalled("StackDeleteFailed", f"Deleting stack {stack_name} failed, retrying: {listed}")
-            return self._waiting(resource, verdict, stack, warn=True)
+            return self._retry_failed_delete(resource, spec, gateway, stack, stack_name)
+        token = client_request_token(resource.uid, "delete", stack.stack_id)
+        gateway.delete_stack(stack.stack_id, token, spec.service_role_arn)
         announcement = Announcement("StackDeleting", f"Deleting stack {stack_name}")
         return self._waiting(
             resource, progressing("Deleting", f"Deleting stack {stack_name}"), stack, announcement
         )
 
-    def _may_delete(self, resource: StackResource, spec: TurbineStackSpec, stack: ObservedStack) -> bool:
-        """Ours, or adopted from a TurbineStack that no longer exists: never another live one's."""
-        owner = foreign_owner(stack, resource.uid)
-        alive = (
-            owner is not None and self._objects.turbine_stack_uid(owner.namespace, owner.name) == owner.uid
+    def _retry_failed_delete(
+        self,
+        resource: StackResource,
+        spec: TurbineStackSpec,
+        gateway: StackGateway,
+        stack: ObservedStack,
+        stack_name: str,
+    ) -> Outcome:
+        """DeleteStack again once the gap since the last retry has passed (core/delete_retries.py)."""
+        now = self._clock()
+        retries = delete_retries.remembered(resource.status)
+        wait = delete_retries.wait_before_retry(retries, now)
+        if wait is not None:
+            due = timestamp(now + wait)
+            why = stack.status_reason or stack.status
+            message = f"Deleting stack {stack_name} failed ({why}); the next try is due at {due}"
+            return self._waiting(
+                resource, stalled("StackDeleteFailed", message), stack, retry_after=wait.total_seconds()
+            )
+        # Read what failed before deleting again: afterwards those resources are in progress once more.
+        failed = gateway.failed_resources(stack.stack_id)
+        token = client_request_token(resource.uid, "delete", stack.stack_id, str(retries.sent + 1))
+        gateway.delete_stack(stack.stack_id, token, spec.service_role_arn)
+        sent = delete_retries.after_retry(retries, now)
+        due = timestamp(sent.next_attempt or now)
+        listed = ", ".join(failed) or stack.status_reason or ""
+        retry = f"retry {sent.sent} sent, the next not before {due}"
+        message = f"Deleting stack {stack_name} failed ({retry}): {listed}"
+        verdict = stalled("StackDeleteFailed", message)
+        return self._waiting(
+            resource,
+            verdict,
+            stack,
+            Announcement(verdict.reason, message, warning=True),
+            extra=delete_retries.status_fields(sent, due),
         )
-        if is_owned_by(stack, resource.uid):
-            return True
-        return spec.adopt and not alive
+
+    def _ownership(
+        self, resource: StackResource, spec: TurbineStackSpec, stack: ObservedStack
+    ) -> tuple[Ownership, str]:
+        """Whose the stack is (core/ownership.py), and what makes it someone else's when it is not ours."""
+        owner = named_owner(stack, resource.uid)
+        alive, why = self._owner_alive(owner) if spec.adopt and owner is not None else (False, "")
+        owned = ownership(
+            stack,
+            uid=resource.uid,
+            recorded_stack_id=resource.status.get("stackId"),
+            adopt=spec.adopt,
+            owner_alive=alive,
+        )
+        return owned, why
+
+    def _owner_alive(self, owner: OwnerRef) -> tuple[bool, str]:
+        try:
+            alive = self._objects.turbine_stack_uid(owner.namespace, owner.name) == owner.uid
+        except ClusterError as error:
+            if error.transient:
+                raise
+            # A namespace-scoped install may not read TurbineStacks of other namespaces (403): that the owner
+            # is gone cannot be shown, so its stack is kept as a live one's. Retrying would meet the same 403
+            # forever and hold this TurbineStack's deletion with it; releasing it leaves only the stack it
+            # would have adopted, which was never its own.
+            return True, f" (TurbineStack {owner.namespace}/{owner.name}, which cannot be read: {error})"
+        return alive, " (a TurbineStack that still exists)" if alive else ""
 
     def _waiting(
         self,
@@ -155,6 +215,8 @@ class Deleter:
         announcement: Announcement | None = None,
         *,
         warn: bool = False,
+        retry_after: float | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Outcome:
         facts = StatusFacts(
             generation=resource.generation,
@@ -172,8 +234,8 @@ class Deleter:
         ):
             announcement = Announcement(verdict.reason, verdict.message, warning=True)
         return Outcome(
-            status=status_patch(resource.status, facts),
+            status={**status_patch(resource.status, facts), **(extra or {})},
             announcement=announcement,
             finished=False,
-            retry_after=self._settings.poll_interval,
+            retry_after=retry_after or self._settings.poll_interval,
         )

@@ -18,6 +18,7 @@ from turbine_operator.adapters.cloudformation import StackGateway
 from turbine_operator.adapters.s3_objects import RememberedObjects, UploadedBundles
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core import planning
+from turbine_operator.core.accounts import account_move
 from turbine_operator.core.airflow_users import desired_users
 from turbine_operator.core.bundle import TurbineSources
 from turbine_operator.core.conditions import Verdict, progressing, stalled
@@ -25,6 +26,7 @@ from turbine_operator.core.dag_connection import desired_connection
 from turbine_operator.core.drift import StackShape, spec_differences
 from turbine_operator.core.errors import (
     AwsAccessDenied,
+    AwsEndpointUnusable,
     AwsError,
     ClusterError,
     ReferenceMissing,
@@ -46,6 +48,7 @@ from turbine_operator.core.observations import (
     ObservedStack,
     StackMemory,
 )
+from turbine_operator.core.ownership import OwnerRef, named_owner
 from turbine_operator.core.rendering import IMAGE_PARAMETER, DesiredStack, Owner, desired_stack
 from turbine_operator.core.reporting import (
     failure_announcement,
@@ -124,6 +127,9 @@ class Reconciler:
             return self._report(resource, now, stalled("InvalidSpec", str(error)))
         if spec.suspend:
             return self._suspended(resource, spec, now)
+        # Before any AWS call: a role of another account is not even assumed.
+        if moved := self._account_move(resource, spec):
+            return self._report(resource, now, verdict_for(moved, spec.stack_name), spec=spec)
         try:
             spec = self._tenants.within_grant(spec, resource.namespace)
         except OutsideGrant as refused:
@@ -138,6 +144,9 @@ class Reconciler:
                 self._sessions, spec.region, spec.role_arn, self._remembered, self._uploads
             )
             stack = gateway.describe_stack(spec.stack_name)
+            if moved := self._account_move(resource, spec, stack):
+                # Reported without the stack found: status.stackId keeps naming this TurbineStack's.
+                return self._report(resource, now, verdict_for(moved, spec.stack_name), spec=spec)
             spec = dataclasses.replace(
                 spec, image_id=_image_of(spec, stack, lambda: self._images.newest(gateway))
             )
@@ -177,6 +186,17 @@ class Reconciler:
             verdict = progressing("Retrying", f"the Kubernetes API is unavailable ({error}); retrying")
             return self._report(resource, now, verdict, spec=spec, desired=desired, retry=True)
 
+    @staticmethod
+    def _account_move(
+        resource: StackResource, spec: TurbineStackSpec, stack: ObservedStack | None = None
+    ) -> planning.Stall | None:
+        return account_move(
+            resource.status.get("stackId"),
+            role_arn=spec.role_arn,
+            service_role_arn=spec.service_role_arn,
+            stack=stack,
+        )
+
     def _aws_failure(
         self,
         resource: StackResource,
@@ -196,6 +216,9 @@ class Reconciler:
                 f"{spec.region} or is not reachable ({error.code})"
             )
             verdict = stalled("TemplateBucketMissing", message)
+        elif isinstance(error, AwsEndpointUnusable):
+            message = f"spec.region: no AWS endpoint answers for {spec.region} ({shown})"
+            verdict = stalled("AwsEndpointUnusable", message)
         else:
             verdict = stalled(_stall_reason(error), shown)
         return self._report(resource, now, verdict, spec=spec, desired=desired)
@@ -214,6 +237,7 @@ class Reconciler:
             termination_protection=seen.spec.termination_protection,
             remediate=seen.spec.drift_detection.remediate,
             update_slot_free=self._slots.available_to(resource.uid),
+            recorded_stack_id=resource.status.get("stackId"),
         )
         gateway = seen.gateway
         looked_up: dict[str, ObservedChangeSet | None] = {}  # change sets read already, by name
@@ -221,7 +245,7 @@ class Reconciler:
             seen, looked_up = self._owner_from_change_set(intent, seen)
         stack = seen.stack
         # Only an adopter needs to know whether the stack's owner still exists.
-        owner_alive = intent.adopt and self._owner_alive(planning.foreign_owner(stack, resource.uid))
+        owner_alive = intent.adopt and self._owner_alive(named_owner(stack, resource.uid))
         if stack is not None and planning.needs_last_operation(stack):
             seen = dataclasses.replace(seen, latest=gateway.latest_operation(stack.stack_id))
         # Status may be lost or stale: AWS (tags, the last operation's token) says what was applied and tried.
@@ -267,6 +291,8 @@ class Reconciler:
             verdict=verdict,
             stack=shown,
             stack_id=executed.created_stack_id,
+            # status.stackId proves a stack this TurbineStack's (core/ownership.py): never someone else's.
+            managed=seen.stack is None or planning.may_manage(intent, seen.stack, owner_alive),
             stack_status_reason=reason_detail,
             desired_hash=seen.desired.hash,
             memory=memory,
@@ -317,11 +343,18 @@ class Reconciler:
         elif not planning.needs_update_slot(action, stack):
             self._slots.release(uid)
 
-    def _owner_alive(self, owner: planning.OwnerRef | None) -> bool:
+    def _owner_alive(self, owner: OwnerRef | None) -> bool:
         """Whether the TurbineStack a stack's tags name (not this one) still exists."""
         if owner is None or not owner.namespace or not owner.name:
             return False
-        return self._objects.turbine_stack_uid(owner.namespace, owner.name) == owner.uid
+        try:
+            return self._objects.turbine_stack_uid(owner.namespace, owner.name) == owner.uid
+        except ClusterError as error:
+            if error.transient:
+                raise
+            # Not allowed to read it (a namespace-scoped install, HTTP 403): that it is gone cannot be shown,
+            # so it counts as existing (docs/ownership.md) rather than a Retrying that never ends.
+            return True
 
     def _spec_differences(self, uid: str, seen: _Observation) -> list[str]:
         """At a settled resync: how the live stack differs from the spec.
