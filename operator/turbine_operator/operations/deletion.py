@@ -65,13 +65,6 @@ class Deleter:
                     "StackRetained", f"deletionPolicy is Retain: stack {stack_name} stays in AWS"
                 ),
             )
-        moved = account_move(
-            resource.status.get("stackId"), role_arn=spec.role_arn, service_role_arn=spec.service_role_arn
-        )
-        if moved:
-            # The other account has no stack of this one's id: looked for there, it would read as gone and
-            # the finalizer would go while the stack runs on.
-            return self._waiting(resource, stalled(moved.reason.value, moved.message), warn=True)
         try:
             spec = self._tenants.within_grant(spec, resource.namespace)
         except OutsideGrant as refused:
@@ -80,6 +73,13 @@ class Deleter:
             return Outcome(status={}, announcement=Announcement("StackRetained", message, warning=True))
         except ClusterError as error:
             return self._waiting(resource, progressing("Retrying", f"the Kubernetes API failed ({error})"))
+        moved = account_move(
+            resource.status.get("stackId"), role_arn=spec.role_arn, service_role_arn=spec.service_role_arn
+        )
+        if moved:
+            # The other account has no stack of this one's id: looked for there, it would read as gone and
+            # the finalizer would go while the stack runs on.
+            return self._waiting(resource, stalled(moved.reason.value, moved.message), warn=True)
         try:
             gateway = StackGateway(self._sessions, region, spec.role_arn)
             return self._delete(resource, spec, gateway, stack_name)

@@ -127,17 +127,13 @@ class Reconciler:
             return self._report(resource, now, stalled("InvalidSpec", str(error)))
         if spec.suspend:
             return self._suspended(resource, spec, now)
+        governed = self._governed(resource, spec, now)
+        if isinstance(governed, Outcome):
+            return governed
+        spec = governed
         # Before any AWS call: a role of another account is not even assumed.
         if moved := self._account_move(resource, spec):
             return self._report(resource, now, verdict_for(moved, spec.stack_name), spec=spec)
-        try:
-            spec = self._tenants.within_grant(spec, resource.namespace)
-        except OutsideGrant as refused:
-            outcome = self._report(resource, now, stalled(refused.reason, refused.message), spec=spec)
-            return dataclasses.replace(outcome, retry_after=RECHECK_REFUSED_SECONDS)
-        except ClusterError as error:
-            verdict = progressing("Retrying", f"the Kubernetes API is unavailable ({error}); retrying")
-            return self._report(resource, now, verdict, spec=spec, retry=True)
         try:
             # Building the gateway may assume spec.roleArn, which AWS can refuse like any call.
             gateway = StackGateway(
@@ -475,6 +471,20 @@ class Reconciler:
         }
         was_suspended = resource.status.get("observedGeneration") == resource.generation
         return Outcome(status=status, announcement=suspension_announcement(was_suspended))
+
+    def _governed(
+        self, resource: StackResource, spec: TurbineStackSpec, now: str
+    ) -> TurbineStackSpec | Outcome:
+        """The spec with its tenant's defaults, or the outcome for a TurbineStack its tenant does not grant
+        what it asks for (before any AWS call)."""
+        try:
+            return self._tenants.within_grant(spec, resource.namespace)
+        except OutsideGrant as refused:
+            outcome = self._report(resource, now, stalled(refused.reason, refused.message), spec=spec)
+            return dataclasses.replace(outcome, retry_after=RECHECK_REFUSED_SECONDS)
+        except ClusterError as error:
+            verdict = progressing("Retrying", f"the Kubernetes API is unavailable ({error}); retrying")
+            return self._report(resource, now, verdict, spec=spec, retry=True)
 
     def _report(
         self,
