@@ -370,6 +370,13 @@ def test_parse_spec_reads_every_crd_leaf_property(path: str) -> None:
         ("workers.instanceType", "c5.metal", "spec.workers.instance_type", "c5.metal"),
         ("workers.instanceType", "m7i.metal-24xl", "spec.workers.instance_type", "m7i.metal-24xl"),
         ("tags", {"k" * 128: "v" * 256}, "spec.tags", {"k" * 128: "v" * 256}),
+        (
+            "parameters",
+            {"PublicSubnet1Cidr": "10.0.0.0/27"},
+            "spec.parameters",
+            {"PublicSubnet1Cidr": "10.0.0.0/27"},
+        ),
+        ("parameters", {"VpcCidr": "10.0.0.0/25"}, "spec.parameters", {"VpcCidr": "10.0.0.0/25"}),
     ],
     ids=lambda value: str(value)[:30] if isinstance(value, str) else None,
 )
@@ -676,6 +683,32 @@ INVALID: list[tuple[str, object, str]] = [
         "spec.parameters:rule1",
         with_value("parameters", {"QSS3KeyPrefix": "x/"}),
         "spec.parameters.QSS3KeyPrefix",
+    ),
+    # An Application Load Balancer needs a /27 subnet; four of them need a /25 VPC.
+    (
+        "spec.parameters:rule2",
+        with_value("parameters", {"PublicSubnet1Cidr": "10.0.0.0/28"}),
+        "spec.parameters.PublicSubnet1Cidr",
+    ),
+    (
+        "spec.parameters:rule3",
+        with_value("parameters", {"PublicSubnet2Cidr": "10.0.1.0/28"}),
+        "spec.parameters.PublicSubnet2Cidr",
+    ),
+    (
+        "spec.parameters:rule4",
+        with_value("parameters", {"PrivateSubnet1Cidr": "10.0.10.0/29"}),
+        "spec.parameters.PrivateSubnet1Cidr",
+    ),
+    (
+        "spec.parameters:rule5",
+        with_value("parameters", {"PrivateSubnet2Cidr": "10.0.11.0"}),
+        "spec.parameters.PrivateSubnet2Cidr",
+    ),
+    (
+        "spec.parameters:rule6",
+        with_value("parameters", {"VpcCidr": "10.0.0.0/26"}),
+        "spec.parameters.VpcCidr",
     ),
     (
         "spec.parameters.*:type",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import re
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
@@ -60,6 +61,24 @@ from turbine_operator.core.spec_errors import spec_error
 SHORTEST_DRIFT_INTERVAL = 300.0
 RESERVED_TAG_PREFIXES = ("aws:", "turbine.dev/")
 OPERATOR_PARAMETERS = frozenset({"QSS3BucketName", "QSS3KeyPrefix"})
+# The network stack's subnets: each holds an Application Load Balancer's nodes (the internal one in the
+# private subnets, the internet-facing one in the public subnets), and ELB documents "at least a /27
+# bitmask (for example, 10.0.0.0/27) and at least 8 free IP addresses per subnet" ("Subnets for your
+# load balancer", https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html).
+# The templates' AllowedPattern says the same.
+SUBNET_CIDR_PARAMETERS = (
+    "PublicSubnet1Cidr",
+    "PublicSubnet2Cidr",
+    "PrivateSubnet1Cidr",
+    "PrivateSubnet2Cidr",
+)
+# A VPC is /16 to /28 ("VPC CIDR blocks", https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html),
+# but one that holds four /27 subnets is at least a /25.
+VPC_CIDR_PARAMETER = "VpcCidr"
+_OCTET = r"([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])"
+# [.], not an escaped dot: the same text is a CEL string in the CRD's rules.
+SUBNET_CIDR_PATTERN = rf"^({_OCTET}[.]){{3}}{_OCTET}/(1[6-9]|2[0-7])$"
+VPC_CIDR_PATTERN = rf"^({_OCTET}[.]){{3}}{_OCTET}/(1[6-9]|2[0-5])$"
 
 
 class DeletionPolicy(enum.StrEnum):
@@ -240,7 +259,22 @@ def _no_operator_parameters(parameters: Mapping[str, str]) -> Mapping[str, str]:
     for name in parameters:
         if name in OPERATOR_PARAMETERS:
             raise invalid("is set by the operator from spec.templateBucket", name)
-    return parameter_names(parameters)
+    parameters = parameter_names(parameters)
+    for name in SUBNET_CIDR_PARAMETERS:
+        if name in parameters and not re.fullmatch(SUBNET_CIDR_PATTERN, parameters[name]):
+            raise invalid(_SUBNET_CIDR_MESSAGE, name)
+    if VPC_CIDR_PARAMETER in parameters and not re.fullmatch(
+        VPC_CIDR_PATTERN, parameters[VPC_CIDR_PARAMETER]
+    ):
+        raise invalid(_VPC_CIDR_MESSAGE, VPC_CIDR_PARAMETER)
+    return parameters
+
+
+_SUBNET_CIDR_MESSAGE = (
+    "must be an IPv4 CIDR block from /16 to /27: an Application Load Balancer needs at least a /27 subnet"
+    " with 8 free addresses"
+)
+_VPC_CIDR_MESSAGE = "must be an IPv4 CIDR block from /16 to /25, large enough for four /27 subnets"
 
 
 _TAGS_RULE = {
@@ -252,6 +286,20 @@ _OPERATOR_PARAMETERS_RULE = {
     "rule": "!('QSS3BucketName' in self) && !('QSS3KeyPrefix' in self)",
     "message": "QSS3BucketName and QSS3KeyPrefix are set by the operator from templateBucket",
 }
+# One rule per parameter, so that the API server's message names the one that is too small.
+_NETWORK_CIDRS_RULES = [
+    {
+        "rule": f"!('{name}' in self) || self.{name}.matches('{SUBNET_CIDR_PATTERN}')",
+        "message": f"{name} {_SUBNET_CIDR_MESSAGE}",
+    }
+    for name in SUBNET_CIDR_PARAMETERS
+] + [
+    {
+        "rule": f"!('{VPC_CIDR_PARAMETER}' in self)"
+        f" || self.{VPC_CIDR_PARAMETER}.matches('{VPC_CIDR_PATTERN}')",
+        "message": f"{VPC_CIDR_PARAMETER} {_VPC_CIDR_MESSAGE}",
+    }
+]
 # Filled in by parse_spec from the resource's name and the operator's region; never a CRD default.
 _FROM_CONTEXT: Any = None
 
@@ -308,7 +356,13 @@ class TurbineStackSpec(ApiObject):
         Mapping[str, ParameterValue],
         Field(
             max_length=60,
-            json_schema_extra={"x-kubernetes-validations": [PARAMETER_NAMES_RULE, _OPERATOR_PARAMETERS_RULE]},
+            json_schema_extra={
+                "x-kubernetes-validations": [
+                    PARAMETER_NAMES_RULE,
+                    _OPERATOR_PARAMETERS_RULE,
+                    *_NETWORK_CIDRS_RULES,
+                ]
+            },
         ),
     ] = dataclasses.field(default_factory=dict)
     """Escape hatch: further master template parameters by name. Each must be declared by the master
