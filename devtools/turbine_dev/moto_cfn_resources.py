@@ -15,6 +15,10 @@ before the embedded AWS serves requests. What it adds:
   (turbine_dev.metric_time). As CloudFormation documents them, `Ref` is the policy's ARN and the
   alarm's name (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-autoscaling-scalingpolicy.html,
   https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudwatch-alarm.html).
+* `Fn::GetAtt [LogGroup, Arn]` ends in `:*`, as CloudFormation documents it ("The ARN of the log group,
+  such as arn:aws:logs:us-west-1:123456789012:log-group:/mygroup:*",
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-logs-loggroup.html);
+  moto leaves the `:*` off, and a policy on it would then not cover the group's log streams.
 
 Each resource is created in moto's own service backend, so tests can read it back (for
 instance the generated secrets through `GetSecretValue`).
@@ -32,6 +36,7 @@ from moto.cloudformation.models import Stack
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.codedeploy.models import codedeploy_backends
 from moto.core.common_models import CloudFormationModel
+from moto.logs.models import LogGroup
 from moto.secretsmanager.models import secretsmanager_backends
 
 
@@ -279,9 +284,16 @@ class CloudWatchAlarm(_TurbineModel, CloudFormationModel):
         return name
 
 
+def _log_group_attribute(self: LogGroup, attribute_name: str) -> str:
+    if attribute_name == "Arn":
+        return f"{self.arn}:*"
+    raise UnformattedGetAttTemplateException()
+
+
 def install() -> None:
     """Idempotent. The resource models above registered themselves by subclassing."""
     Stack.get_cfn_attribute = _nested_stack_attribute  # type: ignore[attr-defined]
+    LogGroup.get_cfn_attribute = _log_group_attribute  # type: ignore[method-assign]
     # moto caches its type -> model maps on first use; forget them so the new models count.
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
