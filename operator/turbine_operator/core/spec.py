@@ -370,7 +370,11 @@ class TurbineStackSpec(ApiObject):
     operator."""
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     """What happens to the stack when the TurbineStack is deleted: Retain leaves it in AWS, Delete deletes
-    it and waits until it is gone."""
+    it and waits until it is gone. It also sets the metadata database's RDS deletion protection: on with
+    Retain, so that neither a deletion of the stack nor an update that would replace the database can
+    delete it; off with Delete, so that the stack can go. Deleting the stack always keeps a final snapshot
+    of the database and its master and Fernet key secrets. Switch to Delete and wait for Ready before
+    deleting the TurbineStack."""
     termination_protection: StrictBool = False
     """Enables CloudFormation termination protection on the stack. While it is on, deleting the
     TurbineStack with deletionPolicy Delete is refused (Stalled) until it is turned off."""
