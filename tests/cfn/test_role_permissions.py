@@ -11,11 +11,15 @@ must be used by a call or justified in UNUSED.
 from __future__ import annotations
 
 import ast
+import functools
 import json
+import re
 import urllib.parse
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
 from test_stack_in_embedded_aws import create_master_stack
 
@@ -346,3 +350,81 @@ def test_the_codedeploy_role_launches_only_from_the_stacks_templates(deployed: d
         policies, Request("iam:PassRole", worker_role, {"iam:PassedToService": "lambda.amazonaws.com"})
     ).allowed
     assert not evaluate(policies, Request("iam:PassRole", role_arn + "Administrator", to_ec2)).allowed
+
+
+# Which role runs each file that calls AWS; every script and Lambda module must be listed, so a new one
+# cannot call AWS unseen.
+REPO = Path(__file__).resolve().parents[2]
+CALLERS = {
+    "cfn/scripts/turbine-bootstrap.sh": ("scheduler", "webserver", "worker"),
+    "cfn/scripts/turbine-dags-connection.sh": ("scheduler",),
+    "cfn/scripts/turbine-worker-drain.sh": ("worker",),
+    "cfn/scripts/turbine-airflow-users.py": ("scheduler",),
+    "cfn/scripts/turbine-dag-report.py": ("scheduler",),
+    "cfn/scripts/turbine-migrate-database.py": (),  # PostgreSQL only
+    "cfn/templates/turbine-scheduler.yaml": ("scheduler",),  # its user data
+    "cfn/templates/turbine-webserver.yaml": ("webserver",),
+    "cfn/templates/turbine-workerset.yaml": ("worker",),
+    "lambdas/turbine_cluster_load.py": ("cluster-load",),
+}
+# High-level commands and tools that are not one API operation.
+COMMAND_ACTIONS = {
+    "s3 sync": ("s3:ListBucket", "s3:GetObject"),
+    "cfn-signal": ("cloudformation:SignalResource",),
+}
+GENERIC_METHODS = {"get_paginator", "get_waiter", "can_paginate", "close"}
+
+
+@functools.cache
+def _operations(service: str) -> dict[str, str]:
+    """botocore's method name -> API operation of `service`."""
+    client = botocore.session.get_session().create_client(
+        service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    return dict(client.meta.method_to_api_mapping)
+
+
+def static_actions(path: str) -> set[str]:
+    """The IAM actions of the AWS calls in a script, user data or Lambda module, read from its text."""
+    text = (REPO / path).read_text()
+    if not path.endswith(".py"):  # what comments mention is not called
+        text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    actions = {action for command, named in COMMAND_ACTIONS.items() if command in text for action in named}
+    if path.endswith(".py"):
+        services = set(
+            re.findall(r"\"(sqs|autoscaling|cloudwatch|secretsmanager|ssm|s3|cloudformation)\"", text)
+        )
+        called = set(re.findall(r"\.([a-z_]+)\(", text)) - GENERIC_METHODS
+        for service in services:
+            operations = _operations(service)
+            actions |= {f"{service}:{operations[method]}" for method in called & set(operations)}
+        return actions
+    # Shell and user data: `aws <service> <command>`, the command perhaps in a variable set elsewhere in
+    # the file, so every kebab-case word that names one of the service's commands counts.
+    words = set(re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)+", text))
+    for service in set(re.findall(r"\baws ([a-z0-9]+) ", text)) - {"s3"}:
+        operations = _operations(service)
+        actions |= {
+            f"{service}:{operation}"
+            for method, operation in operations.items()
+            if method.replace("_", "-") in words
+        }
+    return actions
+
+
+def test_every_file_that_may_call_aws_has_its_roles() -> None:
+    files = {
+        str(path.relative_to(REPO))
+        for pattern in ("cfn/scripts/*.sh", "cfn/scripts/*.py", "lambdas/*.py")
+        for path in REPO.glob(pattern)
+    }
+    assert files <= set(CALLERS)
+
+
+@pytest.mark.parametrize("path", [path for path, roles in CALLERS.items() if roles])
+def test_the_calls_evaluated_include_every_call_in_the_scripts(calls: Any, path: str) -> None:
+    found = static_actions(path)
+    assert found, f"no AWS call found in {path}: the scan is broken"
+    for role in CALLERS[path]:
+        listed = {request.action for request, _ in calls[role]}
+        assert sorted(found - listed) == [], f"{path} calls these as {role}, and no evaluated call does"
