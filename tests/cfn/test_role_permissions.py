@@ -38,10 +38,10 @@ ROLES = {  # role -> its logical id in the nested stacks
 # Permissions no call below makes, and why each is kept. Keys: (role, action).
 UNUSED = {
     ("worker", "sqs:SendMessage"): (
-        "kombu's virtual transport restores the messages a worker has received but not acknowledged when it "
-        "shuts down (QoS.restore_unacked_once -> Channel._restore -> _put, an SQS SendMessage), and a "
-        "requeued reject does the same; without it a prefetched task would wait out the 12-hour visibility "
-        "timeout. No rehearsed path stops a worker with such a message."
+        "kombu 5.7.0 (the lock's) re-sends what a worker received but had not acknowledged when its channel "
+        "closes (virtual/base.py QoS.restore_unacked_once -> Channel._restore -> SQS Channel._put -> "
+        "send_message), and a reject with requeue the same way (QoS.reject); without it such a task would "
+        "wait out the 12-hour visibility timeout. No rehearsed path stops a worker holding one."
     ),
     ("scheduler", "dynamodb:DeleteItem"): "Celery's result backend forgets a result (AsyncResult.forget)",
     ("scheduler", "dynamodb:BatchGetItem"): "Celery's DynamoDB backend reads several results at once (mget)",
