@@ -36,8 +36,6 @@ REJECTED_BY_THE_SERVER = [
     ("spec.tags", {"tags": {"AWS:owner": "me"}}),
     ("spec.driftDetection.interval", {"driftDetection": {"interval": "99999999999999999h"}}),
     ("spec.parameters", {"parameters": {"QSS3BucketName": "elsewhere"}}),
-    # A load balancer's subnet is at least a /27 (ELB "Subnets for your load balancer").
-    ("spec.parameters", {"parameters": {"PrivateSubnet1Cidr": "10.0.10.0/28"}}),
     ("spec.deletionPolicy", {"deletionPolicy": "Destroy"}),
     ("spec.updatePolicy", {"updatePolicy": "Sometimes"}),
     ("spec.approvedChangeSet", {"approvedChangeSet": "not a name!"}),
@@ -82,17 +80,6 @@ def test_server_rejects_naming_the_field(
         kube.create_stack(namespace, turbine_stack("invalid", "good-bucket", **spec))
     assert rejected.value.status == 422
     assert field in str(rejected.value.body)
-
-
-def test_server_names_the_subnet_too_small_for_a_load_balancer(kube: KubeApi, namespace: str) -> None:
-    spec = {"parameters": {"PublicSubnet1Cidr": "10.0.0.0/24", "PrivateSubnet2Cidr": "10.0.11.0/28"}}
-    with pytest.raises(ApiException) as rejected:
-        kube.create_stack(namespace, turbine_stack("small-subnet", "good-bucket", **spec))
-    assert rejected.value.status == 422
-    body = str(rejected.value.body)
-    assert "spec.parameters" in body
-    assert "PrivateSubnet2Cidr must be an IPv4 CIDR block from /16 to /27" in body
-    assert "PublicSubnet1Cidr must" not in body
 
 
 def test_server_rejects_an_oversized_duration_naming_the_field(kube: KubeApi, namespace: str) -> None:

@@ -76,7 +76,8 @@ SUBNET_CIDR_PARAMETERS = (
 # but one that holds four /27 subnets is at least a /25.
 VPC_CIDR_PARAMETER = "VpcCidr"
 _OCTET = r"([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])"
-# [.], not an escaped dot: the same text is a CEL string in the CRD's rules.
+# Checked by parse_spec, not by a CEL rule: a regular expression on a parameter value (4096 characters at
+# most) exceeds the API server's cost budget for a CRD's rules, which then refuses the whole CRD.
 SUBNET_CIDR_PATTERN = rf"^({_OCTET}[.]){{3}}{_OCTET}/(1[6-9]|2[0-7])$"
 VPC_CIDR_PATTERN = rf"^({_OCTET}[.]){{3}}{_OCTET}/(1[6-9]|2[0-5])$"
 
@@ -286,20 +287,6 @@ _OPERATOR_PARAMETERS_RULE = {
     "rule": "!('QSS3BucketName' in self) && !('QSS3KeyPrefix' in self)",
     "message": "QSS3BucketName and QSS3KeyPrefix are set by the operator from templateBucket",
 }
-# One rule per parameter, so that the API server's message names the one that is too small.
-_NETWORK_CIDRS_RULES = [
-    {
-        "rule": f"!('{name}' in self) || self.{name}.matches('{SUBNET_CIDR_PATTERN}')",
-        "message": f"{name} {_SUBNET_CIDR_MESSAGE}",
-    }
-    for name in SUBNET_CIDR_PARAMETERS
-] + [
-    {
-        "rule": f"!('{VPC_CIDR_PARAMETER}' in self)"
-        f" || self.{VPC_CIDR_PARAMETER}.matches('{VPC_CIDR_PATTERN}')",
-        "message": f"{VPC_CIDR_PARAMETER} {_VPC_CIDR_MESSAGE}",
-    }
-]
 # Filled in by parse_spec from the resource's name and the operator's region; never a CRD default.
 _FROM_CONTEXT: Any = None
 
@@ -360,7 +347,6 @@ class TurbineStackSpec(ApiObject):
                 "x-kubernetes-validations": [
                     PARAMETER_NAMES_RULE,
                     _OPERATOR_PARAMETERS_RULE,
-                    *_NETWORK_CIDRS_RULES,
                 ]
             },
         ),
