@@ -20,6 +20,14 @@ before the embedded AWS serves requests. What it adds:
   (turbine_dev.metric_time). As CloudFormation documents them, `Ref` is the policy's ARN and the
   alarm's name (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-autoscaling-scalingpolicy.html,
   https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudwatch-alarm.html).
+* `Fn::GetAtt [LogGroup, Arn]` ends in `:*`, as CloudFormation documents it ("The ARN of the log group,
+  such as arn:aws:logs:us-west-1:123456789012:log-group:/mygroup:*",
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-logs-loggroup.html);
+  moto leaves the `:*` off, and a policy on it would then not cover the group's log streams.
+* `AWS::RDS::DBInstance` keeps its `DeletionProtection`, so that deleting a stack with a protected
+  database fails as on AWS ("You can't delete a DB instance when deletion protection is enabled",
+  https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_DeleteInstance.html); moto's DeleteDBInstance
+  already refuses a protected instance in AWS's words, but its CloudFormation drops the property.
 
 Each resource is created in moto's own service backend, so tests can read it back (for
 instance the generated secrets through `GetSecretValue`).
@@ -38,6 +46,8 @@ from moto.cloudformation.utils import get_stack_from_s3_url
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.codedeploy.models import codedeploy_backends
 from moto.core.common_models import CloudFormationModel
+from moto.logs.models import LogGroup
+from moto.rds.models import DBInstance
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.utilities.utils import get_partition
 
@@ -318,10 +328,37 @@ class CloudWatchAlarm(_TurbineModel, CloudFormationModel):
         return name
 
 
+def _log_group_attribute(self: LogGroup, attribute_name: str) -> str:
+    if attribute_name == "Arn":
+        return f"{self.arn}:*"
+    raise UnformattedGetAttTemplateException()
+
+
+def _database_keeps_its_protection() -> None:
+    create = DBInstance.create_from_cloudformation_json
+    if getattr(create, "keeps_protection", False):
+        return
+
+    def create_protected(
+        resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> DBInstance:
+        database = create(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        # Booleans arrive as text when they come from a parameter or an !If.
+        protection = cloudformation_json["Properties"].get("DeletionProtection", False)
+        database.deletion_protection = str(protection).lower() == "true"
+        return database
+
+    create_protected.keeps_protection = True  # type: ignore[attr-defined]
+    DBInstance.create_from_cloudformation_json = create_protected  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Idempotent. The resource models above registered themselves by subclassing."""
+    _database_keeps_its_protection()
     Stack.get_cfn_attribute = _nested_stack_attribute  # type: ignore[attr-defined]
     Stack.create_from_cloudformation_json = classmethod(_nested_stack_with_parent_tags)  # type: ignore[assignment,method-assign]
+
+    LogGroup.get_cfn_attribute = _log_group_attribute  # type: ignore[method-assign]
     # moto caches its type -> model maps on first use; forget them so the new models count.
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()

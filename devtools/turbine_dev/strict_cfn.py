@@ -245,10 +245,31 @@ def delete_stack(self: Any, original: Any) -> Any:
     def finish() -> None:
         if stack_id in backend.stacks:
             stack.enable_termination_protection = False
-            backend.delete_stack(stack_id)
+            try:
+                backend.delete_stack(stack_id)
+            except Exception as refusal:  # whatever a service refused to delete
+                _delete_failed(backend, stack, refusal)
 
     STATE.later(STATE.settings.operation_seconds, finish)
     return request.remember(stack, "ClientRequestToken", EmptyResult())
+
+
+def _delete_failed(backend: Any, stack: Any, refusal: Exception) -> None:
+    """A resource its service refuses to delete (a database with deletion protection) leaves the stack in
+    DELETE_FAILED with what remains, as CloudFormation does; moto drops the stack all the same.
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/troubleshooting.html#troubleshooting-errors-delete-stack-fails
+    """
+    backend.deleted_stacks.pop(stack.stack_id, None)
+    backend.stacks[stack.stack_id] = stack
+    STATE.stacks.pop(stack.stack_id, None)
+    remaining = ", ".join(sorted(stack.resource_map._parsed_resources))
+    stack.status = "DELETE_FAILED"
+    stack._add_stack_event(
+        "DELETE_FAILED", resource_status_reason=f"The following resource(s) failed to delete: [{remaining}]. "
+    )
+    message = getattr(refusal, "message", None) or str(refusal)
+    stack.events[-1].resource_status_reason += message
 
 
 def create_change_set(self: Any, original: Any) -> Any:

@@ -16,6 +16,12 @@ from turbine_templates import (
 )
 
 from turbine_dev.rehearsal.creation_order import references as referenced_names
+from turbine_operator.core.spec import (
+    SUBNET_CIDR_PARAMETERS,
+    SUBNET_CIDR_PATTERN,
+    VPC_CIDR_PARAMETER,
+    VPC_CIDR_PATTERN,
+)
 
 TEMPLATES = load_templates()
 NESTED_TEMPLATES = sorted(set(TEMPLATES) - {MASTER})
@@ -173,7 +179,11 @@ def test_defaults_satisfy_their_own_constraints(template: str, parameter: str) -
             ["0.0.0.0/0", "203.0.113.0/24", "10.0.0.1/32"],
             ["10.0.0.0/33", "300.1.1.1/8", "x"],
         ),
-        ("VpcCidr", ["10.0.0.0/16", "172.16.0.0/28"], ["10.0.0.0/8", "10.0.0.0/29"]),
+        # AWS allows a /16 to /28 VPC, but four subnets of at least /27 need a /25.
+        ("VpcCidr", ["10.0.0.0/16", "172.16.0.0/25"], ["10.0.0.0/8", "10.0.0.0/26", "10.0.0.0/28"]),
+        # An Application Load Balancer's subnets are at least a /27 (ELB: "Subnets for your load balancer").
+        ("PublicSubnet1Cidr", ["10.0.0.0/24", "10.0.0.0/27"], ["10.0.0.0/28", "10.0.0.0/15"]),
+        ("PrivateSubnet2Cidr", ["10.0.11.0/24", "10.0.0.32/27"], ["10.0.0.16/28", "10.0.0.0/32"]),
         ("VpcId", ["", "vpc-0123456789abcdef0"], ["vpc-xyz", "subnet-01234567"]),
         (
             "PrivateSubnetIds",
@@ -350,3 +360,12 @@ def test_the_backlog_scales_out_by_target_tracking_and_idle_workers_go_one_at_a_
     assert resources["ShrinkPolicy"]["Properties"]["ScalingAdjustment"] == -1
     function = resources["ClusterLoadFunction"]["Properties"]["Environment"]["Variables"]
     assert function["SHRINK_THRESHOLD"] == {"Ref": "ShrinkThreshold"}
+
+
+def test_network_patterns_are_the_specs() -> None:
+    # The API refuses what the templates refuse, so a too-small subnet fails at kubectl apply, not in AWS.
+    for template in (MASTER, "turbine-network.yaml"):
+        declared = TEMPLATES[template]["Parameters"]
+        for name in SUBNET_CIDR_PARAMETERS:
+            assert declared[name]["AllowedPattern"] == SUBNET_CIDR_PATTERN.replace("[.]", r"\."), name
+        assert declared[VPC_CIDR_PARAMETER]["AllowedPattern"] == VPC_CIDR_PATTERN.replace("[.]", r"\.")

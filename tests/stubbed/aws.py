@@ -56,6 +56,7 @@ Parameters:
   DrainTimeout: {Type: Number, Default: 3600}
   DagBundle: {Type: String, Default: ""}
   DagBucket: {Type: String, Default: ""}
+  DatabaseDeletionProtection: {Type: String, Default: "true", AllowedValues: ["true", "false"]}
 Resources:
   TaskQueue:
     Type: AWS::SQS::Queue

@@ -62,6 +62,7 @@ Parameters:
   KeyName: {Type: String, Default: "", AllowedPattern: "^[a-z]*$", MaxLength: 8}
   DagBundle: {Type: String, Default: ""}
   DagBucket: {Type: String, Default: ""}
+  DatabaseDeletionProtection: {Type: String, Default: "true", AllowedValues: ["true", "false"]}
 Resources:
   TaskQueue:
     Type: AWS::SQS::Queue
@@ -113,7 +114,18 @@ def test_typed_parameter_values_of_the_defaults() -> None:
         "ImageId": "",  # the operator resolves it before rendering (operations/reconcile.py)
         "DagBundle": "",  # no spec.airflow.dags: the dags folder alone
         "DagBucket": "",
+        "DatabaseDeletionProtection": "true",  # deletionPolicy Retain: the database outlives the stack
     }
+
+
+def test_the_database_is_deletable_only_with_a_stack_the_operator_deletes() -> None:
+    # RDS refuses to delete a protected instance: deleting the stack would fail on it (USER_DeleteInstance).
+    assert typed_parameter_values(spec_of(deletionPolicy="Retain"))["DatabaseDeletionProtection"] == "true"
+    assert typed_parameter_values(spec_of(deletionPolicy="Delete"))["DatabaseDeletionProtection"] == "false"
+    with pytest.raises(SpecError) as caught:
+        stack_parameters(spec_of(parameters={"DatabaseDeletionProtection": "false"}), DECLARED, KEY_PREFIX)
+    assert caught.value.field == "spec.parameters.DatabaseDeletionProtection"
+    assert "spec.deletionPolicy" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -269,6 +281,8 @@ def test_desired_stack_is_stable_for_the_same_inputs() -> None:
         {"serviceRoleArn": "arn:aws:iam::123456789012:role/cfn"},
         {"templateBucket": {"name": "other-bucket"}},
         {"templateBucket": {"prefix": "elsewhere/"}},
+        # The database's deletion protection follows it (DatabaseDeletionProtection).
+        {"deletionPolicy": "Delete"},
     ],
     ids=lambda changes: next(iter(changes)),
 )
@@ -284,7 +298,6 @@ def test_desired_hash_changes_with_the_spec(changes: dict[str, Any]) -> None:
     [
         # Handled without a change set (SetTerminationProtection) or not part of the stack at all.
         {"terminationProtection": True},
-        {"deletionPolicy": "Delete"},
         {"adopt": True},
         {"suspend": True},
         {"roleArn": "arn:aws:iam::123456789012:role/operator"},

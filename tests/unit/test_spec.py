@@ -370,6 +370,13 @@ def test_parse_spec_reads_every_crd_leaf_property(path: str) -> None:
         ("workers.instanceType", "c5.metal", "spec.workers.instance_type", "c5.metal"),
         ("workers.instanceType", "m7i.metal-24xl", "spec.workers.instance_type", "m7i.metal-24xl"),
         ("tags", {"k" * 128: "v" * 256}, "spec.tags", {"k" * 128: "v" * 256}),
+        (
+            "parameters",
+            {"PublicSubnet1Cidr": "10.0.0.0/27"},
+            "spec.parameters",
+            {"PublicSubnet1Cidr": "10.0.0.0/27"},
+        ),
+        ("parameters", {"VpcCidr": "10.0.0.0/25"}, "spec.parameters", {"VpcCidr": "10.0.0.0/25"}),
     ],
     ids=lambda value: str(value)[:30] if isinstance(value, str) else None,
 )
@@ -763,6 +770,28 @@ ADDITIONS_RULES = frozenset({"spec:rule0", "spec.airflow:rule0", "spec.airflow:r
 
 def _outside_the_additions(constraint: str) -> bool:
     return not constraint.startswith(ADDITIONS) and constraint not in ADDITIONS_RULES
+
+
+# An Application Load Balancer needs a /27 subnet; four of them need a /25 VPC. parse_spec checks it (no CEL
+# rule: a regular expression on a 4096-character value exceeds the API server's cost budget).
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (with_value("parameters", {"PublicSubnet1Cidr": "10.0.0.0/28"}), "spec.parameters.PublicSubnet1Cidr"),
+        (with_value("parameters", {"PublicSubnet2Cidr": "10.0.1.0/28"}), "spec.parameters.PublicSubnet2Cidr"),
+        (
+            with_value("parameters", {"PrivateSubnet1Cidr": "10.0.10.0/29"}),
+            "spec.parameters.PrivateSubnet1Cidr",
+        ),
+        (with_value("parameters", {"PrivateSubnet2Cidr": "10.0.11.0"}), "spec.parameters.PrivateSubnet2Cidr"),
+        (with_value("parameters", {"VpcCidr": "10.0.0.0/26"}), "spec.parameters.VpcCidr"),
+    ],
+)
+def test_subnets_too_small_for_a_load_balancer_are_refused(raw: object, field: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse(raw)
+    assert caught.value.field == field
+    assert "/27" in str(caught.value) or "/25" in str(caught.value)
 
 
 def test_invalid_cases_cover_every_crd_constraint() -> None:

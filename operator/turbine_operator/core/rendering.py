@@ -20,7 +20,7 @@ from turbine_operator.core.dag_bundles import (
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.naming import APPLIED_HASH_TAG, ownership_tags
 from turbine_operator.core.references import Fetched, Source
-from turbine_operator.core.spec import OPERATOR_PARAMETERS, TurbineStackSpec, parameter_fields
+from turbine_operator.core.spec import OPERATOR_PARAMETERS, DeletionPolicy, TurbineStackSpec, parameter_fields
 from turbine_operator.core.templates import (
     Template,
     check_parameter_value,
@@ -35,6 +35,7 @@ NO_ECHO_MASK = "****"
 CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
 
 IMAGE_PARAMETER = "ImageId"
+DATABASE_PROTECTION_PARAMETER = "DatabaseDeletionProtection"
 # Typed spec fields and the master template parameters they set, as the models declare them. Walked once:
 # every look renders the parameters, and walking the models each time was about 1.5 % of the CPU per stack.
 PARAMETER_FIELDS = tuple(parameter_fields())
@@ -104,12 +105,27 @@ def _parameter_text(value: object) -> str:
 
 
 # Parameters derived from a whole spec object rather than one field, with the field errors name.
-DERIVED_PARAMETERS = {DAG_BUNDLE_PARAMETER: DAG_BUNDLE_FIELD, "DagBucket": f"{DAG_BUNDLE_FIELD}.s3.bucket"}
+DERIVED_PARAMETERS = {
+    DAG_BUNDLE_PARAMETER: DAG_BUNDLE_FIELD,
+    "DagBucket": f"{DAG_BUNDLE_FIELD}.s3.bucket",
+    DATABASE_PROTECTION_PARAMETER: "spec.deletionPolicy",
+}
+
+
+def database_protection_parameter(spec: TurbineStackSpec) -> str:
+    """RDS deletion protection follows spec.deletionPolicy: a stack the operator is to leave behind (Retain)
+    keeps its database from being deleted with it by anyone; one it is to delete (Delete) must be deletable,
+    and loses no data, since the Database's DeletionPolicy Snapshot takes a final snapshot."""
+    return _flag(spec.deletion_policy is DeletionPolicy.RETAIN)
 
 
 def typed_parameter_values(spec: TurbineStackSpec) -> dict[str, str]:
     typed = {field.parameter: _parameter_text(field.value_in(spec)) for field in PARAMETER_FIELDS}
-    return typed | {DAG_BUNDLE_PARAMETER: dag_bundle_parameter(spec), "DagBucket": dag_bucket_parameter(spec)}
+    return typed | {
+        DAG_BUNDLE_PARAMETER: dag_bundle_parameter(spec),
+        "DagBucket": dag_bucket_parameter(spec),
+        DATABASE_PROTECTION_PARAMETER: database_protection_parameter(spec),
+    }
 
 
 def stack_parameters(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import re
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
@@ -60,6 +61,25 @@ from turbine_operator.core.spec_errors import spec_error, spec_errors
 SHORTEST_DRIFT_INTERVAL = 300.0
 RESERVED_TAG_PREFIXES = ("aws:", "turbine.dev/")
 OPERATOR_PARAMETERS = frozenset({"QSS3BucketName", "QSS3KeyPrefix"})
+# The network stack's subnets: each holds an Application Load Balancer's nodes (the internal one in the
+# private subnets, the internet-facing one in the public subnets), and ELB documents "at least a /27
+# bitmask (for example, 10.0.0.0/27) and at least 8 free IP addresses per subnet" ("Subnets for your
+# load balancer", https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html).
+# The templates' AllowedPattern says the same.
+SUBNET_CIDR_PARAMETERS = (
+    "PublicSubnet1Cidr",
+    "PublicSubnet2Cidr",
+    "PrivateSubnet1Cidr",
+    "PrivateSubnet2Cidr",
+)
+# A VPC is /16 to /28 ("VPC CIDR blocks", https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html),
+# but one that holds four /27 subnets is at least a /25.
+VPC_CIDR_PARAMETER = "VpcCidr"
+_OCTET = r"([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])"
+# Checked by parse_spec, not by a CEL rule: a regular expression on a parameter value (4096 characters at
+# most) exceeds the API server's cost budget for a CRD's rules, which then refuses the whole CRD.
+SUBNET_CIDR_PATTERN = rf"^({_OCTET}[.]){{3}}{_OCTET}/(1[6-9]|2[0-7])$"
+VPC_CIDR_PATTERN = rf"^({_OCTET}[.]){{3}}{_OCTET}/(1[6-9]|2[0-5])$"
 
 
 class DeletionPolicy(enum.StrEnum):
@@ -242,7 +262,22 @@ def _no_operator_parameters(parameters: Mapping[str, str]) -> Mapping[str, str]:
     for name in parameters:
         if name in OPERATOR_PARAMETERS:
             raise invalid("is set by the operator from spec.templateBucket", name)
-    return parameter_names(parameters)
+    parameters = parameter_names(parameters)
+    for name in SUBNET_CIDR_PARAMETERS:
+        if name in parameters and not re.fullmatch(SUBNET_CIDR_PATTERN, parameters[name]):
+            raise invalid(_SUBNET_CIDR_MESSAGE, name)
+    if VPC_CIDR_PARAMETER in parameters and not re.fullmatch(
+        VPC_CIDR_PATTERN, parameters[VPC_CIDR_PARAMETER]
+    ):
+        raise invalid(_VPC_CIDR_MESSAGE, VPC_CIDR_PARAMETER)
+    return parameters
+
+
+_SUBNET_CIDR_MESSAGE = (
+    "must be an IPv4 CIDR block from /16 to /27: an Application Load Balancer needs at least a /27 subnet"
+    " with 8 free addresses"
+)
+_VPC_CIDR_MESSAGE = "must be an IPv4 CIDR block from /16 to /25, large enough for four /27 subnets"
 
 
 _TAGS_RULE = {
@@ -312,7 +347,12 @@ class TurbineStackSpec(ApiObject):
         Mapping[str, ParameterValue],
         Field(
             max_length=60,
-            json_schema_extra={"x-kubernetes-validations": [PARAMETER_NAMES_RULE, _OPERATOR_PARAMETERS_RULE]},
+            json_schema_extra={
+                "x-kubernetes-validations": [
+                    PARAMETER_NAMES_RULE,
+                    _OPERATOR_PARAMETERS_RULE,
+                ]
+            },
         ),
     ] = dataclasses.field(default_factory=dict)
     """Escape hatch: further master template parameters by name. Each must be declared by the master
@@ -320,7 +360,11 @@ class TurbineStackSpec(ApiObject):
     operator."""
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     """What happens to the stack when the TurbineStack is deleted: Retain leaves it in AWS, Delete deletes
-    it and waits until it is gone."""
+    it and waits until it is gone. It also sets the metadata database's RDS deletion protection: on with
+    Retain, so that neither a deletion of the stack nor an update that would replace the database can
+    delete it; off with Delete, so that the stack can go. Deleting the stack always keeps a final snapshot
+    of the database and its master and Fernet key secrets. Switch to Delete and wait for Ready before
+    deleting the TurbineStack."""
     termination_protection: StrictBool = False
     """Enables CloudFormation termination protection on the stack. While it is on, deleting the
     TurbineStack with deletionPolicy Delete is refused (Stalled) until it is turned off."""
