@@ -20,6 +20,7 @@ from turbine_dev.aws_rules import CHECKS, Check, RenderedStack, refusals
 from turbine_dev.aws_rules.instances import metadata_tag_key_refusal
 from turbine_dev.aws_rules.services import check_functions
 from turbine_operator.adapters.sources import load_turbine_sources
+from turbine_operator.core.errors import SpecError
 from turbine_operator.core.rendering import Owner, desired_stack
 from turbine_operator.core.spec import parse_spec
 from turbine_operator.core.templates import load_template
@@ -31,10 +32,7 @@ WEBSERVER, SCHEDULER = "templates/turbine-webserver.yaml", "templates/turbine-sc
 
 # Real problems the checks find in today's templates, fixed on other branches (issue 24); each test that
 # meets one fails until that branch lands, and then must be unmarked.
-FINDINGS = {
-    "check_codedeploy_role": "issue 24: the CodeDeploy service role has only AWSCodeDeployRole, without "
-    "ec2:RunInstances, ec2:CreateTags and iam:PassRole for launch-template groups (branch least-privilege)",
-}
+FINDINGS: dict[str, str] = {}
 
 
 @functools.cache
@@ -104,14 +102,10 @@ def test_an_empty_worker_group_keeps_its_rolling_update_valid() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 24: the subnet parameters accept /28 (spec.parameters), where a load balancer needs at "
-    "least /27 (branch least-privilege)",
-)
-def test_every_subnet_the_template_accepts_can_hold_a_load_balancer() -> None:
-    stack = render({"parameters": {"PrivateSubnet1Cidr": "10.0.10.0/28"}})
-    assert not [refusal for refusal in refusals(stack) if refusal.check == "check_load_balancer_subnets"]
+def test_a_subnet_too_small_for_a_load_balancer_is_refused_before_anything_renders() -> None:
+    with pytest.raises(SpecError) as refused:
+        render({"parameters": {"PrivateSubnet1Cidr": "10.0.10.0/28"}})
+    assert refused.value.field == "spec.parameters.PrivateSubnet1Cidr"
 
 
 def test_the_largest_dag_bundle_cloudformation_takes_fits_in_user_data() -> None:
@@ -214,22 +208,8 @@ def _same_mount_target_subnet(template: dict[str, Any]) -> None:
         template["Resources"][name].pop("Condition", None)
 
 
-def _codedeploy_permissions(template: dict[str, Any]) -> None:
-    template["Resources"]["CodeDeployServiceRole"]["Properties"]["Policies"] = [
-        {
-            "PolicyName": "launch-templates",
-            "PolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["ec2:RunInstances", "ec2:CreateTags", "iam:PassRole"],
-                        "Resource": "*",
-                    }
-                ],
-            },
-        }
-    ]
+def _without_launch_permissions(template: dict[str, Any]) -> None:
+    del template["Resources"]["CodeDeployServiceRole"]["Properties"]["Policies"]
 
 
 BROKEN: dict[str, tuple[str, Change, str]] = {
@@ -502,10 +482,10 @@ def test_every_check_has_a_broken_input_and_names_its_page() -> None:
     assert all(check.__doc__ and "(" in check.__doc__ for check in CHECKS)
 
 
-def test_the_codedeploy_role_passes_once_it_may_launch_from_templates() -> None:
+def test_the_codedeploy_role_may_launch_from_templates_and_is_refused_without_it() -> None:
     [check] = [check for check in CHECKS if check.__name__ == "check_codedeploy_role"]
-    assert len(refused_by(check, EXAMPLE_STACK)) == 3
-    assert refused_by(check, with_template(CLUSTER, _codedeploy_permissions)(EXAMPLE_STACK)) == []
+    assert refused_by(check, EXAMPLE_STACK) == []
+    assert len(refused_by(check, with_template(CLUSTER, _without_launch_permissions)(EXAMPLE_STACK))) == 3
 
 
 RULES_DOC = Path(__file__).resolve().parents[2] / "docs" / "aws-rules.md"
