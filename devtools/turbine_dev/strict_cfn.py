@@ -5,9 +5,10 @@ accepts what AWS refuses; here (each point with the AWS documentation it follows
 docs/embedded-aws.md):
 
 - ClientRequestToken (CreateStack, UpdateStack, DeleteStack, ExecuteChangeSet) and ClientToken
-  (CreateChangeSet) are remembered per stack: the same request again with a used token is a retry
-  and answers what the first one answered without doing anything; a different request with a used
-  token is refused with `TokenAlreadyExistsException`.
+  (CreateChangeSet) are remembered per account and region for good: the same request again with a
+  used token is a retry and answers what the first one answered without doing anything, even after
+  what it made is gone; a different request with a used token is refused with
+  `TokenAlreadyExistsException`.
 - Stack operations take `operation_seconds`; meanwhile the stack and its nested stacks show
   CREATE_IN_PROGRESS, UPDATE_IN_PROGRESS then UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, or
   DELETE_IN_PROGRESS (a stack being created shows no outputs yet, one being updated its old
@@ -128,12 +129,12 @@ class _Request:
             )
         )
 
-    def replay(self, stack: Any, parameter: str) -> Any:
+    def replay(self, parameter: str) -> Any:
         """The stored answer if this request is a retry; raises if its token was used for another."""
         token = self.param(parameter)
-        if not token or stack is None:
+        if not token:
             return None
-        used = STATE.tokens.get((stack.stack_id, parameter), {}).get(token)
+        used = STATE.tokens.get(self._scope(), {}).get(token)
         if used is None:
             return None
         fingerprint, answer = used
@@ -143,11 +144,18 @@ class _Request:
         STATE.counters["token_retries"] += 1
         return answer
 
-    def remember(self, stack: Any, parameter: str, answer: Any) -> Any:
+    def remember(self, parameter: str, answer: Any) -> Any:
         token = self.param(parameter)
-        if token and stack is not None:
-            STATE.tokens.setdefault((stack.stack_id, parameter), {})[token] = (self.fingerprint, answer)
+        if token:
+            STATE.tokens.setdefault(self._scope(), {})[token] = (self.fingerprint, answer)
         return answer
+
+    def _scope(self) -> tuple[str, str]:
+        # AWS documents a token only as the way to retry one request (API_CreateChangeSet ClientToken,
+        # API_ExecuteChangeSet ClientRequestToken), not how long or where it is remembered. The harsher
+        # reading: the account and region remember every token for good, whatever became of the stack or
+        # change set it made, and whichever action or stack a later request with it names.
+        return (str(self.backend.account_id), str(self.backend.region_name))
 
 
 def _start_operation(stack: Any, kind: str, outputs: list[Any] | None) -> None:
@@ -195,8 +203,7 @@ def _add_stack_event_with_token(original: Any) -> Any:
 
 def create_stack(self: Any, original: Any) -> Any:
     request = _Request(self)
-    existing = _live_stack(request.backend, request.param("StackName"))
-    if (answer := request.replay(existing, "ClientRequestToken")) is not None:
+    if (answer := request.replay("ClientRequestToken")) is not None:
         return answer
     answer = original(self)
     stack = request.backend.stacks[answer.result["StackId"]]
@@ -205,20 +212,20 @@ def create_stack(self: Any, original: Any) -> Any:
         event.client_request_token = _OPERATION_TOKENS.get(stack.stack_id)
     STATE.created_at[stack.name] = STATE.now()
     _start_operation(stack, "CREATE", outputs=[])
-    return request.remember(stack, "ClientRequestToken", answer)
+    return request.remember("ClientRequestToken", answer)
 
 
 def update_stack(self: Any, original: Any) -> Any:
     request = _Request(self)
     stack = request.backend.get_stack(request.param("StackName"))
-    if (answer := request.replay(stack, "ClientRequestToken")) is not None:
+    if (answer := request.replay("ClientRequestToken")) is not None:
         return answer
     _refuse_if_busy(stack)
     before = stack.outputs
     _operation_token(stack, request.param("ClientRequestToken"))
     answer = original(self)
     _start_operation(stack, "UPDATE", outputs=before)
-    return request.remember(stack, "ClientRequestToken", answer)
+    return request.remember("ClientRequestToken", answer)
 
 
 def delete_stack(self: Any, original: Any) -> Any:
@@ -227,11 +234,11 @@ def delete_stack(self: Any, original: Any) -> Any:
     stack = _live_stack(backend, request.param("StackName"))
     if stack is None:
         return EmptyResult()  # deleting a stack that does not exist succeeds
-    if (answer := request.replay(stack, "ClientRequestToken")) is not None:
+    if (answer := request.replay("ClientRequestToken")) is not None:
         return answer
     status = STATE.stack_status(stack.stack_id)
     if status == "DELETE_IN_PROGRESS":
-        return request.remember(stack, "ClientRequestToken", EmptyResult())
+        return request.remember("ClientRequestToken", EmptyResult())
     if status and status.startswith("UPDATE_") and status.endswith("_IN_PROGRESS"):
         raise ValidationError(message=f"Stack [{stack.stack_id}] cannot be deleted while in status {status}")
     if stack.enable_termination_protection:
@@ -248,7 +255,7 @@ def delete_stack(self: Any, original: Any) -> Any:
             backend.delete_stack(stack_id)
 
     STATE.later(STATE.settings.operation_seconds, finish)
-    return request.remember(stack, "ClientRequestToken", EmptyResult())
+    return request.remember("ClientRequestToken", EmptyResult())
 
 
 def create_change_set(self: Any, original: Any) -> Any:
@@ -256,7 +263,7 @@ def create_change_set(self: Any, original: Any) -> Any:
     backend = request.backend
     stack_name, name = request.param("StackName"), request.param("ChangeSetName")
     stack = _live_stack(backend, stack_name)
-    if (answer := request.replay(stack, "ClientToken")) is not None:
+    if (answer := request.replay("ClientToken")) is not None:
         return answer
     if stack is not None:
         _refuse_if_busy(stack)
@@ -282,7 +289,7 @@ def create_change_set(self: Any, original: Any) -> Any:
         phases(now, seconds, "CREATE_PENDING", "CREATE_IN_PROGRESS"),
         execution=[(now + seconds, "UNAVAILABLE")],
     )
-    return request.remember(stack, "ClientToken", answer)
+    return request.remember("ClientToken", answer)
 
 
 def _create_change_set_on_review_stack(self: Any, stack: Any, original: Any) -> Any:
@@ -321,7 +328,7 @@ def delete_change_set(self: Any, original: Any) -> Any:
     execution = STATE.change_set_execution(change_set_id) or STATE.busy_status(change_set.stack_id)
     if status or execution:
         raise InvalidChangeSetStatus(
-            f"ChangeSet [{change_set_id}] cannot be deleted in its current status of [{execution or status}]"
+            f"ChangeSet [{change_set_id}] cannot be deleted in its current status of [{status or execution}]"
         )
     now, seconds = STATE.now(), STATE.settings.change_set_delete_seconds
     STATE.change_sets[change_set_id] = Overlay(phases(now, seconds, "DELETE_PENDING", "DELETE_IN_PROGRESS"))
@@ -332,11 +339,7 @@ def delete_change_set(self: Any, original: Any) -> Any:
 def execute_change_set(self: Any, original: Any) -> Any:
     request = _Request(self)
     backend = request.backend
-    name = request.param("ChangeSetName")
-    stack = _live_stack(backend, request.param("StackName"))
-    if stack is None and name in backend.change_sets:
-        stack = backend.stacks.get(backend.change_sets[name].stack_id)
-    if (answer := request.replay(stack, "ClientRequestToken")) is not None:
+    if (answer := request.replay("ClientRequestToken")) is not None:
         return answer
     change_set = _change_set_of(request)
     stack = backend.stacks[change_set.stack_id]
@@ -367,7 +370,7 @@ def execute_change_set(self: Any, original: Any) -> Any:
             backend.change_sets.pop(cs_id, None)
 
     STATE.later(seconds, drop_other_change_sets)
-    return request.remember(stack, "ClientRequestToken", EmptyResult())
+    return request.remember("ClientRequestToken", EmptyResult())
 
 
 def describe_stacks(self: Any, original: Any) -> Any:

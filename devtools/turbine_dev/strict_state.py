@@ -105,6 +105,7 @@ class StrictState:
         """What moto's reset forgets too: every stack's tokens, overlays and pending work."""
         self.stacks: dict[str, Overlay] = {}
         self.change_sets: dict[str, Overlay] = {}
+        # Per (account, region): every token used, with the request it came with and the answer.
         self.tokens: dict[tuple[str, str], dict[str, tuple[Any, Any]]] = {}
         self.created_at: dict[str, float] = {}
         self.drift_polls: collections.Counter[str] = collections.Counter()
