@@ -30,6 +30,11 @@ class TransientAwsError(AwsError):
     """Throttling, 5xx or a network fault: retried with backoff, never fatal."""
 
 
+class AwsResourceBusy(TransientAwsError):
+    """AWS refuses the request for the state its target is in for now, as DeleteChangeSet a change set still
+    being created (InvalidChangeSetStatus, API_DeleteChangeSet): a later look may do it."""
+
+
 class AwsAccessDenied(AwsError):
     """The operator's (or the assumed role's) identity may not do this."""
 

@@ -237,6 +237,10 @@ class TurbineStackStatus:
     """Hash of the last change set executed, whether or not it succeeded."""
     continued_rollback_hash: str | None = None
     """Hash for which ContinueUpdateRollback was tried once after UPDATE_ROLLBACK_FAILED."""
+    change_set_requests: int | None = None
+    """How many change sets the operator has created for this TurbineStack. Part of each CreateChangeSet's
+    ClientToken: a retry of a request repeats it, and a later request for a change set of the same name
+    (a spec that went A, B and back to A) does not, since CloudFormation would take it for the retry."""
     last_sync_time: datetime.datetime | None = None
     """When the operator last compared the stack with the spec. While an operation is in flight, only a look
     that changed the status records it: a settled stack's resync is scheduled from it."""
