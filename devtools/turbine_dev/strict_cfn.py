@@ -22,6 +22,8 @@ docs/embedded-aws.md):
   its stack is in an operation.
 - Executing a change set deletes the stack's other change sets; an executed change set cannot be
   executed again.
+- A change set that changes only the stack's tags is executable, with no resource changes (moto marks
+  it FAILED "didn't contain changes").
 - A CREATE change set for a name whose stack exists is refused, except on a REVIEW_IN_PROGRESS
   stack, which it reuses (moto would make a second stack with the same name).
 - Change sets are found within the stack named by StackName (moto searches the whole region).
@@ -282,6 +284,7 @@ def create_change_set(self: Any, original: Any) -> Any:
         answer = original(self)
     change_set_id, stack_id = answer.result["Id"], answer.result["StackId"]
     stack = backend.stacks[stack_id]
+    _tags_are_a_change(request, backend.change_sets[change_set_id], stack)
     if creates and stack_id not in known_stacks:
         STATE.created_at[stack.name] = STATE.now()
     now, seconds = STATE.now(), STATE.settings.change_set_seconds
@@ -290,6 +293,28 @@ def create_change_set(self: Any, original: Any) -> Any:
         execution=[(now + seconds, "UNAVAILABLE")],
     )
     return request.remember("ClientToken", answer)
+
+
+def _tags_are_a_change(request: _Request, change_set: Any, stack: Any) -> None:
+    """New stack tags make an update CloudFormation executes, with no resource changes listed; moto marks the
+    change set FAILED ("didn't contain changes") when the template and parameters are unchanged.
+
+    The stack's tags are part of what an update sets: "CloudFormation also propagates these tags to
+    resources in the stack" (API_CreateChangeSet, Tags), and UpdateStack modifies them when given
+    (API_UpdateStack, Tags). Tags left out change nothing.
+    """
+    given = request.param("Tags")
+    if change_set.status != "FAILED" or given is None:
+        return
+    wanted = {tag["Key"]: tag["Value"] for tag in given}
+    if wanted == dict(stack.tags or {}):
+        return
+    change_set.status, change_set.execution_status, change_set.status_reason = (
+        "CREATE_COMPLETE",
+        "AVAILABLE",
+        None,
+    )
+    change_set.changes = []
 
 
 def _create_change_set_on_review_stack(self: Any, stack: Any, original: Any) -> Any:

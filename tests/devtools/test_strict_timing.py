@@ -227,3 +227,35 @@ def test_a_new_stack_is_briefly_invisible(strict_aws: EmbeddedAws) -> None:
         cloudformation.describe_stacks(StackName="fresh")
     strict_aws.configure(consistency_seconds=0)
     assert _stack(strict_aws, "fresh")["StackName"] == "fresh"
+
+
+def test_a_change_set_of_new_stack_tags_only_is_executable_and_sets_them(strict_aws: EmbeddedAws) -> None:
+    # New stack tags are an update (API_CreateChangeSet and API_UpdateStack, Tags); moto marked it FAILED.
+    cloudformation = strict_aws.client("cloudformation")
+    strict_aws.configure(change_set_seconds=0.1, operation_seconds=0.1)
+    cloudformation.create_stack(
+        StackName="tagged", TemplateBody=queue_template(), Tags=[{"Key": "a", "Value": "1"}]
+    )
+    eventually(lambda: _settled(strict_aws, "tagged"))
+    same = {"StackName": "tagged", "TemplateBody": queue_template(), "ChangeSetType": "UPDATE"}
+    cloudformation.create_change_set(ChangeSetName="same", Tags=[{"Key": "a", "Value": "1"}], **same)
+    retagged = [{"Key": "a", "Value": "2"}, {"Key": "b", "Value": "3"}]
+    cloudformation.create_change_set(ChangeSetName="retag", Tags=retagged, **same)
+
+    def described(name: str) -> Any:
+        found = cloudformation.describe_change_set(StackName="tagged", ChangeSetName=name)
+        return None if found["Status"] in ("CREATE_PENDING", "CREATE_IN_PROGRESS") else found
+
+    same_one = eventually(lambda: described("same"))
+    assert same_one["Status"] == "FAILED"
+    assert "didn't contain changes" in same_one["StatusReason"]
+    retag = eventually(lambda: described("retag"))
+    assert (retag["Status"], retag["ExecutionStatus"], retag["Changes"]) == (
+        "CREATE_COMPLETE",
+        "AVAILABLE",
+        [],
+    )
+    cloudformation.execute_change_set(StackName="tagged", ChangeSetName="retag")
+    assert eventually(lambda: _settled(strict_aws, "tagged")) == "UPDATE_COMPLETE"
+    tags = cloudformation.describe_stacks(StackName="tagged")["Stacks"][0]["Tags"]
+    assert {tag["Key"]: tag["Value"] for tag in tags} == {"a": "2", "b": "3"}
