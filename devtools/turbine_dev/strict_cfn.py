@@ -15,7 +15,11 @@ docs/embedded-aws.md):
   ones), and another operation on the stack is refused ("... is in UPDATE_IN_PROGRESS state and
   can not be updated"). A deleted stack disappears only when its deletion ends.
 - A change set is CREATE_PENDING, then CREATE_IN_PROGRESS (ExecutionStatus UNAVAILABLE) for
-  `change_set_seconds`; it cannot be executed or deleted meanwhile.
+  `change_set_seconds`, or with `realistic_time_factor` set for a duration drawn from what nested change
+  sets take (tens of seconds to minutes) times the factor; it cannot be executed or deleted meanwhile.
+  DescribeChangeSet answers ChangeSetNotFound for `describe_change_set_lag_seconds` after its creation.
+- When a stack is updated (UpdateStack, or ExecuteChangeSet of another), its other change sets show
+  ExecutionStatus OBSOLETE and cannot be executed; executing one deletes the others when the update ends.
 - DeleteChangeSet returns at once; the change set stays, DELETE_PENDING then DELETE_IN_PROGRESS,
   for `change_set_delete_seconds`, and its name stays taken (AlreadyExistsException). It is
   refused (InvalidChangeSetStatus) while the change set is being created or executed, or while
@@ -226,6 +230,7 @@ def update_stack(self: Any, original: Any) -> Any:
     before = stack.outputs
     _operation_token(stack, request.param("ClientRequestToken"))
     answer = original(self)
+    _obsolete_others(request.backend, stack)
     _start_operation(stack, "UPDATE", outputs=before)
     return request.remember("ClientRequestToken", answer)
 
@@ -287,7 +292,9 @@ def create_change_set(self: Any, original: Any) -> Any:
     _tags_are_a_change(request, backend.change_sets[change_set_id], stack)
     if creates and stack_id not in known_stacks:
         STATE.created_at[stack.name] = STATE.now()
-    now, seconds = STATE.now(), STATE.settings.change_set_seconds
+    now = STATE.now()
+    seconds = STATE.change_set_seconds(nested=request.param("IncludeNestedStacks") == "true")
+    STATE.change_set_created[change_set_id] = now
     STATE.change_sets[change_set_id] = Overlay(
         phases(now, seconds, "CREATE_PENDING", "CREATE_IN_PROGRESS"),
         execution=[(now + seconds, "UNAVAILABLE")],
@@ -339,7 +346,29 @@ def _change_set_of(request: _Request) -> Any:
 
 
 def describe_change_set(self: Any, original: Any) -> Any:
-    return ActionResult(_change_set_of(_Request(self)))
+    request = _Request(self)
+    change_set = _change_set_of(request)
+    created = STATE.change_set_created.get(change_set.change_set_id)
+    if created is not None and STATE.now() - created < STATE.settings.describe_change_set_lag_seconds:
+        # Not visible yet to reads (eventual consistency): AWS documents none for change sets, so the
+        # harsher reading, like DescribeStacks after a creation.
+        raise ChangeSetNotFound(request.param("ChangeSetName"))
+    return ActionResult(change_set)
+
+
+def _obsolete_others(backend: Any, stack: Any, executed: str | None = None) -> list[str]:
+    """The stack was updated: its other change sets can no longer be executed ("OBSOLETE ... because the
+    stack was already updated", API_DescribeChangeSet ExecutionStatus). Returns their ids."""
+    others = [
+        cs_id
+        for cs_id, cs in backend.change_sets.items()
+        if cs.stack_id == stack.stack_id
+        and cs_id != executed
+        # An executed change set keeps telling how its execution ended.
+        and cs.__dict__.get("_moto_execution_status") not in ("EXECUTE_COMPLETE", "EXECUTE_FAILED")
+    ]
+    STATE.obsolete.update(others)
+    return others
 
 
 def delete_change_set(self: Any, original: Any) -> Any:
@@ -387,8 +416,9 @@ def execute_change_set(self: Any, original: Any) -> Any:
     _start_operation(stack, kind, outputs=before)
     now, seconds = STATE.now(), STATE.settings.operation_seconds
     STATE.change_sets[change_set_id] = Overlay([], execution=[(now + seconds, "EXECUTE_IN_PROGRESS")])
-    others = [cs_id for cs_id, cs in backend.change_sets.items() if cs.stack_id == stack.stack_id]
-    others.remove(change_set_id)
+    # OBSOLETE at once, deleted when the update ends (API_ExecuteChangeSet: "CloudFormation deletes all
+    # other change sets associated with the stack because they aren't valid for the updated stack").
+    others = _obsolete_others(backend, stack, executed=change_set_id)
 
     def drop_other_change_sets() -> None:
         for cs_id in others:
@@ -465,7 +495,10 @@ def _overlaid_statuses() -> None:
         self.__dict__["_moto_status"] = value
 
     def execution_status(self: Any) -> Any:
-        return STATE.change_set_execution(self.change_set_id) or self.__dict__.get("_moto_execution_status")
+        shown = STATE.change_set_execution(self.change_set_id)
+        if shown is None and self.change_set_id in STATE.obsolete:
+            return "OBSOLETE"
+        return shown or self.__dict__.get("_moto_execution_status")
 
     def set_execution_status(self: Any, value: Any) -> None:
         self.__dict__["_moto_execution_status"] = value

@@ -16,6 +16,7 @@ import dataclasses
 import heapq
 import itertools
 import logging
+import math
 import random
 import threading
 import time
@@ -25,6 +26,10 @@ from typing import Any
 LOG = logging.getLogger("turbine_dev.strict_aws")
 
 FAULT_KINDS = ("throttling", "internal", "unavailable", "connection")
+# Change-set creation on AWS, in seconds: (median, log-normal sigma, shortest, longest) with nested stacks
+# (IncludeNestedStacks, a change set per nested stack: tens of seconds, now and then minutes) and without.
+# AWS documents no durations; these are what Turbine's seven-stack change sets were observed to take.
+REALISTIC_CHANGE_SET_SECONDS = {True: (35.0, 0.6, 10.0, 240.0), False: (6.0, 0.5, 2.0, 60.0)}
 
 
 @dataclasses.dataclass
@@ -34,6 +39,11 @@ class Settings:
     operation_seconds: float = 1.5
     change_set_seconds: float = 0.6
     change_set_delete_seconds: float = 0.5
+    # When set, change-set creation times are drawn from REALISTIC_CHANGE_SET_SECONDS (seconds to minutes,
+    # as a Turbine stack's nested change sets take), multiplied by it: 1.0 as on AWS, 0.01 for a test.
+    realistic_time_factor: float = 0.0
+    # DescribeChangeSet answers ChangeSetNotFound for this long after CreateChangeSet (eventual consistency).
+    describe_change_set_lag_seconds: float = 0.0
     drift_polls: int = 3
     drift_seconds: float = 0.0
     consistency_seconds: float = 0.2
@@ -96,6 +106,7 @@ class StrictState:
         self.lock = threading.RLock()
         self.settings = Settings()
         self.fault_rng = random.Random(0)  # noqa: S311 - seeded to reproduce a run, not a secret
+        self.duration_rng = random.Random(0)  # noqa: S311 - as above
         self.kill: KillHook | None = None
         self.counters: collections.Counter[str] = collections.Counter()
         self._instant: float | None = None
@@ -110,6 +121,8 @@ class StrictState:
         self.created_at: dict[str, float] = {}
         self.drift_polls: collections.Counter[str] = collections.Counter()
         self.drift_started: dict[str, float] = {}
+        self.obsolete: set[str] = set()  # change sets whose stack was updated after they were created
+        self.change_set_created: dict[str, float] = {}  # change-set ARN -> when CreateChangeSet made it
         self._pending: list[tuple[float, int, Callable[[], None]]] = []
         self._sequence = itertools.count()
 
@@ -134,6 +147,16 @@ class StrictState:
         self.settings.update(changes)
         if "fault_seed" in changes or "fault_rate" in changes:
             self.fault_rng = random.Random(self.settings.fault_seed)  # noqa: S311 - as above
+            self.duration_rng = random.Random(self.settings.fault_seed)  # noqa: S311 - as above
+
+    def change_set_seconds(self, nested: bool) -> float:
+        """How long a new change set takes to compute: `change_set_seconds`, or a realistic draw."""
+        factor = self.settings.realistic_time_factor
+        if factor <= 0:
+            return self.settings.change_set_seconds
+        median, sigma, shortest, longest = REALISTIC_CHANGE_SET_SECONDS[nested]
+        drawn = self.duration_rng.lognormvariate(math.log(median), sigma)
+        return min(max(drawn, shortest), longest) * factor
 
     def later(self, delay: float, work: Callable[[], None]) -> None:
         heapq.heappush(self._pending, (self.now() + delay, next(self._sequence), work))
