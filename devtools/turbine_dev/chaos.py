@@ -53,6 +53,10 @@ LOSE_RESPONSE_RATE = 0.5
 # Short enough for twenty trials in a few minutes, long enough that kills land in the middle of operations.
 OPERATION_SECONDS = 1.0
 CHANGE_SET_SECONDS = 0.5
+# Change sets take realistic times compressed fifty-fold (nested ones 0.2 to 4.8 s, median 0.7 s), so
+# edits often fall within one computation; a new one is invisible to DescribeChangeSet for a moment.
+REALISTIC_TIME_FACTOR = 0.02
+DESCRIBE_CHANGE_SET_LAG_SECONDS = 0.3
 KILL_AFTER_MUTATION_PROBABILITY = 0.3
 # The kill follows the mutation's response at once: any later, and a busy machine lets the operator
 # write its status first, which is exactly the window these kills are for.
@@ -241,6 +245,8 @@ def configure_emulator(aws: EmbeddedAws, *, fault_rate: float, seed: int) -> Non
     aws.configure(
         operation_seconds=OPERATION_SECONDS,
         change_set_seconds=CHANGE_SET_SECONDS,
+        realistic_time_factor=REALISTIC_TIME_FACTOR,
+        describe_change_set_lag_seconds=DESCRIBE_CHANGE_SET_LAG_SECONDS,
         fault_rate=fault_rate,
         fault_seed=seed,
         lose_response_rate=LOSE_RESPONSE_RATE,
