@@ -55,6 +55,7 @@ from moto.cloudformation import models, responses
 from moto.cloudformation.exceptions import AlreadyExistsException, CloudFormationError, ValidationError
 from moto.core.responses import ActionResult, EmptyResult
 
+from turbine_dev import strict_rollbacks
 from turbine_dev.moto_extensions import ChangeSetNotFound
 from turbine_dev.strict_state import STATE, Overlay, phases
 
@@ -116,6 +117,8 @@ def _change_set(backend: Any, name: str | None, stack_name: str | None) -> Any:
 
 def _refuse_if_busy(stack: Any) -> None:
     status = STATE.busy_status(stack.stack_id)
+    if status is None and stack.status == "UPDATE_ROLLBACK_FAILED":
+        status = stack.status  # only ContinueUpdateRollback (or DeleteStack) moves it on
     if status:
         raise ValidationError(message=f"Stack:{stack.stack_id} is in {status} state and can not be updated.")
 
@@ -227,11 +230,13 @@ def update_stack(self: Any, original: Any) -> Any:
     if (answer := request.replay("ClientRequestToken")) is not None:
         return answer
     _refuse_if_busy(stack)
-    before = stack.outputs
+    before, snapshot = stack.outputs, strict_rollbacks.snapshot(stack)
     _operation_token(stack, request.param("ClientRequestToken"))
     answer = original(self)
     _obsolete_others(request.backend, stack)
     _start_operation(stack, "UPDATE", outputs=before)
+    if outcome := strict_rollbacks.injected(stack.name, "rollback", "rollback_failed"):
+        strict_rollbacks.fail_update(stack, snapshot, outcome)
     return request.remember("ClientRequestToken", answer)
 
 
@@ -410,10 +415,16 @@ def execute_change_set(self: Any, original: Any) -> Any:
         )
     _refuse_if_busy(stack)
     kind = change_set.change_set_type
-    before = [] if kind == "CREATE" else stack.outputs
+    before, snapshot = [] if kind == "CREATE" else stack.outputs, strict_rollbacks.snapshot(stack)
     _operation_token(stack, request.param("ClientRequestToken"))
     backend.execute_change_set(change_set_name=change_set_id, stack_name=stack.stack_id)
+    if kind == "UPDATE":
+        # AWS marks the start of every operation a user asked for (moto only a creation's).
+        started = [event for event in stack.events if event.resource_status == "UPDATE_IN_PROGRESS"]
+        started[-1].resource_status_reason = "User Initiated"
     _start_operation(stack, kind, outputs=before)
+    if kind == "UPDATE" and (outcome := strict_rollbacks.injected(stack.name, "rollback", "rollback_failed")):
+        strict_rollbacks.fail_update(stack, snapshot, outcome, change_set)
     now, seconds = STATE.now(), STATE.settings.operation_seconds
     STATE.change_sets[change_set_id] = Overlay([], execution=[(now + seconds, "EXECUTE_IN_PROGRESS")])
     # OBSOLETE at once, deleted when the update ends (API_ExecuteChangeSet: "CloudFormation deletes all
@@ -425,6 +436,22 @@ def execute_change_set(self: Any, original: Any) -> Any:
             backend.change_sets.pop(cs_id, None)
 
     STATE.later(seconds, drop_other_change_sets)
+    return request.remember("ClientRequestToken", EmptyResult())
+
+
+def continue_update_rollback(self: Any, original: Any) -> Any:
+    """ContinueUpdateRollback, which moto lacks: only from UPDATE_ROLLBACK_FAILED
+    (API_ContinueUpdateRollback)."""
+    request = _Request(self)
+    if (answer := request.replay("ClientRequestToken")) is not None:
+        return answer
+    stack = _live_stack(request.backend, request.param("StackName"))
+    if stack is None:
+        raise ValidationError(request.param("StackName"))
+    if stack.status != "UPDATE_ROLLBACK_FAILED":
+        raise ValidationError(message="ContinueUpdateRollback cannot be called from current stack status")
+    _operation_token(stack, request.param("ClientRequestToken"))
+    strict_rollbacks.continue_rollback(stack)
     return request.remember("ClientRequestToken", EmptyResult())
 
 
@@ -469,6 +496,7 @@ _HANDLERS = {
     "describe_stacks": describe_stacks,
     "describe_stack_drift_detection_status": describe_stack_drift_detection_status,
     "detect_stack_drift": detect_stack_drift,
+    "continue_update_rollback": continue_update_rollback,
 }
 
 
@@ -527,7 +555,7 @@ def install() -> None:
     stack_class._add_stack_event = _add_stack_event_with_token(stack_class._add_stack_event)
     response_class: Any = responses.CloudFormationResponse
     for name, handler in _HANDLERS.items():
-        original = getattr(response_class, name)
+        original = getattr(response_class, name, None)  # None: an action moto lacks
 
         def strict(self: Any, handler: Any = handler, original: Any = original) -> Any:
             return handler(self, original)

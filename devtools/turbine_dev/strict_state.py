@@ -26,6 +26,7 @@ from typing import Any
 LOG = logging.getLogger("turbine_dev.strict_aws")
 
 FAULT_KINDS = ("throttling", "internal", "unavailable", "connection")
+UPDATE_FAILURES = ("rollback", "rollback_failed", "continue_failed")
 # Change-set creation on AWS, in seconds: (median, log-normal sigma, shortest, longest) with nested stacks
 # (IncludeNestedStacks, a change set per nested stack: tens of seconds, now and then minutes) and without.
 # AWS documents no durations; these are what Turbine's seven-stack change sets were observed to take.
@@ -51,6 +52,9 @@ class Settings:
     fault_seed: int = 0
     fault_kinds: tuple[str, ...] = FAULT_KINDS
     fault_services: tuple[str, ...] = ()
+    # "<stack name>=rollback|rollback_failed|continue_failed": the stack's next update (or continued
+    # rollback) fails so, each entry once (turbine_dev.strict_rollbacks).
+    update_failures: tuple[str, ...] = ()
     lose_response_rate: float = 0.0
     kill_delay_seconds: float = 0.05
 
@@ -61,10 +65,14 @@ class Settings:
             raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
         for name, given in changes.items():
             value: Any
-            if name in ("fault_kinds", "fault_services"):
+            if name in ("fault_kinds", "fault_services", "update_failures"):
                 value = tuple(given)
                 if name == "fault_kinds" and not set(value) <= set(FAULT_KINDS):
                     raise ValueError(f"fault_kinds must be among {FAULT_KINDS}")
+                if name == "update_failures" and any(
+                    entry.partition("=")[2] not in UPDATE_FAILURES for entry in value
+                ):
+                    raise ValueError(f"update_failures are '<stack name>=<one of {UPDATE_FAILURES}>'")
             elif name in ("drift_polls", "fault_seed"):
                 value = int(given)
             else:
