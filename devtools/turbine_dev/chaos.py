@@ -6,7 +6,13 @@ pauses between them), the moments the operator is killed and the emulator's faul
 operator dies two ways: at random moments (a timer), and right after a mutating AWS call returned and
 before its status write (the embedded CloudFormation's kill-after-mutation hook). At the end of the
 trial, with a last operator left alive, every invariant of issue 12 is checked: every TurbineStack
-converged, exactly one stack per TurbineStack, no orphaned stack, no stack touched by a non-owner.
+converged, exactly one stack per TurbineStack, no orphaned stack, no stack touched by a non-owner; and
+then, of issue 25, that nothing creates a change set for QUIET_SECONDS while neither a spec nor a stack
+changes (a replayed token or an accepted empty change set used to loop unseen).
+
+Besides maxSize updates, the users retag stacks (only tags change: an update CloudFormation executes with
+no resource changes) and revisit a change set under the Manual policy (maxSize B, C, then B again before
+going back to Auto, the edits often faster than a change set is computed).
 """
 
 from __future__ import annotations
@@ -47,6 +53,10 @@ LOSE_RESPONSE_RATE = 0.5
 # Short enough for twenty trials in a few minutes, long enough that kills land in the middle of operations.
 OPERATION_SECONDS = 1.0
 CHANGE_SET_SECONDS = 0.5
+# Change sets take realistic times compressed fifty-fold (nested ones 0.2 to 4.8 s, median 0.7 s), so
+# edits often fall within one computation; a new one is invisible to DescribeChangeSet for a moment.
+REALISTIC_TIME_FACTOR = 0.02
+DESCRIBE_CHANGE_SET_LAG_SECONDS = 0.3
 KILL_AFTER_MUTATION_PROBABILITY = 0.3
 # The kill follows the mutation's response at once: any later, and a busy machine lets the operator
 # write its status first, which is exactly the window these kills are for.
@@ -54,6 +64,8 @@ KILL_DELAY_SECONDS = 0.0
 TIMER_KILL_SECONDS = (1.0, 6.0)  # counted from the operator's start-up message
 MIN_KILLS = 3
 CONVERGENCE_SECONDS = 120.0
+# After convergence, how long the last operator is watched for CreateChangeSet calls nothing asked for.
+QUIET_SECONDS = float(os.environ.get("CHAOS_QUIET_SECONDS", "60"))
 RECREATE_WAIT_SECONDS = 60.0
 SETTLED_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
 BYSTANDER_TEMPLATE = json.dumps(
@@ -88,11 +100,12 @@ class Step:
     """One change a user makes, after `pause` seconds."""
 
     pause: float
-    action: str  # create | update | delete
+    action: str  # create | update | delete | retag | manual (updatePolicy Manual) | auto (back to Auto)
     name: str
     max_size: int = 0
     policy: str = "Delete"
     stack_name: str | None = None  # an explicit spec.stackName (the intruder's)
+    tags: tuple[tuple[str, str], ...] = ()  # retag: spec.tags
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,10 +139,17 @@ def plan_trial(seed: int, bystander_stack: str) -> TrialPlan:
         # A name retained in AWS is not re-created: its new object would rightly refuse the old stack.
         recreatable = sorted(name for name in names if name not in live and policy[name] == "Delete")
         choices = ["update"] * 3 * bool(live) + ["delete"] * bool(live) + ["recreate"] * bool(recreatable)
+        choices += ["retag", "revisit"] * bool(live)
         if not choices:
             break
         action, pause = rng.choice(choices), rng.uniform(0.2, 2.5)
-        if action == "update":
+        if action == "retag":
+            name = rng.choice(sorted(live))
+            tags = (("team", rng.choice(["data", "ml", "platform"])), ("chaos-round", str(len(steps))))
+            steps.append(Step(pause, "retag", name, tags=tags))
+        elif action == "revisit":
+            steps += _revisit(rng, rng.choice(sorted(live)), live, pause)
+        elif action == "update":
             name = rng.choice(sorted(live))
             live[name] = rng.choice([size for size in range(1, 10) if size != live[name]])
             steps.append(Step(pause, "update", name, live[name]))
@@ -144,6 +164,19 @@ def plan_trial(seed: int, bystander_stack: str) -> TrialPlan:
     if intruder:
         steps.append(Step(rng.uniform(0.2, 2.0), "delete", "intruder"))
     return TrialPlan(seed, tuple(steps), tail=rng.uniform(0.5, 3.0))
+
+
+def _revisit(rng: random.Random, name: str, live: dict[str, int], pause: float) -> list[Step]:
+    """Under Manual, maxSize B, then C, then B again, then back to Auto: B's change set is deleted as stale
+    when C's is created, and wanted again under its old name (issue 25's reported loop: 10 -> 7 -> 5 -> 7)."""
+    b, c = rng.sample([size for size in range(1, 10) if size != live[name]], 2)
+    live[name] = b
+    return [
+        Step(pause, "manual", name, b),
+        Step(rng.uniform(0.1, 2.0), "update", name, c),
+        Step(rng.uniform(0.1, 2.0), "update", name, b),
+        Step(rng.uniform(0.5, 3.0), "auto", name),
+    ]
 
 
 # ------------------------------------------------------------------------------------------- the figures
@@ -165,6 +198,7 @@ class Figures:
     missing: int = 0
     touched_by_non_owner: int = 0
     crashes: int = 0
+    churn: int = 0  # change sets created while nothing changed
     failed_seeds: list[int] = dataclasses.field(default_factory=list)
 
     def count(self, violations: list[str]) -> None:
@@ -176,6 +210,7 @@ class Figures:
         self.missing += kinds["missing"]
         self.touched_by_non_owner += kinds["touched by a non-owner"]
         self.crashes += kinds["crash"]
+        self.churn += kinds["churn"]
 
     def add(self, other: Figures) -> None:
         for field in dataclasses.fields(self):
@@ -196,7 +231,8 @@ class Figures:
             f"chaos: {self.aws_calls} AWS calls, {sum(self.faults.values())} injected faults ({faults})",
             f"chaos: non-converged {self.non_converged}, duplicates {self.duplicates}, "
             f"orphans {self.orphans}, missing stacks {self.missing}, "
-            f"touched by a non-owner {self.touched_by_non_owner}, operator crashes {self.crashes}",
+            f"touched by a non-owner {self.touched_by_non_owner}, operator crashes {self.crashes}, "
+            f"change sets while nothing changed {self.churn}",
             f"chaos: failed seeds {self.failed_seeds or 'none'}",
         ]
 
@@ -209,6 +245,8 @@ def configure_emulator(aws: EmbeddedAws, *, fault_rate: float, seed: int) -> Non
     aws.configure(
         operation_seconds=OPERATION_SECONDS,
         change_set_seconds=CHANGE_SET_SECONDS,
+        realistic_time_factor=REALISTIC_TIME_FACTOR,
+        describe_change_set_lag_seconds=DESCRIBE_CHANGE_SET_LAG_SECONDS,
         fault_rate=fault_rate,
         fault_seed=seed,
         lose_response_rate=LOSE_RESPONSE_RATE,
@@ -472,6 +510,7 @@ class Trial:
         self.cfn = aws.client("cloudformation")
         self.incarnations: list[Incarnation] = []
         self.expected: dict[str, int] = {}  # live name -> workers.maxSize
+        self.expected_tags: dict[str, dict[str, str]] = {}  # live name -> spec.tags
 
     def run(self) -> TrialResult:
         self.kube.create_namespace(self.namespace)
@@ -504,6 +543,7 @@ class Trial:
         final = self.start(cycler.starts + 1, lambda process: self.events(f"last operator pid {process.pid}"))
         try:
             converged = self._wait_converged()
+            churn = [] if converged else self._churn()
         finally:
             final.kill()
         configure_emulator(self.aws, fault_rate=0.0, seed=self.seed)
@@ -516,7 +556,7 @@ class Trial:
             aws_calls=total_calls(stats) - total_calls(before_stats),
             faults=faults_by_kind(stats) - faults_by_kind(before_stats),
         )
-        violations = stuck + [f"crash: {crash}" for crash in cycler.crashes]
+        violations = stuck + churn + [f"crash: {crash}" for crash in cycler.crashes]
         violations += [violation for violation in self._check(converged, bystander_before) if violation]
         figures.count(violations)
         if violations:
@@ -542,14 +582,21 @@ class Trial:
             )
             if not step.stack_name:
                 self.expected[step.name] = step.max_size
-        elif step.action == "update":
-            self.kube.patch_stack(
-                self.namespace, step.name, {"spec": {"workers": {"maxSize": step.max_size}}}
-            )
+        elif step.action in ("update", "manual"):
+            patch: dict[str, Any] = {"workers": {"maxSize": step.max_size}}
+            if step.action == "manual":
+                patch["updatePolicy"] = "Manual"
+            self.kube.patch_stack(self.namespace, step.name, {"spec": patch})
             self.expected[step.name] = step.max_size
+        elif step.action == "auto":
+            self.kube.patch_stack(self.namespace, step.name, {"spec": {"updatePolicy": "Auto"}})
+        elif step.action == "retag":
+            self.kube.patch_stack(self.namespace, step.name, {"spec": {"tags": dict(step.tags)}})
+            self.expected_tags[step.name] = dict(step.tags)
         else:
             self.kube.delete_stack(self.namespace, step.name)
             self.expected.pop(step.name, None)
+            self.expected_tags.pop(step.name, None)
             for incarnation in self.incarnations:
                 if incarnation.name == step.name:
                     incarnation.deleted = True
@@ -600,6 +647,20 @@ class Trial:
                 self.events(f"convergence: {problems or 'every TurbineStack converged'}")
                 return problems
             time.sleep(0.5)
+
+    def _churn(self) -> list[str]:
+        """CreateChangeSet calls while every TurbineStack is converged and nothing changes (none expected)."""
+
+        def created() -> int:
+            return int(self.aws.stats()["calls_by_action"].get("cloudformation.CreateChangeSet", 0))
+
+        before = created()
+        time.sleep(QUIET_SECONDS)
+        calls = created() - before
+        self.events(f"quiet: {calls} CreateChangeSet calls in {QUIET_SECONDS:.0f} s after convergence")
+        if not calls:
+            return []
+        return [f"churn: {calls} CreateChangeSet calls in the {QUIET_SECONDS:.0f} s after convergence"]
 
     def _check(self, not_converged: list[str], bystander_before: dict[str, Any]) -> list[str]:
         """Every broken invariant, each line starting with its kind (see `Figures.count`)."""
@@ -666,6 +727,11 @@ class Trial:
             problems.append(
                 f"not converged: stack {stack['StackName']} has MaxGroupSize "
                 f"{parameters.get('MaxGroupSize')}, the spec says {wanted}"
+            )
+        tags, wanted_tags = _tags(stack), self.expected_tags.get(incarnation.name, {})
+        if any(tags.get(key) != value for key, value in wanted_tags.items()):
+            problems.append(
+                f"not converged: stack {stack['StackName']} has tags {tags}, the spec says {wanted_tags}"
             )
         return problems
 

@@ -5,22 +5,29 @@ accepts what AWS refuses; here (each point with the AWS documentation it follows
 docs/embedded-aws.md):
 
 - ClientRequestToken (CreateStack, UpdateStack, DeleteStack, ExecuteChangeSet) and ClientToken
-  (CreateChangeSet) are remembered per stack: the same request again with a used token is a retry
-  and answers what the first one answered without doing anything; a different request with a used
-  token is refused with `TokenAlreadyExistsException`.
+  (CreateChangeSet) are remembered per account and region for good: the same request again with a
+  used token is a retry and answers what the first one answered without doing anything, even after
+  what it made is gone; a different request with a used token is refused with
+  `TokenAlreadyExistsException`.
 - Stack operations take `operation_seconds`; meanwhile the stack and its nested stacks show
   CREATE_IN_PROGRESS, UPDATE_IN_PROGRESS then UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, or
   DELETE_IN_PROGRESS (a stack being created shows no outputs yet, one being updated its old
   ones), and another operation on the stack is refused ("... is in UPDATE_IN_PROGRESS state and
   can not be updated"). A deleted stack disappears only when its deletion ends.
 - A change set is CREATE_PENDING, then CREATE_IN_PROGRESS (ExecutionStatus UNAVAILABLE) for
-  `change_set_seconds`; it cannot be executed or deleted meanwhile.
+  `change_set_seconds`, or with `realistic_time_factor` set for a duration drawn from what nested change
+  sets take (tens of seconds to minutes) times the factor; it cannot be executed or deleted meanwhile.
+  DescribeChangeSet answers ChangeSetNotFound for `describe_change_set_lag_seconds` after its creation.
+- When a stack is updated (UpdateStack, or ExecuteChangeSet of another), its other change sets show
+  ExecutionStatus OBSOLETE and cannot be executed; executing one deletes the others when the update ends.
 - DeleteChangeSet returns at once; the change set stays, DELETE_PENDING then DELETE_IN_PROGRESS,
   for `change_set_delete_seconds`, and its name stays taken (AlreadyExistsException). It is
   refused (InvalidChangeSetStatus) while the change set is being created or executed, or while
   its stack is in an operation.
 - Executing a change set deletes the stack's other change sets; an executed change set cannot be
   executed again.
+- A change set that changes only the stack's tags is executable, with no resource changes (moto marks
+  it FAILED "didn't contain changes").
 - A CREATE change set for a name whose stack exists is refused, except on a REVIEW_IN_PROGRESS
   stack, which it reuses (moto would make a second stack with the same name).
 - Change sets are found within the stack named by StackName (moto searches the whole region).
@@ -48,6 +55,7 @@ from moto.cloudformation import models, responses
 from moto.cloudformation.exceptions import AlreadyExistsException, CloudFormationError, ValidationError
 from moto.core.responses import ActionResult, EmptyResult
 
+from turbine_dev import strict_rollbacks
 from turbine_dev.moto_extensions import ChangeSetNotFound
 from turbine_dev.strict_state import STATE, Overlay, phases
 
@@ -109,6 +117,8 @@ def _change_set(backend: Any, name: str | None, stack_name: str | None) -> Any:
 
 def _refuse_if_busy(stack: Any) -> None:
     status = STATE.busy_status(stack.stack_id)
+    if status is None and stack.status == "UPDATE_ROLLBACK_FAILED":
+        status = stack.status  # only ContinueUpdateRollback (or DeleteStack) moves it on
     if status:
         raise ValidationError(message=f"Stack:{stack.stack_id} is in {status} state and can not be updated.")
 
@@ -128,12 +138,12 @@ class _Request:
             )
         )
 
-    def replay(self, stack: Any, parameter: str) -> Any:
+    def replay(self, parameter: str) -> Any:
         """The stored answer if this request is a retry; raises if its token was used for another."""
         token = self.param(parameter)
-        if not token or stack is None:
+        if not token:
             return None
-        used = STATE.tokens.get((stack.stack_id, parameter), {}).get(token)
+        used = STATE.tokens.get(self._scope(), {}).get(token)
         if used is None:
             return None
         fingerprint, answer = used
@@ -143,11 +153,18 @@ class _Request:
         STATE.counters["token_retries"] += 1
         return answer
 
-    def remember(self, stack: Any, parameter: str, answer: Any) -> Any:
+    def remember(self, parameter: str, answer: Any) -> Any:
         token = self.param(parameter)
-        if token and stack is not None:
-            STATE.tokens.setdefault((stack.stack_id, parameter), {})[token] = (self.fingerprint, answer)
+        if token:
+            STATE.tokens.setdefault(self._scope(), {})[token] = (self.fingerprint, answer)
         return answer
+
+    def _scope(self) -> tuple[str, str]:
+        # AWS documents a token only as the way to retry one request (API_CreateChangeSet ClientToken,
+        # API_ExecuteChangeSet ClientRequestToken), not how long or where it is remembered. The harsher
+        # reading: the account and region remember every token for good, whatever became of the stack or
+        # change set it made, and whichever action or stack a later request with it names.
+        return (str(self.backend.account_id), str(self.backend.region_name))
 
 
 def _start_operation(stack: Any, kind: str, outputs: list[Any] | None) -> None:
@@ -195,8 +212,7 @@ def _add_stack_event_with_token(original: Any) -> Any:
 
 def create_stack(self: Any, original: Any) -> Any:
     request = _Request(self)
-    existing = _live_stack(request.backend, request.param("StackName"))
-    if (answer := request.replay(existing, "ClientRequestToken")) is not None:
+    if (answer := request.replay("ClientRequestToken")) is not None:
         return answer
     answer = original(self)
     stack = request.backend.stacks[answer.result["StackId"]]
@@ -205,20 +221,23 @@ def create_stack(self: Any, original: Any) -> Any:
         event.client_request_token = _OPERATION_TOKENS.get(stack.stack_id)
     STATE.created_at[stack.name] = STATE.now()
     _start_operation(stack, "CREATE", outputs=[])
-    return request.remember(stack, "ClientRequestToken", answer)
+    return request.remember("ClientRequestToken", answer)
 
 
 def update_stack(self: Any, original: Any) -> Any:
     request = _Request(self)
     stack = request.backend.get_stack(request.param("StackName"))
-    if (answer := request.replay(stack, "ClientRequestToken")) is not None:
+    if (answer := request.replay("ClientRequestToken")) is not None:
         return answer
     _refuse_if_busy(stack)
-    before = stack.outputs
+    before, snapshot = stack.outputs, strict_rollbacks.snapshot(stack)
     _operation_token(stack, request.param("ClientRequestToken"))
     answer = original(self)
+    _obsolete_others(request.backend, stack)
     _start_operation(stack, "UPDATE", outputs=before)
-    return request.remember(stack, "ClientRequestToken", answer)
+    if outcome := strict_rollbacks.injected(stack.name, "rollback", "rollback_failed"):
+        strict_rollbacks.fail_update(stack, snapshot, outcome)
+    return request.remember("ClientRequestToken", answer)
 
 
 def delete_stack(self: Any, original: Any) -> Any:
@@ -227,11 +246,11 @@ def delete_stack(self: Any, original: Any) -> Any:
     stack = _live_stack(backend, request.param("StackName"))
     if stack is None:
         return EmptyResult()  # deleting a stack that does not exist succeeds
-    if (answer := request.replay(stack, "ClientRequestToken")) is not None:
+    if (answer := request.replay("ClientRequestToken")) is not None:
         return answer
     status = STATE.stack_status(stack.stack_id)
     if status == "DELETE_IN_PROGRESS":
-        return request.remember(stack, "ClientRequestToken", EmptyResult())
+        return request.remember("ClientRequestToken", EmptyResult())
     if status and status.startswith("UPDATE_") and status.endswith("_IN_PROGRESS"):
         raise ValidationError(message=f"Stack [{stack.stack_id}] cannot be deleted while in status {status}")
     if stack.enable_termination_protection:
@@ -251,7 +270,7 @@ def delete_stack(self: Any, original: Any) -> Any:
                 _delete_failed(backend, stack, refusal)
 
     STATE.later(STATE.settings.operation_seconds, finish)
-    return request.remember(stack, "ClientRequestToken", EmptyResult())
+    return request.remember("ClientRequestToken", EmptyResult())
 
 
 def _delete_failed(backend: Any, stack: Any, refusal: Exception) -> None:
@@ -277,7 +296,7 @@ def create_change_set(self: Any, original: Any) -> Any:
     backend = request.backend
     stack_name, name = request.param("StackName"), request.param("ChangeSetName")
     stack = _live_stack(backend, stack_name)
-    if (answer := request.replay(stack, "ClientToken")) is not None:
+    if (answer := request.replay("ClientToken")) is not None:
         return answer
     if stack is not None:
         _refuse_if_busy(stack)
@@ -296,14 +315,39 @@ def create_change_set(self: Any, original: Any) -> Any:
         answer = original(self)
     change_set_id, stack_id = answer.result["Id"], answer.result["StackId"]
     stack = backend.stacks[stack_id]
+    _tags_are_a_change(request, backend.change_sets[change_set_id], stack)
     if creates and stack_id not in known_stacks:
         STATE.created_at[stack.name] = STATE.now()
-    now, seconds = STATE.now(), STATE.settings.change_set_seconds
+    now = STATE.now()
+    seconds = STATE.change_set_seconds(nested=request.param("IncludeNestedStacks") == "true")
+    STATE.change_set_created[change_set_id] = now
     STATE.change_sets[change_set_id] = Overlay(
         phases(now, seconds, "CREATE_PENDING", "CREATE_IN_PROGRESS"),
         execution=[(now + seconds, "UNAVAILABLE")],
     )
-    return request.remember(stack, "ClientToken", answer)
+    return request.remember("ClientToken", answer)
+
+
+def _tags_are_a_change(request: _Request, change_set: Any, stack: Any) -> None:
+    """New stack tags make an update CloudFormation executes, with no resource changes listed; moto marks the
+    change set FAILED ("didn't contain changes") when the template and parameters are unchanged.
+
+    The stack's tags are part of what an update sets: "CloudFormation also propagates these tags to
+    resources in the stack" (API_CreateChangeSet, Tags), and UpdateStack modifies them when given
+    (API_UpdateStack, Tags). Tags left out change nothing.
+    """
+    given = request.param("Tags")
+    if change_set.status != "FAILED" or given is None:
+        return
+    wanted = {tag["Key"]: tag["Value"] for tag in given}
+    if wanted == dict(stack.tags or {}):
+        return
+    change_set.status, change_set.execution_status, change_set.status_reason = (
+        "CREATE_COMPLETE",
+        "AVAILABLE",
+        None,
+    )
+    change_set.changes = []
 
 
 def _create_change_set_on_review_stack(self: Any, stack: Any, original: Any) -> Any:
@@ -328,7 +372,29 @@ def _change_set_of(request: _Request) -> Any:
 
 
 def describe_change_set(self: Any, original: Any) -> Any:
-    return ActionResult(_change_set_of(_Request(self)))
+    request = _Request(self)
+    change_set = _change_set_of(request)
+    created = STATE.change_set_created.get(change_set.change_set_id)
+    if created is not None and STATE.now() - created < STATE.settings.describe_change_set_lag_seconds:
+        # Not visible yet to reads (eventual consistency): AWS documents none for change sets, so the
+        # harsher reading, like DescribeStacks after a creation.
+        raise ChangeSetNotFound(request.param("ChangeSetName"))
+    return ActionResult(change_set)
+
+
+def _obsolete_others(backend: Any, stack: Any, executed: str | None = None) -> list[str]:
+    """The stack was updated: its other change sets can no longer be executed ("OBSOLETE ... because the
+    stack was already updated", API_DescribeChangeSet ExecutionStatus). Returns their ids."""
+    others = [
+        cs_id
+        for cs_id, cs in backend.change_sets.items()
+        if cs.stack_id == stack.stack_id
+        and cs_id != executed
+        # An executed change set keeps telling how its execution ended.
+        and cs.__dict__.get("_moto_execution_status") not in ("EXECUTE_COMPLETE", "EXECUTE_FAILED")
+    ]
+    STATE.obsolete.update(others)
+    return others
 
 
 def delete_change_set(self: Any, original: Any) -> Any:
@@ -342,7 +408,7 @@ def delete_change_set(self: Any, original: Any) -> Any:
     execution = STATE.change_set_execution(change_set_id) or STATE.busy_status(change_set.stack_id)
     if status or execution:
         raise InvalidChangeSetStatus(
-            f"ChangeSet [{change_set_id}] cannot be deleted in its current status of [{execution or status}]"
+            f"ChangeSet [{change_set_id}] cannot be deleted in its current status of [{status or execution}]"
         )
     now, seconds = STATE.now(), STATE.settings.change_set_delete_seconds
     STATE.change_sets[change_set_id] = Overlay(phases(now, seconds, "DELETE_PENDING", "DELETE_IN_PROGRESS"))
@@ -353,11 +419,7 @@ def delete_change_set(self: Any, original: Any) -> Any:
 def execute_change_set(self: Any, original: Any) -> Any:
     request = _Request(self)
     backend = request.backend
-    name = request.param("ChangeSetName")
-    stack = _live_stack(backend, request.param("StackName"))
-    if stack is None and name in backend.change_sets:
-        stack = backend.stacks.get(backend.change_sets[name].stack_id)
-    if (answer := request.replay(stack, "ClientRequestToken")) is not None:
+    if (answer := request.replay("ClientRequestToken")) is not None:
         return answer
     change_set = _change_set_of(request)
     stack = backend.stacks[change_set.stack_id]
@@ -374,21 +436,44 @@ def execute_change_set(self: Any, original: Any) -> Any:
         )
     _refuse_if_busy(stack)
     kind = change_set.change_set_type
-    before = [] if kind == "CREATE" else stack.outputs
+    before, snapshot = [] if kind == "CREATE" else stack.outputs, strict_rollbacks.snapshot(stack)
     _operation_token(stack, request.param("ClientRequestToken"))
     backend.execute_change_set(change_set_name=change_set_id, stack_name=stack.stack_id)
+    if kind == "UPDATE":
+        # AWS marks the start of every operation a user asked for (moto only a creation's).
+        started = [event for event in stack.events if event.resource_status == "UPDATE_IN_PROGRESS"]
+        started[-1].resource_status_reason = "User Initiated"
     _start_operation(stack, kind, outputs=before)
+    if kind == "UPDATE" and (outcome := strict_rollbacks.injected(stack.name, "rollback", "rollback_failed")):
+        strict_rollbacks.fail_update(stack, snapshot, outcome, change_set)
     now, seconds = STATE.now(), STATE.settings.operation_seconds
     STATE.change_sets[change_set_id] = Overlay([], execution=[(now + seconds, "EXECUTE_IN_PROGRESS")])
-    others = [cs_id for cs_id, cs in backend.change_sets.items() if cs.stack_id == stack.stack_id]
-    others.remove(change_set_id)
+    # OBSOLETE at once, deleted when the update ends (API_ExecuteChangeSet: "CloudFormation deletes all
+    # other change sets associated with the stack because they aren't valid for the updated stack").
+    others = _obsolete_others(backend, stack, executed=change_set_id)
 
     def drop_other_change_sets() -> None:
         for cs_id in others:
             backend.change_sets.pop(cs_id, None)
 
     STATE.later(seconds, drop_other_change_sets)
-    return request.remember(stack, "ClientRequestToken", EmptyResult())
+    return request.remember("ClientRequestToken", EmptyResult())
+
+
+def continue_update_rollback(self: Any, original: Any) -> Any:
+    """ContinueUpdateRollback, which moto lacks: only from UPDATE_ROLLBACK_FAILED
+    (API_ContinueUpdateRollback)."""
+    request = _Request(self)
+    if (answer := request.replay("ClientRequestToken")) is not None:
+        return answer
+    stack = _live_stack(request.backend, request.param("StackName"))
+    if stack is None:
+        raise ValidationError(request.param("StackName"))
+    if stack.status != "UPDATE_ROLLBACK_FAILED":
+        raise ValidationError(message="ContinueUpdateRollback cannot be called from current stack status")
+    _operation_token(stack, request.param("ClientRequestToken"))
+    strict_rollbacks.continue_rollback(stack)
+    return request.remember("ClientRequestToken", EmptyResult())
 
 
 def describe_stacks(self: Any, original: Any) -> Any:
@@ -432,6 +517,7 @@ _HANDLERS = {
     "describe_stacks": describe_stacks,
     "describe_stack_drift_detection_status": describe_stack_drift_detection_status,
     "detect_stack_drift": detect_stack_drift,
+    "continue_update_rollback": continue_update_rollback,
 }
 
 
@@ -458,7 +544,10 @@ def _overlaid_statuses() -> None:
         self.__dict__["_moto_status"] = value
 
     def execution_status(self: Any) -> Any:
-        return STATE.change_set_execution(self.change_set_id) or self.__dict__.get("_moto_execution_status")
+        shown = STATE.change_set_execution(self.change_set_id)
+        if shown is None and self.change_set_id in STATE.obsolete:
+            return "OBSOLETE"
+        return shown or self.__dict__.get("_moto_execution_status")
 
     def set_execution_status(self: Any, value: Any) -> None:
         self.__dict__["_moto_execution_status"] = value
@@ -487,7 +576,7 @@ def install() -> None:
     stack_class._add_stack_event = _add_stack_event_with_token(stack_class._add_stack_event)
     response_class: Any = responses.CloudFormationResponse
     for name, handler in _HANDLERS.items():
-        original = getattr(response_class, name)
+        original = getattr(response_class, name, None)  # None: an action moto lacks
 
         def strict(self: Any, handler: Any = handler, original: Any = original) -> Any:
             return handler(self, original)

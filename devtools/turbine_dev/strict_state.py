@@ -16,6 +16,7 @@ import dataclasses
 import heapq
 import itertools
 import logging
+import math
 import random
 import threading
 import time
@@ -25,6 +26,11 @@ from typing import Any
 LOG = logging.getLogger("turbine_dev.strict_aws")
 
 FAULT_KINDS = ("throttling", "internal", "unavailable", "connection")
+UPDATE_FAILURES = ("rollback", "rollback_failed", "continue_failed")
+# Change-set creation on AWS, in seconds: (median, log-normal sigma, shortest, longest) with nested stacks
+# (IncludeNestedStacks, a change set per nested stack: tens of seconds, now and then minutes) and without.
+# AWS documents no durations; these are what Turbine's seven-stack change sets were observed to take.
+REALISTIC_CHANGE_SET_SECONDS = {True: (35.0, 0.6, 10.0, 240.0), False: (6.0, 0.5, 2.0, 60.0)}
 
 
 @dataclasses.dataclass
@@ -34,6 +40,11 @@ class Settings:
     operation_seconds: float = 1.5
     change_set_seconds: float = 0.6
     change_set_delete_seconds: float = 0.5
+    # When set, change-set creation times are drawn from REALISTIC_CHANGE_SET_SECONDS (seconds to minutes,
+    # as a Turbine stack's nested change sets take), multiplied by it: 1.0 as on AWS, 0.01 for a test.
+    realistic_time_factor: float = 0.0
+    # DescribeChangeSet answers ChangeSetNotFound for this long after CreateChangeSet (eventual consistency).
+    describe_change_set_lag_seconds: float = 0.0
     drift_polls: int = 3
     drift_seconds: float = 0.0
     consistency_seconds: float = 0.2
@@ -41,6 +52,9 @@ class Settings:
     fault_seed: int = 0
     fault_kinds: tuple[str, ...] = FAULT_KINDS
     fault_services: tuple[str, ...] = ()
+    # "<stack name>=rollback|rollback_failed|continue_failed": the stack's next update (or continued
+    # rollback) fails so, each entry once (turbine_dev.strict_rollbacks).
+    update_failures: tuple[str, ...] = ()
     lose_response_rate: float = 0.0
     kill_delay_seconds: float = 0.05
 
@@ -51,10 +65,14 @@ class Settings:
             raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
         for name, given in changes.items():
             value: Any
-            if name in ("fault_kinds", "fault_services"):
+            if name in ("fault_kinds", "fault_services", "update_failures"):
                 value = tuple(given)
                 if name == "fault_kinds" and not set(value) <= set(FAULT_KINDS):
                     raise ValueError(f"fault_kinds must be among {FAULT_KINDS}")
+                if name == "update_failures" and any(
+                    entry.partition("=")[2] not in UPDATE_FAILURES for entry in value
+                ):
+                    raise ValueError(f"update_failures are '<stack name>=<one of {UPDATE_FAILURES}>'")
             elif name in ("drift_polls", "fault_seed"):
                 value = int(given)
             else:
@@ -96,6 +114,7 @@ class StrictState:
         self.lock = threading.RLock()
         self.settings = Settings()
         self.fault_rng = random.Random(0)  # noqa: S311 - seeded to reproduce a run, not a secret
+        self.duration_rng = random.Random(0)  # noqa: S311 - as above
         self.kill: KillHook | None = None
         self.counters: collections.Counter[str] = collections.Counter()
         self._instant: float | None = None
@@ -105,10 +124,13 @@ class StrictState:
         """What moto's reset forgets too: every stack's tokens, overlays and pending work."""
         self.stacks: dict[str, Overlay] = {}
         self.change_sets: dict[str, Overlay] = {}
+        # Per (account, region): every token used, with the request it came with and the answer.
         self.tokens: dict[tuple[str, str], dict[str, tuple[Any, Any]]] = {}
         self.created_at: dict[str, float] = {}
         self.drift_polls: collections.Counter[str] = collections.Counter()
         self.drift_started: dict[str, float] = {}
+        self.obsolete: set[str] = set()  # change sets whose stack was updated after they were created
+        self.change_set_created: dict[str, float] = {}  # change-set ARN -> when CreateChangeSet made it
         self._pending: list[tuple[float, int, Callable[[], None]]] = []
         self._sequence = itertools.count()
 
@@ -133,6 +155,16 @@ class StrictState:
         self.settings.update(changes)
         if "fault_seed" in changes or "fault_rate" in changes:
             self.fault_rng = random.Random(self.settings.fault_seed)  # noqa: S311 - as above
+            self.duration_rng = random.Random(self.settings.fault_seed)  # noqa: S311 - as above
+
+    def change_set_seconds(self, nested: bool) -> float:
+        """How long a new change set takes to compute: `change_set_seconds`, or a realistic draw."""
+        factor = self.settings.realistic_time_factor
+        if factor <= 0:
+            return self.settings.change_set_seconds
+        median, sigma, shortest, longest = REALISTIC_CHANGE_SET_SECONDS[nested]
+        drawn = self.duration_rng.lognormvariate(math.log(median), sigma)
+        return min(max(drawn, shortest), longest) * factor
 
     def later(self, delay: float, work: Callable[[], None]) -> None:
         heapq.heappush(self._pending, (self.now() + delay, next(self._sequence), work))

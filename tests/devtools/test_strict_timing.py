@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from turbine_dev.embedded_aws import EmbeddedAws
+from turbine_dev.strict_state import REALISTIC_CHANGE_SET_SECONDS, StrictState
 
 from .helpers import eventually
 from .templates import queue_template
@@ -227,3 +228,101 @@ def test_a_new_stack_is_briefly_invisible(strict_aws: EmbeddedAws) -> None:
         cloudformation.describe_stacks(StackName="fresh")
     strict_aws.configure(consistency_seconds=0)
     assert _stack(strict_aws, "fresh")["StackName"] == "fresh"
+
+
+def test_a_change_set_of_new_stack_tags_only_is_executable_and_sets_them(strict_aws: EmbeddedAws) -> None:
+    # New stack tags are an update (API_CreateChangeSet and API_UpdateStack, Tags); moto marked it FAILED.
+    cloudformation = strict_aws.client("cloudformation")
+    strict_aws.configure(change_set_seconds=0.1, operation_seconds=0.1)
+    cloudformation.create_stack(
+        StackName="tagged", TemplateBody=queue_template(), Tags=[{"Key": "a", "Value": "1"}]
+    )
+    eventually(lambda: _settled(strict_aws, "tagged"))
+    same = {"StackName": "tagged", "TemplateBody": queue_template(), "ChangeSetType": "UPDATE"}
+    cloudformation.create_change_set(ChangeSetName="same", Tags=[{"Key": "a", "Value": "1"}], **same)
+    retagged = [{"Key": "a", "Value": "2"}, {"Key": "b", "Value": "3"}]
+    cloudformation.create_change_set(ChangeSetName="retag", Tags=retagged, **same)
+
+    def described(name: str) -> Any:
+        found = cloudformation.describe_change_set(StackName="tagged", ChangeSetName=name)
+        return None if found["Status"] in ("CREATE_PENDING", "CREATE_IN_PROGRESS") else found
+
+    same_one = eventually(lambda: described("same"))
+    assert same_one["Status"] == "FAILED"
+    assert "didn't contain changes" in same_one["StatusReason"]
+    retag = eventually(lambda: described("retag"))
+    assert (retag["Status"], retag["ExecutionStatus"], retag["Changes"]) == (
+        "CREATE_COMPLETE",
+        "AVAILABLE",
+        [],
+    )
+    cloudformation.execute_change_set(StackName="tagged", ChangeSetName="retag")
+    assert eventually(lambda: _settled(strict_aws, "tagged")) == "UPDATE_COMPLETE"
+    tags = cloudformation.describe_stacks(StackName="tagged")["Stacks"][0]["Tags"]
+    assert {tag["Key"]: tag["Value"] for tag in tags} == {"a": "2", "b": "3"}
+
+
+def test_other_change_sets_are_obsolete_once_one_executes(strict_aws: EmbeddedAws) -> None:
+    # API_DescribeChangeSet: OBSOLETE "because the stack was already updated"; API_ExecuteChangeSet deletes
+    # the stack's other change sets.
+    cloudformation = strict_aws.client("cloudformation")
+    strict_aws.configure(change_set_seconds=0.1)
+    cloudformation.create_stack(StackName="obs", TemplateBody=queue_template())
+    eventually(lambda: _settled(strict_aws, "obs"))
+    for name, marker in (("first", "two"), ("second", "three")):
+        cloudformation.create_change_set(
+            StackName="obs", ChangeSetName=name, TemplateBody=queue_template(marker), ChangeSetType="UPDATE"
+        )
+
+    def execution(name: str) -> str:
+        return str(cloudformation.describe_change_set(StackName="obs", ChangeSetName=name)["ExecutionStatus"])
+
+    eventually(lambda: execution("second") == "AVAILABLE" or None)
+    eventually(lambda: execution("first") == "AVAILABLE" or None)
+    cloudformation.execute_change_set(StackName="obs", ChangeSetName="first")
+
+    assert execution("second") == "OBSOLETE"
+    with pytest.raises(ClientError) as refused:
+        cloudformation.execute_change_set(StackName="obs", ChangeSetName="second")
+    assert refused.value.response["Error"]["Code"] == "InvalidChangeSetStatus"
+    assert eventually(lambda: _settled(strict_aws, "obs")) == "UPDATE_COMPLETE"
+    names = [item["ChangeSetName"] for item in cloudformation.list_change_sets(StackName="obs")["Summaries"]]
+    assert names == ["first"]
+    assert execution("first") == "EXECUTE_COMPLETE"
+
+
+def test_a_new_change_set_is_not_found_while_describe_lags(strict_aws: EmbeddedAws) -> None:
+    cloudformation = strict_aws.client("cloudformation")
+    strict_aws.configure(describe_change_set_lag_seconds=1.5, change_set_seconds=0.1)
+    request = {"StackName": "lag", "TemplateBody": queue_template(), "ChangeSetType": "CREATE"}
+    cloudformation.create_change_set(ChangeSetName="cs", **request)
+    with pytest.raises(ClientError) as missing:
+        cloudformation.describe_change_set(StackName="lag", ChangeSetName="cs")
+    assert missing.value.response["Error"]["Code"] == "ChangeSetNotFound"
+    with pytest.raises(ClientError) as taken:  # yet it exists: its name is taken
+        cloudformation.create_change_set(ChangeSetName="cs", **request)
+    assert taken.value.response["Error"]["Code"] == "AlreadyExistsException"
+    found = eventually(lambda: _described(cloudformation, "lag", "cs"))
+    assert found["ChangeSetName"] == "cs"
+    strict_aws.configure(describe_change_set_lag_seconds=0.0)
+
+
+def test_realistic_change_set_durations_are_drawn_and_compressed() -> None:
+    # Nested change sets take tens of seconds to minutes; a factor of 0.01 keeps their spread, shorter.
+    state = StrictState()
+    state.configure({"realistic_time_factor": 0.01, "fault_seed": 3})
+    median, _, shortest, longest = REALISTIC_CHANGE_SET_SECONDS[True]
+    drawn = sorted(state.change_set_seconds(nested=True) for _ in range(201))
+    assert shortest * 0.01 <= drawn[0] < drawn[-1] <= longest * 0.01
+    assert median * 0.005 < drawn[100] < median * 0.02
+    flat = [state.change_set_seconds(nested=False) for _ in range(201)]
+    assert sorted(flat)[100] < drawn[100]
+    state.configure({"realistic_time_factor": 0.0})
+    assert state.change_set_seconds(nested=True) == state.settings.change_set_seconds
+
+
+def _described(cloudformation: Any, stack: str, name: str) -> Any:
+    try:
+        return cloudformation.describe_change_set(StackName=stack, ChangeSetName=name)
+    except ClientError:
+        return None

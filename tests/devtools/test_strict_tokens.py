@@ -149,3 +149,46 @@ def test_validate_template_checks_structure_as_cloudformation_does(strict_aws: E
     with pytest.raises(ClientError) as refused:
         cloudformation.validate_template(TemplateBody="Resources:\n  Queue: {Properties: {}}\n")
     assert _error_code(refused) == "ValidationError"
+
+
+def test_a_change_set_token_is_remembered_after_its_change_set_is_gone(strict_aws: EmbeddedAws) -> None:
+    # API_CreateChangeSet documents ClientToken only for retries; where AWS is silent the emulator takes
+    # the harsher reading: the same request with a used token is a retry that creates nothing, however
+    # long ago and whatever became of the change set (the operator must never reuse one for a new attempt).
+    cloudformation = strict_aws.client("cloudformation")
+    cloudformation.create_stack(StackName="gone", TemplateBody=queue_template())
+    eventually(lambda: _settled(strict_aws, "gone"))
+    request = {
+        "StackName": "gone",
+        "ChangeSetName": "cs",
+        "TemplateBody": queue_template("two"),
+        "ChangeSetType": "UPDATE",
+        "ClientToken": "first-request",
+    }
+    first = cloudformation.create_change_set(**request)
+    eventually(
+        lambda: (
+            cloudformation.describe_change_set(StackName="gone", ChangeSetName="cs")["Status"]
+            == "CREATE_COMPLETE"
+            or None
+        )
+    )
+    cloudformation.delete_change_set(StackName="gone", ChangeSetName="cs")
+    eventually(lambda: not cloudformation.list_change_sets(StackName="gone")["Summaries"] or None)
+
+    again = cloudformation.create_change_set(**request)
+
+    assert again["Id"] == first["Id"]
+    assert cloudformation.list_change_sets(StackName="gone")["Summaries"] == []
+    assert strict_aws.stats()["token_retries"] == 1
+
+
+def test_a_token_used_for_one_stack_is_refused_for_another(strict_aws: EmbeddedAws) -> None:
+    # Where AWS is silent on a token's scope, the harsher reading: the account and region, not the stack.
+    cloudformation = strict_aws.client("cloudformation")
+    cloudformation.create_stack(StackName="one", TemplateBody=queue_template(), ClientRequestToken="shared")
+    with pytest.raises(ClientError) as conflict:
+        cloudformation.create_stack(
+            StackName="two", TemplateBody=queue_template(), ClientRequestToken="shared"
+        )
+    assert _error_code(conflict) == "TokenAlreadyExistsException"

@@ -203,7 +203,7 @@ def test_a_failed_rollback_is_continued_once_then_stalls(aws: StubbedAws, reconc
         spec(serviceRoleArn=SERVICE_ROLE), status={"stackName": STACK_NAME, "lastAppliedHash": OLD_HASH}
     )
     desired = desired_for(resource)
-    token = continue_rollback_token(desired.hash, STACK_ID, LAST_UPDATED)
+    token = continue_rollback_token(desired.hash, STACK_ID, LAST_UPDATED, tried=desired.hash)
     reason = "The following resource(s) failed to update: [LogsBucket]."
     aws.stack("UPDATE_ROLLBACK_FAILED", reason=reason)
     aws.events(_failed_update_events(token=execute_token(desired.hash, "the change set")))

@@ -191,9 +191,18 @@ def test_the_last_execute_token_tells_what_was_tried() -> None:
 
 
 def test_the_last_continue_rollback_token_tells_the_rollback_was_continued() -> None:
-    token = continue_rollback_token(TRIED, STACK.stack_id, "2024-05-01T11:00:00Z")
+    token = continue_rollback_token(TRIED, STACK.stack_id, "2024-05-01T11:00:00Z", tried=TRIED)
     recovered = recovered_memory(StackMemory(), STACK, token)
     assert (recovered.attempted_hash, recovered.continued_rollback_hash) == (TRIED, TRIED)
+
+
+def test_a_rollback_continued_under_a_new_spec_does_not_pass_it_off_as_tried() -> None:
+    # The spec changed while the stack was UPDATE_ROLLBACK_FAILED: the rollback is continued under the new
+    # spec, but what rolled back is the update that failed.
+    new = "9" * 32
+    token = continue_rollback_token(new, STACK.stack_id, "2024-05-01T11:00:00Z", tried=TRIED)
+    recovered = recovered_memory(StackMemory(), STACK, token)
+    assert (recovered.attempted_hash, recovered.continued_rollback_hash) == (TRIED, new)
 
 
 @pytest.mark.parametrize("token", ["turbine-delete-0123", "console-1234", None])

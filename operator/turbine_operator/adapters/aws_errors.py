@@ -41,6 +41,7 @@ from turbine_operator.core.errors import (
     AwsEndpointUnusable,
     AwsError,
     AwsNotFound,
+    AwsResourceBusy,
     AwsValidationError,
     TemplateBucketMissing,
     TransientAwsError,
@@ -59,6 +60,10 @@ THROTTLING_CODES = frozenset(
         "PriorRequestNotComplete",
     }
 )
+# CloudFormation's refusal of a change set in a status that does not allow the request yet, e.g.
+# DeleteChangeSet while it is CREATE_IN_PROGRESS or its stack UPDATE_IN_PROGRESS:
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteChangeSet.html
+BUSY_CODES = frozenset({"InvalidChangeSetStatus", "InvalidChangeSetStatusException"})
 # What botocore calls the answer to a conditional GetObject whose ETag still matches.
 NOT_MODIFIED = "304"
 _MISSING_STACK = re.compile(r"Stack with id .+ does not exist")
@@ -130,6 +135,8 @@ def translate(operation: str, error: Exception) -> AwsError:
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         if code in THROTTLING_CODES or status >= 500:
             return TransientAwsError(operation, code, message)
+        if code in BUSY_CODES:
+            return AwsResourceBusy(operation, code, message)
         if code in ACCESS_CODES:
             return AwsAccessDenied(operation, code, message)
         if code == "NoSuchBucket":

@@ -35,6 +35,11 @@ class AwsEndpointUnusable(AwsError):
     protocol): the spec's region or the operator's endpoint settings must change, a retry will not help."""
 
 
+class AwsResourceBusy(TransientAwsError):
+    """AWS refuses the request for the state its target is in for now, as DeleteChangeSet a change set still
+    being created (InvalidChangeSetStatus, API_DeleteChangeSet): a later look may do it."""
+
+
 class AwsAccessDenied(AwsError):
     """The operator's (or the assumed role's) identity may not do this."""
 

@@ -62,6 +62,20 @@ def client_request_token(uid: str, operation: str, *discriminators: str) -> str:
     return f"turbine-{operation}-{_short_hash(uid, operation, *discriminators, length=32)}"[:MAX_TOKEN]
 
 
+def change_set_token(uid: str, name: str, kind: str, request: int) -> str:
+    """CreateChangeSet's ClientToken: the change set and how many were requested before it.
+
+    CloudFormation documents the token only as the way to retry a request (API_CreateChangeSet); a new
+    request with a used token may be taken for the retry and create nothing, however long ago the first
+    was made and whatever became of its change set. So the name alone is not enough: a spec that goes A,
+    B and back to A asks again for A's change set, deleted meanwhile, under the same name. The first
+    request (0) keeps the token the operator used before requests were counted.
+    """
+    if request == 0:
+        return client_request_token(uid, "change-set", name, kind)
+    return client_request_token(uid, "change-set", name, kind, str(request))
+
+
 def change_set_name(desired_hash: str, attempt: str = "") -> str:
     """Change sets are named by what they apply and by the stack state they start from.
 
@@ -79,6 +93,7 @@ def change_set_name(desired_hash: str, attempt: str = "") -> str:
 _EXECUTE_PREFIX = "turbine-x-"
 _CONTINUE_ROLLBACK_PREFIX = "turbine-r-"
 _TOKEN_HASH = re.compile(r"^turbine-[xr]-([0-9a-f]{32})-")
+_TRIED_IN_ROLLBACK_TOKEN = re.compile(r"^turbine-r-[0-9a-f]{32}-([0-9a-f]{32})-[0-9a-f]{16}$")
 
 
 def execute_token(desired_hash: str, change_set_id: str) -> str:
@@ -90,9 +105,19 @@ def execute_token(desired_hash: str, change_set_id: str) -> str:
     return f"{_EXECUTE_PREFIX}{desired_hash[:32]}-{_short_hash(change_set_id, length=16)}"
 
 
-def continue_rollback_token(desired_hash: str, stack_id: str, failed_since: str) -> str:
-    """ContinueUpdateRollback's token: one per failed rollback of the stack."""
-    return f"{_CONTINUE_ROLLBACK_PREFIX}{desired_hash[:32]}-{_short_hash(stack_id, failed_since, length=16)}"
+def continue_rollback_token(
+    desired_hash: str, stack_id: str, failed_since: str, *, tried: str | None = None
+) -> str:
+    """ContinueUpdateRollback's token: one per failed rollback of the stack.
+
+    It names the desired hash it was sent for and `tried`, the hash of the update that failed and is being
+    rolled back: the spec may have changed meanwhile, and once the rollback ends its events carry only this
+    token, which must not pass the new spec off as the one that rolled back.
+    """
+    suffix = _short_hash(stack_id, failed_since, length=16)
+    if tried is None:
+        return f"{_CONTINUE_ROLLBACK_PREFIX}{desired_hash[:32]}-{suffix}"
+    return f"{_CONTINUE_ROLLBACK_PREFIX}{desired_hash[:32]}-{tried[:32]}-{suffix}"
 
 
 def hash_of_token(token: str | None, *, rollback: bool = False) -> str | None:
@@ -101,6 +126,12 @@ def hash_of_token(token: str | None, *, rollback: bool = False) -> str | None:
     if not token or not token.startswith(prefix):
         return None
     found = _TOKEN_HASH.match(token)
+    return found.group(1) if found else None
+
+
+def tried_hash_of_rollback_token(token: str | None) -> str | None:
+    """The hash of the failed update a continue-rollback token was sent for (None if it names none)."""
+    found = _TRIED_IN_ROLLBACK_TOKEN.match(token or "")
     return found.group(1) if found else None
 
 

@@ -66,6 +66,7 @@ class StackMemory:
     applied_hash: str | None = None
     attempted_hash: str | None = None
     continued_rollback_hash: str | None = None
+    change_set_requests: int = 0  # CreateChangeSet requests answered so far (status.changeSetRequests)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,8 +22,13 @@ class ChangeSetKind(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True)
 class StartChangeSet:
+    """Create the change set `name`. `request` is how many change sets were requested before this one
+    (StackMemory.change_set_requests): with the name, it makes the ClientToken, so a retry of this request
+    repeats the token and a later request for the same name never does."""
+
     name: str
     kind: ChangeSetKind
+    request: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,7 +279,7 @@ def plan(
     compared); `owner_alive` whether the TurbineStack the stack's tags name still exists."""
     name = desired_change_set(intent, stack)
     if stack is None:
-        return StartChangeSet(name, ChangeSetKind.CREATE)
+        return StartChangeSet(name, ChangeSetKind.CREATE, memory.change_set_requests)
     if not may_manage(intent, stack, owner_alive):
         if stack.status == "DELETE_IN_PROGRESS":
             # Someone else's stack on its way out, as when a TurbineStack is deleted and one with the same
@@ -307,9 +312,9 @@ def plan(
             return _in_sync(intent, stack)
         if change_set is None or change_set.execution_status == "EXECUTE_COMPLETE":
             # The stack was changed outside the operator: re-apply the spec over it.
-            return StartChangeSet(name, ChangeSetKind.UPDATE)
+            return StartChangeSet(name, ChangeSetKind.UPDATE, memory.change_set_requests)
     kind = ChangeSetKind.CREATE if phase is StackPhase.REVIEW else ChangeSetKind.UPDATE
-    return _plan_change_set(intent, stack, name, kind, change_set)
+    return _plan_change_set(intent, stack, StartChangeSet(name, kind, memory.change_set_requests), change_set)
 
 
 def _not_ours(intent: Intent, stack: ObservedStack) -> Stall:
@@ -340,10 +345,12 @@ def _in_sync(intent: Intent, stack: ObservedStack) -> Action:
 
 
 def _plan_change_set(
-    intent: Intent, stack: ObservedStack, name: str, kind: ChangeSetKind, change_set: ObservedChangeSet | None
+    intent: Intent, stack: ObservedStack, start: StartChangeSet, change_set: ObservedChangeSet | None
 ) -> Action:
+    """What to do with the desired change set; `start` is how to create it if it is missing."""
+    name, kind = start.name, start.kind
     if change_set is None:
-        return StartChangeSet(name, kind)
+        return start
     if change_set.status in ("CREATE_PENDING", "CREATE_IN_PROGRESS") or change_set.status.startswith(
         "DELETE_"
     ):

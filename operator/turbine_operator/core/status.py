@@ -9,7 +9,7 @@ from typing import Any
 
 from turbine_operator.core.conditions import READY, Verdict, merge_conditions, set_condition
 from turbine_operator.core.drift import drift_condition, overall_in_sync
-from turbine_operator.core.naming import APPLIED_HASH_TAG, hash_of_token
+from turbine_operator.core.naming import APPLIED_HASH_TAG, hash_of_token, tried_hash_of_rollback_token
 from turbine_operator.core.observations import ObservedStack, StackMemory
 from turbine_operator.core.scheduling import parse_timestamp
 
@@ -43,6 +43,7 @@ def memory_from_status(status: Mapping[str, Any]) -> StackMemory:
         applied_hash=status.get("lastAppliedHash"),
         attempted_hash=status.get("lastAttemptedHash"),
         continued_rollback_hash=status.get("continuedRollbackHash"),
+        change_set_requests=int(status.get("changeSetRequests") or 0),
     )
 
 
@@ -59,9 +60,14 @@ def recovered_memory(
         return remembered
     applied = stack.tags.get(APPLIED_HASH_TAG) or remembered.applied_hash
     continued = hash_of_token(last_operation_token, rollback=True)
-    attempted = hash_of_token(last_operation_token) or continued or remembered.attempted_hash
+    # A continued rollback's token names the update it rolls back, not the spec it was sent under: the
+    # spec may have changed while the stack was UPDATE_ROLLBACK_FAILED, and that one was never tried.
+    tried = hash_of_token(last_operation_token) or tried_hash_of_rollback_token(last_operation_token)
+    attempted = tried or remembered.attempted_hash
     continued = continued or remembered.continued_rollback_hash
-    return StackMemory(applied_hash=applied, attempted_hash=attempted, continued_rollback_hash=continued)
+    return dataclasses.replace(
+        remembered, applied_hash=applied, attempted_hash=attempted, continued_rollback_hash=continued
+    )
 
 
 def tolerated_failure_patch(
@@ -134,6 +140,8 @@ def status_patch(previous: Mapping[str, Any], facts: StatusFacts) -> dict[str, A
         patch["lastAppliedHash"] = facts.memory.applied_hash
         patch["lastAttemptedHash"] = facts.memory.attempted_hash
         patch["continuedRollbackHash"] = facts.memory.continued_rollback_hash
+        if facts.memory.change_set_requests:  # only ever grows: a status without it has made none
+            patch["changeSetRequests"] = facts.memory.change_set_requests
     if facts.spec_differences is not None:
         checked = {
             "specInSync": not facts.spec_differences,

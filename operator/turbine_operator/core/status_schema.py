@@ -243,6 +243,10 @@ class TurbineStackStatus:
     next_delete_attempt_time: datetime.datetime | None = None
     """While the stack is in DELETE_FAILED: when DeleteStack is sent again at the earliest (the gaps double
     from 1 to at most 30 minutes)."""
+    change_set_requests: int | None = None
+    """How many change sets the operator has created for this TurbineStack. Part of each CreateChangeSet's
+    ClientToken: a retry of a request repeats it, and a later request for a change set of the same name
+    (a spec that went A, B and back to A) does not, since CloudFormation would take it for the retry."""
     last_sync_time: datetime.datetime | None = None
     """When the operator last compared the stack with the spec. While an operation is in flight, only a look
     that changed the status records it: a settled stack's resync is scheduled from it."""

@@ -28,6 +28,7 @@ from turbine_operator.core.errors import (
     AwsAccessDenied,
     AwsEndpointUnusable,
     AwsError,
+    AwsResourceBusy,
     ClusterError,
     ReferenceMissing,
     SpecError,
@@ -37,7 +38,7 @@ from turbine_operator.core.errors import (
 from turbine_operator.core.naming import (
     CHANGE_SET_PREFIX,
     OWNER_UID_TAG,
-    client_request_token,
+    change_set_token,
     continue_rollback_token,
     execute_token,
     stale_change_sets,
@@ -203,6 +204,9 @@ class Reconciler:
     ) -> Outcome:
         # AWS messages may quote parameter values, Secret ones included.
         shown = desired.redacted(str(error)) if desired else str(error)
+        if isinstance(error, AwsResourceBusy):
+            verdict = progressing("Retrying", f"AWS refused the request for now ({shown}); retrying")
+            return self._report(resource, now, verdict, spec=spec, desired=desired, retry=True)
         if isinstance(error, TransientAwsError):
             verdict = progressing("Retrying", f"AWS is unavailable or throttling ({shown}); retrying")
             return self._report(resource, now, verdict, spec=spec, desired=desired, retry=True)
@@ -404,19 +408,26 @@ class Reconciler:
         """Performs the action's AWS calls; returns what to remember about them."""
         desired, gateway, memory = seen.desired, seen.gateway, seen.memory
         match action:
-            case planning.StartChangeSet(name=name, kind=kind):
+            case planning.StartChangeSet(name=name, kind=kind, request=request):
                 gateway.upload_bundle(desired)
-                # The name is unique to this attempt, so a retry of the request repeats the token.
-                token = client_request_token(resource.uid, "change-set", name, kind.value)
+                token = change_set_token(resource.uid, name, kind.value, request)
                 created = gateway.create_change_set(desired, name, kind, token)
+                # Counted once answered (AlreadyExists included): the next request, even for this name, is
+                # another. A request that failed is not counted, so its retry repeats the token.
+                memory = dataclasses.replace(memory, change_set_requests=request + 1)
                 # Only then the stale ones, and never on a stack in review: it is known as ours by our
-                # change sets' tags alone, and a spec that goes A to B and back to A must find A's change
-                # set still there (re-created under its old name, its ClientToken would be taken for a
-                # retry of the deleted one and create nothing). CloudFormation deletes a stack's other
-                # change sets when one is executed (API_ExecuteChangeSet).
+                # change sets' tags alone. CloudFormation deletes a stack's other change sets when one is
+                # executed (API_ExecuteChangeSet).
                 if seen.stack is not None and kind is planning.ChangeSetKind.UPDATE:
                     for stale in stale_change_sets(gateway.change_set_names(seen.stack.stack_id), keep=name):
-                        gateway.delete_change_set(seen.stack.stack_id, stale)
+                        try:
+                            gateway.delete_change_set(seen.stack.stack_id, stale)
+                        except AwsResourceBusy:
+                            # Still being created (a spec edited twice within one computation, which takes
+                            # tens of seconds for nested stacks): CloudFormation refuses to delete it yet
+                            # (API_DeleteChangeSet). It is not ours to wait for: executing the desired one
+                            # deletes it (API_ExecuteChangeSet), as does the next change set's cleanup.
+                            continue
                 # Recorded at once: DescribeStacks by name may not show a new stack yet (eventual
                 # consistency), and a delete that looked it up by name would take it for gone.
                 return _Executed(memory, created_stack_id=created if seen.stack is None else None)
@@ -435,7 +446,10 @@ class Reconciler:
             case planning.ContinueRollback():
                 assert seen.stack is not None
                 token = continue_rollback_token(
-                    desired.hash, seen.stack.stack_id, seen.stack.last_updated or ""
+                    desired.hash,
+                    seen.stack.stack_id,
+                    seen.stack.last_updated or "",
+                    tried=memory.attempted_hash,
                 )
                 gateway.continue_update_rollback(desired.stack_name, token, desired.service_role_arn)
                 return _Executed(dataclasses.replace(memory, continued_rollback_hash=desired.hash))

@@ -1,0 +1,98 @@
+"""Injected update failures: rollbacks, UPDATE_ROLLBACK_FAILED and ContinueUpdateRollback.
+
+https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ContinueUpdateRollback.html
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from turbine_dev.embedded_aws import EmbeddedAws
+
+from .helpers import eventually
+from .templates import queue_template
+
+
+def _stack(aws: EmbeddedAws, name: str) -> dict[str, Any]:
+    return dict(aws.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0])
+
+
+def _settled(aws: EmbeddedAws, name: str) -> str | None:
+    status = str(_stack(aws, name)["StackStatus"])
+    return None if status.endswith("_IN_PROGRESS") else status
+
+
+def _updated_with_failure(aws: EmbeddedAws, name: str, failure: str) -> Any:
+    """A stack (marker one, tag a=1) whose change set to marker two with a=2 is executed and fails."""
+    cloudformation = aws.client("cloudformation")
+    aws.configure(change_set_seconds=0.1, operation_seconds=1.0)
+    cloudformation.create_stack(
+        StackName=name, TemplateBody=queue_template(), Tags=[{"Key": "a", "Value": "1"}]
+    )
+    eventually(lambda: _settled(aws, name))
+    cloudformation.create_change_set(
+        StackName=name,
+        ChangeSetName="next",
+        TemplateBody=queue_template("two"),
+        ChangeSetType="UPDATE",
+        Tags=[{"Key": "a", "Value": "2"}],
+    )
+    eventually(
+        lambda: (
+            cloudformation.describe_change_set(StackName=name, ChangeSetName="next")["ExecutionStatus"]
+            == "AVAILABLE"
+            or None
+        )
+    )
+    aws.configure(update_failures=[f"{name}={failure}"])
+    cloudformation.execute_change_set(StackName=name, ChangeSetName="next", ClientRequestToken="exec-1")
+    return cloudformation
+
+
+def test_an_injected_failure_rolls_the_update_back(strict_aws: EmbeddedAws) -> None:
+    cloudformation = _updated_with_failure(strict_aws, "rb", "rollback")
+
+    assert eventually(lambda: _settled(strict_aws, "rb")) == "UPDATE_ROLLBACK_COMPLETE"
+    stack = _stack(strict_aws, "rb")
+    assert stack["Outputs"][0]["OutputValue"] == "one"
+    assert {tag["Key"]: tag["Value"] for tag in stack["Tags"]} == {"a": "1"}
+    described = cloudformation.describe_change_set(StackName="rb", ChangeSetName="next")
+    assert described["ExecutionStatus"] == "EXECUTE_FAILED"
+    events = cloudformation.describe_stack_events(StackName="rb")["StackEvents"]  # newest first
+    operation = events[
+        : next(i for i, e in enumerate(events) if e.get("ResourceStatusReason") == "User Initiated") + 1
+    ]
+    assert [e["ResourceStatus"] for e in operation][::-1] == [
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_FAILED",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE",
+    ]
+    assert {e.get("ClientRequestToken") for e in operation} == {"exec-1"}
+    assert strict_aws.settings()["update_failures"] == []  # used up
+
+
+def test_a_failed_rollback_refuses_updates_until_continued(strict_aws: EmbeddedAws) -> None:
+    cloudformation = _updated_with_failure(strict_aws, "rf", "rollback_failed")
+    assert eventually(lambda: _settled(strict_aws, "rf")) == "UPDATE_ROLLBACK_FAILED"
+
+    with pytest.raises(ClientError) as refused:
+        cloudformation.create_change_set(
+            StackName="rf",
+            ChangeSetName="again",
+            TemplateBody=queue_template("three"),
+            ChangeSetType="UPDATE",
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    assert "is in UPDATE_ROLLBACK_FAILED state and can not be updated" in str(refused.value)
+
+    cloudformation.continue_update_rollback(StackName="rf", ClientRequestToken="cont-1")
+    assert eventually(lambda: _settled(strict_aws, "rf")) == "UPDATE_ROLLBACK_COMPLETE"
+    events = cloudformation.describe_stack_events(StackName="rf")["StackEvents"]
+    assert events[0]["ClientRequestToken"] == "cont-1"
+    with pytest.raises(ClientError) as not_failed:
+        cloudformation.continue_update_rollback(StackName="rf", ClientRequestToken="cont-2")
+    assert "cannot be called from current stack status" in str(not_failed.value)
