@@ -21,6 +21,7 @@ from turbine_dev import (
     moto_drift,
     moto_extensions,
     moto_resource_names,
+    moto_update_policy,
     strict_cfn,
 )
 from turbine_dev.strict_http import StrictAwsMiddleware
@@ -52,6 +53,7 @@ def main(argv: list[str]) -> None:
     moto_cfn_resources.install()
     moto_drift.install()
     moto_resource_names.install()
+    moto_update_policy.install()
     strict_cfn.install()
     signal.signal(signal.SIGTERM, _exit)
     signal.signal(signal.SIGINT, _exit)

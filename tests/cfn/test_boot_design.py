@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from turbine_templates import MASTER, SCRIPTS_DIR, load_templates, nested_stacks
 
+from turbine_dev.moto_update_policy import refusal
 from turbine_dev.rehearsal.creation_order import references as referenced_names
 
 TEMPLATES = load_templates()
@@ -167,6 +168,27 @@ def test_at_least_two_api_servers_rolled_one_at_a_time() -> None:
     assert rolling["WaitOnResourceSignals"] is True
     assert group["Properties"]["MinSize"] == {"Ref": "WebserverCount"}
     assert group["CreationPolicy"]["ResourceSignal"]["Count"] == {"Ref": "WebserverCount"}
+
+
+def test_the_scheduler_is_replaced_by_a_running_one() -> None:
+    """Every AMI, lock or setting change stopped scheduling: MinInstancesInService 0 on a group of one."""
+    group = TEMPLATES["turbine-scheduler.yaml"]["Resources"]["SchedulerGroup"]
+    rolling = group["UpdatePolicy"]["AutoScalingRollingUpdate"]
+    assert rolling["MinInstancesInService"] >= 1
+    assert rolling["WaitOnResourceSignals"] is True
+    assert group["Properties"]["DesiredCapacity"] == group["Properties"]["MinSize"] == "1"
+    # As CloudFormation checks it: room above the one in service for the replacement.
+    assert refusal(group) is None
+
+
+def test_every_rolling_update_is_one_cloudformation_can_run() -> None:
+    webserver = TEMPLATES["turbine-webserver.yaml"]["Resources"]["WebserverGroup"]
+    # The smallest WebserverCount the master accepts.
+    smallest = {
+        **webserver,
+        "Properties": {"MaxSize": TEMPLATES[MASTER]["Parameters"]["WebserverCount"]["MinValue"]},
+    }
+    assert refusal(smallest) is None
 
 
 def test_the_image_changes_only_when_the_image_id_parameter_does() -> None:

@@ -176,6 +176,13 @@ def test_master_stack_reaches_create_complete(embedded_aws: Any, variant: str) -
         and "Webserver" in group["AutoScalingGroupName"]
     ]
     assert (webservers["MinSize"], webservers["MaxSize"]) == (2, 2)
+    [scheduler] = [
+        group
+        for group in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+        if group["AutoScalingGroupName"].startswith(stack_name) and "Scheduler" in group["AutoScalingGroupName"]
+    ]
+    # Room above the one scheduler for its replacement during a rolling update.
+    assert (scheduler["MinSize"], scheduler["MaxSize"], scheduler["DesiredCapacity"]) == (1, 2, 1)
     codedeploy = embedded_aws.client("codedeploy")
     group = codedeploy.get_deployment_group(
         applicationName=outputs["CodeDeployApplicationName"],
