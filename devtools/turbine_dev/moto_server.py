@@ -21,6 +21,7 @@ from turbine_dev import (
     moto_drift,
     moto_extensions,
     moto_resource_names,
+    moto_route53_alias,
     moto_update_policy,
     strict_cfn,
 )
@@ -54,6 +55,7 @@ def main(argv: list[str]) -> None:
     moto_drift.install()
     moto_resource_names.install()
     moto_update_policy.install()
+    moto_route53_alias.install()
     strict_cfn.install()
     signal.signal(signal.SIGTERM, _exit)
     signal.signal(signal.SIGINT, _exit)
