@@ -22,6 +22,7 @@ from turbine_dev import (
     moto_extensions,
     moto_resource_names,
     moto_route53_alias,
+    moto_target_health,
     moto_update_policy,
     strict_cfn,
 )
@@ -56,6 +57,7 @@ def main(argv: list[str]) -> None:
     moto_resource_names.install()
     moto_update_policy.install()
     moto_route53_alias.install()
+    moto_target_health.install()
     strict_cfn.install()
     signal.signal(signal.SIGTERM, _exit)
     signal.signal(signal.SIGINT, _exit)

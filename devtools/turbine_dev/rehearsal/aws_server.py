@@ -22,9 +22,17 @@ from moto import server
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import EmptyResult
 
-from turbine_dev import moto_cfn_resources, moto_drift, moto_extensions
+from turbine_dev import (
+    moto_cfn_resources,
+    moto_drift,
+    moto_extensions,
+    moto_route53_alias,
+    moto_target_health,
+    moto_update_policy,
+)
 
 _lock = threading.Lock()
+TARGET_HEALTH_FILE = "target-health.json"
 
 
 def install_lifecycle_actions(log: Path) -> None:
@@ -99,6 +107,10 @@ def main(argv: list[str]) -> None:
     moto_extensions.install()
     moto_cfn_resources.install()
     moto_drift.install()
+    moto_update_policy.install()
+    moto_route53_alias.install()
+    # What the load balancer stand-in's health checks saw (turbine_dev.rehearsal.loadbalancer).
+    moto_target_health.install(Path(log).with_name(TARGET_HEALTH_FILE))
     install_lifecycle_actions(Path(log))
     install_signal_resource(Path(log).with_name("resource-signals.jsonl"))
     server.main(["--host", host, "--port", port])
