@@ -30,9 +30,9 @@ from turbine_dev import (
     moto_target_health,
     moto_update_policy,
 )
+from turbine_dev.rehearsal.target_health import TARGET_HEALTH_FILE
 
 _lock = threading.Lock()
-TARGET_HEALTH_FILE = "target-health.json"
 
 
 def install_lifecycle_actions(log: Path) -> None:
