@@ -6,6 +6,7 @@ https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetH
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from turbine_dev.rehearsal.target_health import HealthCheck, Target, probe
+from turbine_dev.rehearsal.target_health import HealthCheck, HealthChecker, Target, probe
 
 CHECK = HealthCheck(
     arn="tg",
@@ -90,3 +91,15 @@ def test_probes_answer_the_documented_reason_codes(
     httpd.shutdown()
     httpd.server_close()
     assert probe(check, "127.0.0.1") == FAILED
+
+
+def test_requests_go_to_healthy_targets_or_to_all_when_none_is_healthy(tmp_path: Any) -> None:
+    """An ALB fails open: "If a target group contains only unhealthy registered targets, the load
+    balancer routes requests to all those targets"; a draining target gets no new request."""
+    checker = HealthChecker(elbv2=None, addresses=dict, observations=tmp_path / "health.json")
+    checker.targets = {"tg": {"i-1": Target(state="unhealthy"), "i-2": Target(state="draining")}}
+    assert checker.routable() == ["i-1"]
+    checker.targets["tg"]["i-3"] = Target(state="healthy", reason=None, description=None)
+    assert checker.routable() == ["i-3"]
+    checker.write()
+    assert json.loads((tmp_path / "health.json").read_text())["tg"]["i-3"] == {"State": "healthy"}
