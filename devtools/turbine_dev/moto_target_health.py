@@ -15,6 +15,9 @@ any health check settings. After `install()` the embedded AWS:
   HTTP matcher codes 200-499 for an Application Load Balancer.
   https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateTargetGroup.html
   https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html
+- applies a template's TargetGroupAttributes (moto drops them), so the deregistration delay the
+  template sets is the one DescribeTargetGroupAttributes answers (0-3600 s, default 300).
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-elasticloadbalancingv2-targetgroup-targetgroupattribute.html
 """
 
 from __future__ import annotations
@@ -111,3 +114,16 @@ def install(observations: Path | None = None) -> None:
 
     create_target_group.turbine_original = original_create  # type: ignore[attr-defined]
     backend_class.create_target_group = create_target_group
+
+    original_cfn = group_class.__dict__["create_from_cloudformation_json"]
+    original_cfn = getattr(original_cfn.__func__, "turbine_original", original_cfn)
+
+    def create_from_cloudformation_json(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        group = original_cfn.__func__(cls, *args, **kwargs)
+        resource = next(arg for arg in args if isinstance(arg, dict) and "Properties" in arg)
+        for attribute in resource["Properties"].get("TargetGroupAttributes", []):
+            group.attributes[attribute["Key"]] = str(attribute["Value"])
+        return group
+
+    create_from_cloudformation_json.turbine_original = original_cfn  # type: ignore[attr-defined]
+    group_class.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)

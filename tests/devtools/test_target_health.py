@@ -71,3 +71,22 @@ def test_health_checks_elastic_load_balancing_refuses(
             StackName=f"s{uuid.uuid4().hex[:8]}", TemplateBody=json.dumps(template)
         )
     assert refused.value.response["Error"]["Message"] == message
+
+
+def test_a_templates_target_group_attributes_apply(strict_aws: EmbeddedAws) -> None:
+    """The deregistration delay the template sets is the one the target group drains for."""
+    vpc = strict_aws.client("ec2").create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    properties = {
+        "Protocol": "HTTP", "Port": 8080, "VpcId": vpc, "TargetType": "instance",
+        "TargetGroupAttributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}],
+    }  # fmt: skip
+    template = {
+        "Resources": {"Group": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": properties}}
+    }
+    strict_aws.client("cloudformation").create_stack(
+        StackName=f"s{uuid.uuid4().hex[:8]}", TemplateBody=json.dumps(template)
+    )
+    elbv2 = strict_aws.client("elbv2")
+    [group] = [g for g in elbv2.describe_target_groups()["TargetGroups"] if g["VpcId"] == vpc]
+    attributes = elbv2.describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])["Attributes"]
+    assert {a["Key"]: a["Value"] for a in attributes}["deregistration_delay.timeout_seconds"] == "30"
