@@ -18,6 +18,9 @@ any health check settings. After `install()` the embedded AWS:
 - applies a template's TargetGroupAttributes (moto drops them), so the deregistration delay the
   template sets is the one DescribeTargetGroupAttributes answers (0-3600 s, default 300).
   https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-elasticloadbalancingv2-targetgroup-targetgroupattribute.html
+- deregisters an instance from its group's target groups when Auto Scaling terminates or detaches
+  it (moto leaves it registered and healthy), so it drains and leaves the load balancer.
+  https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-load-balancer.html
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from moto.autoscaling.models import AutoScalingBackend
 from moto.elbv2.exceptions import ValidationError
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
 
@@ -127,3 +131,19 @@ def install(observations: Path | None = None) -> None:
 
     create_from_cloudformation_json.turbine_original = original_cfn  # type: ignore[attr-defined]
     group_class.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+    scaling_class: Any = AutoScalingBackend
+    original_detach = getattr(
+        scaling_class.detach_instances, "turbine_original", scaling_class.detach_instances
+    )
+
+    def detach_instances(self: Any, group_name: str, instance_ids: list[str], should_decrement: bool) -> Any:
+        group = self.autoscaling_groups[group_name]
+        for arn in group.target_group_arns:
+            target_group = self.elbv2_backend.target_groups.get(arn)
+            if target_group is not None:
+                target_group.deregister_terminated_instances(instance_ids)
+        return original_detach(self, group_name, instance_ids, should_decrement)
+
+    detach_instances.turbine_original = original_detach  # type: ignore[attr-defined]
+    scaling_class.detach_instances = detach_instances

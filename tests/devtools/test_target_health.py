@@ -90,3 +90,29 @@ def test_a_templates_target_group_attributes_apply(strict_aws: EmbeddedAws) -> N
     [group] = [g for g in elbv2.describe_target_groups()["TargetGroups"] if g["VpcId"] == vpc]
     attributes = elbv2.describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])["Attributes"]
     assert {a["Key"]: a["Value"] for a in attributes}["deregistration_delay.timeout_seconds"] == "30"
+
+
+def test_an_instance_auto_scaling_terminates_drains_from_its_target_groups(strict_aws: EmbeddedAws) -> None:
+    ec2, elbv2, autoscaling = (strict_aws.client(name) for name in ("ec2", "elbv2", "autoscaling"))
+    group_arn = _target_group(strict_aws)
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    template = ec2.create_launch_template(
+        LaunchTemplateName=f"lt-{uuid.uuid4().hex[:6]}", LaunchTemplateData={"ImageId": image}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    name = f"asg-{uuid.uuid4().hex[:6]}"
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name, MinSize=1, MaxSize=2, DesiredCapacity=1, AvailabilityZones=["us-east-1a"],
+        LaunchTemplate={"LaunchTemplateId": template}, TargetGroupARNs=[group_arn],
+    )  # fmt: skip
+    [instance] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][
+        0
+    ]["Instances"]
+    autoscaling.terminate_instance_in_auto_scaling_group(
+        InstanceId=instance["InstanceId"], ShouldDecrementDesiredCapacity=True
+    )
+    [health] = elbv2.describe_target_health(
+        TargetGroupArn=group_arn, Targets=[{"Id": instance["InstanceId"]}]
+    )["TargetHealthDescriptions"]
+    assert (health["TargetHealth"]["State"], health["TargetHealth"]["Reason"]) == (
+        "draining", "Target.DeregistrationInProgress",
+    )  # fmt: skip
