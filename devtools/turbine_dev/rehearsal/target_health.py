@@ -40,6 +40,8 @@ from typing import Any
 _CODES = re.compile(r"(\d+)(?:-(\d+))?")
 # Beside the lifecycle-action log the embedded AWS of the rehearsal writes (aws_server).
 TARGET_HEALTH_FILE = "target-health.json"
+# A deregistered target stops receiving requests at once, not at its next health check.
+REGISTRATION_POLL_SECONDS = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Target:
     passes: int = 0
     failures: int = 0
     draining_until: float | None = None
+    next_check: float = 0.0
 
     def observe(self, check: HealthCheck, failure: tuple[str, str] | None) -> None:
         if failure is None:
@@ -180,7 +183,10 @@ class HealthChecker:
                 for target_id, target in list(known.items()):
                     if target.draining_until is not None and now >= target.draining_until:
                         del known[target_id]
-                due = [t for t in registered if t in addresses]
+                # Registration changes take effect at once; checks come every interval.
+                due = [t for t in registered if t in addresses and now >= known[t].next_check]
+                for target_id in due:
+                    known[target_id].next_check = now + check.interval / self.time_factor
             outcomes = dict(zip(due, pool.map(lambda t, c=check: probe(c, addresses[t]), due), strict=True))
             with self.lock:
                 for target_id, failure in outcomes.items():
@@ -215,10 +221,6 @@ class HealthChecker:
         healthy = sorted({t for t, state in targets if state == "healthy"})
         return healthy or sorted({t for t, state in targets if state != "draining"})
 
-    def interval(self) -> float:
-        checks = health_checks(self.elbv2)
-        return min((c.interval for c in checks), default=30.0) / self.time_factor
-
     def start(self) -> None:
         def loop() -> None:
             with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -226,7 +228,8 @@ class HealthChecker:
                     started = time.monotonic()
                     with contextlib.suppress(Exception):  # the next round retries; AWS keeps checking too
                         self.check_once(pool)
-                    self.stopped.wait(max(0.0, self.interval() - (time.monotonic() - started)))
+                    # Each round notices (de)registrations; a target is probed when its interval is due.
+                    self.stopped.wait(max(0.0, REGISTRATION_POLL_SECONDS - (time.monotonic() - started)))
 
         threading.Thread(target=loop, daemon=True, name="target-health").start()
 
