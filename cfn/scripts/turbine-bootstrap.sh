@@ -249,11 +249,42 @@ migrate_database() {
     runuser -u "${AIRFLOW_USER}" -- /usr/local/bin/airflow db migrate
 }
 
+# The instance's own id, from the metadata service (IMDSv2, as the launch templates require).
+instance_id() {
+  local imds=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254} token
+  token=$(curl -fsS -X PUT "${imds}/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 60') &&
+    curl -fsS -H "X-aws-ec2-metadata-token: ${token}" "${imds}/latest/meta-data/instance-id"
+}
+
+# CloudFormation retires the next old API server as soon as this one signals, so it signals only
+# once every target group of the webserver reports it healthy: an answer on 127.0.0.1 says
+# nothing of the load balancer, which routes to a new target only after its own passing check.
+# States as DescribeTargetHealth reports them: initial (registering, first checks), healthy,
+# unhealthy, unused (not registered yet), draining (being deregistered: this instance is going).
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetHealth.html
+wait_until_in_service() {
+  local id arn state='' deadline=$((SECONDS + 600))
+  local -a arns
+  IFS=, read -ra arns <<<"${TURBINE_TARGET_GROUP_ARNS}"
+  id=$(retry 5 5 instance_id)
+  for arn in "${arns[@]}"; do
+    until state=$(aws elbv2 describe-target-health --target-group-arn "${arn}" --targets "Id=${id}" \
+      --query 'TargetHealthDescriptions[0].TargetHealth.State' --output text) && [[ ${state} == healthy ]]; do
+      if [[ ${state} == draining ]] || ((SECONDS > deadline)); then
+        log "not in service behind ${arn} (state ${state:-unknown})"
+        return 1
+      fi
+      sleep 5
+    done
+  done
+}
+
 setup_webserver() {
   migrate_database
   install_units airflow-api-server.service
   systemctl enable --now airflow-api-server.service
   wait_until_healthy "http://127.0.0.1:${TURBINE_WEB_SERVER_PORT}/api/v2/monitor/health"
+  wait_until_in_service
 }
 
 setup_scheduler() {

@@ -22,7 +22,10 @@ from turbine_dev import (
     moto_drift,
     moto_extensions,
     moto_resource_names,
+    moto_route53_alias,
     moto_sqs,
+    moto_target_health,
+    moto_update_policy,
     strict_cfn,
     strict_request_limits,
 )
@@ -57,6 +60,9 @@ def main(argv: list[str]) -> None:
     moto_cfn_resources.install()
     moto_drift.install()
     moto_resource_names.install()
+    moto_update_policy.install()
+    moto_route53_alias.install()
+    moto_target_health.install()
     strict_cfn.install()
     strict_request_limits.install()
     signal.signal(signal.SIGTERM, _exit)

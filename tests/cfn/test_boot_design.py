@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from turbine_templates import MASTER, SCRIPTS_DIR, load_templates, nested_stacks
 
+from turbine_dev import moto_target_health
+from turbine_dev.moto_update_policy import refusal
 from turbine_dev.rehearsal.creation_order import references as referenced_names
 
 TEMPLATES = load_templates()
@@ -169,6 +171,68 @@ def test_at_least_two_api_servers_rolled_one_at_a_time() -> None:
     assert rolling["WaitOnResourceSignals"] is True
     assert group["Properties"]["MinSize"] == {"Ref": "WebserverCount"}
     assert group["CreationPolicy"]["ResourceSignal"]["Count"] == {"Ref": "WebserverCount"}
+
+
+def test_the_scheduler_is_replaced_by_a_running_one() -> None:
+    """Every AMI, lock or setting change stopped scheduling: MinInstancesInService 0 on a group of one."""
+    group = TEMPLATES["turbine-scheduler.yaml"]["Resources"]["SchedulerGroup"]
+    rolling = group["UpdatePolicy"]["AutoScalingRollingUpdate"]
+    assert rolling["MinInstancesInService"] >= 1
+    assert rolling["WaitOnResourceSignals"] is True
+    assert group["Properties"]["DesiredCapacity"] == group["Properties"]["MinSize"] == "1"
+    # As CloudFormation checks it: room above the one in service for the replacement.
+    assert refusal(group) is None
+
+
+def test_every_rolling_update_is_one_cloudformation_can_run() -> None:
+    webserver = TEMPLATES["turbine-webserver.yaml"]["Resources"]["WebserverGroup"]
+    # The smallest WebserverCount the master accepts.
+    smallest = {
+        **webserver,
+        "Properties": {"MaxSize": TEMPLATES[MASTER]["Parameters"]["WebserverCount"]["MinValue"]},
+    }
+    assert refusal(smallest) is None
+
+
+def test_an_api_server_signals_only_once_its_load_balancers_route_to_it() -> None:
+    """Rolling updates dropped the UI: the signal followed a check on 127.0.0.1, and CloudFormation
+    retired the next old API server while the load balancer had not yet routed to the new one."""
+    setup = shell_function("setup_webserver")
+    assert setup.index("wait_until_healthy") < setup.index("wait_until_in_service")
+    waiting = shell_function("wait_until_in_service")
+    assert "aws elbv2 describe-target-health" in waiting
+    assert '"Id=${id}"' in waiting
+    assert "== healthy" in waiting
+    webserver = TEMPLATES["turbine-webserver.yaml"]["Resources"]
+    user_data = repr(webserver["WebserverLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"])
+    assert "TURBINE_TARGET_GROUP_ARNS=${TargetGroupArns}" in user_data
+    assert {"InternalTargetGroup", "PublicTargetGroup"} <= referenced_names(user_data_variables(webserver))
+    statements = webserver["WebserverRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert any(
+        statement.get("Action") == "elasticloadbalancing:DescribeTargetHealth"
+        and statement["Resource"] == "*"
+        for statement in statements
+        if isinstance(statement, dict)
+    )
+
+
+def user_data_variables(resources: dict[str, Any]) -> Any:
+    return resources["WebserverLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
+
+
+@pytest.mark.parametrize("group", ["InternalTargetGroup", "PublicTargetGroup"])
+def test_target_group_health_checks_within_elastic_load_balancing_limits(group: str) -> None:
+    properties = TEMPLATES["turbine-webserver.yaml"]["Resources"][group]["Properties"]
+    settings = {
+        "protocol": properties["Protocol"],
+        "healthcheck_interval_seconds": properties["HealthCheckIntervalSeconds"],
+        "healthcheck_timeout_seconds": properties["HealthCheckTimeoutSeconds"],
+        "healthy_threshold_count": properties["HealthyThresholdCount"],
+        "unhealthy_threshold_count": properties["UnhealthyThresholdCount"],
+        "matcher": properties["Matcher"],
+    }
+    assert moto_target_health.refusal(settings) is None
+    assert properties["HealthCheckPath"] == "/api/v2/monitor/health"
 
 
 def test_the_image_changes_only_when_the_image_id_parameter_does() -> None:

@@ -113,22 +113,47 @@ def create_master_stack(aws: Any, extra_parameters: dict[str, str]) -> tuple[dic
     return {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}, stack_name
 
 
+def named_webserver(aws: Any) -> dict[str, str]:
+    """A certificate and a hosted zone for airflow.example.com, as a user would bring them."""
+    certificate = aws.client("acm").request_certificate(DomainName="airflow.example.com")["CertificateArn"]
+    zone = aws.client("route53").create_hosted_zone(Name="example.com", CallerReference=uuid.uuid4().hex)
+    return {
+        "CertificateArn": certificate,
+        "WebserverHostname": "airflow.example.com",
+        "WebserverHostedZoneId": zone["HostedZone"]["Id"].rsplit("/", 1)[-1],
+    }
+
+
+def assert_alias_to_the_public_load_balancer(aws: Any, zone_id: str) -> None:
+    records = aws.client("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    # moto keeps the name as given; Route 53 answers it with the final dot.
+    [record] = [r for r in records if r["Name"].rstrip(".") == "airflow.example.com"]
+    assert record["Type"] == "A"
+    assert record["AliasTarget"]["EvaluateTargetHealth"] is True
+    assert "TTL" not in record
+    target = record["AliasTarget"]["DNSName"].rstrip(".")
+    balancers = aws.client("elbv2").describe_load_balancers()["LoadBalancers"]
+    assert [b["Scheme"] for b in balancers if b["DNSName"].rstrip(".") == target] == ["internet-facing"]
+
+
 def secret_values(aws: Any, arn: str) -> list[str]:
     return [aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]]
 
 
 @pytest.mark.parametrize(
     "variant",
-    ["new-network", "existing-vpc-internet-facing"],
+    ["new-network", "existing-vpc-internet-facing", "named-internet-facing"],
 )
 def test_master_stack_reaches_create_complete(embedded_aws: Any, variant: str) -> None:
     extra: dict[str, str] = {}
-    if variant == "existing-vpc-internet-facing":
+    if variant != "new-network":
         extra = {
             **existing_network(embedded_aws),
             "WebserverLoadBalancerScheme": "internet-facing",
             "WebServerPort": "80",
         }
+    if variant == "named-internet-facing":
+        extra |= named_webserver(embedded_aws)
 
     outputs, stack_name = create_master_stack(embedded_aws, extra)
 
@@ -139,6 +164,10 @@ def test_master_stack_reaches_create_complete(embedded_aws: Any, variant: str) -
     if variant == "new-network":
         assert outputs["WebserverURL"].startswith("http://")
         assert outputs["WebserverURL"].endswith(":8080")
+    elif variant == "named-internet-facing":
+        # The one name a user's certificate can cover, and an alias record under it to the public ALB.
+        assert outputs["WebserverURL"] == "https://airflow.example.com"
+        assert_alias_to_the_public_load_balancer(embedded_aws, extra["WebserverHostedZoneId"])
     else:
         assert outputs["VpcId"] == extra["VpcId"]
         assert outputs["PrivateSubnetIds"] == extra["PrivateSubnetIds"]
@@ -176,6 +205,14 @@ def test_master_stack_reaches_create_complete(embedded_aws: Any, variant: str) -
         and "Webserver" in group["AutoScalingGroupName"]
     ]
     assert (webservers["MinSize"], webservers["MaxSize"]) == (2, 2)
+    [scheduler] = [
+        group
+        for group in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+        if group["AutoScalingGroupName"].startswith(stack_name)
+        and "Scheduler" in group["AutoScalingGroupName"]
+    ]
+    # Room above the one scheduler for its replacement during a rolling update.
+    assert (scheduler["MinSize"], scheduler["MaxSize"], scheduler["DesiredCapacity"]) == (1, 2, 1)
     codedeploy = embedded_aws.client("codedeploy")
     group = codedeploy.get_deployment_group(
         applicationName=outputs["CodeDeployApplicationName"],

@@ -146,3 +146,18 @@ def test_dags_come_from_the_git_repository_and_a_broken_commit_is_reported(repor
         report.get("dags_status"),
         report.get("dags_events"),
     )
+
+
+def test_a_rolling_update_keeps_a_healthy_api_server_behind_the_load_balancer(report: dict[str, Any]) -> None:
+    """Each API server is replaced as CloudFormation's rolling update does it; each replacement
+    signals only once the health checks route to it, so one stays healthy throughout."""
+    booted(report)
+    figures = report["figures"]
+    print(
+        "rolling update: fewest healthy API servers", figures.get("rolling_update_min_healthy_api_servers"),
+        "over", figures.get("rolling_update_seconds"), "s",
+    )  # fmt: skip
+    assert report["checks"].get("rolling_update_keeps_a_healthy_api_server"), (
+        report.get("rolling_update_failure"),
+        figures,
+    )

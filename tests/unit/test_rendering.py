@@ -57,6 +57,8 @@ Parameters:
   AllowHTTPAccessCIDR: {Type: String, Default: 10.0.0.0/16}
   WebserverCount: {Type: Number, Default: 2, MinValue: 2, MaxValue: 10}
   CertificateArn: {Type: String, Default: ""}
+  WebserverHostname: {Type: String, Default: ""}
+  WebserverHostedZoneId: {Type: String, Default: ""}
   ImageId: {Type: String, Default: ""}
   DrainTimeout: {Type: Number, Default: 3600, MinValue: 60, MaxValue: 7200}
   KeyName: {Type: String, Default: "", AllowedPattern: "^[a-z]*$", MaxLength: 8}
@@ -111,6 +113,8 @@ def test_typed_parameter_values_of_the_defaults() -> None:
         "LoadDefaultCons": "false",
         "WebserverCount": "2",
         "CertificateArn": "",
+        "WebserverHostname": "",
+        "WebserverHostedZoneId": "",
         "ImageId": "",  # the operator resolves it before rendering (operations/reconcile.py)
         "DagBundle": "",  # no spec.airflow.dags: the dags folder alone
         "DagBucket": "",
@@ -134,6 +138,16 @@ def test_the_database_is_deletable_only_with_a_stack_the_operator_deletes() -> N
         ({"scheduler": {"instanceType": "m5.xlarge"}}, "SchedulerInstanceType", "m5.xlarge"),
         ({"webserver": {"instanceType": "c6g.large"}}, "WebserverInstanceType", "c6g.large"),
         ({"webserver": {"port": 80}}, "WebServerPort", "80"),
+        (
+            {
+                "webserver": {
+                    "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0-1",
+                    "hostname": "airflow.example.com",
+                }
+            },
+            "WebserverHostname",
+            "airflow.example.com",
+        ),
         ({"webserver": {"allowedCidr": "0.0.0.0/0"}}, "AllowHTTPAccessCIDR", "0.0.0.0/0"),
         ({"workers": {"instanceType": "r6i.2xlarge"}}, "WorkerInstanceType", "r6i.2xlarge"),
         ({"workers": {"minSize": 3}}, "MinGroupSize", "3"),

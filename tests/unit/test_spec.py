@@ -231,6 +231,8 @@ FULL_SPEC: dict[str, Any] = {
         "allowedCidr": "192.168.0.0/24",
         "replicas": 3,
         "certificateArn": CERTIFICATE,
+        "hostname": "airflow.example.com",
+        "hostedZoneId": "Z0123456789ABCDEFGHIJ",
     },
     "imageId": "ami-0123456789abcdef0",
     "workers": {
@@ -291,6 +293,8 @@ def test_full_spec_parses_every_field() -> None:
             allowed_cidr="192.168.0.0/24",
             replicas=3,
             certificate_arn=CERTIFICATE,
+            hostname="airflow.example.com",
+            hosted_zone_id="Z0123456789ABCDEFGHIJ",
         ),
         workers=WorkersSpec(
             instance_type="r6i.2xlarge", min_size=2, max_size=20, growth_threshold=0.75, shrink_threshold=0.25
@@ -430,6 +434,45 @@ INVALID: list[tuple[str, object, str]] = [
             "webserver.certificateArn", "arn:aws:acm:eu-west-1:123456789012:certificate/" + "a" * 2048
         ),
         "spec.webserver.certificateArn",
+    ),
+    *(
+        (
+            f"spec.webserver.hostname:{constraint}",
+            with_value("webserver", {"certificateArn": CERTIFICATE, "hostname": value}),
+            "spec.webserver.hostname",
+        )
+        for constraint, value in (
+            ("type", 7),
+            ("pattern", "Airflow.example.com"),
+            ("pattern", "localhost"),
+            ("pattern", "*.example.com"),
+            ("pattern", "-a.example.com"),
+            ("pattern", "a." + "b" * 64 + ".com"),
+            ("minLength", "a.b"),
+            ("maxLength", ".".join(["a" * 63] * 4) + ".com"),
+        )
+    ),
+    *(
+        (
+            f"spec.webserver.hostedZoneId:{constraint}",
+            with_value(
+                "webserver",
+                {"certificateArn": CERTIFICATE, "hostname": "a.example.com", "hostedZoneId": value},
+            ),
+            "spec.webserver.hostedZoneId",
+        )
+        for constraint, value in (("type", 1), ("pattern", "/hostedzone/Z123"), ("pattern", "Z" + "A" * 32))
+    ),
+    # The URL is https://<hostname>, so a hostname without a certificate would name an unverifiable URL.
+    (
+        "spec.webserver:rule0",
+        with_value("webserver.hostname", "airflow.example.com"),
+        "spec.webserver.hostname",
+    ),
+    (
+        "spec.webserver:rule1",
+        with_value("webserver", {"certificateArn": CERTIFICATE, "hostedZoneId": "Z0123456789ABCDEFGHIJ"}),
+        "spec.webserver.hostedZoneId",
     ),
     (
         "spec.serviceRoleArn:type",

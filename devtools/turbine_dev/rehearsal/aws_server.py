@@ -22,7 +22,17 @@ from moto import server
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import EmptyResult
 
-from turbine_dev import moto_autoscaling, moto_cfn_resources, moto_drift, moto_extensions, moto_sqs
+from turbine_dev import (
+    moto_autoscaling,
+    moto_cfn_resources,
+    moto_drift,
+    moto_extensions,
+    moto_route53_alias,
+    moto_sqs,
+    moto_target_health,
+    moto_update_policy,
+)
+from turbine_dev.rehearsal.target_health import TARGET_HEALTH_FILE
 
 _lock = threading.Lock()
 
@@ -101,6 +111,10 @@ def main(argv: list[str]) -> None:
     moto_sqs.install()
     moto_cfn_resources.install()
     moto_drift.install()
+    moto_update_policy.install()
+    moto_route53_alias.install()
+    # What the load balancer stand-in's health checks saw (turbine_dev.rehearsal.loadbalancer).
+    moto_target_health.install(Path(log).with_name(TARGET_HEALTH_FILE))
     install_lifecycle_actions(Path(log))
     install_signal_resource(Path(log).with_name("resource-signals.jsonl"))
     server.main(["--host", host, "--port", port])

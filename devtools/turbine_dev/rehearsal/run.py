@@ -17,11 +17,17 @@ from turbine_dev.rehearsal import database, loadbalancer, network
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, create_stack, load_templates
 from turbine_dev.rehearsal.dag_repository import DagRepository, git_dag
 from turbine_dev.rehearsal.image import REPO_ROOT
+from turbine_dev.rehearsal.rolling_update import roll_api_servers
+from turbine_dev.rehearsal.target_health import TARGET_HEALTH_FILE, HealthChecker
 from turbine_operator.adapters.sources import cfn_dir
 
 AWS_PORT = 4566
 MANIFEST = REPO_ROOT / "examples" / "turbine-stack.yaml"
 SIGNAL_TIMEOUT = float(os.environ.get("TURBINE_REHEARSAL_SIGNAL_TIMEOUT", "1200"))
+# Compresses the target groups' health check intervals and deregistration delay (1: as configured).
+TIME_FACTOR = float(os.environ.get("TURBINE_REHEARSAL_TIME_FACTOR", "1"))
+# "rolling-update": boot, then only the API servers' rolling update (a narrow run); empty: everything.
+ONLY = os.environ.get("TURBINE_REHEARSAL_ONLY", "")
 
 
 def start_aws(workdir: Path) -> EmbeddedAws:
@@ -80,9 +86,20 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
             )  # fmt: skip
             port = int(parameters.get("WebServerPort", "8080"))
 
-            def webservers() -> list[tuple[str, int]]:
+            def running_webservers() -> dict[str, str]:
                 assert cluster is not None
-                return [(i.address, port) for i in cluster.instances if i.role == "webserver"]
+                live = [i for i in cluster.instances if i.process is not None and i.process.poll() is None]
+                return {i.instance_id: i.address for i in live if i.role == "webserver"}
+
+            checker = HealthChecker(
+                aws.client("elbv2"), running_webservers, workdir / TARGET_HEALTH_FILE, TIME_FACTOR
+            )
+            checker.start()
+
+            def webservers() -> list[tuple[str, int]]:
+                # Where the load balancers send a request: the targets their health checks route to.
+                addresses = running_webservers()
+                return [(addresses[t], port) for t in checker.routable() if t in addresses]
 
             for listener in sorted({80, port}):
                 loadbalancer.listen(network.LOAD_BALANCER, listener, webservers)
@@ -105,7 +122,12 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
             ]
             from turbine_dev.rehearsal.scenarios import run_scenarios  # noqa: PLC0415
 
-            run_scenarios(cluster, report, first_boot)
+            if ONLY != "rolling-update":
+                run_scenarios(cluster, report, first_boot)
+            # Last: it replaces the API servers the scenarios above talk to.
+            roll_api_servers(
+                cluster, checker, f"http://{network.LOAD_BALANCER}:{port}/api/v2/monitor/health", report
+            )
             code = 0 if all(report["checks"].values()) else 1
         except BootFailure as failure:
             report["failure"] = str(failure)

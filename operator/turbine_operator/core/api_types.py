@@ -80,6 +80,13 @@ Cidr = Annotated[StrictStr, text(rf"^({_OCTET}\.){{3}}{_OCTET}/(3[0-2]|[12]?[0-9
 CertificateArn = Annotated[
     StrictStr, text(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$", max_length=2048)
 ]
+# A DNS name of at least two labels, each 1 to 63 lowercase letters, digits or inner hyphens (RFC 1035;
+# a wildcard certificate covers one label, so no label may be "*" here).
+Hostname = Annotated[
+    StrictStr, text(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", 4, 253)
+]
+# Route 53 hosted zone ids: "Z" and uppercase letters and digits, 32 characters at most (API_HostedZone).
+HostedZoneId = Annotated[StrictStr, text(r"^Z[A-Z0-9]{1,31}$")]
 ChangeSetName = Annotated[StrictStr, text(STACK_NAME_PATTERN, max_length=128)]
 LogicalId = Annotated[StrictStr, text(r"^[A-Za-z][A-Za-z0-9]*$", 1, 64)]
 ParameterName = Annotated[StrictStr, text(PARAMETER_NAME_PATTERN, 1, 255)]

@@ -37,6 +37,8 @@ from turbine_operator.core.api_types import (
     ChangeSetName,
     Cidr,
     Duration,
+    HostedZoneId,
+    Hostname,
     ImageId,
     InstanceType,
     KeyPrefix,
@@ -111,7 +113,21 @@ class SchedulerSpec(ApiObject):
     """EC2 instance type of the scheduler (SchedulerInstanceType)."""
 
 
-@dataclass(frozen=True, config=api())
+@dataclass(
+    frozen=True,
+    config=api(
+        {
+            "rule": "!has(self.hostname) || has(self.certificateArn)",
+            "message": "hostname needs certificateArn: the webserver's URL is then https://<hostname>",
+            "fieldPath": ".hostname",
+        },
+        {
+            "rule": "!has(self.hostedZoneId) || has(self.hostname)",
+            "message": "hostedZoneId needs hostname, the name of the record it creates",
+            "fieldPath": ".hostedZoneId",
+        },
+    ),
+)
 class WebserverSpec(ApiObject):
     """The Airflow webserver (API server and UI)."""
 
@@ -126,7 +142,25 @@ class WebserverSpec(ApiObject):
     them, so there are at least two, and updates replace them one at a time."""
     certificate_arn: Annotated[CertificateArn | None, Parameter("CertificateArn")] = None
     """ACM certificate ARN of the name users reach Airflow by (CertificateArn). Given, the user-facing load
-    balancer serves HTTPS on 443 and redirects HTTP to it."""
+    balancer serves HTTPS on 443 and redirects HTTP to it. Without spec.webserver.hostname the URL is the
+    load balancer's own DNS name, which no certificate a user can get covers, so TLS cannot verify it."""
+    hostname: Annotated[Hostname | None, Parameter("WebserverHostname")] = None
+    """DNS name users reach Airflow by, lowercase, such as airflow.example.com (WebserverHostname): the
+    webserver's URL and Airflow's base_url become https://<hostname>. Needs certificateArn, whose
+    certificate must cover the name (exactly, or by a wildcard of one label such as *.example.com)."""
+    hosted_zone_id: Annotated[HostedZoneId | None, Parameter("WebserverHostedZoneId")] = None
+    """Route 53 hosted zone (such as Z0123456789ABCDEFGHIJ) in which the stack creates an alias A record
+    from hostname to the user-facing load balancer (WebserverHostedZoneId); the name must lie within the
+    zone. Omitted, the name is left to the user's DNS."""
+
+    @model_validator(mode="after")
+    def _named(self) -> WebserverSpec:
+        if self.hostname is not None and self.certificate_arn is None:
+            raise invalid("needs spec.webserver.certificateArn: the webserver's URL is then https://<hostname>",
+                          "hostname")  # fmt: skip
+        if self.hosted_zone_id is not None and self.hostname is None:
+            raise invalid("needs spec.webserver.hostname, the name of the record it creates", "hostedZoneId")
+        return self
 
 
 _Size = Annotated[StrictInt, Field(ge=0, le=1000)]
