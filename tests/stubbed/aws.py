@@ -52,6 +52,8 @@ Parameters:
   AllowHTTPAccessCIDR: {Type: String}
   WebserverCount: {Type: Number}
   CertificateArn: {Type: String}
+  WebserverHostname: {Type: String, Default: ""}
+  WebserverHostedZoneId: {Type: String, Default: ""}
   ImageId: {Type: String}
   DrainTimeout: {Type: Number, Default: 3600}
   DagBundle: {Type: String, Default: ""}
