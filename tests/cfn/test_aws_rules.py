@@ -326,9 +326,9 @@ BROKEN: dict[str, tuple[str, Change, str]] = {
     "rolling update keeping MaxSize in service": (
         "check_rolling_updates",
         with_property(
-            SCHEDULER, "SchedulerGroup", "UpdatePolicy.AutoScalingRollingUpdate.MinInstancesInService", 1
+            SCHEDULER, "SchedulerGroup", "UpdatePolicy.AutoScalingRollingUpdate.MinInstancesInService", 2
         ),
-        "MinInstancesInService (1) must be less than the MaxSize (1)",
+        "MinInstancesInService (2) must be less than the MaxSize (2)",
     ),
     "rolling update pausing two hours": (
         "check_rolling_updates",
