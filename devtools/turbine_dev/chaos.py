@@ -65,7 +65,9 @@ TIMER_KILL_SECONDS = (1.0, 6.0)  # counted from the operator's start-up message
 MIN_KILLS = 3
 CONVERGENCE_SECONDS = 120.0
 # After convergence, how long the last operator is watched for CreateChangeSet calls nothing asked for.
-QUIET_SECONDS = float(os.environ.get("CHAOS_QUIET_SECONDS", "60"))
+# Issue 25 asks for 60 s at production pace; the trials poll every 0.5 s instead of 15 s, so 15 s here
+# holds thirty looks, more than 60 s would at production pace, and a looping reconcile shows many times.
+QUIET_SECONDS = float(os.environ.get("CHAOS_QUIET_SECONDS", "15"))
 RECREATE_WAIT_SECONDS = 60.0
 SETTLED_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
 BYSTANDER_TEMPLATE = json.dumps(
