@@ -282,13 +282,16 @@ def _delete_failed(backend: Any, stack: Any, refusal: Exception) -> None:
     backend.deleted_stacks.pop(stack.stack_id, None)
     backend.stacks[stack.stack_id] = stack
     STATE.stacks.pop(stack.stack_id, None)
-    remaining = ", ".join(sorted(stack.resource_map._parsed_resources))
+    # moto's map also holds the pseudo parameters (AWS::Region, ...), which are no resources.
+    names = stack.resource_map._parsed_resources
+    remaining = ", ".join(sorted(name for name in names if not name.startswith("AWS::")))
     stack.status = "DELETE_FAILED"
-    stack._add_stack_event(
-        "DELETE_FAILED", resource_status_reason=f"The following resource(s) failed to delete: [{remaining}]. "
-    )
     message = getattr(refusal, "message", None) or str(refusal)
-    stack.events[-1].resource_status_reason += message
+    # One event with the whole reason: another event may be added meanwhile, so none is edited afterwards.
+    stack._add_stack_event(
+        "DELETE_FAILED",
+        resource_status_reason=f"The following resource(s) failed to delete: [{remaining}]. {message}",
+    )
 
 
 def create_change_set(self: Any, original: Any) -> Any:

@@ -42,6 +42,10 @@ STALLED = [
     "AwsAccessDenied",
     "AwsRequestRejected",
     "TerminationProtected",
+    "AwsEndpointUnusable",
+    "StackAccountChanged",
+    "OutsideTenantGrant",
+    "TenantPolicyInvalid",
 ]
 READY = ["StackReady"]
 WAITING = ["ChangeSetAwaitingApproval"]

@@ -25,6 +25,8 @@ def builds_asked_by(target: str) -> list[list[str]]:
     ).stdout
     asked = []
     for line in printed.splitlines():
+        if "turbine_dev." not in line:  # only the commands that build or run; recipes may hold shell code
+            continue
         words = shlex.split(line)
         if "turbine_dev.binaries" in words:
             asked.append(words[words.index("turbine_dev.binaries") + 1 :])
