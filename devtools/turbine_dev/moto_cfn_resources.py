@@ -28,6 +28,11 @@ before the embedded AWS serves requests. What it adds:
   database fails as on AWS ("You can't delete a DB instance when deletion protection is enabled",
   https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_DeleteInstance.html); moto's DeleteDBInstance
   already refuses a protected instance in AWS's words, but its CloudFormation drops the property.
+* A failed stack deletion reports the resource its service refused to delete, not a dependency of it:
+  CloudFormation deletes in dependency order and never tries what the refused resource depends on
+  ("Delete stack fails", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/troubleshooting.html#troubleshooting-errors-delete-stack-fails).
+  moto retries every resource in set order and raises whichever failed last, so with some hash seeds a
+  protected database's stack failed with "The vpc ... has dependencies" instead of RDS's refusal.
 
 Each resource is created in moto's own service backend, so tests can read it back (for
 instance the generated secrets through `GetSecretValue`).
@@ -352,9 +357,40 @@ def _database_keeps_its_protection() -> None:
     DBInstance.create_from_cloudformation_json = create_protected  # type: ignore[method-assign]
 
 
+def _refusal_first(errors: list[Exception]) -> Exception:
+    """The refusal CloudFormation would report: a service's own refusal before any dependency violation
+    it caused (a VPC still holding the refused database's subnets)."""
+    for error in errors:
+        if getattr(error, "error_type", None) != "DependencyViolation":
+            return error
+    return errors[0]
+
+
+def _delete_resources(self: parsing.ResourceMap) -> None:
+    """moto's ResourceMap.delete, in a fixed order and raising the refusal rather than the last error."""
+    remaining = sorted(
+        name for name, value in self._resource_json_map.items() if value.get("DeletionPolicy") != "Retain"
+    )
+    while remaining:
+        before, errors = len(remaining), list[Exception]()
+        for name in list(remaining):
+            resource = self._parsed_resources.get(name)
+            if resource is not None and not isinstance(resource, str):
+                try:
+                    self._delete_resource(resource, self._resource_json_map[resource.logical_resource_id])
+                except Exception as error:  # retried once the resources depending on it are gone
+                    errors.append(error)
+                    continue
+                self._parsed_resources.pop(resource.logical_resource_id)
+            remaining.remove(name)
+        if errors and len(remaining) == before:  # nothing more can go
+            raise _refusal_first(errors)
+
+
 def install() -> None:
     """Idempotent. The resource models above registered themselves by subclassing."""
     _database_keeps_its_protection()
+    parsing.ResourceMap.delete = _delete_resources  # type: ignore[method-assign]
     Stack.get_cfn_attribute = _nested_stack_attribute  # type: ignore[attr-defined]
     Stack.create_from_cloudformation_json = classmethod(_nested_stack_with_parent_tags)  # type: ignore[assignment,method-assign]
 
