@@ -76,7 +76,7 @@ lock: $(INSTALLED)
 		--python-version 3.11 --python-platform x86_64-manylinux_2_34 --custom-compile-command 'make lock' \
 		--output-file cfn/scripts/airflow-$$(sed -n 's/^readonly AIRFLOW_VERSION=//p' cfn/scripts/turbine-bootstrap.sh).lock
 
-# The CRD is generated from the API models (operator/turbine_operator/core/spec.py); a unit test fails
+# The CRD is generated from the API models (operator/turbine_operator/core/api/spec.py); a unit test fails
 # when the committed crds/ (or the chart's copy) differs from what this writes.
 crd: $(INSTALLED)
 	$(BIN)/python -m turbine_dev.crd

@@ -27,7 +27,7 @@ from turbine_dev.processes import free_port
 
 BUCKET = "turbine-bench-templates"
 NAMESPACE = "bench"
-# The operator's defaults (adapters/settings.py, core/spec.py).
+# The operator's defaults (adapters/settings.py, core/api/spec.py).
 DEFAULT_LISTING, DEFAULT_RESYNC, DEFAULT_DRIFT, DEFAULT_WORKERS = 300.0, 43200.0, 21600.0, 300.0
 WORKER_OPERATIONS = ("DescribeAutoScalingGroups", "GetMetricData")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from turbine_operator.core.crd import custom_resource_definition
+from turbine_operator.core.api.crd import custom_resource_definition
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CRD_NAME = "turbinestacks.turbine.dev.yaml"

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from turbine_operator.core.templates import load_template
+from turbine_operator.core.render.templates import load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO_ROOT / "cfn" / "templates"

@@ -15,18 +15,18 @@ import yaml
 from turbine_operator import __version__
 from turbine_operator.adapters.settings import NAMESPACES_ENV, OperatorSettings, SettingsError
 from turbine_operator.adapters.sources import LAMBDAS_DIR_ENV, TEMPLATES_DIR_ENV, load_turbine_sources
-from turbine_operator.core.airflow_users import desired_users
-from turbine_operator.core.crd import custom_resource_definition
-from turbine_operator.core.dag_bundles import dag_bundle_config
+from turbine_operator.core.airflow.airflow_users import desired_users
+from turbine_operator.core.api.crd import custom_resource_definition
+from turbine_operator.core.api.spec import TurbineStackSpec, parse_spec, spec_problems
+from turbine_operator.core.api.unknown_fields import unknown_fields
 from turbine_operator.core.errors import SpecError
-from turbine_operator.core.leadership import DEFAULT_LEASE_NAME
-from turbine_operator.core.outputs_config_map import config_map_name
-from turbine_operator.core.references import Fetched, Source
-from turbine_operator.core.rendering import Owner, desired_stack
-from turbine_operator.core.spec import TurbineStackSpec, parse_spec, spec_problems
-from turbine_operator.core.unknown_fields import unknown_fields
+from turbine_operator.core.plan.leadership import DEFAULT_LEASE_NAME
+from turbine_operator.core.render.dag_bundles import dag_bundle_config
+from turbine_operator.core.render.references import Fetched, Source
+from turbine_operator.core.render.rendering import Owner, desired_stack
+from turbine_operator.core.report.outputs_config_map import config_map_name
 from turbine_operator.manifests import ManifestError, ManifestObjects
-from turbine_operator.operations.references import fetch_references
+from turbine_operator.operations.stack.references import fetch_references
 
 RENDER_UID = "00000000-0000-0000-0000-000000000000"
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 
 from turbine_operator.adapters.cluster import api_client
 from turbine_operator.adapters.leases import Leases
-from turbine_operator.operations.leadership import LeaderElector
+from turbine_operator.operations.fleet.leadership import LeaderElector
 
 
 def identity() -> str:

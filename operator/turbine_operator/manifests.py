@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from turbine_operator.core.references import SourceKind, StoredObject
+from turbine_operator.core.render.references import SourceKind, StoredObject
 
 _KINDS = {"ConfigMap": SourceKind.CONFIG_MAP, "Secret": SourceKind.SECRET}
 

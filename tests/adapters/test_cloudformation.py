@@ -43,10 +43,10 @@ from turbine_operator.core.errors import (
     TransientAwsError,
 )
 from turbine_operator.core.naming import change_set_name, client_request_token
-from turbine_operator.core.observations import ObservedChangeSet, ObservedStack, ResourceChange
-from turbine_operator.core.planning import ChangeSetKind
-from turbine_operator.core.rendering import DesiredStack
-from turbine_operator.core.stack_listing import LIVE_STATUSES
+from turbine_operator.core.observed.observations import ObservedChangeSet, ObservedStack, ResourceChange
+from turbine_operator.core.plan.planning import ChangeSetKind
+from turbine_operator.core.plan.stack_listing import LIVE_STATUSES
+from turbine_operator.core.render.rendering import DesiredStack
 
 MakeDesired = Callable[..., DesiredStack]
 

@@ -13,7 +13,7 @@ from urllib3.exceptions import ProtocolError
 
 from turbine_operator.adapters.cluster import ClusterObjects, _stored, cluster_error
 from turbine_operator.core.errors import ClusterError
-from turbine_operator.core.references import SourceKind, StoredObject
+from turbine_operator.core.render.references import SourceKind, StoredObject
 
 SECRET_BODY = '{"kind":"Secret","data":{"password":"aHVudGVyMg=="},"message":"hunter2-leaked"}'
 

@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 
 from stubbed.aws import BUCKET, REGION
 from turbine_operator.adapters.metrics import StackMetrics, observe_client
-from turbine_operator.core.conditions import stalled_reason
+from turbine_operator.core.api.conditions import stalled_reason
 
 
 def _count(name: str, **labels: str) -> float:

@@ -18,7 +18,7 @@ from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.cloudformation import StackGateway
 from turbine_operator.core.errors import AwsValidationError
 from turbine_operator.core.naming import change_set_name
-from turbine_operator.core.planning import ChangeSetKind
+from turbine_operator.core.plan.planning import ChangeSetKind
 
 
 @pytest.fixture

@@ -20,10 +20,10 @@ from turbine_dev.aws_rules import CHECKS, Check, RenderedStack, refusals
 from turbine_dev.aws_rules.instances import metadata_tag_key_refusal
 from turbine_dev.aws_rules.services import check_functions
 from turbine_operator.adapters.sources import load_turbine_sources
+from turbine_operator.core.api.spec import parse_spec
 from turbine_operator.core.errors import SpecError
-from turbine_operator.core.rendering import Owner, desired_stack
-from turbine_operator.core.spec import parse_spec
-from turbine_operator.core.templates import load_template
+from turbine_operator.core.render.rendering import Owner, desired_stack
+from turbine_operator.core.render.templates import load_template
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "turbine-stack.yaml"
 OWNER = Owner(namespace="default", name="airflow", uid="6f1c0d3e-8a40-4c57-9a0e-6d2d5b1c2f10")

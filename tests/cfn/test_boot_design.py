@@ -96,7 +96,7 @@ def test_workers_can_read_no_secret() -> None:
     """Defect 4: task code could read the database master password and the JWT secret."""
     template = worker_template()
     # The one secret workers read by design: the DAG repository's git credentials, since every worker
-    # checks out the DAG bundle itself (core/dag_connection.py).
+    # checks out the DAG bundle itself (core/airflow/dag_connection.py).
     repository = "DagsConnectionSecretArn"
     assert not [
         name

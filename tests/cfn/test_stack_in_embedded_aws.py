@@ -15,7 +15,7 @@ from turbine_templates import MASTER_OUTPUTS, load_templates
 from turbine_dev.metric_time import deployed_scale_out
 from turbine_dev.rehearsal.scenarios import SCALE_OUT_DECISION_BOUND
 from turbine_operator.adapters.sources import load_turbine_sources
-from turbine_operator.core.bundle import build_bundle
+from turbine_operator.core.render.bundle import build_bundle
 
 pytestmark = pytest.mark.integration
 

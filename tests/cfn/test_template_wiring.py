@@ -16,7 +16,7 @@ from turbine_templates import (
 )
 
 from turbine_dev.rehearsal.creation_order import references as referenced_names
-from turbine_operator.core.spec import (
+from turbine_operator.core.api.spec import (
     SUBNET_CIDR_PARAMETERS,
     SUBNET_CIDR_PATTERN,
     VPC_CIDR_PARAMETER,

@@ -9,7 +9,7 @@ from typing import Any
 
 # One definition of what an expression refers to, shared with the rehearsal's creation order.
 from turbine_dev.rehearsal.creation_order import references as referenced_names
-from turbine_operator.core.templates import load_template
+from turbine_operator.core.render.templates import load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES_DIR = REPO_ROOT / "cfn" / "templates"

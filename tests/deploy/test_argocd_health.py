@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from lupa.lua51 import LuaRuntime  # type: ignore[import-untyped]
 
-from turbine_operator.core.planning import StallReason
+from turbine_operator.core.plan.planning import StallReason
 
 from .support import MANIFESTS, REPO_ROOT
 
@@ -63,7 +63,7 @@ def condition(kind: str, status: str, reason: str, generation: int = 2) -> dict[
 
 
 def conditions_for(reason: str, generation: int = 2) -> list[dict[str, Any]]:
-    """The conditions the operator writes for a verdict (core/conditions.py desired_conditions)."""
+    """The conditions the operator writes for a verdict (core/api/conditions.py desired_conditions)."""
     if reason in READY:
         return [condition("Ready", "True", reason, generation)]
     found = [condition("Ready", "False", reason, generation)]
@@ -206,7 +206,7 @@ def _product_reasons() -> set[str]:
     for path in PRODUCT.rglob("*.py"):
         text = path.read_text()
         reasons |= set(re.findall(r"\b(?:ready|progressing|waiting|stalled)\(\s*\"(\w+)\"", text))
-    reconcile = (PRODUCT / "operations" / "reconcile.py").read_text()
+    reconcile = (PRODUCT / "operations" / "stack" / "reconcile.py").read_text()
     stall_reason = reconcile[reconcile.index("def _stall_reason") :]
     reasons |= set(re.findall(r'return "(\w+)"', stall_reason.split("\n\n\n")[0]))
     return reasons

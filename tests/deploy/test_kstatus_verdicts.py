@@ -24,13 +24,13 @@ import yaml
 from turbine_dev.binaries import ensure_kstatus
 from turbine_dev.kube import KubeApi
 from turbine_operator.adapters.settings import OperatorSettings
-from turbine_operator.core import planning
-from turbine_operator.core.conditions import Verdict, progressing, stalled
-from turbine_operator.core.observations import ObservedChangeSet, ResourceChange
-from turbine_operator.core.reporting import verdict_for
-from turbine_operator.core.status import StatusFacts, status_patch, tolerated_failure_patch
-from turbine_operator.operations.reconcile import Reconciler
-from turbine_operator.operations.status_effects import merged_status
+from turbine_operator.core.api.conditions import Verdict, progressing, stalled
+from turbine_operator.core.observed.observations import ObservedChangeSet, ResourceChange
+from turbine_operator.core.plan import planning
+from turbine_operator.core.report.reporting import verdict_for
+from turbine_operator.core.report.status import StatusFacts, status_patch, tolerated_failure_patch
+from turbine_operator.operations.fleet.status_effects import merged_status
+from turbine_operator.operations.stack.reconcile import Reconciler
 from turbine_operator.operations.turbine_stack import StackResource
 
 from .support import REPO_ROOT

@@ -25,7 +25,7 @@ from turbine_dev.kube import KubeApi, wait_for
 from turbine_dev.operator_runner import running_operator
 from turbine_dev.probes import turbine_stack
 from turbine_operator.adapters.leases import Leases
-from turbine_operator.operations.leadership import LeaderElector
+from turbine_operator.operations.fleet.leadership import LeaderElector
 
 from .support import (
     MANIFESTS,

@@ -24,7 +24,7 @@ from moto import mock_aws
 import turbine_cluster_load
 from turbine_dev import moto_autoscaling
 from turbine_dev.metric_time import Alarm, GroupScaling, alarm_state, target_tracking_capacity
-from turbine_operator.core.templates import load_template
+from turbine_operator.core.render.templates import load_template
 
 WORKERSET = Path(__file__).resolve().parents[2] / "cfn" / "templates" / "turbine-workerset.yaml"
 REGION, QUEUE, GROUP = "us-east-1", "broker", "workers"

@@ -23,8 +23,8 @@ from turbine_dev.read_tracking import LOG_SETTING, REPO_ROOT, Reads, logged, pro
 
 ENVIRONMENT = b"python 3.11"
 DIGESTS = {
-    "operator/turbine_operator/core/rendering.py": "a1",
-    "operator/turbine_operator/core/planning.py": "a2",
+    "operator/turbine_operator/core/render/rendering.py": "a1",
+    "operator/turbine_operator/core/plan/planning.py": "a2",
     "cfn/templates/turbine-cluster.yaml": "b1",
     "cfn/scripts/turbine-bootstrap.sh": "b2",
     "README.md": "c1",
@@ -46,7 +46,7 @@ def test_the_rehearsal_reads_the_operators_code_so_a_change_to_it_runs_the_rehea
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "devtools"), str(REPO_ROOT / "operator")]),
     }
     subprocess.run(
-        [sys.executable, "-c", "import turbine_dev, turbine_operator.core.rendering"],
+        [sys.executable, "-c", "import turbine_dev, turbine_operator.core.render.rendering"],
         env=environment,
         check=True,
     )
@@ -57,7 +57,7 @@ def test_the_rehearsal_reads_the_operators_code_so_a_change_to_it_runs_the_rehea
     assert "devtools/turbine_dev/" in inputs
     assert not any(tree.startswith(".venv") for tree in inputs)  # packages are keyed by their versions
     before = group_key("tests/rehearsal/", inputs, DIGESTS, ENVIRONMENT)
-    edited = {**DIGESTS, "operator/turbine_operator/core/rendering.py": "a1-edited"}
+    edited = {**DIGESTS, "operator/turbine_operator/core/render/rendering.py": "a1-edited"}
     assert group_key("tests/rehearsal/", inputs, edited, ENVIRONMENT) != before
 
 
@@ -81,9 +81,9 @@ def test_the_session_sees_opened_files_listed_directories_and_the_paths_given_to
 
 
 def test_bytecode_stands_for_its_source() -> None:
-    cached = REPO_ROOT / "operator/turbine_operator/core/__pycache__/rendering.cpython-311.pyc"
+    cached = REPO_ROOT / "operator/turbine_operator/core/render/__pycache__/rendering.cpython-311.pyc"
 
-    assert project_path(cached) == "operator/turbine_operator/core/rendering.py"
+    assert project_path(cached) == "operator/turbine_operator/core/render/rendering.py"
     assert project_path("/etc/passwd") is None
 
 
@@ -91,7 +91,7 @@ def test_bytecode_stands_for_its_source() -> None:
     ("path", "tree"),
     [
         ("cfn/scripts/turbine-bootstrap.sh", "cfn/scripts/"),
-        ("operator/turbine_operator/core/rendering.py", "operator/turbine_operator/"),
+        ("operator/turbine_operator/core/render/rendering.py", "operator/turbine_operator/"),
         ("cfn/templates", "cfn/templates/"),  # a listed directory
         ("README.md", "README.md"),
         ("tests/conftest.py", "tests/conftest.py"),
@@ -113,7 +113,7 @@ def test_files_only_collected_for_other_suites_are_no_inputs() -> None:
     ("edited", "reruns"),
     [
         ("cfn/scripts/turbine-bootstrap.sh", True),
-        ("operator/turbine_operator/core/planning.py", True),  # the whole tree of a read file
+        ("operator/turbine_operator/core/plan/planning.py", True),  # the whole tree of a read file
         ("README.md", False),  # never read
     ],
 )

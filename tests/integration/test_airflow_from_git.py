@@ -26,8 +26,8 @@ from turbine_dev.embedded_aws import EmbeddedAws
 from turbine_dev.kube import KubeApi, condition_of, wait_for
 from turbine_dev.operator_runner import running_operator
 from turbine_dev.probes import turbine_stack
-from turbine_operator.core.drift import REQUEST_ANNOTATION
-from turbine_operator.core.templates import load_template
+from turbine_operator.core.plan.drift import REQUEST_ANNOTATION
+from turbine_operator.core.render.templates import load_template
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed", "kubeconfig_environment")]
 

@@ -10,7 +10,7 @@ import pytest
 from turbine_dev.kube import KubeApi
 from turbine_dev.operator_runner import running_operator
 from turbine_dev.probes import turbine_stack
-from turbine_operator.operations.drift import DriftDetector
+from turbine_operator.operations.stack.drift import DriftDetector
 from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
 pytestmark = [

@@ -9,8 +9,8 @@ from stubbed.cluster import ObjectsInMemory
 from stubbed.fixtures import calls, cf_stub, s3_stub, sessions, shared_sessions
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.settings import OperatorSettings
-from turbine_operator.operations.deletion import Deleter
-from turbine_operator.operations.reconcile import Reconciler
+from turbine_operator.operations.stack.deletion import Deleter
+from turbine_operator.operations.stack.reconcile import Reconciler
 
 from .harness import NOW, StubbedAws
 

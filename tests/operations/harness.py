@@ -40,8 +40,8 @@ from turbine_operator.core.naming import (
     execute_token,
     ownership_tags,
 )
-from turbine_operator.core.rendering import DesiredStack
-from turbine_operator.operations.status_effects import merged_status
+from turbine_operator.core.render.rendering import DesiredStack
+from turbine_operator.operations.fleet.status_effects import merged_status
 from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
 NOW = datetime.datetime(2025, 3, 1, 12, 0, tzinfo=datetime.UTC)

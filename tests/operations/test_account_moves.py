@@ -12,8 +12,8 @@ import pytest
 
 from stubbed.aws import ACCOUNT, REGION, STACK_ID, STACK_NAME, spec
 from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.operations.deletion import Deleter
-from turbine_operator.operations.reconcile import Reconciler
+from turbine_operator.operations.stack.deletion import Deleter
+from turbine_operator.operations.stack.reconcile import Reconciler
 
 from .harness import StubbedAws, conditions, stack_resource
 

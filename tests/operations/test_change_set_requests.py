@@ -12,8 +12,8 @@ from typing import Any
 from botocore.stub import ANY
 
 from stubbed.aws import STACK_NAME, change_set_request, spec
-from turbine_operator.core.rendering import DesiredStack
-from turbine_operator.operations.reconcile import Reconciler
+from turbine_operator.core.render.rendering import DesiredStack
+from turbine_operator.operations.stack.reconcile import Reconciler
 from turbine_operator.operations.turbine_stack import StackResource
 
 from .harness import StubbedAws, change_set_for, conditions, desired_for, merged, stack_resource

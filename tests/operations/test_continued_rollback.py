@@ -12,7 +12,7 @@ from botocore.stub import ANY
 
 from stubbed.aws import STACK_NAME, change_set_request, spec, stack_level_event
 from turbine_operator.core.naming import execute_token
-from turbine_operator.operations.reconcile import Reconciler
+from turbine_operator.operations.stack.reconcile import Reconciler
 
 from .harness import (
     StubbedAws,

@@ -20,10 +20,10 @@ from stubbed.aws import (
 )
 from stubbed.cluster import ObjectsInMemory
 from turbine_operator.adapters.settings import OperatorSettings
-from turbine_operator.core import delete_retries
 from turbine_operator.core.errors import ClusterError
 from turbine_operator.core.naming import client_request_token
-from turbine_operator.operations.deletion import Deleter
+from turbine_operator.core.plan import delete_retries
+from turbine_operator.operations.stack.deletion import Deleter
 
 from .harness import (
     NOW,

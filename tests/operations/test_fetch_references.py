@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from stubbed.cluster import ObjectsInMemory
-from turbine_operator.core.bundle import TurbineSources
+from turbine_operator.core.api.spec import TurbineStackSpec, parse_spec
 from turbine_operator.core.errors import AwsAccessDenied, ReferenceMissing, SpecError
-from turbine_operator.core.references import Fetched, Source, SourceKind, references_of
-from turbine_operator.core.rendering import Owner, desired_stack
-from turbine_operator.core.spec import TurbineStackSpec, parse_spec
-from turbine_operator.operations.references import fetch_references
+from turbine_operator.core.render.bundle import TurbineSources
+from turbine_operator.core.render.references import Fetched, Source, SourceKind, references_of
+from turbine_operator.core.render.rendering import Owner, desired_stack
+from turbine_operator.operations.stack.references import fetch_references
 
 CONFIG_MAP, SECRET, S3_OBJECT = SourceKind.CONFIG_MAP, SourceKind.SECRET, SourceKind.S3_OBJECT
 NAMESPACE = "airflow"

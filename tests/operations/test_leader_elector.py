@@ -7,8 +7,8 @@ from typing import Any
 
 from turbine_operator.adapters.leases import LeaseTaken
 from turbine_operator.core.errors import ClusterError
-from turbine_operator.core.leadership import LEASE_SECONDS, RENEW_DEADLINE_SECONDS, LeaseRecord
-from turbine_operator.operations.leadership import LeaderElector
+from turbine_operator.core.plan.leadership import LEASE_SECONDS, RENEW_DEADLINE_SECONDS, LeaseRecord
+from turbine_operator.operations.fleet.leadership import LeaderElector
 
 
 class MemoryLease:

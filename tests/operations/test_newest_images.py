@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from turbine_operator.operations.images import NewestImages
+from turbine_operator.operations.fleet.images import NewestImages
 
 
 class Source:

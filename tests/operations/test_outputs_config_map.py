@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from turbine_operator.core.errors import ClusterError
-from turbine_operator.core.outputs_config_map import OUTPUTS_PUBLISHED, ConfigMapSeen
-from turbine_operator.operations.outputs_config_map import OutputsPublisher, Published
+from turbine_operator.core.report.outputs_config_map import OUTPUTS_PUBLISHED, ConfigMapSeen
+from turbine_operator.operations.stack.outputs_config_map import OutputsPublisher, Published
 from turbine_operator.operations.turbine_stack import StackResource
 
 OUTPUTS = {"WebserverURL": "http://webserver.example:8080"}

@@ -25,7 +25,7 @@ from stubbed.cluster import ObjectsInMemory
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core.errors import AwsAccessDenied, ClusterError
 from turbine_operator.core.naming import continue_rollback_token, execute_token
-from turbine_operator.operations.reconcile import Reconciler
+from turbine_operator.operations.stack.reconcile import Reconciler
 
 from .harness import (
     LAST_UPDATED,

@@ -18,8 +18,8 @@ from stubbed.aws import (
     spec,
 )
 from turbine_operator.core.naming import execute_token, hash_of_token
-from turbine_operator.core.rendering import DesiredStack
-from turbine_operator.operations.reconcile import Reconciler
+from turbine_operator.core.render.rendering import DesiredStack
+from turbine_operator.operations.stack.reconcile import Reconciler
 
 from .harness import (
     NOW_TEXT,

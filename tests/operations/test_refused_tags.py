@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stubbed.aws import spec
-from turbine_operator.operations.reconcile import Reconciler
+from turbine_operator.operations.stack.reconcile import Reconciler
 
 from .harness import StubbedAws, conditions, stack_resource
 

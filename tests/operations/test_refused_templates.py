@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stubbed.aws import spec
-from turbine_operator.operations.reconcile import Reconciler
+from turbine_operator.operations.stack.reconcile import Reconciler
 
 from .harness import StubbedAws, conditions, desired_for, stack_resource
 

@@ -7,9 +7,9 @@ import threading
 import pytest
 
 from turbine_operator.core.errors import AwsAccessDenied
-from turbine_operator.core.observations import StackSummary
-from turbine_operator.core.stack_listing import ListedStack, listed_stack, moved
-from turbine_operator.operations.stack_listing import MOVED, StackListing
+from turbine_operator.core.observed.observations import StackSummary
+from turbine_operator.core.plan.stack_listing import ListedStack, listed_stack, moved
+from turbine_operator.operations.fleet.stack_listing import MOVED, StackListing
 
 ARN = "arn:aws:cloudformation:us-east-1:123456789012:stack/{}/1"
 

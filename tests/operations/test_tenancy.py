@@ -11,12 +11,12 @@ import yaml
 from stubbed.aws import ACCOUNT, BUCKET, NAMESPACE, REGION, SERVICE_ROLE, SOURCES, STACK_ID, STACK_NAME, spec
 from stubbed.cluster import ObjectsInMemory
 from turbine_operator.adapters.settings import OperatorSettings
+from turbine_operator.core.access.tenancy import TENANTS_KEY
 from turbine_operator.core.errors import ClusterError
-from turbine_operator.core.references import SourceKind, StoredObject
-from turbine_operator.core.tenancy import TENANTS_KEY
-from turbine_operator.operations.deletion import Deleter
-from turbine_operator.operations.reconcile import Reconciler
-from turbine_operator.operations.tenancy import RECHECK_REFUSED_SECONDS
+from turbine_operator.core.render.references import SourceKind, StoredObject
+from turbine_operator.operations.stack.deletion import Deleter
+from turbine_operator.operations.stack.reconcile import Reconciler
+from turbine_operator.operations.stack.tenancy import RECHECK_REFUSED_SECONDS
 
 from .harness import NOW, StubbedAws, conditions, stack_resource
 

@@ -23,7 +23,7 @@ from turbine_operator.adapters.cloudformation import StackGateway
 from turbine_operator.adapters.metrics import observe_client
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core.errors import TransientAwsError
-from turbine_operator.operations.reconcile import Reconciler
+from turbine_operator.operations.stack.reconcile import Reconciler
 
 from .harness import NOW, conditions, stack_resource
 

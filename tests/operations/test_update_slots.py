@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from stubbed.aws import QUEUE, STACK_NAME, resource_change
-from turbine_operator.operations.rate_limits import UpdateSlots
-from turbine_operator.operations.reconcile import Reconciler
+from turbine_operator.operations.fleet.rate_limits import UpdateSlots
+from turbine_operator.operations.stack.reconcile import Reconciler
 
 from .harness import (
     StubbedAws,

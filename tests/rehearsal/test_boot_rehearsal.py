@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from turbine_dev.rehearsal.creation_order import signalled_resources, stack_waves
-from turbine_operator.core.templates import load_template
+from turbine_operator.core.render.templates import load_template
 
 pytestmark = [pytest.mark.rehearsal, pytest.mark.timeout(5400)]
 

@@ -12,9 +12,9 @@ from botocore.client import BaseClient
 from botocore.exceptions import StubResponseError
 from botocore.stub import Stubber
 
-from turbine_operator.core.bundle import TurbineSources
-from turbine_operator.core.rendering import DesiredStack, Owner, desired_stack
-from turbine_operator.core.spec import parse_spec
+from turbine_operator.core.api.spec import parse_spec
+from turbine_operator.core.render.bundle import TurbineSources
+from turbine_operator.core.render.rendering import DesiredStack, Owner, desired_stack
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

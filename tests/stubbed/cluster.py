@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from turbine_operator.core.references import SourceKind, StoredObject
+from turbine_operator.core.render.references import SourceKind, StoredObject
 
 
 @dataclasses.dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from turbine_operator.core.accounts import ACCOUNT_CHANGED, account_move, account_of
+from turbine_operator.core.plan.accounts import ACCOUNT_CHANGED, account_move, account_of
 
 STACK = "arn:aws:cloudformation:us-east-1:123456789012:stack/airflow-demo/6f0b3f60-8a2c-11ef-9c3e"
 ROLE_HERE = "arn:aws:iam::123456789012:role/turbine"

@@ -13,20 +13,20 @@ from typing import Any
 
 import pytest
 
-from turbine_operator.core.additions import (
+from turbine_operator.core.access.policies import ADMINISTRATOR_ACCESS_HINT
+from turbine_operator.core.access.template_iam import administrator_resources
+from turbine_operator.core.api.spec import TurbineStackSpec, parse_spec
+from turbine_operator.core.errors import SpecError
+from turbine_operator.core.render.additions import (
     WELL_KNOWN_OUTPUTS,
     WELL_KNOWN_PARAMETERS,
     RenderedAdditions,
     render_additions,
 )
-from turbine_operator.core.bundle import TurbineSources
-from turbine_operator.core.errors import SpecError
-from turbine_operator.core.policies import ADMINISTRATOR_ACCESS_HINT
-from turbine_operator.core.references import Fetched, Source, SourceKind, references_of
-from turbine_operator.core.rendering import RENDERED_MASTER, DesiredStack, Owner, desired_stack
-from turbine_operator.core.spec import TurbineStackSpec, parse_spec
-from turbine_operator.core.template_iam import administrator_resources
-from turbine_operator.core.templates import dump_template, load_template
+from turbine_operator.core.render.bundle import TurbineSources
+from turbine_operator.core.render.references import Fetched, Source, SourceKind, references_of
+from turbine_operator.core.render.rendering import RENDERED_MASTER, DesiredStack, Owner, desired_stack
+from turbine_operator.core.render.templates import dump_template, load_template
 
 MASTER_BODY = (Path(__file__).resolve().parents[2] / "cfn" / "templates" / "turbine-master.yaml").read_bytes()
 MASTER = load_template(MASTER_BODY, "turbine-master.yaml")

@@ -1,4 +1,4 @@
-"""core/airflow_users.py and operations/airflow_users.py: what the operator publishes for spec.airflow.users,
+"""core and operations airflow.airflow_users: what the operator publishes for spec.airflow.users,
 when, and what it writes to status; with a store that records the calls instead of AWS."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from turbine_operator.adapters.stack_secrets import SecretValue
-from turbine_operator.core.airflow_users import (
+from turbine_operator.core.airflow.airflow_users import (
     REPORT_OUTPUT,
     SECRET_OUTPUT,
     UsersStep,
@@ -21,12 +21,12 @@ from turbine_operator.core.airflow_users import (
     users_status,
     users_step,
 )
+from turbine_operator.core.api.spec_additions import KeyRef
 from turbine_operator.core.errors import AwsNotFound, SpecError
-from turbine_operator.core.observations import ObservedStack
-from turbine_operator.core.references import Fetched, SourceKind
-from turbine_operator.core.scheduling import follow_up_due
-from turbine_operator.core.spec_additions import KeyRef
-from turbine_operator.operations.airflow_users import STATUS_KEY, converge_users
+from turbine_operator.core.observed.observations import ObservedStack
+from turbine_operator.core.plan.scheduling import follow_up_due
+from turbine_operator.core.render.references import Fetched, SourceKind
+from turbine_operator.operations.airflow.airflow_users import STATUS_KEY, converge_users
 from turbine_operator.operations.turbine_stack import Outcome
 from unit.test_spec import MINIMAL, parse
 
@@ -385,7 +385,7 @@ def test_a_user_list_too_large_for_a_secret_names_the_field() -> None:
 
 def test_an_aws_failure_of_the_airflow_parts_keeps_the_stacks_outcome() -> None:
     from turbine_operator.core.errors import AwsAccessDenied  # noqa: PLC0415
-    from turbine_operator.operations.airflow_parts import AirflowParts, follow_airflow  # noqa: PLC0415
+    from turbine_operator.operations.airflow.airflow_parts import AirflowParts, follow_airflow  # noqa: PLC0415
 
     class Refusing:
         def client(self, *_: object) -> object:

@@ -9,7 +9,13 @@ import zipfile
 
 import pytest
 
-from turbine_operator.core.bundle import MASTER_TEMPLATE, Bundle, TurbineSources, build_bundle, lambda_archive
+from turbine_operator.core.render.bundle import (
+    MASTER_TEMPLATE,
+    Bundle,
+    TurbineSources,
+    build_bundle,
+    lambda_archive,
+)
 
 SOURCES = TurbineSources(
     templates={

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from turbine_operator.core.conditions import (
+from turbine_operator.core.api.conditions import (
     READY,
     RECONCILING,
     STALLED,

@@ -1,5 +1,5 @@
-"""spec.airflow.dags as Airflow's bundle list (core/dag_bundles.py), and the scheduler's report on it as
-status.dags and events (core/dag_report.py, operations/dag_report.py)."""
+"""spec.airflow.dags as Airflow's bundle list (core.render.dag_bundles), and the scheduler's report on it as
+status.dags and events (core/airflow/dag_report.py, operations/airflow/dag_report.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from turbine_operator.adapters.stack_secrets import SecretValue
-from turbine_operator.core.dag_bundles import dag_bucket_parameter, dag_bundle_config, dag_bundle_parameter
-from turbine_operator.core.dag_report import dags_announcement, dags_status
-from turbine_operator.core.observations import ObservedStack
-from turbine_operator.core.scheduling import follow_up_due
-from turbine_operator.operations.dag_report import observe_dags
+from turbine_operator.core.airflow.dag_report import dags_announcement, dags_status
+from turbine_operator.core.observed.observations import ObservedStack
+from turbine_operator.core.plan.scheduling import follow_up_due
+from turbine_operator.core.render.dag_bundles import (
+    dag_bucket_parameter,
+    dag_bundle_config,
+    dag_bundle_parameter,
+)
+from turbine_operator.operations.airflow.dag_report import observe_dags
 from turbine_operator.operations.turbine_stack import Outcome
 from unit.test_spec import MINIMAL, parse
 
@@ -155,7 +159,7 @@ TOKEN = "ghp_not-a-real-token"
 
 
 def with_token(version: str = "1") -> tuple[Any, dict[Any, Any]]:
-    from turbine_operator.core.references import Fetched, SourceKind  # noqa: PLC0415
+    from turbine_operator.core.render.references import Fetched, SourceKind  # noqa: PLC0415
 
     source = spec(
         {"git": {"url": REPO, "credentials": {"passwordSecretKeyRef": {"name": "git", "key": "token"}}}}
@@ -164,7 +168,7 @@ def with_token(version: str = "1") -> tuple[Any, dict[Any, Any]]:
 
 
 def test_credentials_become_the_turbine_dags_connection_and_the_bundle_uses_it() -> None:
-    from turbine_operator.core.dag_connection import desired_connection  # noqa: PLC0415
+    from turbine_operator.core.airflow.dag_connection import desired_connection  # noqa: PLC0415
 
     source, fetched = with_token()
     connection = desired_connection(source, fetched)
@@ -192,8 +196,8 @@ def test_credentials_become_the_turbine_dags_connection_and_the_bundle_uses_it()
 
 
 def test_the_connection_is_published_once_per_version() -> None:
-    from turbine_operator.core.dag_connection import desired_connection  # noqa: PLC0415
-    from turbine_operator.operations.dag_connection import publish_connection  # noqa: PLC0415
+    from turbine_operator.core.airflow.dag_connection import desired_connection  # noqa: PLC0415
+    from turbine_operator.operations.airflow.dag_connection import publish_connection  # noqa: PLC0415
 
     connection = desired_connection(*with_token())
     assert connection is not None
@@ -236,7 +240,7 @@ def test_a_stack_without_the_report_output_is_stamped_not_looked_at_every_tick()
 
 
 def test_dropping_the_credentials_empties_the_connection_secret() -> None:
-    from turbine_operator.operations.dag_connection import publish_connection  # noqa: PLC0415
+    from turbine_operator.operations.airflow.dag_connection import publish_connection  # noqa: PLC0415
 
     written: list[str] = []
 

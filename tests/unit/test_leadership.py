@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from turbine_operator.core.leadership import (
+from turbine_operator.core.plan.leadership import (
     LEASE_SECONDS,
     RENEW_DEADLINE_SECONDS,
     LeaseRecord,

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from turbine_operator.core.api.spec import RESERVED_TAG_PREFIXES
 from turbine_operator.core.naming import (
     MANAGED_BY,
     MANAGED_BY_TAG,
@@ -19,7 +20,6 @@ from turbine_operator.core.naming import (
     stack_name_for,
     stale_change_sets,
 )
-from turbine_operator.core.spec import RESERVED_TAG_PREFIXES
 
 # The CloudFormation API patterns (CreateStack StackName, ClientRequestToken, ChangeSetName).
 STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")

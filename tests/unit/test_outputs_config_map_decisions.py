@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from turbine_operator.core.conditions import READY
-from turbine_operator.core.outputs_config_map import (
+from turbine_operator.core.api.conditions import READY
+from turbine_operator.core.api.spec import parse_spec
+from turbine_operator.core.render.rendering import Owner
+from turbine_operator.core.report.outputs_config_map import (
     NOT_OWNED,
     NOT_WRITTEN,
     OUTPUTS_OF_LABEL,
@@ -24,8 +26,6 @@ from turbine_operator.core.outputs_config_map import (
     plan_publication,
     reported_conditions,
 )
-from turbine_operator.core.rendering import Owner
-from turbine_operator.core.spec import parse_spec
 
 OWNER = Owner("data", "airflow", "uid-1")
 OUTPUTS = {"WebserverURL": "http://webserver.example:8080", "QueueName": "airflow-tasks"}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from turbine_operator.core.access.ownership import Claim, named_owner, ownership
 from turbine_operator.core.naming import OWNER_UID_TAG, ownership_tags
-from turbine_operator.core.observations import ObservedStack
-from turbine_operator.core.ownership import Claim, named_owner, ownership
+from turbine_operator.core.observed.observations import ObservedStack
 
 UID = "6f1c0d3e-8a40-4c57-9a0e-6d2d5b1c2f10"
 OTHER = "0b5e7e4c-1111-2222-3333-444455556666"

@@ -10,8 +10,13 @@ import pytest
 from mypy_boto3_cloudformation.literals import StackStatusType
 
 from turbine_operator.core.naming import change_set_name, ownership_tags
-from turbine_operator.core.observations import ObservedChangeSet, ObservedStack, ResourceChange, StackMemory
-from turbine_operator.core.planning import (
+from turbine_operator.core.observed.observations import (
+    ObservedChangeSet,
+    ObservedStack,
+    ResourceChange,
+    StackMemory,
+)
+from turbine_operator.core.plan.planning import (
     AcceptEmptyChangeSet,
     Action,
     AwaitApproval,

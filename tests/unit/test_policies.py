@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from turbine_operator.core.errors import SpecError
-from turbine_operator.core.policies import (
+from turbine_operator.core.access.policies import (
     ADMINISTRATOR_ACCESS_HINT,
     MANAGED_POLICY_MAX_CHARACTERS,
     check_policy_document,
@@ -20,6 +19,7 @@ from turbine_operator.core.policies import (
     policy_document,
     policy_size,
 )
+from turbine_operator.core.errors import SpecError
 
 FIELD = "spec.additionalPolicies[0].document"
 READ_LOGS: dict[str, Any] = {

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from turbine_operator.core.api.spec import TurbineStackSpec, parse_spec
+from turbine_operator.core.api.spec_additions import KeyRef
 from turbine_operator.core.errors import SpecError
-from turbine_operator.core.references import (
+from turbine_operator.core.render.references import (
     Fetched,
     ReaderIndex,
     Reference,
@@ -24,8 +26,6 @@ from turbine_operator.core.references import (
     version_fingerprint,
     watched_objects,
 )
-from turbine_operator.core.spec import TurbineStackSpec, parse_spec
-from turbine_operator.core.spec_additions import KeyRef
 
 CONFIG_MAP, SECRET, S3_OBJECT = SourceKind.CONFIG_MAP, SourceKind.SECRET, SourceKind.S3_OBJECT
 SECRET_VALUE = b"hunter2-do-not-print-me"

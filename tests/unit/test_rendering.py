@@ -15,10 +15,11 @@ import pydantic
 import pytest
 import yaml
 
-from turbine_operator.core.bundle import TurbineSources
+from turbine_operator.core.api.spec import OPERATOR_PARAMETERS, TurbineStackSpec, parse_spec
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.naming import APPLIED_HASH_TAG, ownership_tags
-from turbine_operator.core.rendering import (
+from turbine_operator.core.render.bundle import TurbineSources
+from turbine_operator.core.render.rendering import (
     CAPABILITIES,
     DERIVED_PARAMETERS,
     RENDERED_MASTER,
@@ -28,8 +29,7 @@ from turbine_operator.core.rendering import (
     stack_parameters,
     typed_parameter_values,
 )
-from turbine_operator.core.spec import OPERATOR_PARAMETERS, TurbineStackSpec, parse_spec
-from turbine_operator.core.templates import (
+from turbine_operator.core.render.templates import (
     check_parameter_value,
     declared_parameters,
     dump_template,
@@ -115,7 +115,7 @@ def test_typed_parameter_values_of_the_defaults() -> None:
         "CertificateArn": "",
         "WebserverHostname": "",
         "WebserverHostedZoneId": "",
-        "ImageId": "",  # the operator resolves it before rendering (operations/reconcile.py)
+        "ImageId": "",  # the operator resolves it before rendering (operations/stack/reconcile.py)
         "DagBundle": "",  # no spec.airflow.dags: the dags folder alone
         "DagBucket": "",
         "DatabaseDeletionProtection": "true",  # deletionPolicy Retain: the database outlives the stack

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from turbine_operator.core import planning
-from turbine_operator.core.conditions import Health, Verdict, progressing, stalled
-from turbine_operator.core.observations import ObservedChangeSet, ObservedStack, ResourceChange
-from turbine_operator.core.reporting import (
+from turbine_operator.core.api.conditions import Health, Verdict, progressing, stalled
+from turbine_operator.core.observed.observations import ObservedChangeSet, ObservedStack, ResourceChange
+from turbine_operator.core.plan import planning
+from turbine_operator.core.report.reporting import (
     MAX_LISTED_CHANGES,
     Announcement,
     announcement_for,
@@ -27,8 +27,8 @@ from turbine_operator.core.reporting import (
     reconcile_announcement,
     verdict_for,
 )
-from turbine_operator.core.status import StatusFacts, status_patch
-from turbine_operator.operations.status_effects import merged_status
+from turbine_operator.core.report.status import StatusFacts, status_patch
+from turbine_operator.operations.fleet.status_effects import merged_status
 
 STACK = "airflow-prod"
 NAME = "turbine-0123456789abcdef01234567"
@@ -130,7 +130,7 @@ ACTIONS: dict[str, planning.Action] = {
     },
 }
 
-# Verdicts the reconciler builds itself, outside the planner (operations/reconcile.py).
+# Verdicts the reconciler builds itself, outside the planner (operations/stack/reconcile.py).
 OTHER_VERDICTS: dict[str, Verdict] = {
     "InvalidSpec": stalled("InvalidSpec", "spec.workers.minSize: must not exceed spec.workers.maxSize"),
     "AwsRequestRejected": stalled("AwsRequestRejected", "CreateChangeSet: ValidationError: bad"),

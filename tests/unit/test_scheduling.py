@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from turbine_operator.core.drift import detection_read_wait, resource_drift_wait
-from turbine_operator.core.scheduling import (
+from turbine_operator.core.plan.drift import detection_read_wait, resource_drift_wait
+from turbine_operator.core.plan.scheduling import (
     FollowUps,
     follow_up_delay,
     follow_up_due,

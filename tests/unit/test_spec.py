@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 
 from contract.crd import crd_constraints, crd_properties, crd_spec_schema, snake
-from turbine_operator.core.api_types import parse_duration
-from turbine_operator.core.errors import SpecError
-from turbine_operator.core.spec import (
+from turbine_operator.core.api.api_types import parse_duration
+from turbine_operator.core.api.spec import (
     AirflowSpec,
     DeletionPolicy,
     DriftDetectionSpec,
@@ -33,7 +32,7 @@ from turbine_operator.core.spec import (
     WorkersSpec,
     parse_spec,
 )
-from turbine_operator.core.spec_additions import (
+from turbine_operator.core.api.spec_additions import (
     AdditionalPolicy,
     AdditionalTemplate,
     InstanceRole,
@@ -41,7 +40,8 @@ from turbine_operator.core.spec_additions import (
     PolicySource,
     TemplateSource,
 )
-from turbine_operator.core.spec_airflow import AirflowUser, OutputsConfigMap
+from turbine_operator.core.api.spec_airflow import AirflowUser, OutputsConfigMap
+from turbine_operator.core.errors import SpecError
 
 MINIMAL: dict[str, Any] = {"templateBucket": {"name": "turbine-templates"}}
 

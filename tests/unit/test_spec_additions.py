@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 
 from contract.crd import crd_constraints, crd_properties, crd_spec_schema
-from turbine_operator.core.errors import SpecError
-from turbine_operator.core.spec import TurbineStackSpec, parse_spec
-from turbine_operator.core.spec_additions import (
+from turbine_operator.core.api.spec import TurbineStackSpec, parse_spec
+from turbine_operator.core.api.spec_additions import (
     AdditionalFile,
     AdditionalPolicy,
     AdditionalTemplate,
@@ -25,6 +24,7 @@ from turbine_operator.core.spec_additions import (
     PolicySource,
     TemplateSource,
 )
+from turbine_operator.core.errors import SpecError
 
 BUCKET = {"templateBucket": {"name": "turbine-templates"}}
 TEMPLATE: dict[str, Any] = {"name": "Dags", "template": {"inline": "Resources: {}"}}

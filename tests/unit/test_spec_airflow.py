@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 
 from contract.crd import crd_constraints, crd_spec_schema
-from turbine_operator.core.errors import SpecError
-from turbine_operator.core.spec_additions import KeyRef
-from turbine_operator.core.spec_airflow import (
+from turbine_operator.core.api.spec_additions import KeyRef
+from turbine_operator.core.api.spec_airflow import (
     AirflowUser,
     DagSource,
     GitDagSource,
     OutputsConfigMap,
     S3DagSource,
 )
+from turbine_operator.core.errors import SpecError
 from unit.test_spec import MINIMAL, parse
 
 USERS = "spec.airflow.users"

@@ -7,7 +7,7 @@ import typing
 import pytest
 from mypy_boto3_cloudformation.literals import StackStatusType
 
-from turbine_operator.core.stack_status import StackPhase, phase_of
+from turbine_operator.core.observed.stack_status import StackPhase, phase_of
 
 PHASES = {
     "CREATE_IN_PROGRESS": StackPhase.IN_PROGRESS,

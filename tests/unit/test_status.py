@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from turbine_operator.core.conditions import progressing, ready
+from turbine_operator.core.api.conditions import progressing, ready
 from turbine_operator.core.naming import APPLIED_HASH_TAG, continue_rollback_token, execute_token
-from turbine_operator.core.observations import ObservedStack, StackMemory
-from turbine_operator.core.status import (
+from turbine_operator.core.observed.observations import ObservedStack, StackMemory
+from turbine_operator.core.report.status import (
     SYNCED,
     StatusFacts,
     memory_from_status,

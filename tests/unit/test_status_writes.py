@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from turbine_operator.core.status_writes import ECHO_WAIT_SECONDS, PendingEchoes, changes, status_writes
+from turbine_operator.core.report.status_writes import (
+    ECHO_WAIT_SECONDS,
+    PendingEchoes,
+    changes,
+    status_writes,
+)
 
 RECONCILING = [{"type": "Reconciling", "status": "True", "reason": "StackOperationInProgress"}]
 READY = [{"type": "Ready", "status": "True", "reason": "StackReady"}]
@@ -31,7 +36,7 @@ def test_a_look_that_finds_the_stack_moved_writes_what_moved_and_the_sync_time()
 
 
 def test_a_settled_stack_records_every_sync_time() -> None:
-    """Its resync is scheduled from lastSyncTime (core/scheduling.py)."""
+    """Its resync is scheduled from lastSyncTime (core/plan/scheduling.py)."""
     settled = {"conditions": READY, "lastSyncTime": "T1"}
 
     assert status_writes(settled, {**settled, "lastSyncTime": "T2"}) == {"lastSyncTime": "T2"}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from turbine_operator.core.errors import SpecError
-from turbine_operator.core.templates import declared_parameters, dump_template, load_template
+from turbine_operator.core.render.templates import declared_parameters, dump_template, load_template
 
 
 def load_value(snippet: str) -> object:

@@ -1,4 +1,4 @@
-"""Tenant grants: a TurbineStack reaches only what its namespace was granted (core.tenancy)."""
+"""Tenant grants: a TurbineStack reaches only what its namespace was granted (core.access.tenancy)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from turbine_operator.core.spec import TurbineStackSpec, parse_spec
-from turbine_operator.core.tenancy import TenantPolicyError, parse_tenants, ungoverned
+from turbine_operator.core.access.tenancy import TenantPolicyError, parse_tenants, ungoverned
+from turbine_operator.core.api.spec import TurbineStackSpec, parse_spec
 
 WHERE = "ConfigMap turbine-system/turbine-tenants"
 ROLE = "arn:aws:iam::111122223333:role/turbine-data"

@@ -3,8 +3,8 @@ schema, list entries by index, metadata left to ObjectMeta's own rules."""
 
 from __future__ import annotations
 
-from turbine_operator.core.crd import custom_resource_definition
-from turbine_operator.core.unknown_fields import unknown_fields
+from turbine_operator.core.api.crd import custom_resource_definition
+from turbine_operator.core.api.unknown_fields import unknown_fields
 
 SCHEMA = custom_resource_definition()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 

@@ -7,12 +7,12 @@ from typing import Any, cast
 
 import pytest
 
+from turbine_operator.core.api.spec import field_of
 from turbine_operator.core.errors import SpecError
-from turbine_operator.core.spec import field_of
-from turbine_operator.operations.rate_limits import FairTurns, TokenBucket
-from turbine_operator.operations.status_effects import merged_status, observe
+from turbine_operator.operations.fleet.rate_limits import FairTurns, TokenBucket
+from turbine_operator.operations.fleet.status_effects import merged_status, observe
+from turbine_operator.operations.fleet.workers import WatchedStack, load_query
 from turbine_operator.operations.turbine_stack import StackResource
-from turbine_operator.operations.workers import WatchedStack, load_query
 
 UID = "6f1c0d3e-8a40-4c57-9a0e-6d2d5b1c2f10"
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from turbine_dev.aws_rules.template_values import URL_SUFFIX, Scope, Unresolved
-from turbine_operator.core.rendering import DesiredStack
-from turbine_operator.core.templates import load_template
+from turbine_operator.core.render.rendering import DesiredStack
+from turbine_operator.core.render.templates import load_template
 
 # CloudFormation names a nested stack <parent>-<logical id>-<suffix>; AWS documents no length for the
 # suffix, so the harsher reading: 13 characters, as the stacks it creates show, and no truncation below

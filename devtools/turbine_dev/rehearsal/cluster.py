@@ -1,6 +1,6 @@
 """The stack created in the embedded AWS from the operator's own rendering, and its instances booted.
 
-The operator renders the TurbineStack (turbine_operator.core.rendering.desired_stack), its bundle
+The operator renders the TurbineStack (turbine_operator.core.render.rendering.desired_stack), its bundle
 is uploaded as the operator uploads it, and the master stack is created in the embedded AWS.
 Then each nested role stack's instances boot in the order CloudFormation would create the
 stacks (creation_order), each with the user data of its own launch template.
@@ -27,9 +27,9 @@ from turbine_dev.rehearsal.creation_order import signalled_resources, stack_wave
 from turbine_dev.rehearsal.dag_repository import DagRepository
 from turbine_dev.rehearsal.launch import LaunchRefused, launch
 from turbine_operator.adapters.sources import load_turbine_sources
-from turbine_operator.core.rendering import Owner, desired_stack
-from turbine_operator.core.spec import parse_spec
-from turbine_operator.core.templates import load_template
+from turbine_operator.core.api.spec import parse_spec
+from turbine_operator.core.render.rendering import Owner, desired_stack
+from turbine_operator.core.render.templates import load_template
 
 CLUSTER_TEMPLATE = "turbine-cluster.yaml"
 _NESTED_TEMPLATE = re.compile(r"templates/([a-z0-9-]+\.yaml)")

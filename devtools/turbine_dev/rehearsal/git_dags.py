@@ -21,14 +21,14 @@ from turbine_dev.rehearsal.dag_repository import BROKEN_DAG, MARKER, SECRET, git
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.reports import ReportReader
 from turbine_operator.adapters.stack_secrets import StackSecrets
-from turbine_operator.core.dag_connection import desired_connection
-from turbine_operator.core.dag_report import STATUS_KEY
-from turbine_operator.core.observations import ObservedStack
-from turbine_operator.core.references import SourceKind, StoredObject
-from turbine_operator.core.spec import parse_spec
-from turbine_operator.operations.dag_connection import publish_connection
-from turbine_operator.operations.dag_report import observe_dags
-from turbine_operator.operations.references import fetch_references
+from turbine_operator.core.airflow.dag_connection import desired_connection
+from turbine_operator.core.airflow.dag_report import STATUS_KEY
+from turbine_operator.core.api.spec import parse_spec
+from turbine_operator.core.observed.observations import ObservedStack
+from turbine_operator.core.render.references import SourceKind, StoredObject
+from turbine_operator.operations.airflow.dag_connection import publish_connection
+from turbine_operator.operations.airflow.dag_report import observe_dags
+from turbine_operator.operations.stack.references import fetch_references
 from turbine_operator.operations.turbine_stack import Outcome
 
 if TYPE_CHECKING:

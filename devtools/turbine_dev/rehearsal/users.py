@@ -21,12 +21,12 @@ from turbine_dev.rehearsal.cluster import BootFailure, Cluster
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.reports import ReportReader
 from turbine_operator.adapters.stack_secrets import StackSecrets
-from turbine_operator.core.airflow_users import REPORT_OUTPUT, desired_users
-from turbine_operator.core.observations import ObservedStack
-from turbine_operator.core.references import SourceKind, StoredObject
-from turbine_operator.core.spec import parse_spec
-from turbine_operator.operations.airflow_users import STATUS_KEY, converge_users
-from turbine_operator.operations.references import fetch_references
+from turbine_operator.core.airflow.airflow_users import REPORT_OUTPUT, desired_users
+from turbine_operator.core.api.spec import parse_spec
+from turbine_operator.core.observed.observations import ObservedStack
+from turbine_operator.core.render.references import SourceKind, StoredObject
+from turbine_operator.operations.airflow.airflow_users import STATUS_KEY, converge_users
+from turbine_operator.operations.stack.references import fetch_references
 from turbine_operator.operations.turbine_stack import Outcome
 
 SECRET_NAME = "airflow-users"  # noqa: S105 - the name of a Secret object

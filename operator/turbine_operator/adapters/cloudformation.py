@@ -10,7 +10,6 @@ from typing import Any
 from turbine_operator.adapters.aws_errors import NOT_MODIFIED, aws_call
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.s3_objects import RememberedObjects, UploadedBundles
-from turbine_operator.core.additions import LARGEST_TEMPLATE
 from turbine_operator.core.errors import (
     AwsAlreadyExists,
     AwsError,
@@ -19,7 +18,7 @@ from turbine_operator.core.errors import (
     TemplateBucketMissing,
 )
 from turbine_operator.core.naming import CHANGE_SET_PREFIX, OWNER_UID_TAG
-from turbine_operator.core.observations import (
+from turbine_operator.core.observed.observations import (
     DriftDetection,
     LatestOperation,
     ObservedChangeSet,
@@ -28,10 +27,11 @@ from turbine_operator.core.observations import (
     ResourceChange,
     ResourceDrift,
 )
-from turbine_operator.core.planning import ChangeSetKind
-from turbine_operator.core.rendering import DesiredStack
-from turbine_operator.core.stack_status import StackPhase, phase_of
-from turbine_operator.core.templates import Template, load_template
+from turbine_operator.core.observed.stack_status import StackPhase, phase_of
+from turbine_operator.core.plan.planning import ChangeSetKind
+from turbine_operator.core.render.additions import LARGEST_TEMPLATE
+from turbine_operator.core.render.rendering import DesiredStack
+from turbine_operator.core.render.templates import Template, load_template
 
 _CANCELLED = ("Resource creation cancelled", "Resource update cancelled")
 # AWS's public parameter naming the newest Amazon Linux 2023 x86_64 AMI of the region:

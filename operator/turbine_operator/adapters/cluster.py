@@ -21,8 +21,8 @@ from urllib3.exceptions import HTTPError
 
 from turbine_operator.core.errors import ClusterError
 from turbine_operator.core.naming import API_GROUP, API_VERSION, PLURAL
-from turbine_operator.core.outputs_config_map import ConfigMapSeen
-from turbine_operator.core.references import SourceKind, StoredObject
+from turbine_operator.core.render.references import SourceKind, StoredObject
+from turbine_operator.core.report.outputs_config_map import ConfigMapSeen
 
 # Not below turbine.dev/: kopf keeps its own state there and leaves those annotations out of what
 # it compares, so a change to one would never reach the update handler.

@@ -12,7 +12,7 @@ from urllib3.exceptions import HTTPError
 
 from turbine_operator.adapters.cluster import cluster_error
 from turbine_operator.core.errors import ClusterError
-from turbine_operator.core.leadership import LeaseRecord
+from turbine_operator.core.plan.leadership import LeaseRecord
 
 _TIMEOUT = 5  # below the renew deadline: a hung request must not outlive the leadership it renews
 

@@ -32,7 +32,7 @@ class OperatorSettings:
     max_concurrent_updates: int = 10
     # A label selector: this replica serves only the TurbineStacks it matches (one shard of several).
     shard_selector: str = ""
-    # The administrator's tenant grants: a ConfigMap as namespace/name (core.tenancy); empty, no tenants.
+    # The administrator's tenant grants: a ConfigMap as namespace/name (core.access.tenancy); empty: none.
     tenants_config_map: str = ""
     # A namespace no tenant lists is refused (needs tenants_config_map).
     require_tenants: bool = False

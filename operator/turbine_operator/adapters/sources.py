@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from turbine_operator.core.bundle import TurbineSources
+from turbine_operator.core.render.bundle import TurbineSources
 
 TEMPLATES_DIR_ENV = "TURBINE_CFN_DIR"
 LAMBDAS_DIR_ENV = "TURBINE_LAMBDAS_DIR"

@@ -1,5 +1,5 @@
 """The stack's own Secrets Manager secrets the operator writes documents to: the Airflow users
-(core/airflow_users.py) and the DAG repository's git connection (core/dag_connection.py)."""
+(core/airflow/airflow_users.py) and the DAG repository's git connection (core/airflow/dag_connection.py)."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from turbine_operator.adapters.aws_errors import aws_call
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.cloudformation import iso_time
-from turbine_operator.core.observations import StackSummary
-from turbine_operator.core.stack_listing import LIVE_STATUSES
+from turbine_operator.core.observed.observations import StackSummary
+from turbine_operator.core.plan.stack_listing import LIVE_STATUSES
 
 
 def live_stacks(sessions: AwsSessions, region: str, role_arn: str | None) -> dict[str, StackSummary]:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from turbine_operator.adapters.aws_errors import aws_call
 from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.core.observations import WorkerGroup
+from turbine_operator.core.observed.observations import WorkerGroup
 
 # DescribeAutoScalingGroups takes 50 names per call, or up to 100 with MaxRecords 100
 # (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeAutoScalingGroups.html).

@@ -20,6 +20,9 @@ APPLIED_HASH_TAG = "turbine.dev/applied-hash"
 MANAGED_BY_TAG = "turbine.dev/managed-by"
 MANAGED_BY = "turbine-operator"
 CHANGE_SET_PREFIX = "turbine-"
+# The Airflow connection holding spec.airflow.dags.git.credentials (core.airflow.dag_connection), named in
+# the DAG bundle configuration (core.render.dag_bundles) that is rendered before the connection is written.
+DAGS_CONNECTION_ID = "turbine_dags"
 
 
 def _short_hash(*parts: str, length: int = 8) -> str:

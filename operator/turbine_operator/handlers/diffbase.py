@@ -29,7 +29,7 @@ from typing import Any, cast
 
 import kopf
 
-from turbine_operator.core.drift import REQUEST_ANNOTATION
+from turbine_operator.core.plan.drift import REQUEST_ANNOTATION
 
 STATUS_FIELD = "lastHandledConfiguration"
 # Where versions before this one kept the record (kopf's annotation storage, prefix turbine.dev).

@@ -25,12 +25,12 @@ from turbine_operator.core.naming import API_GROUP, PLURAL
 from turbine_operator.handlers.diffbase import ProgressAnnotations, StatusDiffBaseStorage
 from turbine_operator.handlers.kube_session import connection_limit, pooled
 from turbine_operator.handlers.runtime import RUNTIME_KEY, ObjectLocks, Runtime, Wakes, runtime_of
-from turbine_operator.operations.deletion import Deleter
-from turbine_operator.operations.drift import DriftDetector
-from turbine_operator.operations.rate_limits import FairTurns, TokenBucket, UpdateSlots
-from turbine_operator.operations.reconcile import Reconciler
-from turbine_operator.operations.stack_listing import StackListing
-from turbine_operator.operations.workers import WorkerWatcher
+from turbine_operator.operations.fleet.rate_limits import FairTurns, TokenBucket, UpdateSlots
+from turbine_operator.operations.fleet.stack_listing import StackListing
+from turbine_operator.operations.fleet.workers import WorkerWatcher
+from turbine_operator.operations.stack.deletion import Deleter
+from turbine_operator.operations.stack.drift import DriftDetector
+from turbine_operator.operations.stack.reconcile import Reconciler
 
 STORAGE_PREFIX = "turbine.dev"
 FINALIZER = "turbine.dev/finalizer"

@@ -1,6 +1,6 @@
 """Reconciles the TurbineStacks that reference a ConfigMap or Secret whenever it changes.
 
-The change handlers record which TurbineStacks read which objects (core/references.py ReaderIndex,
+The change handlers record which TurbineStacks read which objects (core/render/references.py ReaderIndex,
 Runtime.readers); an event handler per kind turns a change into a reconcile request (an annotation
 kopf sees as an update). Content is never logged or compared here: the reconcile reads it again and
 renders it like any other input.
@@ -14,7 +14,7 @@ from typing import Any
 import kopf
 
 from turbine_operator.core.errors import ClusterError
-from turbine_operator.core.references import SourceKind, change_needs_reconcile
+from turbine_operator.core.render.references import SourceKind, change_needs_reconcile
 from turbine_operator.handlers.runtime import runtime_of
 
 logger = logging.getLogger(__name__)

@@ -17,15 +17,15 @@ import kopf
 from turbine_operator.adapters.cluster import ClusterObjects
 from turbine_operator.adapters.metrics import MetricsServer
 from turbine_operator.adapters.settings import OperatorSettings
-from turbine_operator.core.references import ReaderIndex, SourceKind
-from turbine_operator.core.scheduling import FollowUps
-from turbine_operator.core.status_writes import PendingEchoes
-from turbine_operator.operations.deletion import Deleter
-from turbine_operator.operations.drift import DriftDetector
-from turbine_operator.operations.outputs_config_map import OutputsPublisher
-from turbine_operator.operations.reconcile import Reconciler
-from turbine_operator.operations.stack_listing import StackListing
-from turbine_operator.operations.workers import WorkerWatcher
+from turbine_operator.core.plan.scheduling import FollowUps
+from turbine_operator.core.render.references import ReaderIndex, SourceKind
+from turbine_operator.core.report.status_writes import PendingEchoes
+from turbine_operator.operations.fleet.stack_listing import StackListing
+from turbine_operator.operations.fleet.workers import WorkerWatcher
+from turbine_operator.operations.stack.deletion import Deleter
+from turbine_operator.operations.stack.drift import DriftDetector
+from turbine_operator.operations.stack.outputs_config_map import OutputsPublisher
+from turbine_operator.operations.stack.reconcile import Reconciler
 
 RUNTIME_KEY = "turbine_runtime"
 

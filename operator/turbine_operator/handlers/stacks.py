@@ -11,21 +11,21 @@ import kopf
 
 from turbine_operator.adapters.metrics import RECONCILE_DURATION, RECONCILES, STACKS
 from turbine_operator.adapters.settings import poll_interval_from_environment, sharded_from_environment
-from turbine_operator.core.conditions import is_reconciling
+from turbine_operator.core.api.conditions import is_reconciling
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.naming import API_GROUP, API_VERSION, PLURAL
-from turbine_operator.core.reporting import Announcement
-from turbine_operator.core.scheduling import (
+from turbine_operator.core.plan.scheduling import (
     FIRST_FOLLOW_UP_SECONDS,
     follow_up_due,
     settled_wait,
     spread_offset,
 )
-from turbine_operator.core.stack_listing import listed_stack
-from turbine_operator.core.status_writes import status_writes
+from turbine_operator.core.plan.stack_listing import listed_stack
+from turbine_operator.core.report.reporting import Announcement
+from turbine_operator.core.report.status_writes import status_writes
 from turbine_operator.handlers.runtime import Runtime, in_worker_thread, runtime_of
-from turbine_operator.operations import status_effects
-from turbine_operator.operations.stack_listing import MOVED
+from turbine_operator.operations.fleet import status_effects
+from turbine_operator.operations.fleet.stack_listing import MOVED
 from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
 RESOURCE = (API_GROUP, API_VERSION, PLURAL)
@@ -65,7 +65,7 @@ def _write_status(runtime: Runtime, body: kopf.Body, patch: kopf.Patch, status: 
 
 
 async def _current(runtime: Runtime, body: kopf.Body, stopped: kopf.DaemonStopped) -> bool:
-    """Waits until kopf's view of the object shows this operator's last status write (core/status_writes.py
+    """Waits until kopf's view of the object has this operator's last status write (core.report.status_writes
     PendingEchoes); False when the timer was stopped meanwhile, or its view is of a TurbineStack that left
     this shard."""
     uid = str(body.metadata.uid)
@@ -157,7 +157,7 @@ def _settled(status: kopf.Status, **_: Any) -> bool:
 # stops them as the status changes (a stop cancels a wait under way).
 @kopf.timer(*RESOURCE, interval=FOLLOW_UP_TICK_SECONDS, when=_in_flight)
 async def follow_operation(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
-    """Follows an operation in flight as closely as its age warrants (core/scheduling.py).
+    """Follows an operation in flight as closely as its age warrants (core/plan/scheduling.py).
 
     The handler waits out the time until its next look itself: a kopf tick costs about a millisecond
     of CPU, which a fleet of stacks in flight would otherwise spend many times over between looks.
@@ -192,7 +192,7 @@ def _spread(body: kopf.Body, **_: Any) -> float:
 
 
 # The settled timer's interval is only the shortest gap between two looks: each look first waits, at no
-# cost, until something of this stack's is due (core/scheduling.py settled_wait) or it is woken (Wakes).
+# cost, until something of this stack's is due (core/plan/scheduling.py settled_wait) or it is woken (Wakes).
 @kopf.timer(*RESOURCE, interval=poll_interval_from_environment(), initial_delay=_spread, when=_settled)
 async def follow(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
     """Re-checks settled stacks when due or woken: resync, drift detection, worker figures."""

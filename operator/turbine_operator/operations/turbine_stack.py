@@ -7,9 +7,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from turbine_operator.core.api.spec import TurbineStackSpec, field_of, parse_spec
 from turbine_operator.core.errors import SpecError
-from turbine_operator.core.reporting import Announcement
-from turbine_operator.core.spec import TurbineStackSpec, field_of, parse_spec
+from turbine_operator.core.report.reporting import Announcement
 
 
 @dataclasses.dataclass(frozen=True)

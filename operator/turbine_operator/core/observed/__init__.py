@@ -1,0 +1,1 @@
+"""What AWS reported about a stack, as plain values: the facts every decision above reads."""

@@ -1,0 +1,1 @@
+"""What the user sees of a planned action: status, events and the outputs ConfigMap."""
