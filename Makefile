@@ -29,12 +29,12 @@ dev-lock: $(INSTALLED)
 		--custom-compile-command 'make dev-lock' --output-file $(CONSTRAINTS)
 
 binaries: $(INSTALLED)
-	$(BIN)/python -m turbine_dev.binaries
+	$(BIN)/python -m turbine_dev.k8s.binaries
 
 # Only what the demo runs: the Go tools only the tests use (promtool, helm, kstatus, kube-controller-manager)
 # would add about ten minutes to a cold `make demo`.
 control-plane: $(INSTALLED)
-	$(BIN)/python -m turbine_dev.binaries kube-apiserver etcd
+	$(BIN)/python -m turbine_dev.k8s.binaries kube-apiserver etcd
 
 lint: $(INSTALLED)
 	ruff check .
@@ -79,16 +79,16 @@ lock: $(INSTALLED)
 # The CRD is generated from the API models (operator/turbine_operator/core/api/spec.py); a unit test fails
 # when the committed crds/ (or the chart's copy) differs from what this writes.
 crd: $(INSTALLED)
-	$(BIN)/python -m turbine_dev.crd
+	$(BIN)/python -m turbine_dev.k8s.crd
 
 # The CloudFormation service role for spec.serviceRoleArn, from the templates' resource types and AWS's
-# registry schemas (devtools/turbine_dev/service_role.py); a test fails when docs/ holds a stale one.
+# registry schemas (devtools/turbine_dev/build/service_role.py); a test fails when docs/ holds a stale one.
 .PHONY: service-role
 service-role: $(INSTALLED)
-	$(BIN)/python -m turbine_dev.service_role
+	$(BIN)/python -m turbine_dev.build.service_role
 
 demo: control-plane
-	$(BIN)/python -m turbine_dev.demo
+	$(BIN)/python -m turbine_dev.runs.demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .demo

@@ -19,11 +19,11 @@ import sys
 import time
 import uuid
 
-from turbine_dev.bench_setup import bench_environment
-from turbine_dev.kube import KubeApi, wait_for
-from turbine_dev.operator_process import start_operator_process
-from turbine_dev.probes import aws_calls_from_metrics, turbine_stack
-from turbine_dev.processes import free_port
+from turbine_dev.k8s.kube import KubeApi, wait_for
+from turbine_dev.runs.bench_setup import bench_environment
+from turbine_dev.runs.operator_process import start_operator_process
+from turbine_dev.runs.probes import aws_calls_from_metrics, turbine_stack
+from turbine_dev.runs.processes import free_port
 
 BUCKET = "turbine-bench-templates"
 NAMESPACE = "bench"

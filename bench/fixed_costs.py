@@ -26,11 +26,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from turbine_dev.bench_setup import bench_environment, cpu_seconds, memory_mib, operator_writes
-from turbine_dev.embedded_aws import EmbeddedAws
-from turbine_dev.kube import KubeApi, condition_of
-from turbine_dev.probes import turbine_stack
-from turbine_dev.processes import ManagedProcess
+from turbine_dev.aws.embedded_aws import EmbeddedAws
+from turbine_dev.k8s.kube import KubeApi, condition_of
+from turbine_dev.runs.bench_setup import bench_environment, cpu_seconds, memory_mib, operator_writes
+from turbine_dev.runs.probes import turbine_stack
+from turbine_dev.runs.processes import ManagedProcess
 from turbine_operator.adapters.aws_sessions import AwsSessions
 
 BUCKET = "turbine-bench-templates"

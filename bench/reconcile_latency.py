@@ -17,11 +17,11 @@ import sys
 import time
 from typing import Any
 
-from turbine_dev.bench_setup import bench_environment, cpu_seconds, memory_mib, operator_writes
-from turbine_dev.kube import REPO_ROOT, KubeApi, condition_of
-from turbine_dev.operator_process import start_operator_process
-from turbine_dev.probes import MUTATING_OPERATIONS, aws_calls_from_metrics, turbine_stack
-from turbine_dev.processes import free_port
+from turbine_dev.k8s.kube import REPO_ROOT, KubeApi, condition_of
+from turbine_dev.runs.bench_setup import bench_environment, cpu_seconds, memory_mib, operator_writes
+from turbine_dev.runs.operator_process import start_operator_process
+from turbine_dev.runs.probes import MUTATING_OPERATIONS, aws_calls_from_metrics, turbine_stack
+from turbine_dev.runs.processes import free_port
 
 BUCKET = "turbine-bench-templates"
 NAMESPACE = "bench"

@@ -16,11 +16,11 @@ import time
 import urllib.request
 from typing import Any
 
-from turbine_dev.bench_setup import bench_environment, cpu_seconds, memory_mib
-from turbine_dev.kube import REPO_ROOT, wait_for
-from turbine_dev.operator_process import start_operator_process
-from turbine_dev.probes import turbine_stack
-from turbine_dev.processes import free_port
+from turbine_dev.k8s.kube import REPO_ROOT, wait_for
+from turbine_dev.runs.bench_setup import bench_environment, cpu_seconds, memory_mib
+from turbine_dev.runs.operator_process import start_operator_process
+from turbine_dev.runs.probes import turbine_stack
+from turbine_dev.runs.processes import free_port
 
 BUCKET = "turbine-bench-templates"
 NAMESPACE, NOISE = "bench", "noise"

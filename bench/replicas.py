@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from turbine_dev.bench_setup import bench_environment, cpu_seconds
-from turbine_dev.kube import REPO_ROOT, KubeApi, condition_of, wait_for
-from turbine_dev.operator_process import start_operator_process
-from turbine_dev.probes import aws_calls_from_metrics, turbine_stack
-from turbine_dev.processes import ManagedProcess, free_port
+from turbine_dev.k8s.kube import REPO_ROOT, KubeApi, condition_of, wait_for
+from turbine_dev.runs.bench_setup import bench_environment, cpu_seconds
+from turbine_dev.runs.operator_process import start_operator_process
+from turbine_dev.runs.probes import aws_calls_from_metrics, turbine_stack
+from turbine_dev.runs.processes import ManagedProcess, free_port
 
 BUCKET = "turbine-bench-templates"
 NAMESPACE = "bench"

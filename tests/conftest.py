@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from turbine_dev.controlplane import ControlPlane, garbage_collector, local_control_plane
-from turbine_dev.embedded_aws import EmbeddedAws
-from turbine_dev.embedded_aws import embedded_aws as start_embedded_aws
-from turbine_dev.kube import KubeApi
+from turbine_dev.aws.embedded_aws import EmbeddedAws
+from turbine_dev.aws.embedded_aws import embedded_aws as start_embedded_aws
+from turbine_dev.k8s.controlplane import ControlPlane, garbage_collector, local_control_plane
+from turbine_dev.k8s.kube import KubeApi
 
 # Slow suites that passed on exactly these inputs are not run again (TURBINE_REUSE_PASSES=0 runs them).
-pytest_plugins = ("turbine_dev.pass_cache",)
+pytest_plugins = ("turbine_dev.build.pass_cache",)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMALL_CFN = REPO_ROOT / "tests" / "fixtures" / "small-cfn"

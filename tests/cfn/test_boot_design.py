@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from turbine_templates import MASTER, SCRIPTS_DIR, load_templates, nested_stacks
 
-from turbine_dev import moto_target_health
-from turbine_dev.moto_update_policy import refusal
+from turbine_dev.aws import moto_target_health
+from turbine_dev.aws.moto_update_policy import refusal
 from turbine_dev.rehearsal.creation_order import references as referenced_names
 
 TEMPLATES = load_templates()

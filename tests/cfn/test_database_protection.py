@@ -2,7 +2,7 @@
 
 RDS refuses to delete a DB instance with deletion protection ("Deleting a DB instance",
 https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_DeleteInstance.html), so a stack holding one
-fails to delete; the embedded AWS refuses it as RDS does (turbine_dev.moto_cfn_resources).
+fails to delete; the embedded AWS refuses it as RDS does (turbine_dev.aws.moto_cfn_resources).
 """
 
 from __future__ import annotations

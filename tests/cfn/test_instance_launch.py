@@ -1,6 +1,6 @@
 """Every Auto Scaling group of the stack the operator renders launches its instances, with the
 operator's turbine.dev/ tags and user tags the CRD accepts (a space, a slash): the stand-in launches
-them as EC2 would (turbine_dev.rehearsal.launch), from what the embedded AWS holds."""
+them as EC2 would (turbine_dev.rehearsal.host.launch), from what the embedded AWS holds."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import yaml
 from turbine_templates import SCRIPTS_DIR, load_templates
 
 from turbine_dev.rehearsal.cluster import create_stack
-from turbine_dev.rehearsal.launch import LaunchRefused, launch
+from turbine_dev.rehearsal.host.launch import LaunchRefused, launch
 from turbine_operator.core.naming import OWNER_UID_TAG
 
 MANIFEST = Path(__file__).resolve().parents[2] / "examples" / "turbine-stack.yaml"

@@ -4,7 +4,7 @@ The calls are those the instances' scripts (cfn/scripts, the launch templates' u
 run (Airflow's Celery executor on kombu's SQS transport, the Amazon provider's secrets backend and S3 task
 logs, the CodeDeploy agent) and the cluster-load Lambda make, each with the line that makes it. The rehearsal
 runs these same scripts; this evaluates the calls statically, against the rendered role, with AWS's
-evaluation logic (turbine_dev.iam_evaluation): every call must be allowed, and every permission a role holds
+evaluation logic (turbine_dev.strict.iam_evaluation): each call must be allowed, each permission a role holds
 must be used by a call or justified in UNUSED.
 """
 
@@ -23,7 +23,7 @@ import botocore.session
 import pytest
 from test_stack_in_embedded_aws import create_master_stack
 
-from turbine_dev.iam_evaluation import Decision, Request, access_denied, evaluate, granted_actions
+from turbine_dev.strict.iam_evaluation import Decision, Request, access_denied, evaluate, granted_actions
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import pytest
 from moto.cloudformation.parsing import get_model_map
 from turbine_templates import MASTER_OUTPUTS, load_templates
 
-from turbine_dev.metric_time import deployed_scale_out
+from turbine_dev.aws.metric_time import deployed_scale_out
 from turbine_dev.rehearsal.scenarios import SCALE_OUT_DECISION_BOUND
 from turbine_operator.adapters.sources import load_turbine_sources
 from turbine_operator.core.render.bundle import build_bundle
@@ -26,7 +26,7 @@ MOTO_SKIPPED_TYPES = {
     # Ignored on purpose by moto (NULL_MODELS); only DependsOn refers to it.
     "AWS::CloudFormation::WaitConditionHandle",
 }
-# Types moto lacks that the embedded AWS must add (devtools/turbine_dev/moto_cfn_resources.py), because the
+# Types moto lacks that the embedded AWS must add (turbine_dev.aws.moto_cfn_resources), because the
 # templates refer to them; nested-stack outputs (Fn::GetAtt Stack.Outputs.X) are added there too.
 EXTENDED_TYPES = {
     "AWS::SecretsManager::Secret",
@@ -39,7 +39,7 @@ EXTENDED_TYPES = {
 ROLE_OUTPUTS = ("SchedulerRoleName", "WebserverRoleName", "WorkerRoleName")
 MISSING_EXTENSION_HINT = (
     "The embedded AWS lacks moto extensions the Turbine templates need: call "
-    "moto_cfn_resources.install() (devtools/turbine_dev/moto_cfn_resources.py) in turbine_dev.moto_server."
+    "moto_cfn_resources.install() (turbine_dev.aws.moto_cfn_resources) in turbine_dev.aws.moto_server."
 )
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from turbine_dev.chaos import Figures
-from turbine_dev.embedded_aws import EmbeddedAws, embedded_aws
+from turbine_dev.aws.embedded_aws import EmbeddedAws, embedded_aws
+from turbine_dev.runs.chaos import Figures
 
 CHAOS_BUCKET = "turbine-chaos-templates"
 FIGURES = pytest.StashKey[Figures]()

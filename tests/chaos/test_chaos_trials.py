@@ -1,6 +1,6 @@
 """Issue 12's chaos test: seeded trials of creates, updates and deletes under SIGKILLs and AWS faults.
 
-Each trial (turbine_dev.chaos.Trial) kills the operator at random moments and right after mutating
+Each trial (turbine_dev.runs.chaos.Trial) kills the operator at random moments and right after mutating
 AWS calls, with 30% of AWS calls failing transiently, then checks that every TurbineStack converged,
 that each owns exactly one stack, that no stack is orphaned and that no stack was touched by a
 non-owner. A failure names its seed: `CHAOS_SEED=<n> pytest tests/chaos` replays that trial.
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from turbine_dev.chaos import Figures, Trial, chaos_seeds
-from turbine_dev.controlplane import ControlPlane
-from turbine_dev.embedded_aws import EmbeddedAws
-from turbine_dev.kube import KubeApi
+from turbine_dev.aws.embedded_aws import EmbeddedAws
+from turbine_dev.k8s.controlplane import ControlPlane
+from turbine_dev.k8s.kube import KubeApi
+from turbine_dev.runs.chaos import Figures, Trial, chaos_seeds
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed")]
 

@@ -16,18 +16,18 @@ from typing import Any
 
 import pytest
 
-from turbine_dev.chaos import (
+from turbine_dev.aws.embedded_aws import EmbeddedAws
+from turbine_dev.k8s.controlplane import ControlPlane
+from turbine_dev.k8s.kube import KubeApi
+from turbine_dev.runs.chaos import (
     KILL_DELAY_SECONDS,
     one_life,
     operator_starter,
     owned_stacks,
     stack_operations,
 )
-from turbine_dev.controlplane import ControlPlane
-from turbine_dev.embedded_aws import EmbeddedAws
-from turbine_dev.kube import KubeApi
-from turbine_dev.probes import turbine_stack
-from turbine_dev.processes import ManagedProcess
+from turbine_dev.runs.probes import turbine_stack
+from turbine_dev.runs.processes import ManagedProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed")]
 

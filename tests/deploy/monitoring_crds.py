@@ -7,7 +7,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from turbine_dev.kube import KubeApi, wait_for
+from turbine_dev.k8s.kube import KubeApi, wait_for
 
 
 def _stand_in_crd(kind: str, plural: str, spec_schema: dict[str, Any]) -> dict[str, Any]:

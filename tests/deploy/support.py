@@ -21,7 +21,7 @@ import botocore.session
 import yaml
 from prometheus_client import REGISTRY
 
-from turbine_dev.binaries import ensure_helm
+from turbine_dev.k8s.binaries import ensure_helm
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO_ROOT / "manifests"
@@ -56,7 +56,7 @@ def render(folder: Path) -> list[Document]:
 
 
 def helm(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """The real helm (built from its Go module and cached by turbine_dev.binaries), with a private home."""
+    """The real helm (built from its Go module, cached by turbine_dev.k8s.binaries), with a private home."""
     home = Path(tempfile.gettempdir()) / "turbine-operator-helm-home"
     env = {
         **os.environ,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from turbine_dev.binaries import ensure_promtool
+from turbine_dev.k8s.binaries import ensure_promtool
 
 from .support import CHART, REPO_ROOT
 

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from turbine_dev.controlplane import ControlPlane
-from turbine_dev.kube import KubeApi
+from turbine_dev.k8s.controlplane import ControlPlane
+from turbine_dev.k8s.kube import KubeApi
 
 from .monitoring_crds import install_monitoring_crds
 from .support import CHART, OPERATOR_NAMESPACE, Document, find, helm, kubectl, one, render_chart

@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 import yaml
 
-from turbine_dev.binaries import ensure_promtool
-from turbine_dev.controlplane import ControlPlane
-from turbine_dev.embedded_aws import EmbeddedAws
-from turbine_dev.kube import KubeApi, wait_for
-from turbine_dev.metric_time import DeployedLoadFunction
-from turbine_dev.operator_process import start_operator_process
-from turbine_dev.probes import turbine_stack
-from turbine_dev.processes import free_port
+from turbine_dev.aws.embedded_aws import EmbeddedAws
+from turbine_dev.aws.metric_time import DeployedLoadFunction
+from turbine_dev.k8s.binaries import ensure_promtool
+from turbine_dev.k8s.controlplane import ControlPlane
+from turbine_dev.k8s.kube import KubeApi, wait_for
+from turbine_dev.runs.operator_process import start_operator_process
+from turbine_dev.runs.probes import turbine_stack
+from turbine_dev.runs.processes import free_port
 
 from .support import CHART
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from turbine_dev.build_context import context_files, excluded, parse_ignore
+from turbine_dev.build.build_context import context_files, excluded, parse_ignore
 
 from .support import REPO_ROOT, tool
 
@@ -116,7 +116,7 @@ def test_dockerignore_rules_are_applied_as_docker_applies_them() -> None:
     assert not excluded("temporary.txt", rules), "* does not cross /"
     assert excluded("a/b/c.pyc", rules)
     assert excluded("c.pyc", rules), "**/ matches no folder too"
-    assert excluded("devtools/turbine_dev/demo.py", rules), "a folder excludes what it holds"
+    assert excluded("devtools/turbine_dev/runs/demo.py", rules), "a folder excludes what it holds"
     assert not excluded("devtools/keep.txt", rules), "the last matching line decides"
     assert excluded("docs/index.md", rules), "a leading / and a trailing / are cleaned away"
 

@@ -3,7 +3,7 @@
 The status bodies come from the operator's own functions (the planner's actions through `verdict_for`, the
 verdicts the operations write, `status_patch`, the real reconcile of a suspended or invalid spec); only the
 situations are listed here, one line each. All of them go through the real kstatus (sigs.k8s.io/cli-utils,
-built from its Go module by `turbine_dev.binaries.ensure_kstatus`) in one process call, and through
+built from its Go module by `turbine_dev.k8s.binaries.ensure_kstatus`) in one process call, and through
 manifests/argocd/health.lua.
 """
 
@@ -21,8 +21,8 @@ from typing import Any, cast
 import pytest
 import yaml
 
-from turbine_dev.binaries import ensure_kstatus
-from turbine_dev.kube import KubeApi
+from turbine_dev.k8s.binaries import ensure_kstatus
+from turbine_dev.k8s.kube import KubeApi
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core.api.conditions import Verdict, progressing, stalled
 from turbine_operator.core.observed.observations import ObservedChangeSet, ResourceChange

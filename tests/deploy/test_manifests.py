@@ -10,8 +10,8 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from turbine_dev.controlplane import ControlPlane
-from turbine_dev.kube import KubeApi
+from turbine_dev.k8s.controlplane import ControlPlane
+from turbine_dev.k8s.kube import KubeApi
 from turbine_operator.handlers.lifecycle import IN_FLIGHT_TICK_GRACE_SECONDS, configure_kopf
 
 from .monitoring_crds import install_monitoring_crds

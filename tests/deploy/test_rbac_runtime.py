@@ -19,11 +19,11 @@ import pytest
 from kopf._cogs.clients import api as kopf_api
 from kubernetes import config
 
-from turbine_dev.controlplane import ControlPlane, local_control_plane
-from turbine_dev.embedded_aws import EmbeddedAws
-from turbine_dev.kube import KubeApi, wait_for
-from turbine_dev.operator_runner import running_operator
-from turbine_dev.probes import turbine_stack
+from turbine_dev.aws.embedded_aws import EmbeddedAws
+from turbine_dev.k8s.controlplane import ControlPlane, local_control_plane
+from turbine_dev.k8s.kube import KubeApi, wait_for
+from turbine_dev.runs.operator_runner import running_operator
+from turbine_dev.runs.probes import turbine_stack
 from turbine_operator.adapters.leases import Leases
 from turbine_operator.operations.fleet.leadership import LeaderElector
 

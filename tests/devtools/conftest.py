@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from turbine_dev.embedded_aws import EmbeddedAws
-from turbine_dev.embedded_aws import embedded_aws as start_embedded_aws
+from turbine_dev.aws.embedded_aws import EmbeddedAws
+from turbine_dev.aws.embedded_aws import embedded_aws as start_embedded_aws
 
 # Long enough that an IN_PROGRESS status is still visible on the next call of a loaded machine,
 # short enough that the tests wait little for the end.

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from botocore.config import Config
 
-from turbine_dev.embedded_aws import EmbeddedAws
+from turbine_dev.aws.embedded_aws import EmbeddedAws
 
 T = TypeVar("T")
 

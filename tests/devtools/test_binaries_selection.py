@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from turbine_dev import binaries
+from turbine_dev.k8s import binaries
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def builds_asked_by(target: str) -> list[list[str]]:
-    """The arguments of every `python -m turbine_dev.binaries` that `make TARGET` would run (make -n: printed,
+    """The arguments of each `python -m turbine_dev.k8s.binaries` `make TARGET` would run (make -n: printed,
     not run; -B: as on a fresh clone, where nothing is built yet)."""
     printed = subprocess.run(
         ["make", "-n", "-B", target], cwd=REPO_ROOT, capture_output=True, text=True, check=True
@@ -28,9 +28,9 @@ def builds_asked_by(target: str) -> list[list[str]]:
         if "turbine_dev." not in line:  # only the commands that build or run; recipes may hold shell code
             continue
         words = shlex.split(line)
-        if "turbine_dev.binaries" in words:
-            asked.append(words[words.index("turbine_dev.binaries") + 1 :])
-        assert "turbine_dev.demo" not in words or target == "demo"
+        if "turbine_dev.k8s.binaries" in words:
+            asked.append(words[words.index("turbine_dev.k8s.binaries") + 1 :])
+        assert "turbine_dev.runs.demo" not in words or target == "demo"
     return asked
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from turbine_dev.metric_time import whole_minute_after
+from turbine_dev.aws.metric_time import whole_minute_after
 
 from .test_metric_time import GROUP, QUEUE, QUEUED_AT, _scaling, _workers, aws, deploy_scaling
 

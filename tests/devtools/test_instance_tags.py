@@ -1,11 +1,11 @@
-"""The stand-in's rules for an instance's tags (turbine_dev.instance_tags), against the AWS pages they
+"""The stand-in's rules for an instance's tags (turbine_dev.strict.instance_tags), against the AWS pages they
 come from (named in the module)."""
 
 from __future__ import annotations
 
 import pytest
 
-from turbine_dev.instance_tags import (
+from turbine_dev.strict.instance_tags import (
     GROUP_NAME_TAG,
     failed_launch_activity,
     instance_tags,

@@ -1,6 +1,6 @@
 """Scaling decisions of the worker set in simulated metric time: the product's load function and the
 policies and alarms exactly as turbine-workerset.yaml declares them, over moto's SQS, Auto Scaling and
-CloudWatch with the embedded AWS's Auto Scaling rules (turbine_dev.moto_autoscaling: a target tracking
+CloudWatch with the embedded AWS's Auto Scaling rules (turbine_dev.aws.moto_autoscaling: a target tracking
 policy creates its alarms, capacity stays within MinSize..MaxSize).
 
 The bounds stated in cfn/README.md: a task queued on an empty group gets its first worker decided at
@@ -22,8 +22,8 @@ import pytest
 from moto import mock_aws
 
 import turbine_cluster_load
-from turbine_dev import moto_autoscaling
-from turbine_dev.metric_time import Alarm, GroupScaling, alarm_state, target_tracking_capacity
+from turbine_dev.aws import moto_autoscaling
+from turbine_dev.aws.metric_time import Alarm, GroupScaling, alarm_state, target_tracking_capacity
 from turbine_operator.core.render.templates import load_template
 
 WORKERSET = Path(__file__).resolve().parents[2] / "cfn" / "templates" / "turbine-workerset.yaml"

@@ -1,5 +1,5 @@
 """The embedded AWS's Auto Scaling keeps the rules the worker set relies on, as AWS words and documents
-them (turbine_dev.moto_autoscaling): target tracking creates its alarms, capacity stays within the
+them (turbine_dev.aws.moto_autoscaling): target tracking creates its alarms, capacity stays within the
 group's limits, and a scale-in with every instance protected lowers the desired capacity only."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from turbine_dev import moto_autoscaling
+from turbine_dev.aws import moto_autoscaling
 
 REGION, GROUP = "us-east-1", "workers"
 

@@ -1,5 +1,5 @@
 """The embedded AWS's SQS refuses a visibility timeout AWS refuses, worded as AWS words it
-(turbine_dev.moto_sqs)."""
+(turbine_dev.aws.moto_sqs)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from turbine_dev import moto_sqs
+from turbine_dev.aws import moto_sqs
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from turbine_dev.rehearsal.image import INSTANCE_PYTHON, STANDIN_SCRIPT, write_standin_commands
+from turbine_dev.rehearsal.host.image import INSTANCE_PYTHON, STANDIN_SCRIPT, write_standin_commands
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

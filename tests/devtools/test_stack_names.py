@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from turbine_dev.embedded_aws import EmbeddedAws
-from turbine_dev.moto_resource_names import fitting_name
+from turbine_dev.aws.embedded_aws import EmbeddedAws
+from turbine_dev.aws.moto_resource_names import fitting_name
 
 from .helpers import eventually
 

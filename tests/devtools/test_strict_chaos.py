@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError
 
-from turbine_dev.embedded_aws import EmbeddedAws
+from turbine_dev.aws.embedded_aws import EmbeddedAws
 
 from .helpers import eventually, no_retries
 from .templates import queue_template

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from turbine_dev.strict_state import Overlay, StrictState, phases
+from turbine_dev.strict.strict_state import Overlay, StrictState, phases
 
 
 def test_a_change_set_read_across_its_phase_end_shows_one_consistent_state(

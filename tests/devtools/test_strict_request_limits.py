@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from turbine_dev.aws.embedded_aws import EmbeddedAws
 from turbine_dev.aws_rules.cloudformation import TEMPLATE_BODY_BYTES, TEMPLATE_URL_BYTES
-from turbine_dev.embedded_aws import EmbeddedAws
 
 from .templates import queue_template
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from turbine_dev.embedded_aws import EmbeddedAws
+from turbine_dev.aws.embedded_aws import EmbeddedAws
 
 from .helpers import eventually
 from .templates import queue_template

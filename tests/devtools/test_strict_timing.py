@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from turbine_dev.embedded_aws import EmbeddedAws
-from turbine_dev.strict_state import REALISTIC_CHANGE_SET_SECONDS, StrictState
+from turbine_dev.aws.embedded_aws import EmbeddedAws
+from turbine_dev.strict.strict_state import REALISTIC_CHANGE_SET_SECONDS, StrictState
 
 from .helpers import eventually
 from .templates import queue_template

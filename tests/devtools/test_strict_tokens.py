@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from turbine_dev.embedded_aws import EmbeddedAws
+from turbine_dev.aws.embedded_aws import EmbeddedAws
 
 from .helpers import eventually
 from .templates import queue_template

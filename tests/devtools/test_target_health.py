@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from turbine_dev.embedded_aws import EmbeddedAws
+from turbine_dev.aws.embedded_aws import EmbeddedAws
 
 
 def _target_group(aws: EmbeddedAws, **health_check: Any) -> str:

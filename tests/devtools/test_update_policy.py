@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from turbine_dev.embedded_aws import EmbeddedAws
-from turbine_dev.moto_update_policy import refusal
+from turbine_dev.aws.embedded_aws import EmbeddedAws
+from turbine_dev.aws.moto_update_policy import refusal
 
 
 def group_template(max_size: int, min_in_service: int, pause: str = "PT30M") -> str:

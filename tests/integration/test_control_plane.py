@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from turbine_dev.controlplane import ControlPlane
-from turbine_dev.kube import KubeApi
+from turbine_dev.k8s.controlplane import ControlPlane
+from turbine_dev.k8s.kube import KubeApi
 
 pytestmark = pytest.mark.integration
 

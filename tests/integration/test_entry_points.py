@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from turbine_dev.controlplane import ControlPlane
-from turbine_dev.processes import ManagedProcess
+from turbine_dev.k8s.controlplane import ControlPlane
+from turbine_dev.runs.processes import ManagedProcess
 
 pytestmark = pytest.mark.integration
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from turbine_dev.kube import KubeApi, wait_for
-from turbine_dev.operator_runner import running_operator
-from turbine_dev.probes import turbine_stack
+from turbine_dev.k8s.kube import KubeApi, wait_for
+from turbine_dev.runs.operator_runner import running_operator
+from turbine_dev.runs.probes import turbine_stack
 from turbine_operator.handlers.diffbase import STATUS_FIELD
 
 pytestmark = [

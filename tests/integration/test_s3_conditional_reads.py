@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from turbine_dev.embedded_aws import EmbeddedAws
+from turbine_dev.aws.embedded_aws import EmbeddedAws
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.cloudformation import StackGateway
 from turbine_operator.adapters.s3_objects import RememberedObjects

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from turbine_dev.controlplane import ControlPlane
-from turbine_dev.embedded_aws import EmbeddedAws
-from turbine_dev.kube import KubeApi, condition_of, wait_for
-from turbine_dev.operator_process import start_operator_process
-from turbine_dev.probes import turbine_stack
-from turbine_dev.processes import ManagedProcess
+from turbine_dev.aws.embedded_aws import EmbeddedAws
+from turbine_dev.k8s.controlplane import ControlPlane
+from turbine_dev.k8s.kube import KubeApi, condition_of, wait_for
+from turbine_dev.runs.operator_process import start_operator_process
+from turbine_dev.runs.probes import turbine_stack
+from turbine_dev.runs.processes import ManagedProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed")]
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from turbine_dev.kube import KubeApi
-from turbine_dev.operator_runner import running_operator
-from turbine_dev.probes import turbine_stack
+from turbine_dev.k8s.kube import KubeApi
+from turbine_dev.runs.operator_runner import running_operator
+from turbine_dev.runs.probes import turbine_stack
 from turbine_operator.operations.stack.drift import DriftDetector
 from turbine_operator.operations.turbine_stack import Outcome, StackResource
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from turbine_dev.embedded_aws import EmbeddedAws
-from turbine_dev.kube import KubeApi, wait_for
-from turbine_dev.operator_runner import running_operator
-from turbine_dev.probes import aws_calls, mutating_calls_since, turbine_stack
+from turbine_dev.aws.embedded_aws import EmbeddedAws
+from turbine_dev.k8s.kube import KubeApi, wait_for
+from turbine_dev.runs.operator_runner import running_operator
+from turbine_dev.runs.probes import aws_calls, mutating_calls_since, turbine_stack
 
 pytestmark = [
     pytest.mark.integration,

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from turbine_dev.kube import KubeApi
-from turbine_dev.operator_runner import running_operator
-from turbine_dev.probes import aws_calls, mutating_calls_since, turbine_stack
+from turbine_dev.k8s.kube import KubeApi
+from turbine_dev.runs.operator_runner import running_operator
+from turbine_dev.runs.probes import aws_calls, mutating_calls_since, turbine_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed", "kubeconfig_environment")]
 

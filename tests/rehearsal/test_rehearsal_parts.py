@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from turbine_dev.rehearsal.creation_order import signalled_resources, stack_waves
-from turbine_dev.rehearsal.imds import lookup
-from turbine_dev.rehearsal.units import expand, parse_sections, read_environment_file
+from turbine_dev.rehearsal.host.imds import lookup
+from turbine_dev.rehearsal.host.units import expand, parse_sections, read_environment_file
 
 STACK = "AWS::CloudFormation::Stack"
 

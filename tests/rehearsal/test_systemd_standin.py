@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from turbine_dev.rehearsal.systemd import Manager, systemctl
+from turbine_dev.rehearsal.host.systemd import Manager, systemctl
 
 
 def install(root: Path, name: str, exec_start: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from turbine_dev.rehearsal.target_health import HealthCheck, HealthChecker, Target, probe
+from turbine_dev.rehearsal.services.target_health import HealthCheck, HealthChecker, Target, probe
 
 CHECK = HealthCheck(
     arn="tg",

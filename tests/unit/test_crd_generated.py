@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from turbine_dev.crd import TARGETS, crd_yaml
+from turbine_dev.k8s.crd import TARGETS, crd_yaml
 
 
 def test_the_committed_crd_and_the_charts_copy_are_generated_from_the_models() -> None:

@@ -1,4 +1,4 @@
-"""turbine_dev.iam_evaluation decides as AWS's policy evaluation logic does and words refusals as AWS does."""
+"""turbine_dev.strict.iam_evaluation decides as AWS policy evaluation logic does, in AWS words."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from turbine_dev.iam_evaluation import Decision, Request, UnreadablePolicy, access_denied, evaluate
+from turbine_dev.strict.iam_evaluation import Decision, Request, UnreadablePolicy, access_denied, evaluate
 
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:turbine-tasks"
 

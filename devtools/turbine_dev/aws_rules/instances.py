@@ -10,7 +10,7 @@ from typing import Any
 from turbine_dev.aws_rules.refusals import Refusal, out_of_range, validation_error
 from turbine_dev.aws_rules.rendered import RenderedStack, known, resources
 from turbine_dev.aws_rules.template_values import Scope
-from turbine_dev.instance_tags import is_reserved, metadata_tag_key_error
+from turbine_dev.strict.instance_tags import is_reserved, metadata_tag_key_error
 
 TAG_RESTRICTIONS = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions"
 TAGS_IN_METADATA = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/work-with-tags-in-IMDS.html"

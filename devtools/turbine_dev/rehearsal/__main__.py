@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from turbine_dev.rehearsal import image
+from turbine_dev.rehearsal.host import image
 
 INSIDE = "TURBINE_REHEARSAL_INSIDE"
 

@@ -21,11 +21,11 @@ from typing import Any
 
 import yaml
 
-from turbine_dev.embedded_aws import EmbeddedAws
-from turbine_dev.rehearsal import image, network
+from turbine_dev.aws.embedded_aws import EmbeddedAws
 from turbine_dev.rehearsal.creation_order import signalled_resources, stack_waves
-from turbine_dev.rehearsal.dag_repository import DagRepository
-from turbine_dev.rehearsal.launch import LaunchRefused, launch
+from turbine_dev.rehearsal.host import image, network
+from turbine_dev.rehearsal.host.launch import LaunchRefused, launch
+from turbine_dev.rehearsal.services.dag_repository import DagRepository
 from turbine_operator.adapters.sources import load_turbine_sources
 from turbine_operator.core.api.spec import parse_spec
 from turbine_operator.core.render.rendering import Owner, desired_stack
@@ -221,7 +221,7 @@ class Cluster:
         log = (state / "instance.log").open("ab")
         instance.process = subprocess.Popen(
             ["unshare", "--mount", "--net", "--uts", "--propagation", "private", "--",
-             sys.executable, "-m", "turbine_dev.rehearsal.instance", str(state)],
+             sys.executable, "-m", "turbine_dev.rehearsal.host.instance", str(state)],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         log.close()

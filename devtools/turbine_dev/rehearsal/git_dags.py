@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster
-from turbine_dev.rehearsal.dag_repository import BROKEN_DAG, MARKER, SECRET, git_dag
+from turbine_dev.rehearsal.services.dag_repository import BROKEN_DAG, MARKER, SECRET, git_dag
 from turbine_operator.adapters.aws_sessions import AwsSessions
 from turbine_operator.adapters.reports import ReportReader
 from turbine_operator.adapters.stack_secrets import StackSecrets

@@ -7,7 +7,7 @@ before the next batch.
 https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-updatepolicy.html
 
 Meanwhile the harness samples, every second, the healthy targets the load balancers' health checks
-see (turbine_dev.rehearsal.target_health) and whether the UI answers through the load balancer. The
+see (turbine_dev.rehearsal.services.target_health) and whether the UI answers through the load balancer. The
 report gives the fewest healthy API servers seen during the roll and how long it took.
 """
 
@@ -22,7 +22,7 @@ import urllib.request
 from typing import Any
 
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, Instance
-from turbine_dev.rehearsal.target_health import HealthChecker
+from turbine_dev.rehearsal.services.target_health import HealthChecker
 
 RESOURCE = "WebserverGroup"
 
@@ -115,7 +115,7 @@ def roll_api_servers(cluster: Cluster, checker: HealthChecker, ui_url: str, repo
 
 
 def checker_delay(checker: HealthChecker) -> float:
-    from turbine_dev.rehearsal.target_health import health_checks  # noqa: PLC0415
+    from turbine_dev.rehearsal.services.target_health import health_checks  # noqa: PLC0415
 
     delays = [c.deregistration_delay for c in health_checks(checker.elbv2)]
     return max(delays, default=0.0) / checker.time_factor

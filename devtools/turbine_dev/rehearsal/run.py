@@ -11,14 +11,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from turbine_dev.embedded_aws import DEFAULT_REGION, DUMMY_CREDENTIALS, EmbeddedAws
-from turbine_dev.processes import ManagedProcess, terminating_signals_raise
-from turbine_dev.rehearsal import database, loadbalancer, network
+from turbine_dev.aws.embedded_aws import DEFAULT_REGION, DUMMY_CREDENTIALS, EmbeddedAws
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, create_stack, load_templates
-from turbine_dev.rehearsal.dag_repository import DagRepository, git_dag
-from turbine_dev.rehearsal.image import REPO_ROOT
+from turbine_dev.rehearsal.host import network
+from turbine_dev.rehearsal.host.image import REPO_ROOT
 from turbine_dev.rehearsal.rolling_update import roll_api_servers
-from turbine_dev.rehearsal.target_health import TARGET_HEALTH_FILE, HealthChecker
+from turbine_dev.rehearsal.services import database, loadbalancer
+from turbine_dev.rehearsal.services.dag_repository import DagRepository, git_dag
+from turbine_dev.rehearsal.services.target_health import TARGET_HEALTH_FILE, HealthChecker
+from turbine_dev.runs.processes import ManagedProcess, terminating_signals_raise
 from turbine_operator.adapters.sources import cfn_dir
 
 AWS_PORT = 4566
@@ -35,7 +36,7 @@ def start_aws(workdir: Path) -> EmbeddedAws:
     env = {**os.environ, **DUMMY_CREDENTIALS}
     process = ManagedProcess(
         "embedded-aws",
-        [sys.executable, "-m", "turbine_dev.rehearsal.aws_server", network.GATEWAY, str(AWS_PORT),
+        [sys.executable, "-m", "turbine_dev.rehearsal.services.aws_server", network.GATEWAY, str(AWS_PORT),
          str(workdir / "lifecycle-actions.jsonl")],
         workdir / "embedded-aws.log", env=env,
     )  # fmt: skip

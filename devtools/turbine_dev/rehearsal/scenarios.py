@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from turbine_dev.metric_time import deployed_scale_out
+from turbine_dev.aws.metric_time import deployed_scale_out
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, Instance
 from turbine_dev.rehearsal.dag_files import DAG_FILES, MARKER
 from turbine_dev.rehearsal.git_dags import dags_follow_the_repository
@@ -177,7 +177,7 @@ def run_scenarios(  # noqa: PLR0915 - one scenario after the other, as the repor
              "admin", "--password", password, "--firstname", "Re", "--lastname", "Hearsal", "--role", "Admin",
              "--email", "admin@example.com"])  # fmt: skip
     deploy_dags(cluster)
-    from turbine_dev.rehearsal import network  # noqa: PLC0415
+    from turbine_dev.rehearsal.host import network  # noqa: PLC0415
 
     base = f"http://{network.LOAD_BALANCER}:{port}"
     api = Api(base, "admin", password)
@@ -335,7 +335,7 @@ SCALE_OUT_DECISION_BOUND = 120.0
 
 def scale_out_from_zero(cluster: Cluster, api: Api, run_id: str, report: dict[str, Any]) -> None:
     """A task queued on an empty worker set: the deployed load function, alarms and policies, evaluated in
-    simulated metric time (turbine_dev.metric_time), decide to add a worker within the bound."""
+    simulated metric time (turbine_dev.aws.metric_time), decide to add a worker within the bound."""
     checks, figures = report["checks"], report["figures"]
     group = cluster.outputs["WorkerAutoScalingGroupName"]
     clients = {name: cluster.aws.client(name) for name in ("lambda", "cloudwatch", "autoscaling", "sqs")}

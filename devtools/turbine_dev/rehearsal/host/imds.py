@@ -1,0 +1,110 @@
+"""The instance metadata service stand-in (IMDSv2 only, as the launch templates require).
+
+Serves what the instance's own files hold: `imds.json` (written by the harness at launch, with the
+tags rehearsal/host/launch.py gives the instance, or null where its launch template does not allow tags in
+instance metadata: then, as on EC2, there is no tags category) and `target-lifecycle-state` (changed
+by the harness to stand in for Auto Scaling). Paths follow
+https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-categories.html and
+https://docs.aws.amazon.com/autoscaling/ec2/userguide/retrieving-target-lifecycle-state-through-imds.html
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ADDRESS = "169.254.169.254"
+
+
+def serve(state_dir: Path, address: str = ADDRESS, port: int = 80) -> ThreadingHTTPServer:
+    tokens: dict[str, float] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return
+
+        def _reply(self, status: int, body: str, content_type: str = "text/plain") -> None:
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_PUT(self) -> None:
+            if self.path != "/latest/api/token":
+                self._reply(404, "Not Found")
+                return
+            ttl = int(self.headers.get("X-aws-ec2-metadata-token-ttl-seconds") or 0)
+            if not 1 <= ttl <= 21600:
+                self._reply(400, "Bad Request")
+                return
+            token = secrets.token_urlsafe(32)
+            tokens[token] = time.monotonic() + ttl
+            self._reply(200, token)
+
+        def do_GET(self) -> None:
+            token = self.headers.get("X-aws-ec2-metadata-token", "")
+            if tokens.get(token, 0) < time.monotonic():
+                self._reply(401, "Unauthorized")
+                return
+            answer = lookup(state_dir, self.path.split("?")[0])
+            if answer is None:
+                self._reply(404, "Not Found")
+            else:
+                self._reply(200, answer)
+
+    server = ThreadingHTTPServer((address, port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def lookup(state_dir: Path, path: str) -> str | None:
+    data = json.loads((state_dir / "imds.json").read_text())
+    if path == "/latest/user-data":
+        return str(data["user_data"])
+    if path == "/latest/dynamic/instance-identity/document":
+        return json.dumps(
+            {"instanceId": data["instance_id"], "region": data["region"], "privateIp": data["local_ipv4"]}
+        )
+    prefix = "/latest/meta-data/"
+    if not path.startswith(prefix):
+        return None
+    key = path[len(prefix) :]
+    tags: dict[str, str] | None = data.get("tags")
+    lifecycle = state_dir / "target-lifecycle-state"
+    simple = {
+        "instance-id": data["instance_id"],
+        "local-ipv4": data["local_ipv4"],
+        "placement/region": data["region"],
+        "placement/availability-zone": f"{data['region']}a",
+        "autoscaling/target-lifecycle-state": lifecycle.read_text().strip()
+        if lifecycle.is_file()
+        else "InService",
+        "iam/security-credentials/": data["role_name"],
+        "iam/security-credentials": data["role_name"],
+    }
+    if key in simple:
+        return str(simple[key])
+    if key == "tags/instance" and tags is not None:
+        return "\n".join(tags)
+    if key.startswith("tags/instance/") and tags is not None:
+        return str(tags[key]) if (key := key.removeprefix("tags/instance/")) in tags else None
+    if key == f"iam/security-credentials/{data['role_name']}":
+        expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        return json.dumps(
+            {
+                "Code": "Success",
+                "Type": "AWS-HMAC",
+                "AccessKeyId": "testing",
+                "SecretAccessKey": "testing",
+                "Token": "testing",
+                "Expiration": expiry,
+            }
+        )
+    return None

@@ -1,0 +1,137 @@
+"""Injected update failures of the strict embedded CloudFormation: rollbacks, UPDATE_ROLLBACK_FAILED and
+ContinueUpdateRollback. Dev and test tooling only; see docs/embedded-aws.md.
+
+moto applies every update at once and never fails one. Here a failure is injected by name through the
+`update_failures` setting ("<stack name>=rollback", "<stack name>=rollback_failed", or
+"<stack name>=continue_failed" for the next ContinueUpdateRollback), each entry used once:
+
+- rollback: UPDATE_IN_PROGRESS, UPDATE_ROLLBACK_IN_PROGRESS, UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS,
+  then UPDATE_ROLLBACK_COMPLETE with the stack's template, parameters, tags and outputs as before the
+  update ("Successful return of one or more stacks to a previous working state after a failed stack
+  update", the stack status codes of the User Guide); the change set ends EXECUTE_FAILED.
+- rollback_failed: the rollback fails too and the stack stays UPDATE_ROLLBACK_FAILED, where updates are
+  refused ("Stack:<id> is in UPDATE_ROLLBACK_FAILED state and can not be updated.") until
+  ContinueUpdateRollback takes it to UPDATE_ROLLBACK_COMPLETE (API_ContinueUpdateRollback).
+Every event of these operations carries the token of the request that started it (API_StackEvent).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from moto.cloudformation import models
+
+from turbine_dev.strict.strict_state import STATE, Overlay, phases
+
+INJECTED = "Resource handler returned message: injected by the embedded AWS"
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """What a rolled-back update puts back."""
+
+    template: Any
+    parameters: dict[str, Any]
+    tags: dict[str, str]
+
+
+def injected(stack_name: str, *outcomes: str) -> str | None:
+    """The failure injected for the stack's next operation of these outcomes, used up (None: none)."""
+    for entry in STATE.settings.update_failures:
+        name, _, outcome = entry.partition("=")
+        if name == stack_name and outcome in outcomes:
+            remaining = list(STATE.settings.update_failures)
+            remaining.remove(entry)
+            STATE.settings.update_failures = tuple(remaining)
+            return outcome
+    return None
+
+
+def snapshot(stack: Any) -> Snapshot:
+    return Snapshot(stack.template, dict(stack.parameters or {}), dict(stack.tags or {}))
+
+
+def fail_update(stack: Any, before: Snapshot, outcome: str, change_set: Any = None) -> None:
+    """The update just started on `stack` fails; its rollback ends as `outcome` says."""
+    # moto applied the update at once and recorded it complete: that event never happened.
+    if stack.events and stack.events[-1].resource_status == "UPDATE_COMPLETE":
+        stack.events.pop()
+    seconds = STATE.settings.operation_seconds
+    statuses = ["UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS"]
+    if outcome == "rollback":
+        statuses.append("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+    overlay = STATE.stacks.get(stack.stack_id)
+    outputs = overlay.outputs if overlay is not None else None
+    STATE.stacks[stack.stack_id] = Overlay(phases(STATE.now(), seconds, *statuses), outputs=outputs)
+    failed = _first_resource(stack)
+
+    def finish() -> None:
+        _resource_event(stack, failed, "UPDATE_FAILED", INJECTED)
+        stack._add_stack_event(
+            "UPDATE_ROLLBACK_IN_PROGRESS",
+            resource_status_reason=f"The following resource(s) failed to update: [{failed}].",
+        )
+        _restore(stack, before)
+        if change_set is not None:
+            change_set.execution_status = "EXECUTE_FAILED"
+        _end_rollback(stack, failed, succeeded=outcome == "rollback")
+
+    STATE.later(seconds, finish)
+
+
+def continue_rollback(stack: Any) -> None:
+    """ContinueUpdateRollback of a stack in UPDATE_ROLLBACK_FAILED (the caller checked): the rollback goes on
+    to UPDATE_ROLLBACK_COMPLETE, or fails again if so injected."""
+    stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason="User Initiated")
+    fails = injected(stack.name, "continue_failed") is not None
+    seconds = STATE.settings.operation_seconds
+    statuses = ["UPDATE_ROLLBACK_IN_PROGRESS"]
+    if not fails:
+        statuses.append("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+    STATE.stacks[stack.stack_id] = Overlay(phases(STATE.now(), seconds, *statuses))
+    STATE.later(seconds, lambda: _end_rollback(stack, _first_resource(stack), succeeded=not fails))
+
+
+def _end_rollback(stack: Any, failed: str, *, succeeded: bool) -> None:
+    if succeeded:
+        stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+        stack.status = "UPDATE_ROLLBACK_COMPLETE"
+        return
+    _resource_event(stack, failed, "UPDATE_FAILED", f"{INJECTED} (rolling back)")
+    stack._add_stack_event(
+        "UPDATE_ROLLBACK_FAILED",
+        resource_status_reason=f"The following resource(s) failed to update: [{failed}].",
+    )
+    stack.status = "UPDATE_ROLLBACK_FAILED"
+
+
+def _restore(stack: Any, before: Snapshot) -> None:
+    stack.template = before.template
+    stack._parse_template()
+    stack.parameters = before.parameters
+    stack.tags = before.tags
+    stack.resource_map.update(stack.template_dict, before.parameters)
+    stack.output_map = stack._create_output_map()
+
+
+def _first_resource(stack: Any) -> str:
+    return str(next(iter(sorted((stack.template_dict or {}).get("Resources", {}))), stack.name))
+
+
+def _resource_event(stack: Any, logical_id: str, status: str, reason: str) -> None:
+    resource = (stack.template_dict or {}).get("Resources", {}).get(logical_id, {})
+    event = models.Event(
+        stack_id=stack.stack_id,
+        stack_name=stack.name,
+        logical_resource_id=logical_id,
+        physical_resource_id=logical_id,
+        resource_type=resource.get("Type", "AWS::CloudFormation::Stack"),
+        resource_status=status,
+        resource_status_reason=reason,
+        resource_properties=None,
+    )
+    # Every event of an operation carries its token (API_StackEvent): the one its start was stamped with.
+    started = next((e for e in reversed(stack.events) if e.resource_status_reason == "User Initiated"), None)
+    event.client_request_token = getattr(started, "client_request_token", None)
+    stack.events.append(event)
