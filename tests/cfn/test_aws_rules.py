@@ -91,13 +91,13 @@ def test_the_crds_edge_cases_break_no_rule(edge: str, check: Check) -> None:
     assert refused_by(check, edge_stack(edge)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the CRD accepts workers.maxSize 0, and the worker group's rolling update keeps "
-    "MinInstancesInService 0, which AWS requires to be less than MaxSize (route to branch autoscaling)",
-)
-def test_an_empty_worker_group_keeps_its_rolling_update_valid() -> None:
-    assert [str(refusal) for refusal in refusals(render({"workers": {"minSize": 0, "maxSize": 0}}))] == [
+def test_an_empty_worker_group_is_refused_before_anything_renders() -> None:
+    """The worker group's rolling update keeps MinInstancesInService 0, which CloudFormation requires to be
+    less than MaxSize: a group of at most 0 workers would fail every update, so the spec refuses it."""
+    with pytest.raises(SpecError) as refused:
+        render({"workers": {"minSize": 0, "maxSize": 0}})
+    assert refused.value.field == "spec.workers.maxSize"
+    assert [str(refusal) for refusal in refusals(render({"workers": {"minSize": 0, "maxSize": 1}}))] == [
         str(refusal) for refusal in refusals(EXAMPLE_STACK)
     ]
 

@@ -360,7 +360,7 @@ def test_parse_spec_reads_every_crd_leaf_property(path: str) -> None:
         ("webserver.port", 65535, "spec.webserver.port", 65535),
         ("workers.growthThreshold", 1, "spec.workers.growth_threshold", 1.0),
         ("workers.shrinkThreshold", 0, "spec.workers.shrink_threshold", 0.0),
-        ("workers.maxSize", 0, "spec.workers.max_size", 0),
+        ("workers.maxSize", 1, "spec.workers.max_size", 1),
         ("workers.maxSize", 1000, "spec.workers.max_size", 1000),
         ("templateBucket.prefix", "a/b-c/", "spec.template_bucket.prefix", "a/b-c/"),
         ("templateBucket.name", "abc", "spec.template_bucket.name", "abc"),
@@ -648,7 +648,7 @@ INVALID: list[tuple[str, object, str]] = [
     ("spec.workers.minSize:minimum", with_value("workers.minSize", -1), "spec.workers.minSize"),
     ("spec.workers.minSize:maximum", with_value("workers.minSize", 1001), "spec.workers.minSize"),
     ("spec.workers.maxSize:type", with_value("workers.maxSize", 2.5), "spec.workers.maxSize"),
-    ("spec.workers.maxSize:minimum", with_value("workers.maxSize", -1), "spec.workers.maxSize"),
+    ("spec.workers.maxSize:minimum", with_value("workers.maxSize", 0), "spec.workers.maxSize"),
     ("spec.workers.maxSize:maximum", with_value("workers.maxSize", 1001), "spec.workers.maxSize"),
     (
         "spec.workers.growthThreshold:type",

@@ -164,6 +164,11 @@ class WebserverSpec(ApiObject):
 
 
 _Size = Annotated[StrictInt, Field(ge=0, le=1000)]
+# At least one: the worker group's rolling update keeps MinInstancesInService 0, which CloudFormation requires
+# to be less than the group's MaxSize ("UpdatePolicy attribute", AutoScalingRollingUpdate,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-updatepolicy.html),
+# and a Celery cluster that may run no worker runs no task.
+_MaxSize = Annotated[StrictInt, Field(ge=1, le=1000)]
 _Load = Annotated[StrictFloat, Field(ge=0, le=1)]
 
 
@@ -189,8 +194,8 @@ class WorkersSpec(ApiObject):
     """EC2 instance type of the workers (WorkerInstanceType)."""
     min_size: Annotated[_Size, Parameter("MinGroupSize")] = 0
     """Fewest workers the group scales in to (MinGroupSize)."""
-    max_size: Annotated[_Size, Parameter("MaxGroupSize")] = 10
-    """Most workers the group scales out to (MaxGroupSize)."""
+    max_size: Annotated[_MaxSize, Parameter("MaxGroupSize")] = 10
+    """Most workers the group scales out to, at least 1 (MaxGroupSize)."""
     growth_threshold: Annotated[_Load, Parameter("GrowthThreshold")] = 0.9
     """Target (0 to 1) of the scale-out policy, task slots wanted per task slot launched: above it the worker
     group grows in proportion, as many workers as the backlog needs in one step (GrowthThreshold)."""
