@@ -1,4 +1,5 @@
-"""One strict embedded AWS for the emulator's own tests, blank and at known settings for each test."""
+"""One strict embedded AWS for the emulator's own tests, blank and at known settings for each test; and the
+in-process one of in_process_aws.py."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pytest
 
 from turbine_dev.aws.embedded_aws import EmbeddedAws
 from turbine_dev.aws.embedded_aws import embedded_aws as start_embedded_aws
+
+from .in_process_aws import in_process_aws  # noqa: F401 - a fixture, registered here for the folder
 
 # Long enough that an IN_PROGRESS status is still visible on the next call of a loaded machine,
 # short enough that the tests wait little for the end.

@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 import turbine_cluster_load
-from turbine_dev.aws import moto_autoscaling
 from turbine_dev.aws.metric_time import Alarm, GroupScaling, alarm_state, target_tracking_capacity
 from turbine_operator.core.render.templates import load_template
 
+from .in_process_aws import IN_PROCESS_REGION, WORKER_GROUP, create_worker_group
+
 WORKERSET = Path(__file__).resolve().parents[2] / "cfn" / "templates" / "turbine-workerset.yaml"
-REGION, QUEUE, GROUP = "us-east-1", "broker", "workers"
+REGION, QUEUE, GROUP = IN_PROCESS_REGION, "broker", WORKER_GROUP
 FROM_ZERO_DECISION_BOUND = 120.0
 BACKLOG_DECISION_BOUND = 240.0
 QUEUED_AT = datetime.datetime(2026, 11, 26, 9, 0, 17, tzinfo=datetime.UTC)
@@ -80,28 +79,11 @@ def deploy_scaling(aws: dict[str, Any], growth: float = 0.9, shrink: float = 0.5
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    moto_autoscaling.install()
-    with mock_aws():
-        clients: dict[str, Any] = {
-            name: boto3.client(name, region_name=REGION) for name in ("sqs", "autoscaling", "cloudwatch")
-        }
-        clients["sqs"].create_queue(QueueName=QUEUE)
-        ec2 = boto3.client("ec2", region_name=REGION)
-        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-        ec2.create_launch_template(LaunchTemplateName="workers", LaunchTemplateData={"ImageId": image})
-        clients["autoscaling"].create_auto_scaling_group(
-            AutoScalingGroupName=GROUP, LaunchTemplate={"LaunchTemplateName": "workers"},
-            MinSize=0, MaxSize=10, DesiredCapacity=0, AvailabilityZones=[f"{REGION}a"],
-        )  # fmt: skip
-        yield clients
+def aws(in_process_aws: None) -> dict[str, Any]:
+    clients: dict[str, Any] = {name: boto3.client(name, region_name=REGION) for name in ("sqs", "cloudwatch")}
+    clients["sqs"].create_queue(QueueName=QUEUE)
+    clients["autoscaling"] = create_worker_group(min_size=0, max_size=10, desired=0)
+    return clients
 
 
 def _scaling(aws: dict[str, Any], slots: int = 16, shrink: float = 0.5) -> GroupScaling:

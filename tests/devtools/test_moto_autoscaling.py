@@ -4,39 +4,20 @@ group's limits, and a scale-in with every instance protected lowers the desired 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
-from turbine_dev.aws import moto_autoscaling
+from .in_process_aws import IN_PROCESS_REGION, WORKER_GROUP, create_worker_group
 
-REGION, GROUP = "us-east-1", "workers"
+REGION, GROUP = IN_PROCESS_REGION, WORKER_GROUP
 
 
 @pytest.fixture
-def autoscaling(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    moto_autoscaling.install()
-    with mock_aws():
-        ec2 = boto3.client("ec2", region_name=REGION)
-        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-        ec2.create_launch_template(LaunchTemplateName="workers", LaunchTemplateData={"ImageId": image})
-        client = boto3.client("autoscaling", region_name=REGION)
-        client.create_auto_scaling_group(
-            AutoScalingGroupName=GROUP, LaunchTemplate={"LaunchTemplateName": "workers"},
-            MinSize=1, MaxSize=4, DesiredCapacity=2, AvailabilityZones=[f"{REGION}a"],
-        )  # fmt: skip
-        yield client
+def autoscaling(in_process_aws: None) -> Any:
+    return create_worker_group(min_size=1, max_size=4, desired=2)
 
 
 def _group(autoscaling: Any) -> dict[str, Any]:
