@@ -88,8 +88,8 @@ def selectors(expr: str) -> list[tuple[str, set[Matcher]]]:
     position = 0
     while position < len(expr):
         rest = expr[position:]
-        grouping = GROUPING.match(rest) if re.match(r"(?<![\w:])", expr[position - 1 : position]) else None
-        if grouping:  # by (...), on (...): label names, not metrics
+        # The scan moves word by word, so a keyword here starts a word.
+        if GROUPING.match(rest):  # by (...), on (...): label names, not metrics
             position = expr.index(")", position) + 1
         elif rest[0] == '"':
             position += len(re.match(r'"(?:[^"\\]|\\.)*"', rest).group(0))  # type: ignore[union-attr]
