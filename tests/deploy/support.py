@@ -9,6 +9,7 @@ import fnmatch
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO_ROOT / "manifests"
 CHART = REPO_ROOT / "charts" / "turbine-operator"
 IAM_POLICY = REPO_ROOT / "docs" / "iam-policy.json"
-ADAPTERS = REPO_ROOT / "operator" / "turbine_operator" / "adapters"
+PRODUCT = REPO_ROOT / "operator" / "turbine_operator"
+ADAPTERS = PRODUCT / "adapters"
 OPERATOR_NAMESPACE = "turbine-system"
 SERVICE_ACCOUNT = "turbine-operator"
 
@@ -126,6 +128,31 @@ def apply(documents: Iterable[Document], kubeconfig: Path) -> None:
 def delete(documents: Iterable[Document], kubeconfig: Path) -> None:
     stream = yaml.safe_dump_all(list(documents), sort_keys=False)
     kubectl("delete", "--ignore-not-found", "--wait=false", "-f", "-", kubeconfig=kubeconfig, stdin=stream)
+
+
+# --- Condition reasons ------------------------------------------------------------------------------------
+
+
+def product_reasons() -> dict[str, set[str]]:
+    """Every condition reason the operator can write, read from its source, by the verdict that writes it:
+    "ready", "progressing", "waiting" or "stalled" (core/api/conditions.py). Read from the source rather than
+    listed, so that a new reason fails the tests that must cover each (the ArgoCD health fixtures, the
+    troubleshooting page) until they do."""
+    from turbine_operator.core.plan.planning import StallReason  # noqa: PLC0415 - the product, not the harness
+
+    reasons: dict[str, set[str]] = {kind: set() for kind in ("ready", "progressing", "waiting", "stalled")}
+    reasons["stalled"] |= {reason.value for reason in StallReason}
+    for path in PRODUCT.rglob("*.py"):
+        text = path.read_text()
+        for kind, reason in re.findall(r"\b(ready|progressing|waiting|stalled)\(\s*\"(\w+)\"", text):
+            reasons[kind].add(reason)
+        # A tenant's refusal is raised with its reason and reported as stalled (operations/stack/tenancy.py).
+        reasons["stalled"] |= set(re.findall(r"\bOutsideGrant\(\s*\"(\w+)\"", text))
+    # AWS refusals: the reason comes from the error's class (reconcile.py _stall_reason).
+    reconcile = (PRODUCT / "operations" / "stack" / "reconcile.py").read_text()
+    stall_reason = reconcile[reconcile.index("def _stall_reason") :]
+    reasons["stalled"] |= set(re.findall(r'return "(\w+)"', stall_reason.split("\n\n\n")[0]))
+    return reasons
 
 
 # --- Refused requests -------------------------------------------------------------------------------------

@@ -3,18 +3,14 @@ operator writes."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 from lupa.lua51 import LuaRuntime  # type: ignore[import-untyped]
 
-from turbine_operator.core.plan.planning import StallReason
-
-from .support import MANIFESTS, REPO_ROOT
+from .support import MANIFESTS, product_reasons
 
 HEALTH_LUA = MANIFESTS / "argocd" / "health.lua"
-PRODUCT = REPO_ROOT / "operator" / "turbine_operator"
 VALID = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
 NOW = "2026-01-01T00:00:00Z"
 
@@ -200,23 +196,13 @@ def test_messages_carry_the_reason_and_the_drift() -> None:
     assert health(turbine_stack(settled("StackDeleteFailed"), deleting=True))["message"] == "Pending deletion"
 
 
-def _product_reasons() -> set[str]:
-    """Every condition reason the operator can write, read from its source."""
-    reasons = {reason.value for reason in StallReason}
-    for path in PRODUCT.rglob("*.py"):
-        text = path.read_text()
-        reasons |= set(re.findall(r"\b(?:ready|progressing|waiting|stalled)\(\s*\"(\w+)\"", text))
-    reconcile = (PRODUCT / "operations" / "stack" / "reconcile.py").read_text()
-    stall_reason = reconcile[reconcile.index("def _stall_reason") :]
-    reasons |= set(re.findall(r'return "(\w+)"', stall_reason.split("\n\n\n")[0]))
-    return reasons
-
-
 def test_fixtures_cover_every_reason_the_operator_writes() -> None:
     covered = set(READY + RECONCILING + WAITING + STALLED)
-    found = _product_reasons()
+    reasons = product_reasons()
+    found = set().union(*reasons.values())
     assert {"StackReady", "ChangeSetCreating", "InvalidSpec", "AwsAccessDenied", "Deleting"} <= found
     assert sorted(found - covered) == [], "a new reason needs a fixture here and a row in the ArgoCD table"
+    assert sorted(reasons["stalled"] - set(STALLED)) == [], "the operator writes these as Stalled"
 
 
 def test_script_is_plain_lua_51() -> None:

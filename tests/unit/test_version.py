@@ -1,6 +1,6 @@
 """The version is written once, in turbine_operator.__version__ (pyproject.toml reads it from there); what
-cannot read it (the chart, the kustomizations' image tag, the Flux example's git tag, the README's commands)
-names the same version."""
+cannot read it (the chart, the kustomizations' image tag, the Flux example's git tag, the commands of the
+README and docs/) names the same version."""
 
 from __future__ import annotations
 
@@ -33,3 +33,5 @@ def test_every_other_copy_names_the_same_version() -> None:
     assert f"v{__version__}" in tags
     readme = (REPO_ROOT / "README.md").read_text()
     assert set(re.findall(r"turbine-operator:(\d+\.\d+\.\d+)", readme)) == {__version__}
+    for page in sorted((REPO_ROOT / "docs").glob("*.md")):  # the quickstart's image tags
+        assert set(re.findall(r"turbine-operator:(\d+\.\d+\.\d+)", page.read_text())) <= {__version__}, page
