@@ -185,7 +185,7 @@ def _run(options: argparse.Namespace) -> int:
     os.environ.update({name: str(value) for name, value in environment.items() if value is not None})
     try:
         # Before kopf starts: a bad setting is a clear error and exit code 2, not a startup retry loop.
-        OperatorSettings.from_environment()
+        settings = OperatorSettings.from_environment()
     except SettingsError as error:
         print(f"turbine-operator run: {error}", file=sys.stderr)
         return 2
@@ -215,7 +215,8 @@ def _run(options: argparse.Namespace) -> int:
     lease = options.leader_election_id or os.environ.get("TURBINE_LEADER_ELECTION_ID") or DEFAULT_LEASE_NAME
     from turbine_operator.leader_election import run_as_leader  # noqa: PLC0415 - needs the Kubernetes client
 
-    return run_as_leader(operator, namespace, lease, options.liveness)
+    metrics = (settings.metrics_address, settings.metrics_port) if settings.metrics_port else None
+    return run_as_leader(operator, namespace, lease, options.liveness, metrics)
 
 
 def _render(options: argparse.Namespace) -> int:

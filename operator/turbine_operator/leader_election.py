@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 
 from turbine_operator.adapters.cluster import api_client
 from turbine_operator.adapters.leases import Leases
+from turbine_operator.adapters.metrics import LEADING, MetricsServer
 from turbine_operator.operations.fleet.leadership import LeaderElector
 
 
@@ -55,6 +56,22 @@ def _standby_liveness(url: str | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _standby_metrics(metrics: tuple[str, int] | None) -> Iterator[None]:
+    """Serves /metrics while the replica waits, turbine_operator_leading 0 among them: a standby that
+    answers its scrape is up, and only one that does not answer is down. The operator serves them again on
+    the same port once it runs (the standby's server stops first)."""
+    if metrics is None:
+        yield
+        return
+    LEADING.set(0)
+    server = MetricsServer(*metrics)
+    try:
+        yield
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
 def _election_log() -> Iterator[None]:
     """Prints the election's messages until kopf starts and sets up logging for the whole process."""
     handler = logging.StreamHandler()
@@ -68,11 +85,18 @@ def _election_log() -> Iterator[None]:
         logger.removeHandler(handler)
 
 
-def run_as_leader(run: Callable[[], None], namespace: str, lease_name: str, liveness_url: str | None) -> int:
-    """Runs `run` (the operator) while this replica holds the Lease `namespace/lease_name`."""
+def run_as_leader(
+    run: Callable[[], None],
+    namespace: str,
+    lease_name: str,
+    liveness_url: str | None,
+    metrics: tuple[str, int] | None = None,
+) -> int:
+    """Runs `run` (the operator) while this replica holds the Lease `namespace/lease_name`; `metrics` is the
+    (address, port) the operator serves its metrics on, None for none."""
     elector = LeaderElector(Leases(api_client(), namespace, lease_name), identity())
     stop = threading.Event()
-    with _standby_liveness(liveness_url), _election_log():
+    with _standby_liveness(liveness_url), _standby_metrics(metrics), _election_log():
         if not elector.acquire(stop):
             return 0
     keeper = elector.keep(stop, on_lost=lambda: os._exit(1))

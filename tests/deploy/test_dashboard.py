@@ -228,11 +228,18 @@ def test_the_dashboard_shows_the_operator_pods_update_slots_drift_backlog_and_st
         assert reads.get(name), f"no panel shows the drift backlog ({name})"
     for name in ("turbine_stack_ready", "turbine_stack_stalled"):
         assert "state-timeline" in reads.get(name, set()), f"{name} is not shown as a state timeline"
+    assert "state-timeline" in reads.get("turbine_operator_leading", set()), (
+        "a standby is not told from a leader"
+    )
     for panel in panels(board):
         if panel["type"] == "state-timeline":
             mappings = panel["fieldConfig"]["defaults"]["mappings"]
             mapped = {value for mapping in mappings for value in mapping["options"]}
-            assert mapped == {"0", "1"}, f"{panel['title']} names its two states"
+            # Up and leading adds the two: 0 down, 1 a standby, 2 leading.
+            states = (
+                {"0", "1", "2"} if "turbine_operator_leading" in panel["targets"][0]["expr"] else {"0", "1"}
+            )
+            assert mapped == states, f"{panel['title']} names its states"
 
 
 def test_dashboard_is_well_formed() -> None:

@@ -3,7 +3,9 @@ takes over and reconciles, and no TurbineStack is ever handled by both."""
 
 from __future__ import annotations
 
+import re
 import time
+import urllib.request
 from pathlib import Path
 
 import kubernetes
@@ -14,7 +16,7 @@ from turbine_dev.k8s.controlplane import ControlPlane
 from turbine_dev.k8s.kube import KubeApi, condition_of, wait_for
 from turbine_dev.runs.operator_process import start_operator_process
 from turbine_dev.runs.probes import turbine_stack
-from turbine_dev.runs.processes import ManagedProcess
+from turbine_dev.runs.processes import ManagedProcess, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed")]
 
@@ -22,14 +24,33 @@ LEADING, WAITING = "Leading on Lease", "Waiting to lead on Lease"
 
 
 def _replica(
-    plane: ControlPlane, aws: EmbeddedAws, templates: Path, namespace: str, log: Path, started: str
+    plane: ControlPlane,
+    aws: EmbeddedAws,
+    templates: Path,
+    namespace: str,
+    log: Path,
+    started: str,
+    metrics_port: int | None = None,
 ) -> ManagedProcess:
     settings = {
         "TURBINE_CFN_DIR": str(templates),
         "TURBINE_LEADER_ELECT": "1",
         "TURBINE_LEADER_ELECTION_NAMESPACE": namespace,
     }
-    return start_operator_process(plane, aws, log, namespaces=[namespace], settings=settings, started=started)
+    return start_operator_process(
+        plane, aws, log, namespaces=[namespace], settings=settings, started=started, metrics_port=metrics_port
+    )
+
+
+def _leading(port: int) -> float | None:
+    """turbine_operator_leading as the replica serves it on its metrics port, None when it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+            text = reply.read().decode()
+    except OSError:
+        return None
+    found = re.search(r"^turbine_operator_leading (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else None
 
 
 def _holder(leases: kubernetes.client.CoordinationV1Api, namespace: str) -> str | None:
@@ -56,14 +77,21 @@ def test_the_standby_takes_over_when_the_leader_dies(
     tmp_path: Path,
 ) -> None:
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
-    first = _replica(control_plane, aws_environment, small_templates, namespace, first_log, LEADING)
-    second = _replica(control_plane, aws_environment, small_templates, namespace, second_log, WAITING)
+    first_port, second_port = free_port(), free_port()
+    first = _replica(
+        control_plane, aws_environment, small_templates, namespace, first_log, LEADING, first_port
+    )
+    second = _replica(
+        control_plane, aws_environment, small_templates, namespace, second_log, WAITING, second_port
+    )
     try:
         kube.create_stack(namespace, turbine_stack("ha", template_bucket))
         wait_for(lambda: _ready_at(kube, namespace, "ha", 1), 120, "Ready under the first replica")
         assert _handled(first_log, namespace, "ha")
         assert not _handled(second_log, namespace, "ha")
         assert LEADING not in second_log.read_text()
+        # Both answer their scrape, so neither is down; the standby says it waits.
+        assert (_leading(first_port), _leading(second_port)) == (1.0, 0.0)
 
         first.kill()
         killed = time.monotonic()
@@ -76,6 +104,7 @@ def test_the_standby_takes_over_when_the_leader_dies(
         led = next(index for index, line in enumerate(lines) if LEADING in line)
         assert not any(f"[{namespace}/ha]" in line for line in lines[:led])
         assert any(f"[{namespace}/ha]" in line for line in lines[led:])
+        wait_for(lambda: _leading(second_port) == 1.0, 30, "the new leader's metrics on the same port")
     finally:
         second.stop()
         first.stop()

@@ -32,6 +32,15 @@ AWS_THROTTLED = Counter(
 )
 
 
+# A hot standby serves its metrics too (at 0 here), so that Prometheus sees it up and TurbineOperatorDown
+# means a replica that does not answer, not one that waits for the Lease.
+LEADING = Gauge(
+    "turbine_operator_leading",
+    "1 while this replica runs the operator (it holds the Lease, or runs without leader election); 0 while "
+    "it waits as a hot standby.",
+)
+
+
 UPDATES_IN_PROGRESS = Gauge(
     "turbine_stack_updates_in_progress", "Stack updates in flight (they hold the operator's update slots)."
 )

@@ -12,6 +12,7 @@ import kopf
 from turbine_operator.adapters.aws_sessions import CONNECTIONS_PER_CLIENT, AwsSessions
 from turbine_operator.adapters.cluster import ClusterObjects, api_client
 from turbine_operator.adapters.metrics import (
+    LEADING,
     STACKS,
     MetricsServer,
     observe_client,
@@ -84,6 +85,7 @@ def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
     sources = load_turbine_sources()
     cluster = ClusterObjects(api_client())
     metrics = MetricsServer(config.metrics_address, config.metrics_port) if config.metrics_port else None
+    LEADING.set(1)
     wakes = Wakes()
     workers = WorkerWatcher(sessions, STACKS, changed=lambda uid: wakes.wake(uid, "workers"))
     stop_event = threading.Event()
