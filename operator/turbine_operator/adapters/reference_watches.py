@@ -236,6 +236,9 @@ class _Watch:
         if not 200 <= response.status < 300:
             response.drain_conn()
             response.release_conn()
+            if response.status == 410:
+                # Some servers refuse a watch from an expired version outright rather than in the stream.
+                raise WatchExpired
             raise ApiException(status=response.status, reason=response.reason)
         return response
 
