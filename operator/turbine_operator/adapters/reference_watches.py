@@ -70,9 +70,8 @@ class ReferenceWatches:
             plan = plan_watches(keys, frozenset(self._watches))
             for key in plan.stop:
                 self._watches.pop(key).stop()
-            started = [
-                self._watches.setdefault(key, _Watch(key, self._client, self._changed)) for key in plan.start
-            ]
+            started = [_Watch(key, self._client, self._changed) for key in plan.start]
+            self._watches.update((watch.key, watch) for watch in started)
             needed = [self._watches[key] for key in keys]
             _count_watches(keys)
         for watch in started:
@@ -113,7 +112,7 @@ class _Watch:
     def begin(self) -> None:
         try:
             self._position = ObjectVersion(self._read())
-        except (ApiException, HTTPError, OSError) as error:
+        except (ApiException, HTTPError, OSError, ValueError) as error:
             # The thread reads it again; its answer counts as a change (ObjectVersion.unknown).
             logger.warning("Could not read %s: %s", self._describe(), _reason(error))
         self.ready.set()
