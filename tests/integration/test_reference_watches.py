@@ -18,8 +18,6 @@ from turbine_dev.embedded_aws import EmbeddedAws
 from turbine_dev.kube import KubeApi, wait_for
 from turbine_dev.operator_runner import running_operator
 from turbine_dev.probes import turbine_stack
-from turbine_operator.adapters.cluster import api_client
-from turbine_operator.core.references import SourceKind
 
 pytestmark = [
     pytest.mark.integration,
@@ -182,37 +180,3 @@ def test_a_secret_no_longer_referenced_is_no_longer_watched(
 
         kube.delete_stack(namespace, "extras")
         wait_for(lambda: kube.get_stack(namespace, "extras") is None, 60, "the stack to be deleted")
-
-
-def test_an_expired_watch_reads_its_secret_again_and_reports_a_change_it_missed(
-    kube: KubeApi, namespace: str
-) -> None:
-    """The watch breaks, the Secret changes before it resumes, and its version has expired (410 Gone): it
-    reads the Secret again by name and reports the change once."""
-    # Imported here, so that the other tests also run (and fail) on a version without per-name watches.
-    from turbine_operator.adapters.reference_watches import ReferenceWatches  # noqa: PLC0415
-
-    kube.put_secret(namespace, "token", {"value": "first"})
-    key = (namespace, SourceKind.SECRET, "token")
-    changes: list[str] = []
-    watches = ReferenceWatches(api_client(), lambda _, version: changes.append(version))
-    try:
-        watches.sync(lambda: frozenset({key}))
-        kube.put_secret(namespace, "token", {"value": "second"})
-        wait_for(lambda: len(changes) == 1, 10, "the change to be reported")
-
-        watch = watches._watches[key]  # the test breaks this very watch's stream
-        # A version older than anything the API server keeps, then the connection drops: the watch backs off
-        # for a second before it resumes, and the Secret changes meanwhile.
-        watch._position.resume_from = "1"
-        watch._response.shutdown()
-        kube.put_secret(namespace, "token", {"value": "third"})
-        third = kube.core.read_namespaced_secret("token", namespace).metadata.resource_version
-
-        wait_for(lambda: len(changes) == 2, 20, "the missed change to be reported")
-        assert changes[1] == third
-        time.sleep(1)
-        assert len(changes) == 2
-    finally:
-        watches.stop()
-    assert watches.watching() == frozenset()

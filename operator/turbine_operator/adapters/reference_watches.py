@@ -160,6 +160,7 @@ class _Watch:
         for event in self._events():
             event_type = str(event.get("type") or "")
             body = event.get("object") or {}
+            logger.debug("Watch of %s: %s", self._describe(), event_type)
             if event_type == "ERROR":
                 if body.get("code") == 410:
                     raise WatchExpired
@@ -179,6 +180,7 @@ class _Watch:
         ]
         if self._position.resume_from is not None:
             query.append(("resourceVersion", self._position.resume_from))
+        logger.debug("Watching %s from version %s", self._describe(), self._position.resume_from or "now")
         response = self._request(
             f"/api/v1/namespaces/{namespace}/{_PLURALS[kind]}", query, timeout=(10, _SERVER_TIMEOUT + 30)
         )
