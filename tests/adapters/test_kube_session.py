@@ -14,10 +14,10 @@ from turbine_operator.handlers.kube_session import connection_limit, pooled
 @pytest.mark.parametrize(
     ("served", "limit"),
     [
-        ("1", 64 + 3),  # all namespaces: one stream per kind
-        ("4", 64 + 12),  # three watch streams per namespace, beyond the requests
-        ("", 64 + 300),  # unknown (kopf run directly): room for a hundred namespaces
-        ("zero", 64 + 300),
+        ("1", 64 + 1),  # all namespaces: the one TurbineStack stream
+        ("4", 64 + 4),  # one watch stream per namespace, beyond the requests
+        ("", 64 + 100),  # unknown (kopf run directly): room for a hundred namespaces
+        ("zero", 64 + 100),
     ],
 )
 def test_the_pool_has_room_for_every_watch_stream_and_the_requests(served: str, limit: int) -> None:

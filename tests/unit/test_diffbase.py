@@ -7,6 +7,7 @@ from typing import Any, cast
 
 import kopf
 
+from turbine_operator.adapters.cluster import RECONCILE_REQUEST
 from turbine_operator.core.plan.drift import REQUEST_ANNOTATION
 from turbine_operator.handlers.diffbase import (
     LEGACY_ANNOTATION,
@@ -88,6 +89,18 @@ def test_a_requested_drift_check_is_a_change() -> None:
 
     assert asked != STORAGE.build(body=_body(annotations=marked))
     assert asked["metadata"] == {"annotations": {REQUEST_ANNOTATION: "now"}}
+
+
+def test_a_reconcile_request_of_a_changed_reference_is_a_change() -> None:
+    """A referenced Secret's change writes its version here; left out of the record, kopf saw no change and
+    the TurbineStack waited for its next resync."""
+    first = STORAGE.build(body=_body(annotations={RECONCILE_REQUEST: "Secret/token@41"}))
+    second = STORAGE.build(body=_body(annotations={RECONCILE_REQUEST: "Secret/token@42"}))
+
+    assert first != second
+    assert second["metadata"] == {"annotations": {RECONCILE_REQUEST: "Secret/token@42"}}
+    cleared = ProgressAnnotations(prefix="turbine.dev", v1=False).clear(essence=second)
+    assert cleared["metadata"] == {"annotations": {RECONCILE_REQUEST: "Secret/token@42"}}
 
 
 def test_the_progress_storage_leaves_a_requested_drift_check_in_the_record() -> None:

@@ -53,7 +53,7 @@ manifests/base/clusterrole.yaml for why each is needed; tests/deploy/test_rbac_p
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, list, watch]
+  verbs: [get, watch]
 - apiGroups: [""]
   resources: [events]
   verbs: [create]

@@ -128,6 +128,21 @@ class KubeApi:
             counts[key] = counts.get(key, 0.0) + float(value)
         return counts
 
+    def server_metric(self, name: str, **labels: str) -> float:
+        """The sum of the API server's own metric `name` over the series carrying all of `labels`."""
+        request = self.api_client.param_serialize("GET", "/metrics", auth_settings=["BearerToken"])
+        reply = self.api_client.call_api(*request)
+        reply.read()
+        wanted = {f'{key}="{value}"' for key, value in labels.items()}
+        total = 0.0
+        for line in reply.data.decode().splitlines():
+            if not line.startswith(name + "{"):
+                continue
+            labels_text, value = line.rsplit(" ", 1)
+            if wanted <= set(labels_text[len(name) + 1 : -1].split(",")):
+                total += float(value)
+        return total
+
     def patch_stack(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = self.custom.patch_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, name, patch

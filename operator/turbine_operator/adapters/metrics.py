@@ -41,6 +41,16 @@ LEADING = Gauge(
 )
 
 
+REFERENCE_WATCHES = Gauge(
+    "turbine_reference_watches", "Referenced ConfigMaps and Secrets watched by name, by kind.", ["kind"]
+)
+REFERENCE_WATCH_EVENTS = Counter(
+    "turbine_reference_watch_events_total",
+    "Watch events of referenced ConfigMaps and Secrets received (bookmarks aside), by kind.",
+    ["kind"],
+)
+
+
 UPDATES_IN_PROGRESS = Gauge(
     "turbine_stack_updates_in_progress", "Stack updates in flight (they hold the operator's update slots)."
 )

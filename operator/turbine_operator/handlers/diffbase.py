@@ -9,7 +9,8 @@ an update cause, which runs the change handlers; none means the event was a stat
   processed for nothing: one write and one event of the seven and six that bring up a stack. The
   annotation an earlier version wrote is still read, so an upgrade handles again (one idempotent
   reconcile) only the objects with annotations that the new record leaves out.
-- **Only what the handlers read:** the spec, the labels and the drift-check annotation. kopf's default
+- **Only what the handlers read:** the spec, the labels, the drift-check annotation and the reconcile
+  request a watched ConfigMap or Secret's change writes (handlers/references.py). kopf's default
   record holds every annotation except those under a prefix of a kopf-based operator, and its progress
   storage then clears every annotation under its own prefix from both records: an annotation written by
   ArgoCD or Flux ran a reconcile for nothing, and `turbine.dev/requested-drift-check` (our prefix) never
@@ -29,13 +30,14 @@ from typing import Any, cast
 
 import kopf
 
+from turbine_operator.adapters.cluster import RECONCILE_REQUEST
 from turbine_operator.core.plan.drift import REQUEST_ANNOTATION
 
 STATUS_FIELD = "lastHandledConfiguration"
 # Where versions before this one kept the record (kopf's annotation storage, prefix turbine.dev).
 LEGACY_ANNOTATION = "turbine.dev/last-handled-configuration"
 # The annotations the handlers act on; a change to any other is no reason to reconcile.
-READ_ANNOTATIONS = (REQUEST_ANNOTATION,)
+READ_ANNOTATIONS = (REQUEST_ANNOTATION, RECONCILE_REQUEST)
 # Strings up to this many characters stay as they are: names, ARNs, parameters and most policies.
 LONGEST_KEPT_STRING = 1024
 

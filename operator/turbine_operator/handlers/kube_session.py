@@ -17,8 +17,9 @@ import kopf
 from turbine_operator.adapters.settings import NAMESPACES_ENV
 
 REQUEST_CONNECTIONS = 64
-# kopf watches TurbineStacks, ConfigMaps and Secrets: three streams per namespace served.
-STREAMS_PER_NAMESPACE = 3
+# kopf watches only TurbineStacks, one stream per namespace served; referenced ConfigMaps and Secrets are
+# watched by name on a client of their own (adapters/reference_watches.py).
+STREAMS_PER_NAMESPACE = 1
 # Unknown (kopf run directly, the tests): room for the streams of this many namespaces.
 UNKNOWN_NAMESPACES = 100
 

@@ -19,12 +19,14 @@ from turbine_operator.adapters.metrics import (
     observe_drift_backlog,
     observe_update_slots,
 )
+from turbine_operator.adapters.reference_watches import ReferenceWatches
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.adapters.sources import load_turbine_sources
 from turbine_operator.adapters.stack_summaries import live_stacks
 from turbine_operator.core.naming import API_GROUP, PLURAL
 from turbine_operator.handlers.diffbase import ProgressAnnotations, StatusDiffBaseStorage
 from turbine_operator.handlers.kube_session import connection_limit, pooled
+from turbine_operator.handlers.references import request_reconciles
 from turbine_operator.handlers.runtime import RUNTIME_KEY, ObjectLocks, Runtime, Wakes, runtime_of
 from turbine_operator.operations.fleet.rate_limits import FairTurns, TokenBucket, UpdateSlots
 from turbine_operator.operations.fleet.stack_listing import StackListing
@@ -125,6 +127,9 @@ def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
         listing=listing,
         listing_thread=listing_thread,
     )
+    runtime: Runtime = memo[RUNTIME_KEY]
+    # Its own client: each watch holds a connection for as long as it runs, apart from the reads' pool.
+    runtime.reference_watches = ReferenceWatches(api_client(), functools.partial(request_reconciles, runtime))
     logger.info(
         "Turbine Operator started: default region %s, poll every %.0f s, list stacks every %.0f s, "
         "resync every %.0f s, metrics %s%s",
@@ -144,5 +149,7 @@ def stop(memo: kopf.Memo, **_: Any) -> None:
     runtime.worker_thread.join(timeout=10)
     if runtime.listing_thread is not None:
         runtime.listing_thread.join(timeout=10)
+    if runtime.reference_watches is not None:
+        runtime.reference_watches.stop()
     if runtime.metrics is not None:
         runtime.metrics.stop()

@@ -16,9 +16,10 @@ import kopf
 
 from turbine_operator.adapters.cluster import ClusterObjects
 from turbine_operator.adapters.metrics import MetricsServer
+from turbine_operator.adapters.reference_watches import ReferenceWatches
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core.plan.scheduling import FollowUps
-from turbine_operator.core.render.references import ReaderIndex, SourceKind
+from turbine_operator.core.render.references import ReaderIndex
 from turbine_operator.core.report.status_writes import PendingEchoes
 from turbine_operator.operations.fleet.stack_listing import StackListing
 from turbine_operator.operations.fleet.workers import WorkerWatcher
@@ -151,8 +152,8 @@ class Runtime:
     listing_thread: threading.Thread | None = None
     outputs: OutputsPublisher = dataclasses.field(default_factory=OutputsPublisher)
     readers: ReaderIndex = dataclasses.field(default_factory=ReaderIndex)
-    # Last seen resourceVersion of each ConfigMap and Secret: (kind, namespace, name) -> version.
-    reference_versions: dict[tuple[SourceKind, str, str], str] = dataclasses.field(default_factory=dict)
+    # One watch per ConfigMap and Secret that `readers` holds (handlers/references.py); set at start-up.
+    reference_watches: ReferenceWatches | None = None
 
 
 def runtime_of(memo: kopf.Memo) -> Runtime:

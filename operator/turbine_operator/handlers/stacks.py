@@ -23,6 +23,7 @@ from turbine_operator.core.plan.scheduling import (
 from turbine_operator.core.plan.stack_listing import listed_stack
 from turbine_operator.core.report.reporting import Announcement
 from turbine_operator.core.report.status_writes import status_writes
+from turbine_operator.handlers.references import watch_what_is_read
 from turbine_operator.handlers.runtime import Runtime, in_worker_thread, runtime_of
 from turbine_operator.operations.fleet import status_effects
 from turbine_operator.operations.fleet.stack_listing import MOVED
@@ -133,13 +134,14 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, reason: str, 
 
 
 def _record_readers(runtime: Runtime, resource: StackResource) -> None:
-    """Records which ConfigMaps and Secrets the spec reads before the reconcile reads them, so that a change
-    made after that read reconciles again (handlers/references.py)."""
+    """Records which ConfigMaps and Secrets the spec reads, and watches them, before the reconcile reads them,
+    so that a change made after that read reconciles again (handlers/references.py)."""
     try:
         spec = resource.parsed_spec(runtime.settings.default_region)
     except SpecError:
         spec = None  # it stalls until it is edited, which runs this handler again
     runtime.readers.record(resource.uid, resource.namespace, resource.name, spec)
+    watch_what_is_read(runtime)
 
 
 def _in_flight(status: kopf.Status, **_: Any) -> bool:
@@ -282,6 +284,7 @@ def _forget(runtime: Runtime, uid: str) -> None:
     runtime.wakes.forget(uid)
     runtime.echoes.forget(uid)
     runtime.readers.forget(uid)
+    watch_what_is_read(runtime)
     if runtime.listing is not None:
         runtime.listing.forget(uid)
     status_effects.forget(uid, STACKS, runtime.workers)

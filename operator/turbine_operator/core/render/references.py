@@ -174,6 +174,11 @@ class ReaderIndex:
         with self._lock:
             return sorted(self._readers.get((namespace, kind, object_name), ()))
 
+    def watched(self) -> frozenset[tuple[str, SourceKind, str]]:
+        """Every (namespace, kind, object name) that some TurbineStack reads: the objects to watch."""
+        with self._lock:
+            return frozenset(self._readers)
+
     def forget(self, uid: str) -> None:
         with self._lock:
             self._forget(uid)
