@@ -31,7 +31,7 @@ from turbine_dev.k8s.kube import KubeApi, condition_of
 from turbine_dev.runs.bench_setup import bench_environment, cpu_seconds, memory_mib, operator_writes
 from turbine_dev.runs.probes import turbine_stack
 from turbine_dev.runs.processes import ManagedProcess
-from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
 
 BUCKET = "turbine-bench-templates"
 FLOOR_OPERATOR = Path(__file__).with_name("kopf_floor_operator.py")

@@ -1,6 +1,6 @@
 """Benchmark: what unrelated Secrets cost the operator, which watches only what TurbineStacks reference.
 
-The operator watches each referenced Secret and ConfigMap by name (adapters/reference_watches.py), so that a
+The operator watches each referenced Secret and ConfigMap by name (adapters.kube.reference_watches), so that a
 change to one reconciles at once. In a real cluster most Secrets are unrelated (Helm releases, service
 account tokens): this creates and then updates N unrelated Secrets in another namespace while one
 TurbineStack references a ConfigMap, and prints the operator's resident memory before the Secrets exist,

@@ -16,8 +16,8 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 
-from turbine_operator.adapters.cluster import api_client
-from turbine_operator.adapters.leases import Leases
+from turbine_operator.adapters.kube.cluster import api_client
+from turbine_operator.adapters.kube.leases import Leases
 from turbine_operator.adapters.metrics import LEADING, MetricsServer
 from turbine_operator.operations.fleet.leadership import LeaderElector
 

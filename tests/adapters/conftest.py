@@ -6,8 +6,8 @@ import pytest
 
 from stubbed.aws import REGION, RecordingStubber
 from stubbed.fixtures import aws_env, calls, cf_stub, s3_stub, sessions, shared_sessions
-from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.cloudformation import StackGateway
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.cloudformation import StackGateway
 
 __all__ = ["aws_env", "calls", "cf_stub", "gateway", "s3_stub", "sessions", "shared_sessions"]
 

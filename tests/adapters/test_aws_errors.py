@@ -17,8 +17,8 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from stubbed.aws import STACK_NAME, RecordingStubber
-from turbine_operator.adapters import aws_errors
-from turbine_operator.adapters.aws_errors import aws_call, error_code, error_message, translate
+from turbine_operator.adapters.aws import aws_errors
+from turbine_operator.adapters.aws.aws_errors import aws_call, error_code, error_message, translate
 from turbine_operator.core.errors import (
     AwsAccessDenied,
     AwsAlreadyExists,

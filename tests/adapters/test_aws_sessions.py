@@ -13,7 +13,7 @@ from botocore.client import BaseClient
 from botocore.credentials import RefreshableCredentials
 
 from stubbed.aws import REGION, RecordingStubber
-from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
 from turbine_operator.core.errors import AwsAccessDenied
 
 ROLE = "arn:aws:iam::123456789012:role/turbine-tenant"

@@ -33,9 +33,9 @@ from stubbed.aws import (
     stack_event,
     stack_level_event,
 )
-from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.cloudformation import StackGateway, s3_url
-from turbine_operator.adapters.stack_summaries import live_stacks
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.cloudformation import StackGateway, s3_url
+from turbine_operator.adapters.aws.stack_summaries import live_stacks
 from turbine_operator.core.errors import (
     AwsAccessDenied,
     AwsValidationError,

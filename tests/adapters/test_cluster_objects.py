@@ -11,7 +11,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import ProtocolError
 
-from turbine_operator.adapters.cluster import ClusterObjects, _stored, cluster_error
+from turbine_operator.adapters.kube.cluster import ClusterObjects, _stored, cluster_error
 from turbine_operator.core.errors import ClusterError
 from turbine_operator.core.render.references import SourceKind, StoredObject
 

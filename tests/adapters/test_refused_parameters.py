@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from stubbed.aws import REGION, isolate_aws_environment, render_desired, spec
-from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.cloudformation import StackGateway
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.cloudformation import StackGateway
 from turbine_operator.core.errors import AwsValidationError
 from turbine_operator.core.naming import change_set_name
 from turbine_operator.core.plan.planning import ChangeSetKind

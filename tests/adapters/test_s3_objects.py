@@ -11,9 +11,9 @@ import pytest
 from botocore.response import StreamingBody
 
 from stubbed.aws import BUCKET, REGION, RecordingStubber
-from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.cloudformation import StackGateway
-from turbine_operator.adapters.s3_objects import RememberedObject, RememberedObjects, UploadedBundles
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.cloudformation import StackGateway
+from turbine_operator.adapters.aws.s3_objects import RememberedObject, RememberedObjects, UploadedBundles
 from turbine_operator.core.errors import AwsAccessDenied
 from turbine_operator.core.render.additions import LARGEST_TEMPLATE
 

@@ -1,4 +1,4 @@
-"""adapters/stack_secrets.py with botocore's Stubber: the requests it makes and the tokens it sends.
+"""adapters/aws/stack_secrets.py with botocore's Stubber: the requests it makes and the tokens it sends.
 
 Secrets Manager treats a PutSecretValue whose ClientRequestToken it has seen as a retry: with the same value
 it creates nothing, with another value it refuses (ResourceExistsException); see API_PutSecretValue. So the
@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from botocore.stub import Stubber
 
-from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.stack_secrets import StackSecrets
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.stack_secrets import StackSecrets
 from turbine_operator.core.errors import AwsError, AwsNotFound
 
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:users-AbCdEf"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from stubbed.aws import REGION, RecordingStubber
-from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.workers import WorkersGateway
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.workers import WorkersGateway
 
 
 def _group(name: str) -> dict[str, Any]:

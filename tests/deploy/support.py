@@ -320,7 +320,7 @@ def static_aws_calls(folder: Path = ADAPTERS) -> set[tuple[str, str]]:
     session = botocore.session.get_session()
     mappings: dict[str, dict[str, str]] = {}
     found: set[tuple[str, str]] = set()
-    for path in sorted(folder.glob("*.py")):
+    for path in sorted(folder.rglob("*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
         services = _client_services(tree)
         for node in ast.walk(tree):

@@ -24,7 +24,7 @@ from turbine_dev.k8s.controlplane import ControlPlane, local_control_plane
 from turbine_dev.k8s.kube import KubeApi, wait_for
 from turbine_dev.runs.operator_runner import running_operator
 from turbine_dev.runs.probes import turbine_stack
-from turbine_operator.adapters.leases import Leases
+from turbine_operator.adapters.kube.leases import Leases
 from turbine_operator.operations.fleet.leadership import LeaderElector
 
 from .support import (

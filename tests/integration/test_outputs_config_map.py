@@ -12,7 +12,7 @@ from kubernetes.client.exceptions import ApiException
 from turbine_dev.k8s.kube import KubeApi, wait_for
 from turbine_dev.runs.operator_runner import running_operator
 from turbine_dev.runs.probes import turbine_stack
-from turbine_operator.adapters.cluster import ClusterObjects
+from turbine_operator.adapters.kube.cluster import ClusterObjects
 
 pytestmark = [
     pytest.mark.integration,

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from turbine_dev.aws.embedded_aws import EmbeddedAws
-from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.cloudformation import StackGateway
-from turbine_operator.adapters.s3_objects import RememberedObjects
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.cloudformation import StackGateway
+from turbine_operator.adapters.aws.s3_objects import RememberedObjects
 
 pytestmark = [pytest.mark.integration]
 

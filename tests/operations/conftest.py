@@ -7,7 +7,7 @@ import pytest
 from stubbed.aws import REGION, SOURCES, RecordingStubber
 from stubbed.cluster import ObjectsInMemory
 from stubbed.fixtures import calls, cf_stub, s3_stub, sessions, shared_sessions
-from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.operations.stack.deletion import Deleter
 from turbine_operator.operations.stack.reconcile import Reconciler

@@ -31,7 +31,7 @@ from stubbed.aws import (
     stack_description,
     stack_level_event,
 )
-from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
 from turbine_operator.core.naming import (
     APPLIED_HASH_TAG,
     OWNER_UID_TAG,

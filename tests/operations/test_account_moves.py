@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from stubbed.aws import ACCOUNT, REGION, STACK_ID, STACK_NAME, spec
-from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
 from turbine_operator.operations.stack.deletion import Deleter
 from turbine_operator.operations.stack.reconcile import Reconciler
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from turbine_operator.adapters.leases import LeaseTaken
+from turbine_operator.adapters.kube.leases import LeaseTaken
 from turbine_operator.core.errors import ClusterError
 from turbine_operator.core.plan.leadership import LEASE_SECONDS, RENEW_DEADLINE_SECONDS, LeaseRecord
 from turbine_operator.operations.fleet.leadership import LeaderElector

@@ -18,8 +18,8 @@ from prometheus_client import REGISTRY
 
 from stubbed.aws import REGION, SOURCES, isolate_aws_environment, spec
 from stubbed.cluster import ObjectsInMemory
-from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.cloudformation import StackGateway
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.cloudformation import StackGateway
 from turbine_operator.adapters.metrics import observe_client
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core.errors import TransientAwsError

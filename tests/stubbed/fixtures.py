@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
 
 from .aws import REGION, RecordingStubber, isolate_aws_environment
 

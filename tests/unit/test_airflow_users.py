@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from turbine_operator.adapters.stack_secrets import SecretValue
+from turbine_operator.adapters.aws.stack_secrets import SecretValue
 from turbine_operator.core.airflow.airflow_users import (
     REPORT_OUTPUT,
     SECRET_OUTPUT,

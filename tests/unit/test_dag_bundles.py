@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from turbine_operator.adapters.stack_secrets import SecretValue
+from turbine_operator.adapters.aws.stack_secrets import SecretValue
 from turbine_operator.core.airflow.dag_report import dags_announcement, dags_status
 from turbine_operator.core.observed.observations import ObservedStack
 from turbine_operator.core.plan.scheduling import follow_up_due

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster
 from turbine_dev.rehearsal.services.dag_repository import BROKEN_DAG, MARKER, SECRET, git_dag
-from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.reports import ReportReader
-from turbine_operator.adapters.stack_secrets import StackSecrets
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.reports import ReportReader
+from turbine_operator.adapters.aws.stack_secrets import StackSecrets
 from turbine_operator.core.airflow.dag_connection import desired_connection
 from turbine_operator.core.airflow.dag_report import STATUS_KEY
 from turbine_operator.core.api.spec import parse_spec

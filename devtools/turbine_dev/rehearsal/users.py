@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster
-from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.reports import ReportReader
-from turbine_operator.adapters.stack_secrets import StackSecrets
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.reports import ReportReader
+from turbine_operator.adapters.aws.stack_secrets import StackSecrets
 from turbine_operator.core.airflow.airflow_users import REPORT_OUTPUT, desired_users
 from turbine_operator.core.api.spec import parse_spec
 from turbine_operator.core.observed.observations import ObservedStack

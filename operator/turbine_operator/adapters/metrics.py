@@ -12,7 +12,7 @@ from botocore.exceptions import HTTPClientError
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from turbine_operator.adapters.aws_errors import NOT_MODIFIED, THROTTLING_CODES
+from turbine_operator.adapters.aws.aws_errors import NOT_MODIFIED, THROTTLING_CODES
 
 RECONCILES = Counter(
     "turbine_reconciles_total", "Reconciles of TurbineStacks, by trigger and result.", ["trigger", "result"]

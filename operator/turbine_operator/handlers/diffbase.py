@@ -30,7 +30,7 @@ from typing import Any, cast
 
 import kopf
 
-from turbine_operator.adapters.cluster import RECONCILE_REQUEST
+from turbine_operator.adapters.kube.cluster import RECONCILE_REQUEST
 from turbine_operator.core.plan.drift import REQUEST_ANNOTATION
 
 STATUS_FIELD = "lastHandledConfiguration"

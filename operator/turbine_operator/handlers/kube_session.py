@@ -18,7 +18,7 @@ from turbine_operator.adapters.settings import NAMESPACES_ENV
 
 REQUEST_CONNECTIONS = 64
 # kopf watches only TurbineStacks, one stream per namespace served; referenced ConfigMaps and Secrets are
-# watched by name on a client of their own (adapters/reference_watches.py).
+# watched by name on a client of their own (adapters/kube/reference_watches.py).
 STREAMS_PER_NAMESPACE = 1
 # Unknown (kopf run directly, the tests): room for the streams of this many namespaces.
 UNKNOWN_NAMESPACES = 100

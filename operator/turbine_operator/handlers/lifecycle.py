@@ -9,8 +9,10 @@ from typing import Any
 
 import kopf
 
-from turbine_operator.adapters.aws_sessions import CONNECTIONS_PER_CLIENT, AwsSessions
-from turbine_operator.adapters.cluster import ClusterObjects, api_client
+from turbine_operator.adapters.aws.aws_sessions import CONNECTIONS_PER_CLIENT, AwsSessions
+from turbine_operator.adapters.aws.stack_summaries import live_stacks
+from turbine_operator.adapters.kube.cluster import ClusterObjects, api_client
+from turbine_operator.adapters.kube.reference_watches import ReferenceWatches
 from turbine_operator.adapters.metrics import (
     LEADING,
     STACKS,
@@ -19,10 +21,8 @@ from turbine_operator.adapters.metrics import (
     observe_drift_backlog,
     observe_update_slots,
 )
-from turbine_operator.adapters.reference_watches import ReferenceWatches
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.adapters.sources import load_turbine_sources
-from turbine_operator.adapters.stack_summaries import live_stacks
 from turbine_operator.core.naming import API_GROUP, PLURAL
 from turbine_operator.handlers.diffbase import ProgressAnnotations, StatusDiffBaseStorage
 from turbine_operator.handlers.kube_session import connection_limit, pooled

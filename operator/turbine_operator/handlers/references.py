@@ -1,7 +1,7 @@
 """Reconciles the TurbineStacks that reference a ConfigMap or Secret whenever it changes.
 
 The change handlers record which TurbineStacks read which objects (core/render/references.py ReaderIndex,
-Runtime.readers) and then bring the per-name watches in line (adapters/reference_watches.py); a change
+Runtime.readers) and then bring the per-name watches in line (adapters/kube/reference_watches.py); a change
 a watch reports becomes a reconcile request (an annotation kopf sees as an update) for each reader.
 Content is never logged or compared here: the reconcile reads it again and renders it like any other input.
 """

@@ -14,9 +14,9 @@ from typing import Any
 
 import kopf
 
-from turbine_operator.adapters.cluster import ClusterObjects
+from turbine_operator.adapters.kube.cluster import ClusterObjects
+from turbine_operator.adapters.kube.reference_watches import ReferenceWatches
 from turbine_operator.adapters.metrics import MetricsServer
-from turbine_operator.adapters.reference_watches import ReferenceWatches
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core.plan.scheduling import FollowUps
 from turbine_operator.core.render.references import ReaderIndex

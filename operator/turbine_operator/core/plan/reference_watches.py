@@ -2,7 +2,7 @@
 
 The operator watches each referenced object by name (a `metadata.name` field selector in its namespace),
 never a whole kind: what it costs follows the references, not the number of Secrets in the cluster, and
-an unrelated Secret never reaches it. The edge (adapters/reference_watches.py) runs the watches; these
+an unrelated Secret never reaches it. The edge (adapters/kube/reference_watches.py) runs the watches; these
 decisions are pure so that they can be tested without a cluster.
 """
 

@@ -9,9 +9,9 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.reports import ReportReader
-from turbine_operator.adapters.stack_secrets import StackSecrets
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.reports import ReportReader
+from turbine_operator.adapters.aws.stack_secrets import StackSecrets
 from turbine_operator.core.airflow.airflow_users import DesiredUsers
 from turbine_operator.core.airflow.dag_connection import DesiredConnection
 from turbine_operator.core.api.spec import TurbineStackSpec

@@ -1,11 +1,11 @@
-"""What the operations need of the stack's own secrets (adapters/stack_secrets.py), as a protocol, so the
+"""What the operations need of the stack's own secrets (adapters/aws/stack_secrets.py), as a protocol, so the
 users and the git connection are published the same way and tested without AWS."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from turbine_operator.adapters.stack_secrets import SecretValue
+from turbine_operator.adapters.aws.stack_secrets import SecretValue
 from turbine_operator.core.errors import AwsNotFound
 
 

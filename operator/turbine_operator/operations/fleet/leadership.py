@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from turbine_operator.adapters.leases import Leases, LeaseTaken
+from turbine_operator.adapters.kube.leases import Leases, LeaseTaken
 from turbine_operator.core.errors import ClusterError
 from turbine_operator.core.plan import leadership
 from turbine_operator.core.plan.leadership import LeaseRecord, Observation

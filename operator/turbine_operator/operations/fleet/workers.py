@@ -14,9 +14,9 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.workers import LoadQuery, WorkersGateway
 from turbine_operator.adapters.metrics import StackMetrics
-from turbine_operator.adapters.workers import LoadQuery, WorkersGateway
 from turbine_operator.core.errors import AwsError
 from turbine_operator.operations.clock import Clock, timestamp, utc_now
 

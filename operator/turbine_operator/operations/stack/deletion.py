@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.cloudformation import StackGateway
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.cloudformation import StackGateway
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core.access.ownership import Claim, OwnerRef, Ownership, named_owner, ownership
 from turbine_operator.core.api.conditions import Verdict, progressing, ready_reason, stalled

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.cloudformation import StackGateway
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.cloudformation import StackGateway
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core.api.conditions import READY, condition_is
 from turbine_operator.core.api.spec import TurbineStackSpec

@@ -13,9 +13,9 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.cloudformation import StackGateway
-from turbine_operator.adapters.s3_objects import RememberedObjects, UploadedBundles
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.cloudformation import StackGateway
+from turbine_operator.adapters.aws.s3_objects import RememberedObjects, UploadedBundles
 from turbine_operator.adapters.settings import OperatorSettings
 from turbine_operator.core.access.ownership import OwnerRef, named_owner
 from turbine_operator.core.airflow.airflow_users import desired_users

@@ -7,9 +7,9 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from turbine_operator.adapters.aws_errors import NOT_MODIFIED, aws_call
-from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.s3_objects import RememberedObjects, UploadedBundles
+from turbine_operator.adapters.aws.aws_errors import NOT_MODIFIED, aws_call
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.s3_objects import RememberedObjects, UploadedBundles
 from turbine_operator.core.errors import (
     AwsAlreadyExists,
     AwsError,

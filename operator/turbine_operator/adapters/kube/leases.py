@@ -10,7 +10,7 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from turbine_operator.adapters.cluster import cluster_error
+from turbine_operator.adapters.kube.cluster import cluster_error
 from turbine_operator.core.errors import ClusterError
 from turbine_operator.core.plan.leadership import LeaseRecord
 

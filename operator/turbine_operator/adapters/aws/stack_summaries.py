@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from turbine_operator.adapters.aws_errors import aws_call
-from turbine_operator.adapters.aws_sessions import AwsSessions
-from turbine_operator.adapters.cloudformation import iso_time
+from turbine_operator.adapters.aws.aws_errors import aws_call
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.cloudformation import iso_time
 from turbine_operator.core.observed.observations import StackSummary
 from turbine_operator.core.plan.stack_listing import LIVE_STATUSES
 

@@ -9,8 +9,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from turbine_operator.adapters.aws_errors import aws_call
-from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.aws_errors import aws_call
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
 
 # A secret version's ClientRequestToken, from the document's version and the version it replaces: a retried
 # PutSecretValue repeats it and creates nothing (API_PutSecretValue), and a document that comes back after

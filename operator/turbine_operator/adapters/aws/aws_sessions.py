@@ -15,7 +15,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 
-from turbine_operator.adapters.aws_errors import aws_call
+from turbine_operator.adapters.aws.aws_errors import aws_call
 
 ROLE_SESSION_NAME = "turbine-operator"
 # As many pooled connections per client as there are handler threads (kopf's executor): with botocore's

@@ -6,8 +6,8 @@ import dataclasses
 import datetime
 from collections.abc import Iterable, Sequence
 
-from turbine_operator.adapters.aws_errors import aws_call
-from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.aws_errors import aws_call
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
 from turbine_operator.core.observed.observations import WorkerGroup
 
 # DescribeAutoScalingGroups takes 50 names per call, or up to 100 with MaxRecords 100

@@ -6,8 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from turbine_operator.adapters.aws_errors import aws_call
-from turbine_operator.adapters.aws_sessions import AwsSessions
+from turbine_operator.adapters.aws.aws_errors import aws_call
+from turbine_operator.adapters.aws.aws_sessions import AwsSessions
 from turbine_operator.core.errors import AwsNotFound
 
 
