@@ -69,12 +69,15 @@ test: lint typecheck binaries
 	echo "--- the chaos trials and the boot rehearsal ---"; cat "$$other"; rm -f "$$other"; exit $$status
 
 # The Airflow the instances install: cfn/airflow/requirements.in resolved from PyPI with hashes for
-# AL2023's python3.11 on x86_64, named after the version the bootstrap pins (see cfn/README.md).
+# AL2023's python3.11 on x86_64, named after the version the bootstrap pins (see cfn/README.md); then that
+# Airflow's option list for spec.airflow.config, read from the Airflow the lock installs (root: the
+# rehearsal's install).
 .PHONY: lock
 lock: $(INSTALLED)
 	uv pip compile cfn/airflow/requirements.in --generate-hashes --quiet \
 		--python-version 3.11 --python-platform x86_64-manylinux_2_34 --custom-compile-command 'make lock' \
 		--output-file cfn/scripts/airflow-$$(sed -n 's/^readonly AIRFLOW_VERSION=//p' cfn/scripts/turbine-bootstrap.sh).lock
+	$(BIN)/python -m turbine_dev.build.airflow_options
 
 # The CRD is generated from the API models (operator/turbine_operator/core/api/spec.py); a unit test fails
 # when the committed crds/ (or the chart's copy) differs from what this writes.

@@ -113,6 +113,20 @@ WRAPPER
   chmod 0750 /usr/local/bin/airflow
 }
 
+# spec.airflow.config as the operator renders it (core/render/airflow_config.py), checked again here: one
+# AIRFLOW__ variable per line, its value single-quoted and holding nothing that could end the quotes, so that
+# bash and systemd read the same value.
+airflow_config_lines() {
+  local lines pattern=$'^AIRFLOW__[A-Z0-9_]+__[A-Z0-9_]+=\'[^\'\\\\[:cntrl:]]*\'$'
+  [[ -n ${TURBINE_AIRFLOW_CONFIG:-} ]] || return 0
+  lines=$(base64 -d <<<"${TURBINE_AIRFLOW_CONFIG}")
+  if grep -qvE "${pattern}" <<<"${lines}"; then
+    echo "AirflowConfig holds a line that is not AIRFLOW__SECTION__OPTION='value'" >&2
+    return 1
+  fi
+  printf '%s\n' "${lines}"
+}
+
 write_airflow_environment() {
   local fernet_key='' api_secret_key='' jwt_secret='' previous_umask
   if uses_database; then
@@ -126,6 +140,8 @@ write_airflow_environment() {
   {
     echo "AWS_DEFAULT_REGION='${AWS_DEFAULT_REGION}'"
     echo "AIRFLOW_HOME='${AIRFLOW_HOME}'"
+    # The user's options first: the stack's own below come later and win (the operator refuses them anyway).
+    airflow_config_lines
     echo "AIRFLOW__CORE__EXECUTOR='CeleryExecutor'"
     echo "AIRFLOW__CORE__AUTH_MANAGER='airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager'"
     echo "AIRFLOW__CORE__LOAD_EXAMPLES='$(python_bool "${TURBINE_LOAD_EXAMPLES}")'"

@@ -108,10 +108,12 @@ def test_a_subnet_too_small_for_a_load_balancer_is_refused_before_anything_rende
     assert refused.value.field == "spec.parameters.PrivateSubnet1Cidr"
 
 
-def test_the_largest_dag_bundle_cloudformation_takes_fits_in_user_data() -> None:
-    """A parameter value is at most 4,096 bytes, and every role's user data carries DagBundle."""
+def test_the_largest_dag_bundle_and_airflow_config_cloudformation_takes_fit_in_user_data() -> None:
+    """A parameter value is at most 4,096 bytes, and every role's user data carries DagBundle and
+    AirflowConfig."""
     stack = dataclasses.replace(
-        EXAMPLE_STACK, parameters={**EXAMPLE_STACK.parameters, "DagBundle": "A" * 4096}
+        EXAMPLE_STACK,
+        parameters={**EXAMPLE_STACK.parameters, "DagBundle": "A" * 4096, "AirflowConfig": "A" * 4096},
     )
     assert [str(refusal) for refusal in refusals(stack) if refusal.check == "check_user_data"] == []
 

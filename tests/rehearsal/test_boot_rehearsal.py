@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
+from turbine_dev.build.airflow_options import extract, options_file
 from turbine_dev.rehearsal.creation_order import signalled_resources, stack_waves
+from turbine_dev.rehearsal.host.image import airflow_venv, shipped_lock
 from turbine_operator.core.render.templates import load_template
 
 pytestmark = [pytest.mark.rehearsal, pytest.mark.timeout(5400)]
@@ -64,6 +66,21 @@ def test_roles_boot_in_creation_order_and_signal(report: dict[str, Any]) -> None
     assert all(
         outcome.startswith("SUCCESS") or outcome.startswith("none") for outcome in report["signals"].values()
     ), report["signals"]
+
+
+def test_the_shipped_airflow_options_are_those_of_the_airflow_the_lock_installs() -> None:
+    """spec.airflow.config is checked against cfn/airflow/airflow-<version>.options.json: `make lock` wrote it
+    from this same Airflow, and a new lock without a new list would check options against the old version."""
+    lock = shipped_lock()
+    assert json.loads(options_file(lock).read_text()) == extract(airflow_venv(lock) / "bin" / "python")
+
+
+def test_spec_airflow_config_is_what_airflow_reads_on_every_role(report: dict[str, Any]) -> None:
+    """The options of spec.airflow.config, through the AirflowConfig parameter, the user data and the
+    bootstrap's environment file, as `airflow config get-value` reads them on the scheduler, the API server
+    and the worker."""
+    booted(report)
+    assert report["checks"].get("airflow_config_reaches_every_role"), report.get("airflow_config")
 
 
 def test_celery_task_runs_through_sqs_and_its_log_is_in_s3_and_the_api(report: dict[str, Any]) -> None:

@@ -57,6 +57,7 @@ Parameters:
   ImageId: {Type: String}
   DrainTimeout: {Type: Number, Default: 3600}
   DagBundle: {Type: String, Default: ""}
+  AirflowConfig: {Type: String, Default: ""}
   DagBucket: {Type: String, Default: ""}
   DatabaseDeletionProtection: {Type: String, Default: "true", AllowedValues: ["true", "false"]}
 Resources:

@@ -63,6 +63,7 @@ Parameters:
   DrainTimeout: {Type: Number, Default: 3600, MinValue: 60, MaxValue: 7200}
   KeyName: {Type: String, Default: "", AllowedPattern: "^[a-z]*$", MaxLength: 8}
   DagBundle: {Type: String, Default: ""}
+  AirflowConfig: {Type: String, Default: ""}
   DagBucket: {Type: String, Default: ""}
   DatabaseDeletionProtection: {Type: String, Default: "true", AllowedValues: ["true", "false"]}
 Resources:
@@ -116,6 +117,7 @@ def test_typed_parameter_values_of_the_defaults() -> None:
         "WebserverHostname": "",
         "WebserverHostedZoneId": "",
         "ImageId": "",  # the operator resolves it before rendering (operations/stack/reconcile.py)
+        "AirflowConfig": "",  # no spec.airflow.config
         "DagBundle": "",  # no spec.airflow.dags: the dags folder alone
         "DagBucket": "",
         "DatabaseDeletionProtection": "true",  # deletionPolicy Retain: the database outlives the stack

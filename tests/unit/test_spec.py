@@ -255,6 +255,10 @@ FULL_SPEC: dict[str, Any] = {
                 "passwordSecretKeyRef": {"name": "airflow-users", "key": "ada"},
             }
         ],
+        "config": {
+            "core.default_timezone": "Europe/Amsterdam",
+            "common.io.xcom_objectstorage_threshold": "1",
+        },
     },
     "outputsConfigMap": {"name": "airflow-outputs"},
     "parameters": {"DrainTimeout": "600"},
@@ -312,6 +316,10 @@ def test_full_spec_parses_every_field() -> None:
                     password_secret_key_ref=KeyRef(name="airflow-users", key="ada"),
                 ),
             ),
+            config={
+                "core.default_timezone": "Europe/Amsterdam",
+                "common.io.xcom_objectstorage_threshold": "1",
+            },
         ),
         outputs_config_map=OutputsConfigMap(name="airflow-outputs"),
         parameters={"DrainTimeout": "600"},
@@ -533,6 +541,39 @@ INVALID: list[tuple[str, object, str]] = [
         "spec.templateBucket.prefix:pattern",
         with_value("templateBucket.prefix", "/turbine/"),
         "spec.templateBucket.prefix",
+    ),
+    ("spec.airflow.config:type", with_value("airflow.config", "core.x=1"), "spec.airflow.config"),
+    (
+        "spec.airflow.config:maxProperties",
+        with_value("airflow.config", {f"core.option{index}": "x" for index in range(51)}),
+        "spec.airflow.config",
+    ),
+    (
+        "spec.airflow.config:rule0",
+        with_value("airflow.config", {"Core.X": "1"}),
+        "spec.airflow.config.Core.X",
+    ),
+    ("spec.airflow.config:rule0", with_value("airflow.config", {"core": "1"}), "spec.airflow.config.core"),
+    ("spec.airflow.config.*:type", with_value("airflow.config", {"core.x": 1}), "spec.airflow.config.core.x"),
+    (
+        "spec.airflow.config.*:maxLength",
+        with_value("airflow.config", {"core.x": "x" * 1025}),
+        "spec.airflow.config.core.x",
+    ),
+    (
+        "spec.airflow.config.*:pattern",
+        with_value("airflow.config", {"core.x": "it's"}),
+        "spec.airflow.config.core.x",
+    ),
+    (
+        "spec.airflow.config.*:pattern",
+        with_value("airflow.config", {"core.x": "a\\b"}),
+        "spec.airflow.config.core.x",
+    ),
+    (
+        "spec.airflow.config.*:pattern",
+        with_value("airflow.config", {"core.x": "a\nb"}),
+        "spec.airflow.config.core.x",
     ),
     ("spec.tags:type", with_value("tags", "team=data"), "spec.tags"),
     (

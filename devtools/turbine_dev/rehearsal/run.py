@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from turbine_dev.aws.embedded_aws import DEFAULT_REGION, DUMMY_CREDENTIALS, EmbeddedAws
+from turbine_dev.rehearsal.airflow_config import AIRFLOW_CONFIG
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, create_stack, load_templates
 from turbine_dev.rehearsal.host import network
 from turbine_dev.rehearsal.host.image import REPO_ROOT
@@ -68,7 +69,7 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
             dags.start()
             report["git_revisions"] = [dags.commit({"rehearsal_git.py": git_dag("v1")}, "v1")]
             stack, outputs, parameters = create_stack(
-                aws, MANIFEST, "turbine-rehearsal-bundle", {"dags": dags.spec()}
+                aws, MANIFEST, "turbine-rehearsal-bundle", {"dags": dags.spec(), "config": AIRFLOW_CONFIG}
             )
             secret = json.loads(
                 aws.client("secretsmanager").get_secret_value(SecretId=outputs["DatabaseSecretArn"])[

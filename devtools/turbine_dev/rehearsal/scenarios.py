@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from turbine_dev.aws.metric_time import deployed_scale_out
+from turbine_dev.rehearsal.airflow_config import config_reaches_every_role
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, Instance
 from turbine_dev.rehearsal.dag_files import DAG_FILES, MARKER
 from turbine_dev.rehearsal.git_dags import dags_follow_the_repository
@@ -177,6 +178,7 @@ def run_scenarios(  # noqa: PLR0915 - one scenario after the other, as the repor
              "admin", "--password", password, "--firstname", "Re", "--lastname", "Hearsal", "--role", "Admin",
              "--email", "admin@example.com"])  # fmt: skip
     deploy_dags(cluster)
+    checks["airflow_config_reaches_every_role"] = config_reaches_every_role(cluster, report)
     from turbine_dev.rehearsal.host import network  # noqa: PLC0415
 
     base = f"http://{network.LOAD_BALANCER}:{port}"

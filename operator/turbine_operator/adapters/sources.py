@@ -38,6 +38,7 @@ def load_turbine_sources(cfn: Path | None = None, lambdas: Path | None = None) -
         templates=_read_files(cfn / "templates", "*.yaml"),
         scripts=_read_files(cfn / "scripts", "*") if (cfn / "scripts").is_dir() else {},
         lambda_modules={path.stem: path.read_bytes() for path in sorted(lambdas.glob("*.py"))},
+        airflow_options=_read_files(cfn / "airflow", "*.options.json") if (cfn / "airflow").is_dir() else {},
     )
 
 

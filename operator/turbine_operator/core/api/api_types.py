@@ -102,6 +102,15 @@ InlineFile = Annotated[StrictStr, text(min_length=1, max_length=LARGEST_INLINE_F
 InlinePolicy = Annotated[StrictStr, text(min_length=1, max_length=LARGEST_INLINE_POLICY)]
 ParameterValue = Annotated[StrictStr, text(max_length=4096)]
 TagValue = Annotated[StrictStr, text(min_length=1, max_length=256)]
+# "section.option" as Airflow names its options: lower case, sections may hold dots (common.io).
+AIRFLOW_OPTION_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+# No quote, backslash or control character: the value is written single-quoted into an environment file
+# that both bash and systemd read (core/render/airflow_config.py). The API server checks the pattern; the
+# spec's own check (spec.py) words the refusal for a user.
+AIRFLOW_OPTION_VALUE_PATTERN = r"^[^'\\\x00-\x1f\x7f]*$"
+AirflowOptionValue = Annotated[
+    StrictStr, Field(max_length=1024, json_schema_extra={"pattern": AIRFLOW_OPTION_VALUE_PATTERN})
+]
 
 # --- durations --------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     Field,
     StrictBool,
     StrictFloat,
@@ -29,8 +30,11 @@ from pydantic.dataclasses import dataclass
 from pydantic.fields import FieldInfo
 
 from turbine_operator.core.api.api_types import (
+    AIRFLOW_OPTION_PATTERN,
+    AIRFLOW_OPTION_VALUE_PATTERN,
     MANIFEST,
     PARAMETER_NAMES_RULE,
+    AirflowOptionValue,
     ApiObject,
     BucketName,
     CertificateArn,
@@ -212,6 +216,23 @@ class WorkersSpec(ApiObject):
         return self
 
 
+# CEL's string literal takes the pattern's backslash doubled.
+_CEL_OPTION_PATTERN = AIRFLOW_OPTION_PATTERN.replace("\\", "\\\\")
+_AIRFLOW_OPTIONS_RULE = {
+    "rule": f"self.all(key, size(key) <= 128 && key.matches('{_CEL_OPTION_PATTERN}'))",
+    "message": "options are section.option in lower case, as Airflow names them (core.default_timezone)",
+}
+
+
+def _airflow_options(config: Mapping[str, str]) -> Mapping[str, str]:
+    for key, value in config.items():
+        if len(key) > 128 or not re.fullmatch(AIRFLOW_OPTION_PATTERN, key):
+            raise invalid("is not section.option in lower case, as Airflow names options", key)
+        if not re.fullmatch(AIRFLOW_OPTION_VALUE_PATTERN, value):
+            raise invalid("may not hold a single quote, a backslash or a control character", key)
+    return config
+
+
 @dataclass(
     frozen=True,
     config=api(
@@ -246,6 +267,17 @@ class AirflowSpec(ApiObject):
     the scheduler, DAG processor, triggerer and workers. Omitted, DAGs come only from /airflow/dags
     (CodeDeploy). Changing the source or its ref updates the stack and replaces the instances one group at
     a time; new commits on a followed branch need no update."""
+    config: Annotated[
+        Mapping[str, AirflowOptionValue],
+        Field(max_length=50, json_schema_extra={"x-kubernetes-validations": [_AIRFLOW_OPTIONS_RULE]}),
+        AfterValidator(_airflow_options),
+    ] = dataclasses.field(default_factory=dict)
+    """Airflow options for every role, as "section.option": "value" (core.default_timezone: Europe/Amsterdam),
+    at most 50. Each must be an option of the stack's Airflow; options the stack sets itself (executor,
+    database, broker, secrets backend, parallelism and the other options autoscaling sizes, logging, URLs)
+    and options Airflow marks sensitive are refused with the reason. Values may not hold a single quote, a
+    backslash or a control character. A change updates the stack and replaces the instances one group at a
+    time."""
 
 
 @dataclass(

@@ -33,6 +33,9 @@ class TurbineSources:
     templates: Mapping[str, bytes]
     scripts: Mapping[str, bytes]
     lambda_modules: Mapping[str, bytes]
+    # cfn/airflow/airflow-<version>.options.json by name: what spec.airflow.config is checked against. Not
+    # uploaded: the instances never read it.
+    airflow_options: Mapping[str, bytes] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

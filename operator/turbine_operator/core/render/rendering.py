@@ -18,6 +18,13 @@ from turbine_operator.core.api.spec import (
 from turbine_operator.core.errors import SpecError
 from turbine_operator.core.naming import APPLIED_HASH_TAG, ownership_tags
 from turbine_operator.core.render.additions import LARGEST_TEMPLATE, render_additions
+from turbine_operator.core.render.airflow_config import (
+    AIRFLOW_CONFIG_FIELD,
+    AIRFLOW_CONFIG_PARAMETER,
+    airflow_config_parameter,
+    airflow_options,
+    check_airflow_config,
+)
 from turbine_operator.core.render.bundle import MASTER_TEMPLATE, Bundle, TurbineSources, build_bundle
 from turbine_operator.core.render.dag_bundles import (
     DAG_BUNDLE_FIELD,
@@ -111,6 +118,7 @@ def _parameter_text(value: object) -> str:
 
 # Parameters derived from a whole spec object rather than one field, with the field errors name.
 DERIVED_PARAMETERS = {
+    AIRFLOW_CONFIG_PARAMETER: AIRFLOW_CONFIG_FIELD,
     DAG_BUNDLE_PARAMETER: DAG_BUNDLE_FIELD,
     "DagBucket": f"{DAG_BUNDLE_FIELD}.s3.bucket",
     DATABASE_PROTECTION_PARAMETER: "spec.deletionPolicy",
@@ -127,6 +135,7 @@ def database_protection_parameter(spec: TurbineStackSpec) -> str:
 def typed_parameter_values(spec: TurbineStackSpec) -> dict[str, str]:
     typed = {field.parameter: _parameter_text(field.value_in(spec)) for field in PARAMETER_FIELDS}
     return typed | {
+        AIRFLOW_CONFIG_PARAMETER: airflow_config_parameter(spec),
         DAG_BUNDLE_PARAMETER: dag_bundle_parameter(spec),
         "DagBucket": dag_bucket_parameter(spec),
         DATABASE_PROTECTION_PARAMETER: database_protection_parameter(spec),
@@ -185,6 +194,7 @@ def desired_stack(
     fetched: Mapping[Source, Fetched] | None = None,
 ) -> DesiredStack:
     """Everything the stack should be; `fetched` holds what `references_of(spec)` names."""
+    check_airflow_config(spec, airflow_options(sources))
     master, master_body = _turbine_master(sources.templates[MASTER_TEMPLATE.removeprefix("templates/")])
     additions = render_additions(master, spec, fetched or {})
     body = master_body if additions.template is master else dump_template(additions.template)
