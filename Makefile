@@ -77,7 +77,7 @@ lock: $(INSTALLED)
 	uv pip compile cfn/airflow/requirements.in --generate-hashes --quiet \
 		--python-version 3.11 --python-platform x86_64-manylinux_2_34 --custom-compile-command 'make lock' \
 		--output-file cfn/scripts/airflow-$$(sed -n 's/^readonly AIRFLOW_VERSION=//p' cfn/scripts/turbine-bootstrap.sh).lock
-	$(BIN)/python -m turbine_dev.build.airflow_options
+	$(BIN)/python -m turbine_dev.tooling.airflow_options
 
 # The CRD is generated from the API models (operator/turbine_operator/core/api/spec.py); a unit test fails
 # when the committed crds/ (or the chart's copy) differs from what this writes.
@@ -85,10 +85,10 @@ crd: $(INSTALLED)
 	$(BIN)/python -m turbine_dev.k8s.crd
 
 # The CloudFormation service role for spec.serviceRoleArn, from the templates' resource types and AWS's
-# registry schemas (devtools/turbine_dev/build/service_role.py); a test fails when docs/ holds a stale one.
+# registry schemas (devtools/turbine_dev/tooling/service_role.py); a test fails when docs/ holds a stale one.
 .PHONY: service-role
 service-role: $(INSTALLED)
-	$(BIN)/python -m turbine_dev.build.service_role
+	$(BIN)/python -m turbine_dev.tooling.service_role
 
 demo: control-plane
 	$(BIN)/python -m turbine_dev.runs.demo

@@ -20,7 +20,7 @@ from turbine_dev.k8s.controlplane import ControlPlane, garbage_collector, local_
 from turbine_dev.k8s.kube import KubeApi
 
 # Slow suites that passed on exactly these inputs are not run again (TURBINE_REUSE_PASSES=0 runs them).
-pytest_plugins = ("turbine_dev.build.pass_cache",)
+pytest_plugins = ("turbine_dev.tooling.pass_cache",)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMALL_CFN = REPO_ROOT / "tests" / "fixtures" / "small-cfn"

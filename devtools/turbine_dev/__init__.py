@@ -4,7 +4,7 @@ Nothing here is imported by the product (`turbine_operator`); it exists so that 
 and the benchmarks run against real components started on loopback.
 """
 
-from turbine_dev.build.read_tracking import track_child
+from turbine_dev.tooling.read_tracking import track_child
 
 # A process a test session started: the files it reads are inputs of the suite that started it.
 track_child()

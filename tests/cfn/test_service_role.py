@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from turbine_dev.build import service_role
+from turbine_dev.tooling import service_role
 from turbine_operator.core.render.templates import load_template
 
 SHIPPED = load_template(service_role.OUTPUT.read_bytes(), str(service_role.OUTPUT))

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from turbine_templates import SCRIPTS_DIR, TEMPLATES_DIR, load_templates
 
-from turbine_dev.build.python_tools import ensure_checkov
+from turbine_dev.tooling.python_tools import ensure_checkov
 
 SHELLCHECK = shutil.which("shellcheck", path=str(Path(sys.executable).parent)) or shutil.which("shellcheck")
 

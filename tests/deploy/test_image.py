@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from turbine_dev.build.build_context import context_files, excluded, parse_ignore
+from turbine_dev.tooling.build_context import context_files, excluded, parse_ignore
 
 from .support import REPO_ROOT, tool
 

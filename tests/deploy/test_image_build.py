@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from turbine_dev.build import image_build
+from turbine_dev.tooling import image_build
 from turbine_operator import __version__
 
 from .support import REPO_ROOT

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from turbine_dev.build.pass_cache import (
+from turbine_dev.tooling.pass_cache import (
     Record,
     group_key,
     inputs_of,
@@ -19,7 +19,7 @@ from turbine_dev.build.pass_cache import (
     save_record,
     tree_of,
 )
-from turbine_dev.build.read_tracking import LOG_SETTING, REPO_ROOT, Reads, logged, project_path, track
+from turbine_dev.tooling.read_tracking import LOG_SETTING, REPO_ROOT, Reads, logged, project_path, track
 
 ENVIRONMENT = b"python 3.11"
 DIGESTS = {

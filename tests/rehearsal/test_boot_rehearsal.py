@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from turbine_dev.build.airflow_options import extract, options_file
 from turbine_dev.rehearsal.creation_order import signalled_resources, stack_waves
 from turbine_dev.rehearsal.host.image import airflow_venv, shipped_lock
+from turbine_dev.tooling.airflow_options import extract, options_file
 from turbine_operator.core.render.templates import load_template
 
 pytestmark = [pytest.mark.rehearsal, pytest.mark.timeout(5400)]

@@ -9,10 +9,23 @@ from typing import Any
 
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import HTTPClientError
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from turbine_operator.adapters.aws.aws_errors import NOT_MODIFIED, THROTTLING_CODES
+from turbine_operator.core.render.references import SourceKind
+
+# No <counter>_created series beside each counter: a timestamp per label set that no panel or alert reads,
+# and a second series per reconcile trigger, AWS operation and outcome for Prometheus to keep.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
 
 RECONCILES = Counter(
     "turbine_reconciles_total", "Reconciles of TurbineStacks, by trigger and result.", ["trigger", "result"]
@@ -49,6 +62,11 @@ REFERENCE_WATCH_EVENTS = Counter(
     "Watch events of referenced ConfigMaps and Secrets received (bookmarks aside), by kind.",
     ["kind"],
 )
+# Both kinds from the start: a rate over a counter that appears only with its first event misses that event,
+# and a dashboard or alert finds the series before anything is referenced.
+for _kind in (SourceKind.CONFIG_MAP, SourceKind.SECRET):
+    REFERENCE_WATCHES.labels(_kind.value).set(0)
+    REFERENCE_WATCH_EVENTS.labels(_kind.value)
 
 
 UPDATES_IN_PROGRESS = Gauge(

@@ -16,8 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from turbine_dev.build.caches import cache_dir
 from turbine_dev.rehearsal.host import standin
+from turbine_dev.tooling.caches import cache_dir
 from turbine_operator.adapters.sources import cfn_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[4]

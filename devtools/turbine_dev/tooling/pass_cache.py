@@ -3,7 +3,7 @@
 The suites that start real software (the chaos trials, the boot rehearsal, the integration and
 deployment tests against the local control plane) take most of `make test`. Each is a group. What a
 group's outcome depends on is derived, not listed: while its tests run, the files they and the Python
-processes they start read are recorded (turbine_dev.build.read_tracking), together with what the session read
+processes they start read are recorded (turbine_dev.tooling.read_tracking), with what the session read
 before any test ran (conftests, plugins, the modules they import), less the test modules collected only for
 other suites. Each read stands for its tree two levels down (cfn/scripts/, operator/turbine_operator/,
 tests/stubbed/), because the programs a suite starts (bash, the Go binaries, the instances' Airflow)
@@ -33,8 +33,8 @@ from pathlib import Path
 
 import pytest
 
-from turbine_dev.build.caches import cache_dir
-from turbine_dev.build.read_tracking import LOG_SETTING, REPO_ROOT, Reads, logged, track
+from turbine_dev.tooling.caches import cache_dir
+from turbine_dev.tooling.read_tracking import LOG_SETTING, REPO_ROOT, Reads, logged, track
 
 REUSE_SETTING = "TURBINE_REUSE_PASSES"
 GROUPS = ("tests/chaos/", "tests/rehearsal/", "tests/integration/", "tests/deploy/")

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from turbine_dev.build.caches import cache_dir
+from turbine_dev.tooling.caches import cache_dir
 
 CHECKOV_VERSION = "3.2.459"
 
