@@ -57,12 +57,12 @@ def test_retain_makes_no_aws_call(aws: StubbedAws, deleter: Deleter) -> None:
 
 
 def test_a_resource_with_no_status_and_no_stack_is_finished(aws: StubbedAws, deleter: Deleter) -> None:
-    aws.no_stack()  # the spec names the stack: it is looked up even with no status
+    aws.new_stack()  # the spec names the stack: it is looked up even with no status, and its legacy name
 
     outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete")), attempt=0)
 
     aws.verify()
-    assert aws.calls == ["DescribeStacks"]
+    assert aws.calls == ["DescribeStacks", "DescribeStacks"]
     assert outcome.finished
 
 

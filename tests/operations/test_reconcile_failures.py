@@ -403,13 +403,13 @@ def test_access_denied_stalls(aws: StubbedAws, reconciler: Reconciler, code: str
 def test_a_missing_template_bucket_stalls_before_any_change_set(
     aws: StubbedAws, reconciler: Reconciler
 ) -> None:
-    aws.no_stack()
+    aws.new_stack()
     aws.error(aws.s3, "list_objects_v2", "NoSuchBucket", "The specified bucket does not exist", 404)
 
     outcome = reconciler.reconcile(stack_resource())
 
     aws.verify()
-    assert aws.calls == ["DescribeStacks", "ListObjectsV2"]
+    assert aws.calls == ["DescribeStacks", "DescribeStacks", "ListObjectsV2"]
     assert "CreateChangeSet" not in aws.calls
     found = conditions(outcome)
     _assert_stalled(found, "TemplateBucketMissing")
@@ -419,7 +419,7 @@ def test_a_missing_template_bucket_stalls_before_any_change_set(
 def test_a_change_set_aws_rejects_stalls(aws: StubbedAws, reconciler: Reconciler) -> None:
     resource = stack_resource()
     desired = desired_for(resource)
-    aws.no_stack()
+    aws.new_stack()
     aws.bundle_listing(desired, present=True)
     aws.error(
         aws.cloudformation,

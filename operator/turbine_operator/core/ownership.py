@@ -80,3 +80,15 @@ def ownership(
         # while it goes nothing tells whose it was, so a deletion waits for it instead of releasing.
         return Ownership(Claim.LOST_IN_DELETION)
     return Ownership(Claim.ADOPTABLE if adopt else Claim.UNOWNED)
+
+
+def goes_by_legacy_name(stack: ObservedStack | None, *, namespace: str, name: str) -> bool:
+    """Whether the stack found under the legacy default name (naming.legacy_stack_name) is the one an earlier
+    operator made for this TurbineStack, which then keeps that name: its owner tags name this namespace and
+    name. Any uid: a TurbineStack restored from a backup has a new one, and ownership() then decides as the
+    earlier operator would have. A stack tagged for another TurbineStack (`team/a-prod`'s `team-a-prod`, for
+    `team-a/prod`) or not tagged at all is not looked at again: the TurbineStack takes its own default name.
+    """
+    if stack is None:
+        return False
+    return stack.tags.get(OWNER_NAMESPACE_TAG) == namespace and stack.tags.get(OWNER_NAME_TAG) == name

@@ -55,7 +55,7 @@ from turbine_operator.core.api_types import (
     unique_by,
 )
 from turbine_operator.core.errors import SpecError
-from turbine_operator.core.naming import stack_name_for
+from turbine_operator.core.naming import default_stack_name
 from turbine_operator.core.spec_additions import AdditionalPolicy, AdditionalTemplate
 from turbine_operator.core.spec_airflow import AirflowUsers, DagSource, OutputsConfigMap
 from turbine_operator.core.spec_errors import spec_error, spec_errors
@@ -346,7 +346,9 @@ class TurbineStackSpec(ApiObject):
     """Existing S3 bucket, in the stack's region, where the operator uploads templates, scripts and Lambda
     code under content-addressed keys (the Turbine QSS3BucketName and QSS3KeyPrefix)."""
     stack_name: StackName = _FROM_CONTEXT
-    """Name of the CloudFormation stack. Defaults to <namespace>-<name>. Must start with a letter and
+    """Name of the CloudFormation stack. Defaults to <prefix>t<length of namespace>-<namespace>-<name>
+    (docs/tenants.md), where the prefix is the stackNamePrefix of the namespace's tenant; a TurbineStack made
+    by an earlier operator keeps the name it recorded in status.stackName. Must start with a letter and
     contain only letters, digits and hyphens (at most 128 characters). Immutable."""
     region: Region = _FROM_CONTEXT
     """AWS region of the stack, for example eu-west-1. Defaults to the operator's region. Immutable."""
@@ -468,9 +470,15 @@ class TurbineStackSpec(ApiObject):
 _SPEC = TypeAdapter(TurbineStackSpec)
 
 
-def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -> TurbineStackSpec:
-    """Validates the raw spec into the model; raises SpecError naming the first offending field."""
-    raw = _with_defaults(raw, namespace, name, default_region)
+def parse_spec(
+    raw: object, *, namespace: str, name: str, default_region: str, stack_name: str | None = None
+) -> TurbineStackSpec:
+    """Validates the raw spec into the model; raises SpecError naming the first offending field.
+
+    `stack_name` is the name when spec.stackName is not set: the one the TurbineStack recorded, or the default
+    with its tenant's prefix (operations/turbine_stack.py); omitted, the default without a prefix.
+    """
+    raw = _with_defaults(raw, namespace, name, default_region, stack_name)
     try:
         return _validated(raw)
     except ValidationError as error:
@@ -493,13 +501,15 @@ def _validated(raw: object) -> TurbineStackSpec:
     return _SPEC.validate_python(raw, context=MANIFEST, by_alias=True, by_name=False)
 
 
-def _with_defaults(raw: object, namespace: str, name: str, default_region: str) -> object:
+def _with_defaults(
+    raw: object, namespace: str, name: str, default_region: str, stack_name: str | None = None
+) -> object:
     raw = {} if raw is None else raw
     if isinstance(raw, Mapping):
         # The two defaults that depend on where the spec lives, not on the spec.
         raw = {
             **raw,
-            "stackName": stack_name_for(namespace, name)
+            "stackName": (stack_name or default_stack_name(namespace, name))
             if raw.get("stackName") is None
             else raw["stackName"],
             "region": default_region if raw.get("region") is None else raw["region"],

@@ -6,6 +6,7 @@ released finalizer with a live stack would orphan the stack.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from turbine_operator.adapters.aws_sessions import AwsSessions
@@ -15,7 +16,7 @@ from turbine_operator.core import delete_retries
 from turbine_operator.core.accounts import account_move
 from turbine_operator.core.conditions import Verdict, progressing, ready_reason, stalled
 from turbine_operator.core.errors import AwsError, ClusterError, SpecError, TransientAwsError
-from turbine_operator.core.naming import client_request_token
+from turbine_operator.core.naming import client_request_token, default_stack_name
 from turbine_operator.core.observations import ObservedStack
 from turbine_operator.core.ownership import Claim, OwnerRef, Ownership, named_owner, ownership
 from turbine_operator.core.reporting import Announcement
@@ -24,6 +25,7 @@ from turbine_operator.core.stack_status import StackPhase, phase_of
 from turbine_operator.core.status import StatusFacts, status_patch
 from turbine_operator.operations.clock import Clock, timestamp, utc_now
 from turbine_operator.operations.references import ClusterReader
+from turbine_operator.operations.stack_names import legacy_stack
 from turbine_operator.operations.tenancy import OutsideGrant, TenantGrants
 from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
@@ -66,6 +68,11 @@ class Deleter:
                 ),
             )
         try:
+            if not resource.names_its_stack:
+                # Named by default: with its tenant's prefix, as the reconcile names it.
+                prefix = self._tenants.stack_name_prefix(resource.namespace)
+                stack_name = default_stack_name(resource.namespace, resource.name, prefix)
+                spec = dataclasses.replace(spec, stack_name=stack_name)
             spec = self._tenants.within_grant(spec, resource.namespace)
         except OutsideGrant as refused:
             # Its tenant does not grant the role (or region) it names: no AWS call is made with it.
@@ -105,6 +112,11 @@ class Deleter:
             # The recorded stack is gone (DELETE_COMPLETE), but one of the name may have been made after it
             # (its CreateChangeSet's reply lost with a killed operator): its tags say whether it is ours.
             stack = gateway.observe_stack(stack_name)
+        if stack is None:
+            # A stack an earlier operator named by its legacy default, whose status was lost: deleted with it.
+            stack = legacy_stack(resource, stack_name, gateway)
+            if stack is not None:
+                stack_name = stack.name
         if stack is None:
             return Outcome(
                 status={}, announcement=Announcement("StackDeleted", f"Stack {stack_name} is gone")
