@@ -46,6 +46,7 @@ STALLED = [
     "StackAccountChanged",
     "OutsideTenantGrant",
     "TenantPolicyInvalid",
+    "StackNotTurbine",
 ]
 READY = ["StackReady"]
 WAITING = ["ChangeSetAwaitingApproval"]

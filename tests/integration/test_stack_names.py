@@ -1,5 +1,6 @@
-"""Default stack names on the real control plane: owners the old `<namespace>-<name>` confused get their own
-stacks, and a stack an earlier operator named that way keeps its name (docs/tenants.md, Default stack names)."""
+"""Default stack names on the real control plane: owners the old `<namespace>-<name>` confused get their
+own stacks, and a stack an earlier operator named that way keeps its name (docs/tenants.md, Default stack
+names)."""
 
 from __future__ import annotations
 

@@ -268,6 +268,15 @@ class StubbedAws:
             {"StackName": STACK_ID, "TemplateStage": "Original"},
         )
 
+    def foreign_template(self) -> None:
+        """GetTemplate answering a template that is not a Turbine master (no turbine.dev/template)."""
+        body = json.dumps({"Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}}})
+        self.cloudformation.add_response(
+            "get_template",
+            {"TemplateBody": body, "StagesAvailable": ["Original", "Processed"]},
+            {"StackName": STACK_ID, "TemplateStage": "Original"},
+        )
+
     # Failures
 
     def events(self, events: Sequence[dict[str, Any]]) -> None:

@@ -109,6 +109,23 @@ def test_an_adopter_never_deletes_the_stack_of_a_live_turbinestack(
     assert outcome.announcement.reason == "StackNotOwned"
 
 
+def test_an_adopter_never_deletes_a_stack_that_is_not_a_turbine_stack(
+    aws: StubbedAws, deleter: Deleter
+) -> None:
+    # Its owner is gone, so spec.adopt would take it; but its template is not a Turbine master.
+    aws.stack("UPDATE_COMPLETE", owner_uid="0b5e7e4c-1111-2222-3333-444455556666", requested_as=STACK_ID)
+    aws.foreign_template()
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete", adopt=True), KNOWN), attempt=0)
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks", "GetTemplate"]
+    assert outcome.finished
+    assert outcome.announcement is not None
+    assert outcome.announcement.reason == "StackNotOwned"
+    assert "not a Turbine master" in outcome.announcement.message
+
+
 class _OwnersUnreadable(ObjectsInMemory):
     """A namespace-scoped install's view: reading a TurbineStack of another namespace is forbidden."""
 

@@ -37,6 +37,8 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAN
 # The parameters of tests/fixtures/small-cfn/templates/turbine-master.yaml, around one cheap resource.
 MASTER_TEMPLATE = b"""\
 AWSTemplateFormatVersion: "2010-09-09"
+Metadata:
+  turbine.dev/template: master
 Parameters:
   QSS3BucketName: {Type: String}
   QSS3KeyPrefix: {Type: String}

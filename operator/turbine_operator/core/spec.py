@@ -418,8 +418,11 @@ class TurbineStackSpec(ApiObject):
     adopt: StrictBool = False
     """Take over an existing stack with this name that Turbine Operator did not create. Without it, a stack
     that belongs to someone else is never modified or deleted (Stalled, reason StackNotOwned); one being
-    deleted is waited for, and this TurbineStack's own stack created once it is gone. Where the namespace's
-    tenant is governed (docs/tenants.md), honoured only if the tenant allows adoption."""
+    deleted is waited for, and this TurbineStack's own stack created once it is gone. Only a Turbine stack is
+    taken, one whose template's Metadata carries turbine.dev/template: master (adopting replaces the template,
+    which would delete another stack's resources; Stalled, reason StackNotTurbine), and never one whose
+    TurbineStack still exists. Where the namespace's tenant is governed (docs/tenants.md), honoured only if
+    the tenant allows adoption."""
     additional_templates: Annotated[
         tuple[AdditionalTemplate, ...], list_map("name", 20), unique_by("name")
     ] = ()

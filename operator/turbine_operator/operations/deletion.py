@@ -18,11 +18,12 @@ from turbine_operator.core.conditions import Verdict, progressing, ready_reason,
 from turbine_operator.core.errors import AwsError, ClusterError, SpecError, TransientAwsError
 from turbine_operator.core.naming import client_request_token, default_stack_name
 from turbine_operator.core.observations import ObservedStack
-from turbine_operator.core.ownership import Claim, OwnerRef, Ownership, named_owner, ownership
+from turbine_operator.core.ownership import Claim, OwnerRef, Ownership, named_owner, needs_template, ownership
 from turbine_operator.core.reporting import Announcement
 from turbine_operator.core.spec import DeletionPolicy, TurbineStackSpec
 from turbine_operator.core.stack_status import StackPhase, phase_of
 from turbine_operator.core.status import StatusFacts, status_patch
+from turbine_operator.core.templates import is_turbine_master
 from turbine_operator.operations.clock import Clock, timestamp, utc_now
 from turbine_operator.operations.references import ClusterReader
 from turbine_operator.operations.stack_names import legacy_stack
@@ -121,7 +122,7 @@ class Deleter:
             return Outcome(
                 status={}, announcement=Announcement("StackDeleted", f"Stack {stack_name} is gone")
             )
-        owned, refusal = self._ownership(resource, spec, stack)
+        owned, refusal = self._ownership(resource, spec, stack, gateway)
         if owned.claim is Claim.LOST_IN_DELETION:
             # Perhaps the stub this TurbineStack deleted a moment ago: released now, the TurbineStack would
             # go before its stack, and nothing would be left to notice should that deletion fail.
@@ -192,18 +193,23 @@ class Deleter:
         )
 
     def _ownership(
-        self, resource: StackResource, spec: TurbineStackSpec, stack: ObservedStack
+        self, resource: StackResource, spec: TurbineStackSpec, stack: ObservedStack, gateway: StackGateway
     ) -> tuple[Ownership, str]:
         """Whose the stack is (core/ownership.py), and what makes it someone else's when it is not ours."""
         owner = named_owner(stack, resource.uid)
         alive, why = self._owner_alive(owner) if spec.adopt and owner is not None else (False, "")
+        recorded = resource.status.get("stackId")
+        if needs_template(
+            stack, uid=resource.uid, recorded_stack_id=recorded, adopt=spec.adopt, owner_alive=alive
+        ):
+            # An adopter deletes only a Turbine stack: the template says (read-only GetTemplate).
+            template = gateway.original_template(stack.stack_id)
+            stack = dataclasses.replace(stack, turbine_master=is_turbine_master(template))
         owned = ownership(
-            stack,
-            uid=resource.uid,
-            recorded_stack_id=resource.status.get("stackId"),
-            adopt=spec.adopt,
-            owner_alive=alive,
+            stack, uid=resource.uid, recorded_stack_id=recorded, adopt=spec.adopt, owner_alive=alive
         )
+        if owned.claim is Claim.NOT_TURBINE:
+            why = " (its template is not a Turbine master, which spec.adopt alone may take)"
         return owned, why
 
     def _owner_alive(self, owner: OwnerRef) -> tuple[bool, str]:

@@ -69,6 +69,7 @@ from turbine_operator.core.status import (
     status_patch,
     tolerated_failure_patch,
 )
+from turbine_operator.core.templates import is_turbine_master
 from turbine_operator.operations.airflow_parts import AirflowParts, follow_airflow
 from turbine_operator.operations.clock import Clock, timestamp, utc_now
 from turbine_operator.operations.images import NewestImages
@@ -248,6 +249,11 @@ class Reconciler:
         stack = seen.stack
         # Only an adopter needs to know whether the stack's owner still exists.
         owner_alive = intent.adopt and self._owner_alive(named_owner(stack, resource.uid))
+        if stack is not None and planning.needs_template(intent, stack, owner_alive):
+            # Adopted only if a Turbine master (core/ownership.py): read-only, and before any change set.
+            template = gateway.original_template(stack.stack_id)
+            stack = dataclasses.replace(stack, turbine_master=is_turbine_master(template))
+            seen = dataclasses.replace(seen, stack=stack)
         if stack is not None and planning.needs_last_operation(stack):
             seen = dataclasses.replace(seen, latest=gateway.latest_operation(stack.stack_id))
         # Status may be lost or stale: AWS (tags, the last operation's token) says what was applied and tried.
