@@ -4,6 +4,7 @@ with no mutating AWS call (core/ownership.py, docs/ownership.md)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from turbine_dev.embedded_aws import EmbeddedAws
-from turbine_dev.kube import KubeApi
+from turbine_dev.kube import KubeApi, wait_for
 from turbine_dev.operator_runner import running_operator
 from turbine_dev.probes import aws_calls, mutating_calls_since, turbine_stack
 from turbine_operator.core.naming import ownership_tags
@@ -30,6 +31,17 @@ Resources:
   Queue:
     Type: AWS::SQS::Queue
 """
+
+
+def _created(aws: EmbeddedAws, stack_name: str) -> bool:
+    """Whether the stack is visible by name and created (the embedded AWS, like AWS, hides a new stack from
+    DescribeStacks by name for a moment: docs/embedded-aws.md); else the TurbineStack would find none."""
+    cloudformation = aws.client("cloudformation")
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except cloudformation.exceptions.ClientError:
+        return False
+    return bool(stacks) and stacks[0]["StackStatus"] == "CREATE_COMPLETE"
 
 
 def _tags(namespace: str, name: str) -> list[dict[str, str]]:
@@ -70,6 +82,8 @@ def test_adoption_takes_a_turbine_stack_and_refuses_any_other(
         ],
         Tags=_tags(namespace, "orphan-owner"),
     )
+    for name in (foreign, orphan):
+        wait_for(functools.partial(_created, aws_environment, name), 30, f"stack {name}")
     before = aws_calls()
 
     with running_operator([namespace]):

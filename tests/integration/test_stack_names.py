@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from turbine_dev.embedded_aws import EmbeddedAws
-from turbine_dev.kube import KubeApi
+from turbine_dev.kube import KubeApi, wait_for
 from turbine_dev.operator_runner import running_operator
 from turbine_dev.probes import turbine_stack
 from turbine_operator.core.naming import default_stack_name, legacy_stack_name, ownership_tags
@@ -30,6 +30,17 @@ Resources:
 def _stack_names(aws: EmbeddedAws) -> set[str]:
     summaries = aws.client("cloudformation").list_stacks()["StackSummaries"]
     return {s["StackName"] for s in summaries if s["StackStatus"] != "DELETE_COMPLETE"}
+
+
+def settled(aws: EmbeddedAws, stack_name: str) -> bool:
+    """Whether the stack is visible by name and created: an earlier operator's stack is old, while the
+    embedded AWS, like AWS, hides a new one from DescribeStacks by name a moment (docs/embedded-aws.md)."""
+    cloudformation = aws.client("cloudformation")
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except cloudformation.exceptions.ClientError:
+        return False
+    return bool(stacks) and stacks[0]["StackStatus"] == "CREATE_COMPLETE"
 
 
 def test_owners_the_old_default_confused_get_a_stack_each(
@@ -66,6 +77,7 @@ def test_an_upgraded_operator_keeps_the_stack_an_earlier_one_named(
         TemplateBody=EARLIER_TEMPLATE,
         Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
     )
+    wait_for(lambda: settled(aws_environment, legacy), 30, "the earlier stack")
     with running_operator([namespace]):
         kube.patch_stack(namespace, "kept", {"spec": {"suspend": False}})
         ready: Any = kube.wait_condition(namespace, "kept", "Ready", timeout=60)
