@@ -209,7 +209,7 @@ class Deleter:
             stack, uid=resource.uid, recorded_stack_id=recorded, adopt=spec.adopt, owner_alive=alive
         )
         if owned.claim is Claim.NOT_TURBINE:
-            why = " (its template is not a Turbine master, which spec.adopt alone may take)"
+            why = " (its template is not a Turbine master, and spec.adopt takes only Turbine stacks)"
         return owned, why
 
     def _owner_alive(self, owner: OwnerRef) -> tuple[bool, str]:
