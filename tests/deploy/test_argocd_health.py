@@ -42,6 +42,7 @@ STALLED = [
     "StackAccountChanged",
     "OutsideTenantGrant",
     "TenantPolicyInvalid",
+    "StackNotTurbine",
 ]
 READY = ["StackReady"]
 WAITING = ["ChangeSetAwaitingApproval"]

@@ -123,4 +123,4 @@ def test_the_quickstart_turbinestack_passes_the_api_servers_checks(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "not-a-real-password" not in captured.out
-    assert f"stackName: default-airflow\nregion: {values['REGION']}\n" in captured.out
+    assert f"stackName: t7-default-airflow\nregion: {values['REGION']}\n" in captured.out

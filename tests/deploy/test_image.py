@@ -242,4 +242,4 @@ def test_installed_wheel_renders_the_example_from_outside_the_checkout(wheel: Pa
         cwd=outside,
     )
     assert render.returncode == 0, render.stderr
-    assert "stackName: default-airflow" in render.stdout
+    assert "stackName: t7-default-airflow" in render.stdout

@@ -25,6 +25,7 @@ from turbine_dev.k8s.kube import KubeApi, wait_for
 from turbine_dev.runs.operator_runner import running_operator
 from turbine_dev.runs.probes import turbine_stack
 from turbine_operator.adapters.kube.leases import Leases
+from turbine_operator.core.naming import default_stack_name
 from turbine_operator.operations.fleet.leadership import LeaderElector
 
 from .support import (
@@ -159,7 +160,7 @@ def exercise_lifecycle(kube: KubeApi, namespace: str, bucket: str, aws: Embedded
         30,
         "the outputs ConfigMap to follow the update",
     )
-    stack_name = f"{namespace}-{STACK}"
+    stack_name = default_stack_name(namespace, STACK)
     described = aws.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
     assert described["EnableTerminationProtection"] is False
 

@@ -23,6 +23,7 @@ from turbine_dev.aws.embedded_aws import EmbeddedAws
 from turbine_dev.k8s.kube import KubeApi, wait_for
 from turbine_dev.runs.operator_runner import running_operator
 from turbine_dev.runs.probes import turbine_stack
+from turbine_operator.core.naming import default_stack_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed", "kubeconfig_environment")]
 
@@ -187,7 +188,7 @@ def _queue_names(aws: EmbeddedAws, stack: str) -> list[str]:
 def test_changing_a_referenced_config_map_updates_the_stack(
     kube: KubeApi, namespace: str, template_bucket: str, aws_environment: EmbeddedAws
 ) -> None:
-    stack = f"{namespace}-extras"
+    stack = default_stack_name(namespace, "extras")
     kube.put_config_map(namespace, "extras", {"extra.yaml": SMALL_EXTRA, "suffix": "first"})
     with running_operator([namespace]):
         kube.create_stack(namespace, _small_stack_with_extra("extras", template_bucket))
@@ -287,7 +288,7 @@ def test_bad_input_stalls_naming_the_entry_and_nothing_is_uploaded_or_applied(
         live = {
             s["StackName"] for s in aws_environment.client("cloudformation").list_stacks()["StackSummaries"]
         }
-        assert not {f"{namespace}-{name}" for name in BAD_INPUT} & live
+        assert not {default_stack_name(namespace, name) for name in BAD_INPUT} & live
 
         # Creating the missing ConfigMap is enough: the watch reconciles the TurbineStack.
         kube.put_config_map(namespace, "absent", {"t": GOOD_TEMPLATE})
@@ -322,9 +323,9 @@ def test_a_template_from_s3_is_read_and_copied_into_the_bundle(
         f"spec.additionalTemplates[Shared].template.s3Url: s3://{template_bucket}/{source}.missing"
         in (condition["message"])
     )
-    stack = aws_environment.client("cloudformation").describe_stacks(StackName=f"{namespace}-from-s3")[
-        "Stacks"
-    ][0]
+    stack = aws_environment.client("cloudformation").describe_stacks(
+        StackName=default_stack_name(namespace, "from-s3")
+    )["Stacks"][0]
     prefix = next(p["ParameterValue"] for p in stack["Parameters"] if p["ParameterKey"] == "QSS3KeyPrefix")
     copy_ = s3.get_object(Bucket=template_bucket, Key=f"{prefix}{ADDITIONAL}Shared.yaml")["Body"].read()
     assert copy_.decode() == GOOD_TEMPLATE

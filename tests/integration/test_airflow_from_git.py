@@ -26,6 +26,7 @@ from turbine_dev.aws.embedded_aws import EmbeddedAws
 from turbine_dev.k8s.kube import KubeApi, condition_of, wait_for
 from turbine_dev.runs.operator_runner import running_operator
 from turbine_dev.runs.probes import turbine_stack
+from turbine_operator.core.naming import default_stack_name
 from turbine_operator.core.plan.drift import REQUEST_ANNOTATION
 from turbine_operator.core.render.templates import load_template
 
@@ -149,8 +150,12 @@ def test_declared_users_are_published_follow_their_secret_and_report_back(
         stack = kube.get_stack(namespace, "airflow")
         events = [f"{e.reason} {e.message}" for e in kube.events_for(namespace, "airflow")]
         cloudformation = aws_environment.client("cloudformation")
-        described = cloudformation.describe_stacks(StackName=f"{namespace}-airflow")["Stacks"][0]
-        template = cloudformation.get_template(StackName=f"{namespace}-airflow")["TemplateBody"]
+        described = cloudformation.describe_stacks(StackName=default_stack_name(namespace, "airflow"))[
+            "Stacks"
+        ][0]
+        template = cloudformation.get_template(StackName=default_stack_name(namespace, "airflow"))[
+            "TemplateBody"
+        ]
         kube.delete_stack(namespace, "airflow")
         wait_for(lambda: kube.get_stack(namespace, "airflow") is None, 60, "the TurbineStack to be deleted")
     places = {
@@ -205,7 +210,7 @@ def test_a_dag_source_reaches_the_stack_its_credentials_the_secret_and_its_repor
     with _every_log_message() as logs, running_operator([namespace]):
         kube.create_stack(namespace, turbine_stack("airflow", template_bucket, airflow={"dags": dags}))
         kube.wait_condition(namespace, "airflow", "Ready", timeout=60)
-        stack_name = f"{namespace}-airflow"
+        stack_name = default_stack_name(namespace, "airflow")
         cloudformation = aws_environment.client("cloudformation")
         described = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
         parameters = {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]}

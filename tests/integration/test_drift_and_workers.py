@@ -16,6 +16,7 @@ from turbine_dev.k8s.binaries import ensure_promtool
 from turbine_dev.k8s.kube import KubeApi, wait_for
 from turbine_dev.runs.operator_runner import running_operator
 from turbine_dev.runs.probes import turbine_stack, update_outside_operator
+from turbine_operator.core.naming import default_stack_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed", "kubeconfig_environment")]
 
@@ -115,7 +116,7 @@ def test_spec_drift_is_reported_and_remediated(
     kube: KubeApi, namespace: str, template_bucket: str, aws_environment: EmbeddedAws
 ) -> None:
     cloudformation = aws_environment.client("cloudformation")
-    stack_name = f"{namespace}-specdrift"
+    stack_name = default_stack_name(namespace, "specdrift")
 
     def live_max_size() -> str:
         stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]

@@ -11,6 +11,7 @@ from turbine_dev.aws.embedded_aws import EmbeddedAws
 from turbine_dev.k8s.kube import KubeApi, wait_for
 from turbine_dev.runs.operator_runner import running_operator
 from turbine_dev.runs.probes import aws_calls, turbine_stack, update_outside_operator
+from turbine_operator.core.naming import default_stack_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed", "kubeconfig_environment")]
 
@@ -47,7 +48,7 @@ def test_the_listing_wakes_only_the_stack_changed_outside(
         assert set(idle) == {"ListStacks"}, idle  # no DescribeStacks: settled stacks wait at no cost
 
         recorded = _status(kube, namespace, "touched")["stackLastUpdatedTime"]
-        update_outside_operator(cloudformation, f"{namespace}-touched", "MaxGroupSize", "8")
+        update_outside_operator(cloudformation, default_stack_name(namespace, "touched"), "MaxGroupSize", "8")
         wait_for(
             lambda: (
                 (status := _status(kube, namespace, "touched")).get("stackLastUpdatedTime") != recorded

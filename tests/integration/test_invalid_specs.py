@@ -11,6 +11,7 @@ from turbine_dev.aws.embedded_aws import EmbeddedAws
 from turbine_dev.k8s.kube import KubeApi
 from turbine_dev.runs.operator_runner import running_operator
 from turbine_dev.runs.probes import aws_calls, mutating_calls_since, turbine_stack
+from turbine_operator.core.naming import namespace_segment
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed")]
 
@@ -170,4 +171,6 @@ def test_operator_stalls_on_semantic_errors_without_touching_aws(
             assert kube.condition(namespace, f"bad-{index}", "Ready")["status"] == "False"  # type: ignore[index]
     assert mutating_calls_since(before) == {}
     stacks = aws_environment.client("cloudformation").list_stacks()["StackSummaries"]
-    assert not [stack for stack in stacks if stack["StackName"].startswith(f"{namespace}-bad-")]
+    assert not [
+        stack for stack in stacks if stack["StackName"].startswith(namespace_segment(namespace) + "bad-")
+    ]

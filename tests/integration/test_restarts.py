@@ -12,6 +12,7 @@ from turbine_dev.k8s.kube import KubeApi, wait_for
 from turbine_dev.runs.operator_process import start_operator_process
 from turbine_dev.runs.probes import turbine_stack
 from turbine_dev.runs.processes import ManagedProcess
+from turbine_operator.core.naming import default_stack_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed")]
 
@@ -59,6 +60,6 @@ def test_killed_operator_converges_with_one_stack(
         second.stop()
     assert body["status"]["stackStatus"] == "CREATE_COMPLETE"
     stacks = aws_environment.client("cloudformation").list_stacks()["StackSummaries"]
-    assert [s["StackStatus"] for s in stacks if s["StackName"] == f"{namespace}-phoenix"] == [
-        "CREATE_COMPLETE"
-    ]
+    assert [
+        s["StackStatus"] for s in stacks if s["StackName"] == default_stack_name(namespace, "phoenix")
+    ] == ["CREATE_COMPLETE"]

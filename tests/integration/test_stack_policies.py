@@ -11,6 +11,7 @@ from turbine_dev.aws.embedded_aws import EmbeddedAws
 from turbine_dev.k8s.kube import KubeApi, wait_for
 from turbine_dev.runs.operator_runner import running_operator
 from turbine_dev.runs.probes import aws_calls, mutating_calls_since, turbine_stack
+from turbine_operator.core.naming import default_stack_name
 
 pytestmark = [
     pytest.mark.integration,
@@ -51,7 +52,8 @@ def test_manual_change_sets_wait_for_approval_in_git(
         )
         assert pending["summary"] == "1 to add"
         assert _reason(kube, namespace, "manual") == "ChangeSetAwaitingApproval"
-        assert _stack(aws_environment, f"{namespace}-manual")["StackStatus"] == "REVIEW_IN_PROGRESS"  # type: ignore[index]
+        manual: Any = _stack(aws_environment, default_stack_name(namespace, "manual"))
+        assert manual["StackStatus"] == "REVIEW_IN_PROGRESS"
 
         kube.patch_stack(namespace, "manual", {"spec": {"approvedChangeSet": pending["name"]}})
         body = kube.wait_condition(namespace, "manual", "Ready", timeout=30)
@@ -68,7 +70,7 @@ def test_manual_change_sets_wait_for_approval_in_git(
             30,
             "the change set of the update",
         )
-        assert _output(aws_environment, f"{namespace}-manual", "MaxWorkers") == "10"
+        assert _output(aws_environment, default_stack_name(namespace, "manual"), "MaxWorkers") == "10"
         kube.patch_stack(namespace, "manual", {"spec": {"approvedChangeSet": second["name"]}})
         wait_for(
             lambda: (
@@ -151,7 +153,7 @@ def test_deletion_policy(
         kube.wait_condition(namespace, "doomed", "Ready", timeout=30)
         kube.delete_stack(namespace, "doomed")
         wait_for(lambda: kube.get_stack(namespace, "doomed") is None, 30, "the resource to go")
-    assert (_stack(aws_environment, f"{namespace}-doomed") is not None) == stack_survives
+    assert (_stack(aws_environment, default_stack_name(namespace, "doomed")) is not None) == stack_survives
     assert event in {e.reason for e in kube.events_for(namespace, "doomed")}
 
 
@@ -162,7 +164,7 @@ def test_a_stack_whose_name_does_not_resolve_yet_is_deleted_with_its_turbinestac
     # name may answer that it does not exist. Here the moment lasts a minute.
     before = aws_environment.settings()["consistency_seconds"]
     aws_environment.configure(consistency_seconds=60)
-    stack_name = f"{namespace}-young"
+    stack_name = default_stack_name(namespace, "young")
     try:
         with running_operator([namespace]):
             kube.create_stack(namespace, turbine_stack("young", template_bucket, deletionPolicy="Delete"))
@@ -184,7 +186,7 @@ def test_termination_protection_refuses_deletion_until_lifted(
         )
         kube.create_stack(namespace, manifest)
         kube.wait_condition(namespace, "guarded", "Ready", timeout=30)
-        stack_name = f"{namespace}-guarded"
+        stack_name = default_stack_name(namespace, "guarded")
         assert _stack(aws_environment, stack_name)["EnableTerminationProtection"] is True  # type: ignore[index]
 
         kube.delete_stack(namespace, "guarded")
@@ -223,7 +225,7 @@ def test_suspend_stops_every_aws_call_until_resumed(
 
         kube.patch_stack(namespace, "paused", {"spec": {"suspend": False}})
         wait_for(
-            lambda: _output(aws_environment, f"{namespace}-paused", "MaxWorkers") == "7",
+            lambda: _output(aws_environment, default_stack_name(namespace, "paused"), "MaxWorkers") == "7",
             30,
             "the change made while suspended to be applied",
         )

@@ -65,7 +65,7 @@ def test_a_tenant_reaches_only_what_its_namespace_was_granted(
         "roleArns": ["arn:aws:iam::123456789012:role/granted"],
         "regions": ["us-east-1"],
         "templateBuckets": [template_bucket],
-        "stackNamePrefix": f"{namespace}-",
+        "stackNamePrefix": "team-",  # at most 40 characters; the namespace is longer
     }
     kube.put_config_map(namespace, "turbine-tenants", {"tenants.yaml": yaml.safe_dump({"tenants": [tenant]})})
     monkeypatch.setenv("TURBINE_TENANTS_CONFIG_MAP", f"{namespace}/turbine-tenants")

@@ -14,6 +14,7 @@ from typing import Any
 
 from stubbed.aws import (
     BUCKET,
+    LEGACY_STACK_NAME,
     NAME,
     NAMESPACE,
     OWNER_UID,
@@ -139,6 +140,7 @@ class StubbedAws:
         parameters: Mapping[str, str] | None = None,
         applied_hash: str | None = None,
         last_updated: datetime.datetime | None = None,
+        named: str = STACK_NAME,
     ) -> None:
         """A stack tagged as owned by `owner_uid`; untagged (as in review on real AWS) if not `tagged`.
 
@@ -155,6 +157,7 @@ class StubbedAws:
             termination_protection=termination_protection,
             parameters=None if parameters is None else dict(sorted(parameters.items())),
             last_updated=last_updated,
+            name=named,
         )
         self.cloudformation.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": requested_as})
 
@@ -165,6 +168,12 @@ class StubbedAws:
             f"Stack with id {requested_as} does not exist",
             expected_params={"StackName": requested_as},
         )
+
+    def new_stack(self) -> None:
+        """No stack by the default name, nor by the legacy one (an earlier operator's stack, which a
+        TurbineStack that recorded no name looks for: operations/stack/stack_names.py)."""
+        self.no_stack()
+        self.no_stack(requested_as=LEGACY_STACK_NAME)
 
     def error(
         self, stubber: RecordingStubber, method: str, code: str, message: str, status: int = 400
@@ -253,6 +262,15 @@ class StubbedAws:
     def original_template(self, desired: DesiredStack) -> None:
         """GetTemplate answering the template the spec renders to (as JSON text, as AWS sends it)."""
         body = json.dumps(json.loads(desired.bundle.files[desired.template_key]))
+        self.cloudformation.add_response(
+            "get_template",
+            {"TemplateBody": body, "StagesAvailable": ["Original", "Processed"]},
+            {"StackName": STACK_ID, "TemplateStage": "Original"},
+        )
+
+    def foreign_template(self) -> None:
+        """GetTemplate answering a template that is not a Turbine master (no turbine.dev/template)."""
+        body = json.dumps({"Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}}})
         self.cloudformation.add_response(
             "get_template",
             {"TemplateBody": body, "StagesAvailable": ["Original", "Processed"]},

@@ -57,12 +57,12 @@ def test_retain_makes_no_aws_call(aws: StubbedAws, deleter: Deleter) -> None:
 
 
 def test_a_resource_with_no_status_and_no_stack_is_finished(aws: StubbedAws, deleter: Deleter) -> None:
-    aws.no_stack()  # the spec names the stack: it is looked up even with no status
+    aws.new_stack()  # the spec names the stack: it is looked up even with no status, and its legacy name
 
     outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete")), attempt=0)
 
     aws.verify()
-    assert aws.calls == ["DescribeStacks"]
+    assert aws.calls == ["DescribeStacks", "DescribeStacks"]
     assert outcome.finished
 
 
@@ -107,6 +107,23 @@ def test_an_adopter_never_deletes_the_stack_of_a_live_turbinestack(
     assert outcome.finished
     assert outcome.announcement is not None
     assert outcome.announcement.reason == "StackNotOwned"
+
+
+def test_an_adopter_never_deletes_a_stack_that_is_not_a_turbine_stack(
+    aws: StubbedAws, deleter: Deleter
+) -> None:
+    # Its owner is gone, so spec.adopt would take it; but its template is not a Turbine master.
+    aws.stack("UPDATE_COMPLETE", owner_uid="0b5e7e4c-1111-2222-3333-444455556666", requested_as=STACK_ID)
+    aws.foreign_template()
+
+    outcome = deleter.delete(stack_resource(spec(deletionPolicy="Delete", adopt=True), KNOWN), attempt=0)
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks", "GetTemplate"]
+    assert outcome.finished
+    assert outcome.announcement is not None
+    assert outcome.announcement.reason == "StackNotOwned"
+    assert "not a Turbine master" in outcome.announcement.message
 
 
 class _OwnersUnreadable(ObjectsInMemory):

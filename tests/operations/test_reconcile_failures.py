@@ -403,13 +403,13 @@ def test_access_denied_stalls(aws: StubbedAws, reconciler: Reconciler, code: str
 def test_a_missing_template_bucket_stalls_before_any_change_set(
     aws: StubbedAws, reconciler: Reconciler
 ) -> None:
-    aws.no_stack()
+    aws.new_stack()
     aws.error(aws.s3, "list_objects_v2", "NoSuchBucket", "The specified bucket does not exist", 404)
 
     outcome = reconciler.reconcile(stack_resource())
 
     aws.verify()
-    assert aws.calls == ["DescribeStacks", "ListObjectsV2"]
+    assert aws.calls == ["DescribeStacks", "DescribeStacks", "ListObjectsV2"]
     assert "CreateChangeSet" not in aws.calls
     found = conditions(outcome)
     _assert_stalled(found, "TemplateBucketMissing")
@@ -419,7 +419,7 @@ def test_a_missing_template_bucket_stalls_before_any_change_set(
 def test_a_change_set_aws_rejects_stalls(aws: StubbedAws, reconciler: Reconciler) -> None:
     resource = stack_resource()
     desired = desired_for(resource)
-    aws.no_stack()
+    aws.new_stack()
     aws.bundle_listing(desired, present=True)
     aws.error(
         aws.cloudformation,
@@ -471,6 +471,7 @@ def test_adopting_a_foreign_stack_proceeds_to_a_change_set(aws: StubbedAws, reco
     desired = desired_for(resource)
     name = change_set_for(desired)
     aws.stack("UPDATE_COMPLETE", owner_uid=OTHER_UID)  # its TurbineStack is gone
+    aws.original_template(desired)  # a Turbine master: adoptable
     aws.no_change_set(name)
     aws.bundle_listing(desired, present=False)
     aws.bundle_uploads(desired)
@@ -482,6 +483,7 @@ def test_adopting_a_foreign_stack_proceeds_to_a_change_set(aws: StubbedAws, reco
     aws.verify()
     assert aws.calls == [
         "DescribeStacks",
+        "GetTemplate",
         "DescribeChangeSet",
         "ListObjectsV2",
         "PutObject",
@@ -709,3 +711,27 @@ def test_an_adopter_that_may_not_read_the_owner_stalls_instead_of_retrying_for_e
     assert aws.mutating_calls == []
     _assert_stalled(conditions(outcome), "StackOwnedByAnotherTurbineStack")
     assert outcome.retry_after is None
+
+
+@pytest.mark.parametrize("owner_uid", [OTHER_UID, None], ids=["owner-gone", "untagged"])
+def test_adopting_a_stack_that_is_not_a_turbine_stack_stalls_without_a_mutating_call(
+    aws: StubbedAws, reconciler: Reconciler, owner_uid: str | None
+) -> None:
+    # Adopting replaces the template: a stack of another kind would lose its resources. Its template's
+    # Metadata tells, whatever its name.
+    if owner_uid is None:
+        aws.stack("UPDATE_COMPLETE", tagged=False)
+    else:
+        aws.stack("UPDATE_COMPLETE", owner_uid=owner_uid)
+    aws.foreign_template()
+
+    outcome = reconciler.reconcile(stack_resource(spec(adopt=True)))
+
+    aws.verify()
+    assert aws.calls == ["DescribeStacks", "GetTemplate"]
+    assert aws.mutating_calls == []
+    stalled = conditions(outcome)["Stalled"]
+    assert (stalled["status"], stalled["reason"]) == ("True", "StackNotTurbine")
+    assert f"Stack {STACK_NAME} is not a Turbine stack" in stalled["message"]
+    assert "stackId" not in outcome.status  # not this TurbineStack's
+    assert "outputs" not in outcome.status or outcome.status["outputs"] == {}

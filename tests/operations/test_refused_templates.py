@@ -14,7 +14,7 @@ def test_a_template_cloudformation_refuses_stalls_naming_it_before_upload(
     aws: StubbedAws, reconciler: Reconciler
 ) -> None:
     resource = stack_resource(spec(additionalTemplates=[{"name": "Dags", "template": {"inline": TEMPLATE}}]))
-    aws.no_stack()
+    aws.new_stack()
     aws.bundle_listing(desired_for(resource), present=False)
     aws.cloudformation.add_client_error(
         "validate_template",
@@ -26,7 +26,7 @@ def test_a_template_cloudformation_refuses_stalls_naming_it_before_upload(
     outcome = reconciler.reconcile(resource)
 
     aws.verify()
-    assert aws.calls == ["DescribeStacks", "ListObjectsV2", "ValidateTemplate"]
+    assert aws.calls == ["DescribeStacks", "DescribeStacks", "ListObjectsV2", "ValidateTemplate"]
     stalled = conditions(outcome)["Stalled"]
     assert stalled["status"] == "True"
     assert "spec.additionalTemplates[Dags].template is refused by CloudFormation" in stalled["message"]

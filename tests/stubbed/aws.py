@@ -21,7 +21,8 @@ ACCOUNT = "123456789012"
 NAMESPACE = "airflow"
 NAME = "demo"
 OWNER_UID = "d6f9b1de-5c1b-4f4e-9a47-3f1f0e2b7c11"
-STACK_NAME = "airflow-demo"  # stack_name_for(NAMESPACE, NAME)
+STACK_NAME = "t7-airflow-demo"  # default_stack_name(NAMESPACE, NAME)
+LEGACY_STACK_NAME = "airflow-demo"  # legacy_stack_name(NAMESPACE, NAME), what operators before named it
 STACK_ID = (
     f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/6f0b3f60-8a2c-11ef-9c3e-0affd3a1b2c3"
 )
@@ -36,6 +37,8 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAN
 # The parameters of tests/fixtures/small-cfn/templates/turbine-master.yaml, around one cheap resource.
 MASTER_TEMPLATE = b"""\
 AWSTemplateFormatVersion: "2010-09-09"
+Metadata:
+  turbine.dev/template: master
 Parameters:
   QSS3BucketName: {Type: String}
   QSS3KeyPrefix: {Type: String}

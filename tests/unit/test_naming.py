@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import re
 
 import pytest
@@ -11,13 +12,16 @@ from turbine_operator.core.api.spec import RESERVED_TAG_PREFIXES
 from turbine_operator.core.naming import (
     MANAGED_BY,
     MANAGED_BY_TAG,
+    MAX_STACK_NAME_PREFIX,
     OWNER_NAME_TAG,
     OWNER_NAMESPACE_TAG,
     OWNER_UID_TAG,
     change_set_name,
     client_request_token,
+    default_stack_name,
+    legacy_stack_name,
+    namespace_segment,
     ownership_tags,
-    stack_name_for,
     stale_change_sets,
 )
 
@@ -49,46 +53,117 @@ TRICKY_OWNERS = [
 ]
 
 
+PREFIXES = ["", "data-team-", "A", "p" * MAX_STACK_NAME_PREFIX]
+
+
+@pytest.mark.parametrize("prefix", PREFIXES, ids=lambda value: value[:12] or "none")
 @pytest.mark.parametrize(("namespace", "name"), TRICKY_OWNERS, ids=lambda value: value[:20])
-def test_stack_name_is_valid_for_cloudformation(namespace: str, name: str) -> None:
-    stack_name = stack_name_for(namespace, name)
+def test_stack_name_is_valid_for_cloudformation(namespace: str, name: str, prefix: str) -> None:
+    stack_name = default_stack_name(namespace, name, prefix)
     assert STACK_NAME.fullmatch(stack_name)
     assert len(stack_name) <= 128
+    # What an IAM policy scopes the namespace (and its tenant) with is always there, never shortened.
+    assert stack_name.startswith(prefix + namespace_segment(namespace))
 
 
 @pytest.mark.parametrize(("namespace", "name"), TRICKY_OWNERS, ids=lambda value: value[:20])
 def test_stack_name_is_deterministic(namespace: str, name: str) -> None:
-    assert stack_name_for(namespace, name) == stack_name_for(namespace, name)
+    assert default_stack_name(namespace, name) == default_stack_name(namespace, name)
 
 
-def test_stack_names_of_tricky_owners_are_unique() -> None:
-    names = [stack_name_for(namespace, name) for namespace, name in TRICKY_OWNERS]
+@pytest.mark.parametrize("prefix", PREFIXES, ids=lambda value: value[:12] or "none")
+def test_stack_names_of_tricky_owners_are_unique(prefix: str) -> None:
+    names = [default_stack_name(namespace, name, prefix) for namespace, name in TRICKY_OWNERS]
     assert len(set(names)) == len(names)
 
 
-def test_plain_owner_keeps_the_documented_namespace_dash_name() -> None:
-    # The CRD documents this default; changing it would move existing TurbineStacks to new stacks.
-    assert stack_name_for("airflow", "prod") == "airflow-prod"
-    assert stack_name_for("x", "y" * 126) == "x-" + "y" * 126
+def test_the_owners_the_old_default_confused_get_different_names() -> None:
+    # issue 27: `<namespace>-<name>` gave both `team-a-prod`; the second TurbineStack stalled on the first's.
+    assert legacy_stack_name("team-a", "prod") == legacy_stack_name("team", "a-prod") == "team-a-prod"
+    assert default_stack_name("team-a", "prod") == "t6-team-a-prod"
+    assert default_stack_name("team", "a-prod") == "t4-team-a-prod"
+
+
+def test_a_plain_name_reads_as_it_is_written() -> None:
+    assert default_stack_name("airflow", "prod") == "t7-airflow-prod"
+    assert default_stack_name("1team", "prod") == "t5-1team-prod"
+    assert default_stack_name("data", "etl", "data-team-") == "data-team-t4-data-etl"
 
 
 @pytest.mark.parametrize(
     ("namespace", "name", "readable_start"),
     [
-        ("1team", "prod", "ts-1team-prod-"),
-        ("team", "airflow.prod", "team-airflow-prod-"),
-        ("a" * 63, "b" * 253, "a" * 63 + "-bbb"),
+        ("team", "airflow.prod", "t4-team--airflow-prod-"),
+        ("a" * 63, "b" * 253, "t63-" + "a" * 63 + "--bbb"),
     ],
 )
-def test_adjusted_stack_name_stays_readable(namespace: str, name: str, readable_start: str) -> None:
-    assert stack_name_for(namespace, name).startswith(readable_start)
+def test_a_hashed_name_stays_readable(namespace: str, name: str, readable_start: str) -> None:
+    assert default_stack_name(namespace, name).startswith(readable_start)
 
 
-def test_default_names_can_coincide_and_ownership_settles_it() -> None:
-    # `<namespace>-<name>` is the documented default, and it is ambiguous when a namespace contains a
-    # hyphen. That is safe: the second TurbineStack finds a stack tagged with another owner and stalls
-    # (StackNotOwned) instead of touching it; spec.stackName resolves the clash.
-    assert stack_name_for("team-a", "airflow") == stack_name_for("team", "a-airflow") == "team-a-airflow"
+def test_the_legacy_default_is_what_earlier_operators_named_stacks() -> None:
+    # Kept to find those stacks (operations/stack/stack_names.py): it must not change.
+    assert legacy_stack_name("airflow", "prod") == "airflow-prod"
+    assert legacy_stack_name("x", "y" * 126) == "x-" + "y" * 126
+    assert legacy_stack_name("1team", "prod").startswith("ts-1team-prod-")
+
+
+def _labels(alphabet: str, length: int) -> list[str]:
+    """Every DNS-1123 label (starts and ends with a letter or digit) of up to `length` characters."""
+    found = []
+    for size in range(1, length + 1):
+        for letters in itertools.product(alphabet, repeat=size):
+            word = "".join(letters)
+            if word[0].isalnum() and word[-1].isalnum():
+                found.append(word)
+    return found
+
+
+def _subdomains(length: int) -> list[str]:
+    return [
+        name for name in _labels("a1-.", length) if ".." not in name and "-." not in name and ".-" not in name
+    ]
+
+
+def _random_owners(count: int) -> list[tuple[str, str]]:
+    randomness = random.Random(27)  # noqa: S311 - repeatable test data, not a secret
+    owners = []
+    for _ in range(count):
+        namespace = randomness.choice("ab1") + "".join(
+            randomness.choice("ab1-") for _ in range(randomness.randint(0, 61))
+        )
+        namespace = namespace.rstrip("-") or "a"
+        name = randomness.choice("ab1") + "".join(
+            randomness.choice("ab1-.") for _ in range(randomness.randint(0, 251))
+        )
+        owners.append((namespace, name.rstrip("-.") or "a"))
+    return owners
+
+
+# Every namespace and name of up to 4 characters over an alphabet that has each kind of character, and
+# long random ones (which take the hashed form): hyphens inside namespaces and names are what confused
+# `<namespace>-<name>`.
+SMALL_OWNERS = [(ns, name) for ns in _labels("a1-", 4) for name in _subdomains(4)]
+OWNERS = SMALL_OWNERS + _random_owners(3000)
+
+
+@pytest.mark.parametrize("prefix", ["", "data-team-"])
+def test_default_stack_names_are_injective(prefix: str) -> None:
+    named: dict[str, tuple[str, str]] = {}
+    for owner in OWNERS:
+        stack_name = default_stack_name(*owner, prefix)
+        assert named.setdefault(stack_name, owner) == owner, f"{owner} and {named[stack_name]}: {stack_name}"
+    assert len(named) == len(set(OWNERS))
+
+
+def test_an_iam_pattern_of_a_namespace_matches_no_other_namespaces_default_names() -> None:
+    # `arn:...:stack/<prefix><namespace_segment>*/*` in IAM (the * matches the rest, hyphens included).
+    namespaces = sorted({namespace for namespace, _ in OWNERS})
+    segments = {namespace: namespace_segment(namespace) for namespace in namespaces}
+    for namespace, name in OWNERS:
+        stack_name = default_stack_name(namespace, name)
+        matching = [other for other, segment in segments.items() if stack_name.startswith(segment)]
+        assert matching == [namespace], (stack_name, matching)
 
 
 UIDS = ["6f1c0d3e-8a40-4c57-9a0e-6d2d5b1c2f10", "0b4a6e0e-1111-4c57-9a0e-6d2d5b1c2f10"]

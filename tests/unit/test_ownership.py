@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from turbine_operator.core.access.ownership import Claim, named_owner, ownership
+from turbine_operator.core.access.ownership import Claim, named_owner, needs_template, ownership
 from turbine_operator.core.naming import OWNER_UID_TAG, ownership_tags
 from turbine_operator.core.observed.observations import ObservedStack
 
@@ -15,7 +15,10 @@ EARLIER = "arn:aws:cloudformation:eu-west-1:123456789012:stack/airflow-prod/0"
 REPLACED = {"team": "data"}  # what an outside `update-stack --tags Key=team,Value=data` leaves
 
 
-def _stack(tags: dict[str, str], status: str = "UPDATE_COMPLETE") -> ObservedStack:
+def _stack(
+    tags: dict[str, str], status: str = "UPDATE_COMPLETE", turbine_master: bool | None = True
+) -> ObservedStack:
+    """A stack whose template was read and is a Turbine master, unless `turbine_master` says otherwise."""
     return ObservedStack(
         stack_id=STACK_ID,
         name="airflow-prod",
@@ -24,6 +27,7 @@ def _stack(tags: dict[str, str], status: str = "UPDATE_COMPLETE") -> ObservedSta
         tags=tags,
         outputs={},
         termination_protection=False,
+        turbine_master=turbine_master,
     )
 
 
@@ -69,3 +73,31 @@ def test_the_owner_named_by_the_tags_is_another_turbinestack() -> None:
     assert owner is not None
     assert (owner.namespace, owner.name, owner.uid) == ("airflow", "other", OTHER)
     assert OWNER_UID_TAG in THEIRS
+
+
+@pytest.mark.parametrize("turbine_master", [False, None], ids=["not-turbine", "not-read"])
+@pytest.mark.parametrize("tags", [THEIRS, REPLACED], ids=["owner-gone", "untagged"])
+def test_an_adopter_takes_only_a_turbine_stack(tags: dict[str, str], turbine_master: bool | None) -> None:
+    # Adopting replaces the template: another kind of stack would lose its resources. Unread counts as not.
+    stack = _stack(tags, turbine_master=turbine_master)
+    owned = ownership(stack, uid=UID, recorded_stack_id=None, adopt=True, owner_alive=False)
+
+    assert owned.claim is Claim.NOT_TURBINE
+    assert not owned.manageable
+
+
+def test_the_template_is_read_only_for_a_stack_spec_adopt_would_take() -> None:
+    def needed(stack: ObservedStack, *, adopt: bool = True) -> bool:
+        return needs_template(stack, uid=UID, recorded_stack_id=None, adopt=adopt, owner_alive=False)
+
+    assert needed(_stack(THEIRS, turbine_master=None))
+    assert needed(_stack(REPLACED, turbine_master=None))
+    # Read already; ours; someone else's without adopt; a live owner's; a stack in review (no resources yet).
+    assert not needed(_stack(THEIRS, turbine_master=False))
+    assert not needed(_stack(OURS, turbine_master=None))
+    assert not needed(_stack(THEIRS, turbine_master=None), adopt=False)
+    alive = _stack(THEIRS, turbine_master=None)
+    assert not needs_template(alive, uid=UID, adopt=True, recorded_stack_id=None, owner_alive=True)
+    review = _stack(THEIRS, "REVIEW_IN_PROGRESS", turbine_master=None)
+    assert not needs_template(review, uid=UID, adopt=True, recorded_stack_id=None, owner_alive=False)
+    assert ownership(review, uid=UID, recorded_stack_id=None, adopt=True, owner_alive=False).manageable

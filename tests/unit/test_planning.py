@@ -36,11 +36,14 @@ from turbine_operator.core.plan.planning import (
     desired_change_set,
     holds_update_slot,
     is_empty_change_set,
+    may_manage,
     needs_change_set,
     needs_last_operation,
     needs_spec_comparison,
+    needs_template,
     needs_update_slot,
     plan,
+    shown_stack,
 )
 
 DESIRED = "d" * 32
@@ -67,8 +70,14 @@ OUTDATED = StackMemory(applied_hash=PREVIOUS, attempted_hash=PREVIOUS)
 
 
 def stack(
-    status: str, *, owner: str | None = UID, protection: bool = False, reason: str | None = None
+    status: str,
+    *,
+    owner: str | None = UID,
+    protection: bool = False,
+    reason: str | None = None,
+    turbine_master: bool | None = True,
 ) -> ObservedStack:
+    """A stack whose template is a Turbine master (as the edges read it for an adopter) unless told."""
     tags = ownership_tags("airflow", "prod", owner) if owner else {"team": "data"}
     return ObservedStack(
         stack_id=f"arn:aws:cloudformation:eu-west-1:123456789012:stack/airflow-prod/{status.lower()}",
@@ -78,6 +87,7 @@ def stack(
         tags=tags,
         outputs={},
         termination_protection=protection,
+        turbine_master=turbine_master,
     )
 
 
@@ -716,3 +726,35 @@ def test_a_stack_without_owner_tags_that_status_does_not_record_is_not_managed()
 
     assert isinstance(action, Stall)
     assert action.reason is StallReason.NOT_OWNED
+
+
+@pytest.mark.parametrize("turbine_master", [False, None], ids=["not-turbine", "not-read"])
+@pytest.mark.parametrize(
+    "owner", [None, "0b5e7e4c-1111-2222-3333-444455556666"], ids=["untagged", "owner-gone"]
+)
+def test_an_adopter_refuses_a_stack_that_is_not_a_turbine_stack(
+    owner: str | None, turbine_master: bool | None
+) -> None:
+    # Adopting replaces the template: CloudFormation would delete the resources a Turbine master lacks.
+    adopter = dataclasses.replace(AUTO, adopt=True)
+    foreign = stack("UPDATE_COMPLETE", owner=owner, turbine_master=turbine_master)
+
+    action = plan(adopter, foreign, AVAILABLE, OUTDATED, owner_alive=False)
+
+    assert isinstance(action, Stall)
+    assert action.reason is StallReason.NOT_TURBINE
+    assert "turbine.dev/template: master" in action.message
+    assert not may_manage(adopter, foreign, owner_alive=False)
+    assert not needs_change_set(adopter, foreign, OUTDATED, owner_alive=False)
+    assert shown_stack(adopter, foreign, owner_alive=False) == dataclasses.replace(foreign, outputs={})
+    assert needs_template(adopter, foreign, owner_alive=False) is (turbine_master is None)
+
+
+def test_the_template_is_read_only_for_a_stack_spec_adopt_would_take() -> None:
+    unread = stack("UPDATE_COMPLETE", owner=None, turbine_master=None)
+    assert needs_template(dataclasses.replace(AUTO, adopt=True), unread, owner_alive=False)
+    assert not needs_template(AUTO, unread, owner_alive=False)
+    assert not needs_template(
+        dataclasses.replace(AUTO, adopt=True), stack("UPDATE_COMPLETE", turbine_master=None), False
+    )
+    assert not needs_template(dataclasses.replace(AUTO, adopt=True), None, owner_alive=False)

@@ -14,6 +14,7 @@ import yaml
 
 from integration.test_invalid_specs import REJECTED_BY_THE_SERVER
 from turbine_operator.cli import main
+from turbine_operator.core.naming import default_stack_name
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "additions"
 TOKEN = "replace-me-with-a-real-token"  # the example Secret's value
@@ -109,7 +110,9 @@ def test_resources_count_where_kubectl_apply_would_put_them(
     out, err = capsys.readouterr()
     if error is None:
         assert (code, err) == (0, "")
-        assert yaml.safe_load(out)["stackName"] == f"{stack_namespace or 'default'}-airflow-extras"
+        assert yaml.safe_load(out)["stackName"] == default_stack_name(
+            stack_namespace or "default", "airflow-extras"
+        )
     else:
         assert (code, out) == (2, "")
         assert error in err

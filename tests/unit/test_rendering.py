@@ -251,7 +251,7 @@ def test_a_master_template_lacking_a_parameter_is_a_packaging_error(missing: str
 def test_desired_stack_describes_the_stack_to_create() -> None:
     spec = spec_of(tags={"team": "data"}, serviceRoleArn="arn:aws:iam::123456789012:role/cfn")
     desired = desired_stack(spec, OWNER, SOURCES)
-    assert desired.stack_name == "airflow-prod"
+    assert desired.stack_name == "t7-airflow-prod"
     assert desired.region == "eu-west-1"
     assert desired.bucket == "turbine-templates"
     assert desired.key_prefix == f"turbine/bundles/{desired.bundle.digest}/"

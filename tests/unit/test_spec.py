@@ -128,7 +128,7 @@ def plain(value: object) -> object:
 
 def test_minimal_spec_takes_every_default() -> None:
     assert parse(MINIMAL) == TurbineStackSpec(
-        stack_name="airflow-prod",
+        stack_name="t7-airflow-prod",
         region="eu-west-1",
         template_bucket=TemplateBucket(name="turbine-templates", prefix="turbine/"),
     )

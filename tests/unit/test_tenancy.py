@@ -9,13 +9,15 @@ import yaml
 
 from turbine_operator.core.access.tenancy import TenantPolicyError, parse_tenants, ungoverned
 from turbine_operator.core.api.spec import TurbineStackSpec, parse_spec
+from turbine_operator.core.naming import default_stack_name
 
 WHERE = "ConfigMap turbine-system/turbine-tenants"
 ROLE = "arn:aws:iam::111122223333:role/turbine-data"
 OTHER_ROLE = "arn:aws:iam::111122223333:role/turbine-admin"
 FOREIGN_ROLE = "arn:aws:iam::999988887777:role/turbine-data"
 SERVICE_ROLE = "arn:aws:iam::111122223333:role/turbine-data-cloudformation"
-DATA = {
+PREFIX = "data-"
+DATA: dict[str, Any] = {
     "name": "data-team",
     "namespaces": ["data", "data-staging"],
     "accounts": ["111122223333"],
@@ -23,7 +25,7 @@ DATA = {
     "defaultServiceRoleArn": SERVICE_ROLE,
     "regions": ["eu-west-1"],
     "templateBuckets": ["data-turbine-templates"],
-    "stackNamePrefix": "data-",
+    "stackNamePrefix": PREFIX,
 }
 GRANTED = {"templateBucket": {"name": "data-turbine-templates"}, "region": "eu-west-1", "roleArn": ROLE}
 
@@ -33,7 +35,15 @@ def policy(*tenants: dict[str, Any], required: bool = False) -> Any:
 
 
 def spec_in(namespace: str = "data", name: str = "prod", **fields: Any) -> TurbineStackSpec:
-    return parse_spec({**GRANTED, **fields}, namespace=namespace, name=name, default_region="us-east-1")
+    """The spec as the operator parses it in a namespace of DATA: named by default with DATA's prefix."""
+    stack_name = default_stack_name(namespace, name, PREFIX)
+    return parse_spec(
+        {**GRANTED, **fields},
+        namespace=namespace,
+        name=name,
+        default_region="us-east-1",
+        stack_name=stack_name,
+    )
 
 
 def test_a_spec_inside_its_grant_is_not_refused_and_gets_the_tenant_defaults() -> None:
@@ -70,7 +80,11 @@ def test_a_spec_outside_its_grant_is_refused_naming_the_field_and_the_policy(
 
 
 def test_the_default_stack_name_of_a_tenant_namespace_carries_its_prefix() -> None:
-    assert policy(DATA).refusal(spec_in("data-staging", "etl"), "data-staging") is None
+    grants = policy(DATA)
+    assert grants.stack_name_prefix("data-staging") == "data-"
+    assert grants.stack_name_prefix("elsewhere") == ""
+    assert spec_in("data-staging", "etl").stack_name == "data-t12-data-staging-etl"
+    assert grants.refusal(spec_in("data-staging", "etl"), "data-staging") is None
 
 
 def test_a_spec_without_a_role_takes_the_default_and_one_with_no_default_runs_on_the_operator() -> None:
@@ -120,6 +134,11 @@ def test_namespaces_no_tenant_lists_are_free_unless_tenants_are_required() -> No
             "tenants: [{name: a, namespaces: [x]}, {name: b, namespaces: [y], stackNamePrefix: b-}]",
             "of tenant a",
         ),
+        # Longer, and a default name (prefix, `t63-<namespace>-`, hashed name) would not fit in 128.
+        (f"tenants: [{{name: a, namespaces: [x], stackNamePrefix: {'p' * 41}}}]", "stackNamePrefix"),
+        # The default names of namespaces no tenant lists start so (core/naming.py namespace_segment).
+        ("tenants: [{name: a, namespaces: [x], stackNamePrefix: t4-}]", "covers the default stack names"),
+        ("tenants: [{name: a, namespaces: [x], stackNamePrefix: t}]", "covers the default stack names"),
     ],
 )
 def test_a_broken_policy_is_refused_naming_the_entry(text: str, message: str) -> None:

@@ -43,7 +43,8 @@ from turbine_operator.core.naming import (
     OWNER_NAME_TAG,
     OWNER_NAMESPACE_TAG,
     OWNER_UID_TAG,
-    stack_name_for,
+    default_stack_name,
+    namespace_segment,
 )
 
 DEFAULT_TRIALS = 20
@@ -430,7 +431,10 @@ def owned_stacks(cfn: Any, namespace: str, name: str, uid: str) -> list[dict[str
         stack
         for stack in _all_stacks(cfn)
         if stack["StackStatus"] != "DELETE_COMPLETE"
-        and (_tags(stack).get(OWNER_UID_TAG) == uid or stack["StackName"] == stack_name_for(namespace, name))
+        and (
+            _tags(stack).get(OWNER_UID_TAG) == uid
+            or stack["StackName"] == default_stack_name(namespace, name)
+        )
     ]
 
 
@@ -440,7 +444,7 @@ def stack_operations(cfn: Any, namespace: str) -> collections.Counter[str]:
     counts: collections.Counter[str] = collections.Counter()
     for page in cfn.get_paginator("list_stacks").paginate():
         for summary in page["StackSummaries"]:
-            if not summary["StackName"].startswith(f"{namespace}-"):
+            if not summary["StackName"].startswith(namespace_segment(namespace)):
                 continue
             for events in cfn.get_paginator("describe_stack_events").paginate(StackName=summary["StackId"]):
                 counts.update(
@@ -744,7 +748,7 @@ class Trial:
         if owner is None:
             return []
         problems = []
-        if tags.get(OWNER_NAME_TAG) != owner.name or stack["StackName"] != stack_name_for(
+        if tags.get(OWNER_NAME_TAG) != owner.name or stack["StackName"] != default_stack_name(
             self.namespace, owner.name
         ):
             problems.append(f"touched by a non-owner: {stack['StackName']} carries the tags {tags}")

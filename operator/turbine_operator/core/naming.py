@@ -29,11 +29,55 @@ def _short_hash(*parts: str, length: int = 8) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:length]
 
 
-def stack_name_for(namespace: str, name: str) -> str:
-    """`<namespace>-<name>`, valid for CloudFormation.
+# The longest stack-name prefix a tenant may be granted (core.access.tenancy): with the longest namespace
+# segment (`t63-` and 63 characters and `-`, 68) and the shortest name part (a hashed one, 18) it fits in 128.
+MAX_STACK_NAME_PREFIX = 40
+_NAME_HASH = 16  # hex digits of SHA-256 in a hashed name part: 64 bits
+_PLAIN_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
-    Kubernetes names may contain dots, may start with a digit and may together exceed 128
-    characters; in those cases the name is adjusted and a hash of the original keeps it unique.
+
+def namespace_segment(namespace: str) -> str:
+    """`t<length>-<namespace>-`: what every default stack name of the namespace starts with (after its
+    tenant's prefix).
+
+    The length is read first, up to the first hyphen (digits have none), and says how many characters the
+    namespace takes: so no namespace's segment is a prefix of another's, and `stack/<segment>*` in an IAM
+    policy matches the stacks of exactly one namespace. A plain `<namespace>-` would not be: `data-` is also
+    how `data-science-...` begins. The `t` makes the name start with a letter, as CloudFormation requires,
+    even for a namespace that starts with a digit.
+    """
+    return f"t{len(namespace)}-{namespace}-"
+
+
+def default_stack_name(namespace: str, name: str, prefix: str = "") -> str:
+    """The stack name of a TurbineStack without spec.stackName: `<prefix>t<length>-<namespace>-<name>`.
+
+    `prefix` is the stack-name prefix of the namespace's tenant (empty where no tenant governs it).
+    Injective: the prefix is fixed per namespace (and prefix-free across tenants), the namespace segment is
+    read back unambiguously (namespace_segment), and the name part is the name itself where it is a plain
+    label that fits (it then starts with a letter or digit), else `-`, a readable start and a SHA-256 of the
+    name (it then starts with a hyphen, so it never equals a plain one). Only names with dots, or too long to
+    fit, are hashed, and only those rely on the hash (64 bits) to differ.
+
+    CloudFormation stack names hold letters, digits and hyphens, start with a letter and are at most 128
+    characters (CreateStack, StackName,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html).
+    """
+    start = f"{prefix}{namespace_segment(namespace)}"
+    room = MAX_STACK_NAME - len(start)
+    if _PLAIN_NAME.fullmatch(name) and len(name) <= room:
+        return start + name
+    digest = _short_hash(name, length=_NAME_HASH)
+    readable = _INVALID_STACK_CHARACTERS.sub("-", name)[: max(room - _NAME_HASH - 2, 0)].strip("-")
+    return f"{start}-{readable}-{digest}"
+
+
+def legacy_stack_name(namespace: str, name: str) -> str:
+    """The default stack name of operators before default_stack_name: `<namespace>-<name>`, adjusted.
+
+    Not injective (`team-a/prod` and `team/a-prod` both became `team-a-prod`) and not a prefix an IAM policy
+    could scope a namespace with; kept only to find the stack of a TurbineStack made before, whose status no
+    longer records its name (operations/stack/stack_names.py). Stacks are never renamed.
     """
     wanted = f"{namespace}-{name}"
     cleaned = _INVALID_STACK_CHARACTERS.sub("-", wanted)

@@ -9,6 +9,7 @@ from typing import Any
 
 from turbine_operator.core.api.spec import TurbineStackSpec, field_of, parse_spec
 from turbine_operator.core.errors import SpecError
+from turbine_operator.core.naming import default_stack_name
 from turbine_operator.core.report.reporting import Announcement
 
 
@@ -30,15 +31,36 @@ class StackResource:
         except SpecError:
             return False  # not `true`: the full parse names the field
 
-    def parsed_spec(self, default_region: str) -> TurbineStackSpec:
+    @property
+    def recorded_stack_name(self) -> str | None:
+        """The stack name status.stackName records: the one in use, whatever default made it."""
+        recorded = self.status.get("stackName")
+        return recorded if isinstance(recorded, str) and recorded else None
+
+    @property
+    def names_its_stack(self) -> bool:
+        """Whether the stack name is settled: set in spec.stackName or recorded in status.stackName. Otherwise
+        it is the default, which depends on the tenant's prefix, and an earlier operator's stack may still go
+        by the legacy default (operations/stack/stack_names.py)."""
+        return self.spec.get("stackName") is not None or self.recorded_stack_name is not None
+
+    def parsed_spec(self, default_region: str, stack_name_prefix: str = "") -> TurbineStackSpec:
         """The spec as typed models; raises SpecError naming the field at fault.
 
         A spec without a region keeps the region its stack was created in (status.region): a
-        change of the operator's default region must not re-target existing stacks.
+        change of the operator's default region must not re-target existing stacks. Likewise a spec without
+        a stack name keeps the name in use (status.stackName), so that an operator whose default changed
+        (default_stack_name) renames nothing; only a TurbineStack that recorded none takes the default, with
+        its tenant's prefix.
         """
         pinned = self.status.get("region")
         region = pinned if isinstance(pinned, str) and pinned else default_region
-        return parse_spec(self.spec, namespace=self.namespace, name=self.name, default_region=region)
+        stack_name = self.recorded_stack_name or default_stack_name(
+            self.namespace, self.name, stack_name_prefix
+        )
+        return parse_spec(
+            self.spec, namespace=self.namespace, name=self.name, default_region=region, stack_name=stack_name
+        )
 
 
 @dataclasses.dataclass(frozen=True)

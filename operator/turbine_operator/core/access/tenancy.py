@@ -24,13 +24,18 @@ from pydantic.dataclasses import dataclass
 
 from turbine_operator.core.api.api_types import BucketName, Region, RoleArn
 from turbine_operator.core.api.spec import TurbineStackSpec
+from turbine_operator.core.naming import MAX_STACK_NAME_PREFIX
 
 TENANTS_KEY = "tenants.yaml"
 _CONFIG = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
 Account = Annotated[StrictStr, Field(pattern=r"^[0-9]{12}$")]
 NamespaceName = Annotated[StrictStr, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
 TenantName = Annotated[StrictStr, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
-StackNamePrefix = Annotated[StrictStr, Field(pattern=r"^([A-Za-z][-A-Za-z0-9]*)?$", max_length=100)]
+# At most MAX_STACK_NAME_PREFIX, so that every default stack name (the prefix, the namespace's segment and the
+# name) fits in CloudFormation's 128 characters (core/naming.py).
+StackNamePrefix = Annotated[
+    StrictStr, Field(pattern=r"^([A-Za-z][-A-Za-z0-9]*)?$", max_length=MAX_STACK_NAME_PREFIX)
+]
 
 
 @dataclass(frozen=True, config=_CONFIG)
@@ -96,6 +101,11 @@ class TenantPolicy:
         policy = f"tenant {tenant.name} of {self.where}"
         return next(_refusals(spec, _with_defaults(spec, tenant), tenant, policy), None)
 
+    def stack_name_prefix(self, namespace: str) -> str:
+        """What the default stack names of the namespace start with: its tenant's prefix (empty if none)."""
+        tenant = self.tenants.get(namespace)
+        return tenant.stack_name_prefix if tenant is not None else ""
+
     def governed(self, spec: TurbineStackSpec, namespace: str) -> TurbineStackSpec:
         """The spec with its tenant's default roles where it names none."""
         tenant = self.tenants.get(namespace)
@@ -140,8 +150,15 @@ def parse_tenants(text: str, where: str, *, required: bool = False) -> TenantPol
 
 def _check_prefixes(tenants: tuple[Tenant, ...], where: str) -> None:
     """No tenant's stack names may fall under another's prefix: `data-` would also take `data-science-`
-    stacks, and an IAM policy scoped to `stack/data-*` would reach them too."""
+    stacks, and an IAM policy scoped to `stack/data-*` would reach them too. Nor under the default names of
+    namespaces no tenant lists, which start with `t` and a digit (core/naming.py namespace_segment)."""
     for tenant in tenants:
+        prefix = tenant.stack_name_prefix
+        if prefix == "t" or (prefix[:1] == "t" and prefix[1:2].isdigit()):
+            raise TenantPolicyError(
+                f"{where}: the stackNamePrefix {prefix!r} of tenant {tenant.name} covers the default stack "
+                "names of namespaces no tenant lists (t<length>-<namespace>-<name>); choose another"
+            )
         for other in tenants:
             if other is not tenant and other.stack_name_prefix.startswith(tenant.stack_name_prefix):
                 raise TenantPolicyError(

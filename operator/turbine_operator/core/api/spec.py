@@ -62,7 +62,7 @@ from turbine_operator.core.api.spec_additions import AdditionalPolicy, Additiona
 from turbine_operator.core.api.spec_airflow import AirflowUsers, DagSource, OutputsConfigMap
 from turbine_operator.core.api.spec_errors import spec_error, spec_errors
 from turbine_operator.core.errors import SpecError
-from turbine_operator.core.naming import stack_name_for
+from turbine_operator.core.naming import default_stack_name
 
 SHORTEST_DRIFT_INTERVAL = 300.0
 RESERVED_TAG_PREFIXES = ("aws:", "turbine.dev/")
@@ -383,7 +383,9 @@ class TurbineStackSpec(ApiObject):
     """Existing S3 bucket, in the stack's region, where the operator uploads templates, scripts and Lambda
     code under content-addressed keys (the Turbine QSS3BucketName and QSS3KeyPrefix)."""
     stack_name: StackName = _FROM_CONTEXT
-    """Name of the CloudFormation stack. Defaults to <namespace>-<name>. Must start with a letter and
+    """Name of the CloudFormation stack. Defaults to <prefix>t<length of namespace>-<namespace>-<name>
+    (docs/tenants.md), where the prefix is the stackNamePrefix of the namespace's tenant; a TurbineStack made
+    by an earlier operator keeps the name it recorded in status.stackName. Must start with a letter and
     contain only letters, digits and hyphens (at most 128 characters). Immutable."""
     region: Region = _FROM_CONTEXT
     """AWS region of the stack, for example eu-west-1. Defaults to the operator's region. Immutable."""
@@ -453,8 +455,11 @@ class TurbineStackSpec(ApiObject):
     adopt: StrictBool = False
     """Take over an existing stack with this name that Turbine Operator did not create. Without it, a stack
     that belongs to someone else is never modified or deleted (Stalled, reason StackNotOwned); one being
-    deleted is waited for, and this TurbineStack's own stack created once it is gone. Where the namespace's
-    tenant is governed (docs/tenants.md), honoured only if the tenant allows adoption."""
+    deleted is waited for, and this TurbineStack's own stack created once it is gone. Only a Turbine stack is
+    taken, one whose template's Metadata carries turbine.dev/template: master (adopting replaces the template,
+    which would delete another stack's resources; Stalled, reason StackNotTurbine), and never one whose
+    TurbineStack still exists. Where the namespace's tenant is governed (docs/tenants.md), honoured only if
+    the tenant allows adoption."""
     additional_templates: Annotated[
         tuple[AdditionalTemplate, ...], list_map("name", 20), unique_by("name")
     ] = ()
@@ -505,9 +510,15 @@ class TurbineStackSpec(ApiObject):
 _SPEC = TypeAdapter(TurbineStackSpec)
 
 
-def parse_spec(raw: object, *, namespace: str, name: str, default_region: str) -> TurbineStackSpec:
-    """Validates the raw spec into the model; raises SpecError naming the first offending field."""
-    raw = _with_defaults(raw, namespace, name, default_region)
+def parse_spec(
+    raw: object, *, namespace: str, name: str, default_region: str, stack_name: str | None = None
+) -> TurbineStackSpec:
+    """Validates the raw spec into the model; raises SpecError naming the first offending field.
+
+    `stack_name` is the name when spec.stackName is not set: the one the TurbineStack recorded, or the default
+    with its tenant's prefix (operations/turbine_stack.py); omitted, the default without a prefix.
+    """
+    raw = _with_defaults(raw, namespace, name, default_region, stack_name)
     try:
         return _validated(raw)
     except ValidationError as error:
@@ -530,13 +541,15 @@ def _validated(raw: object) -> TurbineStackSpec:
     return _SPEC.validate_python(raw, context=MANIFEST, by_alias=True, by_name=False)
 
 
-def _with_defaults(raw: object, namespace: str, name: str, default_region: str) -> object:
+def _with_defaults(
+    raw: object, namespace: str, name: str, default_region: str, stack_name: str | None = None
+) -> object:
     raw = {} if raw is None else raw
     if isinstance(raw, Mapping):
         # The two defaults that depend on where the spec lives, not on the spec.
         raw = {
             **raw,
-            "stackName": stack_name_for(namespace, name)
+            "stackName": (stack_name or default_stack_name(namespace, name))
             if raw.get("stackName") is None
             else raw["stackName"],
             "region": default_region if raw.get("region") is None else raw["region"],

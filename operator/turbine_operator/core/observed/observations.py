@@ -18,6 +18,9 @@ class ObservedStack:
     parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)
     last_updated: str | None = None
     updated: bool = False  # CloudFormation reports LastUpdatedTime only once a stack was ever updated
+    # Whether its template is a Turbine master (core.render.templates is_turbine_master); read (GetTemplate)
+    # only for a stack spec.adopt would take over, None when not read.
+    turbine_master: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True)

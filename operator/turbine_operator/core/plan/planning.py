@@ -7,9 +7,11 @@ import enum
 from collections.abc import Sequence
 
 from turbine_operator.core.access.ownership import Claim, Ownership, ownership
+from turbine_operator.core.access.ownership import needs_template as ownership_needs_template
 from turbine_operator.core.naming import OWNER_UID_TAG, change_set_name
 from turbine_operator.core.observed.observations import ObservedChangeSet, ObservedStack, StackMemory
 from turbine_operator.core.observed.stack_status import StackPhase, phase_of
+from turbine_operator.core.render.templates import TURBINE_MASTER, TURBINE_TEMPLATE_METADATA
 
 # What CloudFormation says (as FAILED change set reason) when a change set would change nothing.
 _NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
@@ -102,6 +104,7 @@ class StallReason(enum.StrEnum):
     DELETE_FAILED = "StackDeleteFailed"
     CHANGE_SET_FAILED = "ChangeSetFailed"
     ACCOUNT_CHANGED = "StackAccountChanged"  # core/plan/accounts.py
+    NOT_TURBINE = "StackNotTurbine"  # spec.adopt on a stack whose template is not a Turbine master
 
 
 @dataclasses.dataclass(frozen=True)
@@ -286,7 +289,7 @@ def plan(
             # stack name applied in its place: not ours to touch, and not a stall either. The follow-ups look
             # until it is gone, and the next look creates this TurbineStack's own.
             return WaitForStack(stack.status, foreign=True)
-        return _not_ours(intent, stack)
+        return _not_ours(intent, stack, owner_alive)
     phase = phase_of(stack.status)
     reason = stack.status_reason or stack.status
     if phase is StackPhase.IN_PROGRESS:
@@ -317,7 +320,27 @@ def plan(
     return _plan_change_set(intent, stack, StartChangeSet(name, kind, memory.change_set_requests), change_set)
 
 
-def _not_ours(intent: Intent, stack: ObservedStack) -> Stall:
+def needs_template(intent: Intent, stack: ObservedStack | None, owner_alive: bool) -> bool:
+    """Whether the plan needs to know if the stack's template is a Turbine master (core.access.ownership):
+    only for a stack spec.adopt would take over, read once per look until it is ours."""
+    return ownership_needs_template(
+        stack,
+        uid=intent.owner_uid,
+        recorded_stack_id=intent.recorded_stack_id,
+        adopt=intent.adopt,
+        owner_alive=owner_alive,
+    )
+
+
+def _not_ours(intent: Intent, stack: ObservedStack, owner_alive: bool) -> Stall:
+    if owner_of(intent, stack, owner_alive).claim is Claim.NOT_TURBINE:
+        return Stall(
+            StallReason.NOT_TURBINE,
+            f"Stack {stack.name} is not a Turbine stack: its template's Metadata has no "
+            f"{TURBINE_TEMPLATE_METADATA}: {TURBINE_MASTER}. spec.adopt takes over only Turbine stacks, "
+            "since adopting replaces the template and CloudFormation would delete the resources the "
+            "Turbine one lacks",
+        )
     if intent.adopt:
         owner = owner_of(intent, stack, owner_alive=True).owner
         who = f"{owner.namespace}/{owner.name}" if owner else "another TurbineStack"

@@ -14,6 +14,19 @@ from turbine_operator.core.errors import SpecError
 
 Template = dict[str, Any]
 
+# The mark of a Turbine master template (cfn/templates/turbine-master.yaml): a key of its template-level
+# Metadata, which CloudFormation keeps as written and GetTemplate returns. spec.adopt takes over only stacks
+# whose template carries it (core/access/ownership.py), whatever their name.
+TURBINE_TEMPLATE_METADATA = "turbine.dev/template"
+TURBINE_MASTER = "master"
+
+
+def is_turbine_master(template: Mapping[str, Any]) -> bool:
+    """Whether the template is a Turbine master, by its Metadata (never by the stack's name)."""
+    metadata = template.get("Metadata")
+    return isinstance(metadata, Mapping) and metadata.get(TURBINE_TEMPLATE_METADATA) == TURBINE_MASTER
+
+
 _SHORT_FUNCTIONS = (
     "And",
     "Base64",

@@ -6,24 +6,34 @@ released finalizer with a live stack would orphan the stack.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from turbine_operator.adapters.aws.aws_sessions import AwsSessions
 from turbine_operator.adapters.aws.cloudformation import StackGateway
 from turbine_operator.adapters.settings import OperatorSettings
-from turbine_operator.core.access.ownership import Claim, OwnerRef, Ownership, named_owner, ownership
+from turbine_operator.core.access.ownership import (
+    Claim,
+    OwnerRef,
+    Ownership,
+    named_owner,
+    needs_template,
+    ownership,
+)
 from turbine_operator.core.api.conditions import Verdict, progressing, ready_reason, stalled
 from turbine_operator.core.api.spec import DeletionPolicy, TurbineStackSpec
 from turbine_operator.core.errors import AwsError, ClusterError, SpecError, TransientAwsError
-from turbine_operator.core.naming import client_request_token
+from turbine_operator.core.naming import client_request_token, default_stack_name
 from turbine_operator.core.observed.observations import ObservedStack
 from turbine_operator.core.observed.stack_status import StackPhase, phase_of
 from turbine_operator.core.plan import delete_retries
 from turbine_operator.core.plan.accounts import account_move
+from turbine_operator.core.render.templates import is_turbine_master
 from turbine_operator.core.report.reporting import Announcement
 from turbine_operator.core.report.status import StatusFacts, status_patch
 from turbine_operator.operations.clock import Clock, timestamp, utc_now
 from turbine_operator.operations.stack.references import ClusterReader
+from turbine_operator.operations.stack.stack_names import legacy_stack
 from turbine_operator.operations.stack.tenancy import OutsideGrant, TenantGrants
 from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
@@ -66,6 +76,11 @@ class Deleter:
                 ),
             )
         try:
+            if not resource.names_its_stack:
+                # Named by default: with its tenant's prefix, as the reconcile names it.
+                prefix = self._tenants.stack_name_prefix(resource.namespace)
+                stack_name = default_stack_name(resource.namespace, resource.name, prefix)
+                spec = dataclasses.replace(spec, stack_name=stack_name)
             spec = self._tenants.within_grant(spec, resource.namespace)
         except OutsideGrant as refused:
             # Its tenant does not grant the role (or region) it names: no AWS call is made with it.
@@ -106,10 +121,15 @@ class Deleter:
             # (its CreateChangeSet's reply lost with a killed operator): its tags say whether it is ours.
             stack = gateway.observe_stack(stack_name)
         if stack is None:
+            # A stack an earlier operator named by its legacy default, whose status was lost: deleted with it.
+            stack = legacy_stack(resource, stack_name, gateway)
+            if stack is not None:
+                stack_name = stack.name
+        if stack is None:
             return Outcome(
                 status={}, announcement=Announcement("StackDeleted", f"Stack {stack_name} is gone")
             )
-        owned, refusal = self._ownership(resource, spec, stack)
+        owned, refusal = self._ownership(resource, spec, stack, gateway)
         if owned.claim is Claim.LOST_IN_DELETION:
             # Perhaps the stub this TurbineStack deleted a moment ago: released now, the TurbineStack would
             # go before its stack, and nothing would be left to notice should that deletion fail.
@@ -180,18 +200,23 @@ class Deleter:
         )
 
     def _ownership(
-        self, resource: StackResource, spec: TurbineStackSpec, stack: ObservedStack
+        self, resource: StackResource, spec: TurbineStackSpec, stack: ObservedStack, gateway: StackGateway
     ) -> tuple[Ownership, str]:
         """Whose the stack is (core.access.ownership); what makes it someone else's when it is not ours."""
         owner = named_owner(stack, resource.uid)
         alive, why = self._owner_alive(owner) if spec.adopt and owner is not None else (False, "")
+        recorded = resource.status.get("stackId")
+        if needs_template(
+            stack, uid=resource.uid, recorded_stack_id=recorded, adopt=spec.adopt, owner_alive=alive
+        ):
+            # An adopter deletes only a Turbine stack: the template says (read-only GetTemplate).
+            template = gateway.original_template(stack.stack_id)
+            stack = dataclasses.replace(stack, turbine_master=is_turbine_master(template))
         owned = ownership(
-            stack,
-            uid=resource.uid,
-            recorded_stack_id=resource.status.get("stackId"),
-            adopt=spec.adopt,
-            owner_alive=alive,
+            stack, uid=resource.uid, recorded_stack_id=recorded, adopt=spec.adopt, owner_alive=alive
         )
+        if owned.claim is Claim.NOT_TURBINE:
+            why = " (its template is not a Turbine master, and spec.adopt takes only Turbine stacks)"
         return owned, why
 
     def _owner_alive(self, owner: OwnerRef) -> tuple[bool, str]:

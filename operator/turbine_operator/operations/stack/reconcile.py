@@ -38,6 +38,7 @@ from turbine_operator.core.naming import (
     OWNER_UID_TAG,
     change_set_token,
     continue_rollback_token,
+    default_stack_name,
     execute_token,
     stale_change_sets,
 )
@@ -53,6 +54,7 @@ from turbine_operator.core.plan.accounts import account_move
 from turbine_operator.core.plan.drift import StackShape, spec_differences
 from turbine_operator.core.render.bundle import TurbineSources
 from turbine_operator.core.render.rendering import IMAGE_PARAMETER, DesiredStack, Owner, desired_stack
+from turbine_operator.core.render.templates import is_turbine_master
 from turbine_operator.core.report.reporting import (
     failure_announcement,
     outage_announcement,
@@ -73,6 +75,7 @@ from turbine_operator.operations.clock import Clock, timestamp, utc_now
 from turbine_operator.operations.fleet.images import NewestImages
 from turbine_operator.operations.fleet.rate_limits import UpdateSlots
 from turbine_operator.operations.stack.references import ClusterReader, fetch_references
+from turbine_operator.operations.stack.stack_names import legacy_stack
 from turbine_operator.operations.stack.tenancy import RECHECK_REFUSED_SECONDS, OutsideGrant, TenantGrants
 from turbine_operator.operations.turbine_stack import Outcome, StackResource
 
@@ -128,19 +131,19 @@ class Reconciler:
             return self._report(resource, now, stalled("InvalidSpec", str(error)))
         if spec.suspend:
             return self._suspended(resource, spec, now)
-        governed = self._governed(resource, spec, now)
-        if isinstance(governed, Outcome):
-            return governed
-        spec = governed
-        # Before any AWS call: a role of another account is not even assumed.
-        if moved := self._account_move(resource, spec):
-            return self._report(resource, now, verdict_for(moved, spec.stack_name), spec=spec)
+        admitted = self._admitted(resource, spec, now)
+        if isinstance(admitted, Outcome):
+            return admitted
+        spec = admitted
         try:
             # Building the gateway may assume spec.roleArn, which AWS can refuse like any call.
             gateway = StackGateway(
                 self._sessions, spec.region, spec.role_arn, self._remembered, self._uploads
             )
-            stack = gateway.describe_stack(spec.stack_name)
+            found = self._stack_of(resource, spec, gateway, now)
+            if isinstance(found, Outcome):
+                return found
+            spec, stack = found
             if moved := self._account_move(resource, spec, stack):
                 # Reported without the stack found: status.stackId keeps naming this TurbineStack's.
                 return self._report(resource, now, verdict_for(moved, spec.stack_name), spec=spec)
@@ -246,6 +249,11 @@ class Reconciler:
         stack = seen.stack
         # Only an adopter needs to know whether the stack's owner still exists.
         owner_alive = intent.adopt and self._owner_alive(named_owner(stack, resource.uid))
+        if stack is not None and planning.needs_template(intent, stack, owner_alive):
+            # Adopted only if a Turbine master (core.access.ownership): read-only, and before any change set.
+            template = gateway.original_template(stack.stack_id)
+            stack = dataclasses.replace(stack, turbine_master=is_turbine_master(template))
+            seen = dataclasses.replace(seen, stack=stack)
         if stack is not None and planning.needs_last_operation(stack):
             seen = dataclasses.replace(seen, latest=gateway.latest_operation(stack.stack_id))
         # Status may be lost or stale: AWS (tags, the last operation's token) says what was applied and tried.
@@ -478,27 +486,81 @@ class Reconciler:
 
     def _suspended(self, resource: StackResource, spec: TurbineStackSpec, now: str) -> Outcome:
         # No AWS call at all; the conditions keep saying what was last known.
-        status: dict[str, Any] = {
-            "observedGeneration": resource.generation,
-            "stackName": spec.stack_name,
-            "region": spec.region,
-        }
+        status: dict[str, Any] = {"observedGeneration": resource.generation, "region": spec.region}
+        if resource.names_its_stack:
+            # A default name is recorded only once chosen with the tenant's prefix (_named).
+            status["stackName"] = spec.stack_name
         was_suspended = resource.status.get("observedGeneration") == resource.generation
         return Outcome(status=status, announcement=suspension_announcement(was_suspended))
+
+    def _admitted(
+        self, resource: StackResource, spec: TurbineStackSpec, now: str
+    ) -> TurbineStackSpec | Outcome:
+        """The spec named and governed by its tenant, or the outcome for one refused (before any AWS call)."""
+        named = self._named(resource, spec, now)
+        governed = named if isinstance(named, Outcome) else self._governed(resource, named, now)
+        if isinstance(governed, Outcome):
+            return governed
+        # Before any AWS call: a role of another account is not even assumed.
+        if moved := self._account_move(resource, governed):
+            return self._report(resource, now, verdict_for(moved, governed.stack_name), spec=governed)
+        return governed
+
+    def _stack_of(
+        self, resource: StackResource, spec: TurbineStackSpec, gateway: StackGateway, now: str
+    ) -> tuple[TurbineStackSpec, ObservedStack | None] | Outcome:
+        """The stack by the spec's name; else an earlier operator's for this TurbineStack by the legacy
+        default name (operations/stack/stack_names.py), which it then keeps, within its tenant's grant."""
+        stack = gateway.describe_stack(spec.stack_name)
+        earlier = legacy_stack(resource, spec.stack_name, gateway) if stack is None else None
+        if earlier is None:
+            return spec, stack
+        governed = self._governed(resource, dataclasses.replace(spec, stack_name=earlier.name), now)
+        return governed if isinstance(governed, Outcome) else (governed, earlier)
+
+    def _named(self, resource: StackResource, spec: TurbineStackSpec, now: str) -> TurbineStackSpec | Outcome:
+        """The spec with its stack name: the one it sets or recorded, else the default with its tenant's
+        stack-name prefix (core/naming.py default_stack_name); the outcome when the grants cannot be read."""
+        return self._within_tenancy(resource, spec, now, lambda: self._default_named(resource, spec))
+
+    def _default_named(self, resource: StackResource, spec: TurbineStackSpec) -> TurbineStackSpec:
+        if resource.names_its_stack:
+            return spec
+        prefix = self._tenants.stack_name_prefix(resource.namespace)
+        if not prefix:
+            return spec  # parsed with the default without a prefix already
+        return dataclasses.replace(
+            spec, stack_name=default_stack_name(resource.namespace, resource.name, prefix)
+        )
 
     def _governed(
         self, resource: StackResource, spec: TurbineStackSpec, now: str
     ) -> TurbineStackSpec | Outcome:
         """The spec with its tenant's defaults, or the outcome for a TurbineStack its tenant does not grant
         what it asks for (before any AWS call)."""
+        return self._within_tenancy(
+            resource, spec, now, lambda: self._tenants.within_grant(spec, resource.namespace)
+        )
+
+    def _within_tenancy(
+        self,
+        resource: StackResource,
+        spec: TurbineStackSpec,
+        now: str,
+        decide: Callable[[], TurbineStackSpec],
+    ) -> TurbineStackSpec | Outcome:
+        # A refused TurbineStack that names no stack records no name: a default chosen without its tenant's
+        # prefix (unreadable grants), or one outside them, would pin a name it may never use.
+        recorded = resource.names_its_stack
         try:
-            return self._tenants.within_grant(spec, resource.namespace)
+            return decide()
         except OutsideGrant as refused:
-            outcome = self._report(resource, now, stalled(refused.reason, refused.message), spec=spec)
+            verdict = stalled(refused.reason, refused.message)
+            outcome = self._report(resource, now, verdict, spec=spec, record_name=recorded)
             return dataclasses.replace(outcome, retry_after=RECHECK_REFUSED_SECONDS)
         except ClusterError as error:
             verdict = progressing("Retrying", f"the Kubernetes API is unavailable ({error}); retrying")
-            return self._report(resource, now, verdict, spec=spec, retry=True)
+            return self._report(resource, now, verdict, spec=spec, retry=True, record_name=recorded)
 
     def _report(
         self,
@@ -509,6 +571,7 @@ class Reconciler:
         spec: TurbineStackSpec | None = None,
         desired: DesiredStack | None = None,
         retry: bool = False,
+        record_name: bool = True,
     ) -> Outcome:
         """Status and a warning event (once per reason) for a reconcile that could not act."""
         if retry:
@@ -522,7 +585,7 @@ class Reconciler:
         facts = StatusFacts(
             generation=resource.generation,
             now=now,
-            stack_name=spec.stack_name if spec else None,
+            stack_name=spec.stack_name if spec and record_name else None,
             region=spec.region if spec else None,
             verdict=verdict,
             desired_hash=desired.hash if desired else None,

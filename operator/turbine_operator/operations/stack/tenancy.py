@@ -66,6 +66,15 @@ class TenantGrants:
             raise OutsideGrant("OutsideTenantGrant", str(refusal))
         return policy.governed(spec, namespace)
 
+    def stack_name_prefix(self, namespace: str) -> str:
+        """What the namespace's default stack names start with (its tenant's stackNamePrefix). Raises
+        OutsideGrant (TenantPolicyInvalid) or ClusterError as within_grant does: a name is never chosen
+        from grants that cannot be read."""
+        try:
+            return self.policy().stack_name_prefix(namespace)
+        except TenantPolicyError as error:
+            raise OutsideGrant("TenantPolicyInvalid", str(error)) from None
+
     def policy(self) -> TenantPolicy:
         if not self._config_map:
             return ungoverned()
