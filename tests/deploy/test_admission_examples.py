@@ -68,7 +68,7 @@ def test_the_examples_fit_together() -> None:
     assert rules == [
         {
             "apiGroups": ["turbine.dev"],
-            "apiVersions": ["*"],
+            "apiVersions": ["v1alpha1"],
             "operations": ["CREATE", "UPDATE"],
             "resources": ["turbinestacks"],
         }
