@@ -68,7 +68,7 @@ def test_the_examples_fit_together() -> None:
     assert rules == [
         {
             "apiGroups": ["turbine.dev"],
-            "apiVersions": ["v1alpha1"],
+            "apiVersions": ["*"],
             "operations": ["CREATE", "UPDATE"],
             "resources": ["turbinestacks"],
         }
