@@ -306,3 +306,28 @@ def _exists(plane: ControlPlane, path: str) -> bool:
             return False
         raise
     return True
+
+
+@contextlib.contextmanager
+def admission_policy_type_checker(plane: ControlPlane) -> Iterator[ManagedProcess]:
+    """kube-controller-manager against `plane` with only the controller that type-checks
+    ValidatingAdmissionPolicies (their status.typeChecking, against the schemas of what they match and of
+    their params), stopped when the block ends. The API server enforces policies without it; only the
+    status that reports expressions naming fields the schema lacks needs it."""
+    process = ManagedProcess(
+        "kube-controller-manager",
+        [
+            str(ensure_kube_controller_manager()),
+            f"--kubeconfig={plane.kubeconfig}",
+            "--controllers=validatingadmissionpolicy-status-controller",
+            "--use-service-account-credentials=false",
+            "--leader-elect=false",
+            "--secure-port=0",
+            "--v=0",
+        ],
+        plane.workdir / f"kube-controller-manager-{uuid.uuid4().hex[:6]}.log",
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
