@@ -449,6 +449,14 @@ OTHERWISE = {
 }
 
 
+def test_helm_lint_passes_with_the_new_values(tmp_path: Path) -> None:
+    for number, values in enumerate((EVERYTHING, OTHERWISE)):
+        path = tmp_path / f"values-{number}.json"
+        path.write_text(json.dumps(values))
+        done = helm("lint", "--strict", str(CHART), "--values", str(path))
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
 def _ensure_namespace(kube: KubeApi, name: str) -> None:
     try:
         kube.create_namespace(name)
@@ -503,7 +511,7 @@ def test_new_values_pass_a_server_side_dry_run(
     [
         pytest.param(
             {"extraVolumeMounts": CA_BUNDLE["extraVolumeMounts"]},
-            "volumeMounts[0].name: Not found",
+            "volumeMounts[1].name: Not found",
             id="mount",
         ),
         pytest.param(
@@ -622,3 +630,18 @@ def test_a_crd_applied_by_hand_is_taken_over_and_upgraded(
     annotations = _annotations(kube)
     assert annotations["meta.helm.sh/release-name"] == "turbine-operator"
     assert annotations["helm.sh/resource-policy"] == "keep"
+
+
+@pytest.mark.integration
+def test_a_second_release_leaves_the_crd_to_the_first(private_plane: ControlPlane) -> None:
+    """Shards are releases of this chart; only one can own the CRD, the others set crds.install=false."""
+    kubeconfig = private_plane.kubeconfig
+    owner = ["upgrade", "--install", *RELEASE, str(CHART), "--create-namespace"]
+    _helm_ok(*owner, "--take-ownership", "--force-conflicts", kubeconfig=kubeconfig)
+    shard = ["install", "shard-b", str(CHART), "--namespace", "shard-b", "--create-namespace"]
+    refused = helm(*shard, f"--kubeconfig={kubeconfig}")
+    assert refused.returncode != 0
+    assert "invalid ownership metadata" in refused.stderr, refused.stderr
+    _helm_ok(*shard, "--set", "crds.install=false", kubeconfig=kubeconfig)
+    _helm_ok("uninstall", "shard-b", "--namespace", "shard-b", kubeconfig=kubeconfig)
+    assert _annotations(KubeApi(kubeconfig))["meta.helm.sh/release-name"] == "turbine-operator"
