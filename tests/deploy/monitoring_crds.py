@@ -44,6 +44,33 @@ LABEL_SELECTOR = {
     "type": "object",
     "properties": {"matchLabels": STRING_MAP},
 }
+# Prometheus Operator's RelabelConfig, typed as its CRD types it (relabelings, metricRelabelings).
+RELABEL_CONFIGS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "sourceLabels": {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^[a-zA-Z_][a-zA-Z0-9_]*$"},
+            },
+            "separator": STRING,
+            "targetLabel": STRING,
+            "regex": STRING,
+            "modulus": {"type": "integer", "format": "int64"},
+            "replacement": STRING,
+            "action": {
+                "type": "string",
+                "enum": [
+                    *("replace", "Replace", "keep", "Keep", "drop", "Drop", "hashmod", "HashMod"),
+                    *("labelmap", "LabelMap", "labeldrop", "LabelDrop", "labelkeep", "LabelKeep"),
+                    *("lowercase", "Lowercase", "uppercase", "Uppercase"),
+                    *("keepequal", "KeepEqual", "dropequal", "DropEqual"),
+                ],
+            },
+        },
+    },
+}
 SERVICE_MONITOR = _stand_in_crd(
     "ServiceMonitor",
     "servicemonitors",
@@ -69,6 +96,8 @@ SERVICE_MONITOR = _stand_in_crd(
                             "pattern": r"^(0|(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?)$",
                         },
                         "honorLabels": {"type": "boolean"},
+                        "relabelings": RELABEL_CONFIGS,
+                        "metricRelabelings": RELABEL_CONFIGS,
                     },
                 },
             },

@@ -77,12 +77,10 @@ def render_chart(
     *,
     release: str = "turbine-operator",
     namespace: str = OPERATOR_NAMESPACE,
-    include_crds: bool = True,
 ) -> list[Document]:
-    """`helm template` of charts/turbine-operator as a list of objects (the CRD from crds/ included)."""
+    """`helm template` of charts/turbine-operator as a list of objects (with the templated CRD unless the
+    values set crds.install: false)."""
     args = ["template", release, str(CHART), "--namespace", namespace, "--values", "-"]
-    if include_crds:
-        args.append("--include-crds")
     done = helm(*args, stdin=json.dumps(dict(values or {})))
     assert done.returncode == 0, f"helm {' '.join(args)} failed:\n{done.stderr}"
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]

@@ -268,8 +268,9 @@ def test_two_shards_pass_a_server_side_dry_run_together(control_plane: ControlPl
         _ensure_namespace(kube, name)
     documents: list[Document] = []
     for release, namespaces in SHARDS.items():
+        # One release owns the CRD; the others leave it alone.
         documents += render_chart(
-            {"watchNamespaces": namespaces}, release=release, include_crds=release == "shard-a"
+            {"watchNamespaces": namespaces, "crds": {"install": release == "shard-a"}}, release=release
         )
     accepted = _server_dry_run(control_plane, documents)
     assert {"deployment.apps/shard-a-turbine-operator", "deployment.apps/shard-b-turbine-operator"} <= set(

@@ -1,7 +1,7 @@
 """One source of truth: charts/turbine-operator renders the same objects as manifests/ (kustomize) for the
-default, namespaced, monitoring and IRSA variants, its CRD is the file in crds/, and its alerts are the ones
-promtool tests. Labels only Helm sets (chart, managed-by, version) are left out of the comparison; so is the
-Namespace, which `helm install --create-namespace` creates and the chart does not own."""
+default, namespaced, monitoring and IRSA variants, its templated CRD is the file in crds/, and its alerts are
+the ones promtool tests. Labels only Helm sets (chart, managed-by, version) are left out of the comparison; so
+is the Namespace, which `helm install --create-namespace` creates and the chart does not own."""
 
 from __future__ import annotations
 
@@ -46,14 +46,19 @@ def assert_same_objects(kustomized: list[Document], templated: list[Document]) -
 
 
 def test_chart_crd_is_the_crd_file_byte_for_byte() -> None:
-    assert (CHART / "crds" / CRD_NAME).read_bytes() == (REPO_ROOT / "crds" / CRD_NAME).read_bytes()
-    assert [path.name for path in (CHART / "crds").iterdir()] == [CRD_NAME]
+    assert (CHART / "files" / "crds" / CRD_NAME).read_bytes() == (REPO_ROOT / "crds" / CRD_NAME).read_bytes()
+    # No crds/ folder: Helm would create the CRD from it before the templates, and the templated CRD would
+    # then collide with one the release does not own.
+    assert not (CHART / "crds").exists()
 
 
 def test_default_values_render_what_manifests_renders() -> None:
     templated = render_chart()
     assert_same_objects(render(MANIFESTS), templated)
     crd = one(templated, "CustomResourceDefinition")
+    # The file's object, plus the chart's labels and the annotation that keeps it on `helm uninstall`.
+    assert crd["metadata"].pop("annotations") == {"helm.sh/resource-policy": "keep"}
+    assert crd["metadata"].pop("labels")["app.kubernetes.io/part-of"] == "turbine-operator"
     assert crd == yaml.safe_load((REPO_ROOT / "crds" / CRD_NAME).read_text())
     assert find(templated, "Namespace") == []
 

@@ -58,3 +58,32 @@ manifests/base/clusterrole.yaml for why each is needed; tests/deploy/test_rbac_p
   resources: [events]
   verbs: [create]
 {{- end }}
+
+{{/* The image reference: repository@digest when a digest pins it, else repository:tag. */}}
+{{- define "turbine-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/* The pod's affinity: `affinity` plus the podAntiAffinity preset, which keeps the replicas (a leader and its
+standbys) on different nodes or zones. */}}
+{{- define "turbine-operator.affinity" -}}
+{{- $affinity := deepCopy .Values.affinity }}
+{{- with .Values.podAntiAffinity }}
+{{- if .mode }}
+{{- if hasKey $affinity "podAntiAffinity" }}
+{{- fail "podAntiAffinity.mode adds a podAntiAffinity to affinity, which already has one: set one or the other" }}
+{{- end }}
+{{- $term := dict "topologyKey" .topologyKey "labelSelector" (dict "matchLabels" (include "turbine-operator.selectorLabels" $ | fromYaml)) }}
+{{- if eq .mode "hard" }}
+{{- $_ := set $affinity "podAntiAffinity" (dict "requiredDuringSchedulingIgnoredDuringExecution" (list $term)) }}
+{{- else }}
+{{- $_ := set $affinity "podAntiAffinity" (dict "preferredDuringSchedulingIgnoredDuringExecution" (list (dict "weight" 100 "podAffinityTerm" $term))) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toYaml $affinity }}
+{{- end }}

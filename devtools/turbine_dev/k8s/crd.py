@@ -1,4 +1,5 @@
-"""`make crd`: writes the CRD generated from the API models to crds/ and to the Helm chart's crds/.
+"""`make crd`: writes the CRD generated from the API models to crds/ and to the Helm chart's files/crds/ (its
+templates/crd.yaml renders that file, so `helm upgrade` carries CRD changes).
 
 tests/unit/test_crd_generated.py fails when either committed file differs from what this writes.
 """
@@ -14,7 +15,10 @@ from turbine_operator.core.api.crd import custom_resource_definition
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CRD_NAME = "turbinestacks.turbine.dev.yaml"
-TARGETS = (REPO_ROOT / "crds" / CRD_NAME, REPO_ROOT / "charts" / "turbine-operator" / "crds" / CRD_NAME)
+TARGETS = (
+    REPO_ROOT / "crds" / CRD_NAME,
+    REPO_ROOT / "charts" / "turbine-operator" / "files" / "crds" / CRD_NAME,
+)
 HEADER = (
     "# Generated from the API models in operator/turbine_operator/core/ (spec.py, status_schema.py, crd.py)\n"
     "# by `make crd`; edit those, not this file.\n"
