@@ -154,7 +154,9 @@ Resources:
   ExtraQueue:
     Type: AWS::SQS::Queue
     Properties:
-      QueueName: !Sub "${AWS::StackName}-${QueueSuffix}"
+      # The suffix first, then the stack's unique id: SQS takes at most 80 characters, and the nested stack's
+      # name with the test's long namespace in it is longer than that.
+      QueueName: !Join ["-", [!Ref QueueSuffix, !Select [2, !Split ["/", !Ref "AWS::StackId"]]]]
 Outputs:
   Prefix:
     Value: !Ref QSS3KeyPrefix
@@ -193,7 +195,8 @@ def test_changing_a_referenced_config_map_updates_the_stack(
     with running_operator([namespace]):
         kube.create_stack(namespace, _small_stack_with_extra("extras", template_bucket))
         kube.wait_condition(namespace, "extras", "Ready", timeout=60)
-        assert [name.endswith("-first") for name in _queue_names(aws_environment, stack)] == [True]
+        names = _queue_names(aws_environment, stack)
+        assert [name.startswith("first-") for name in names] == [True], names
         applied = kube.get_stack(namespace, "extras")["status"]["lastAppliedHash"]  # type: ignore[index]
 
         kube.put_config_map(namespace, "extras", {"extra.yaml": SMALL_EXTRA, "suffix": "second"})
@@ -206,7 +209,8 @@ def test_changing_a_referenced_config_map_updates_the_stack(
             60,
             "the ConfigMap change to be applied",
         )
-        assert [name.endswith("-second") for name in _queue_names(aws_environment, stack)] == [True]
+        names = _queue_names(aws_environment, stack)
+        assert [name.startswith("second-") for name in names] == [True], names
         # The watch asked for the reconcile (rather than a later resync finding the change).
         annotations = kube.get_stack(namespace, "extras")["metadata"]["annotations"]  # type: ignore[index]
         assert annotations["references.turbine.dev/changed"].startswith("ConfigMap/extras@")
