@@ -37,7 +37,9 @@ Resources:
   ExtraQueue:
     Type: AWS::SQS::Queue
     Properties:
-      QueueName: !Sub "${AWS::StackName}-${QueueSuffix}"
+      # The stack's unique id, then the suffix: SQS takes at most 80 characters, fewer than the nested stack's
+      # name and the suffix can make.
+      QueueName: !Join ["-", [!Select [2, !Split ["/", !Ref "AWS::StackId"]], !Ref QueueSuffix]]
 """
 
 

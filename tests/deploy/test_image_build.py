@@ -42,5 +42,5 @@ def test_the_image_renders_the_example(image: str) -> None:
         files={"/tmp/turbine-stack.yaml": REPO_ROOT / "examples" / "turbine-stack.yaml"},
     )
     assert render.returncode == 0, render.stderr
-    assert "stackName: default-airflow" in render.stdout
+    assert "stackName: t7-default-airflow" in render.stdout
     assert "masterTemplate:" in render.stdout

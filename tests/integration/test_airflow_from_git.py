@@ -303,7 +303,7 @@ def test_a_turbinestack_naming_someone_elses_stack_never_writes_its_users_or_cre
         intruder = turbine_stack(
             "intruder",
             template_bucket,
-            stackName=f"{namespace}-airflow",
+            stackName=default_stack_name(namespace, "airflow"),
             airflow={"users": [_user("mallory")], "dags": dags},
         )
         kube.create_stack(namespace, intruder)

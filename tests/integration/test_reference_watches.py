@@ -18,6 +18,7 @@ from turbine_dev.aws.embedded_aws import EmbeddedAws
 from turbine_dev.k8s.kube import KubeApi, wait_for
 from turbine_dev.runs.operator_runner import running_operator
 from turbine_dev.runs.probes import turbine_stack
+from turbine_operator.core.naming import default_stack_name
 
 pytestmark = [
     pytest.mark.integration,
@@ -32,7 +33,9 @@ Resources:
   ExtraQueue:
     Type: AWS::SQS::Queue
     Properties:
-      QueueName: !Sub "${AWS::StackName}-${QueueSuffix}"
+      # The stack's unique id, then the suffix: SQS takes at most 80 characters, fewer than the nested stack's
+      # name and the suffix can make.
+      QueueName: !Join ["-", [!Select [2, !Split ["/", !Ref "AWS::StackId"]], !Ref QueueSuffix]]
 """
 UNRELATED = 40
 
@@ -96,7 +99,9 @@ def _wait_applied_after(kube: KubeApi, namespace: str, applied: str, timeout: fl
 def _queue_suffix(aws: EmbeddedAws, namespace: str) -> str:
     """The suffix of the extra template's queue, which the referenced Secret names."""
     cloudformation = aws.client("cloudformation")
-    resources = cloudformation.describe_stack_resources(StackName=f"{namespace}-extras")["StackResources"]
+    resources = cloudformation.describe_stack_resources(StackName=default_stack_name(namespace, "extras"))[
+        "StackResources"
+    ]
     nested = next(r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "Extra")
     queues = cloudformation.describe_stack_resources(StackName=nested)["StackResources"]
     return ",".join(r["PhysicalResourceId"].rsplit("-", 1)[-1] for r in queues)

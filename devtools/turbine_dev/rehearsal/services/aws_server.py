@@ -27,6 +27,7 @@ from turbine_dev.aws import (
     moto_cfn_resources,
     moto_drift,
     moto_extensions,
+    moto_resource_names,
     moto_route53_alias,
     moto_sqs,
     moto_target_health,
@@ -107,6 +108,9 @@ def install_signal_resource(log: Path) -> None:
 def main(argv: list[str]) -> None:
     host, port, log = argv
     moto_extensions.install()
+    # Names CloudFormation generates within each type's limits, as in the tests' embedded AWS: moto's own
+    # broke the database identifier once the default stack name grew (t<length>-<namespace>-<name>).
+    moto_resource_names.install()
     moto_autoscaling.install()
     moto_sqs.install()
     moto_cfn_resources.install()
