@@ -1,4 +1,4 @@
-"""Injected update failures: rollbacks, UPDATE_ROLLBACK_FAILED and ContinueUpdateRollback.
+"""Injected failures: rollbacks, UPDATE_ROLLBACK_FAILED, ContinueUpdateRollback and DELETE_FAILED.
 
 https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ContinueUpdateRollback.html
 """
@@ -96,3 +96,34 @@ def test_a_failed_rollback_refuses_updates_until_continued(strict_aws: EmbeddedA
     with pytest.raises(ClientError) as not_failed:
         cloudformation.continue_update_rollback(StackName="rf", ClientRequestToken="cont-2")
     assert "cannot be called from current stack status" in str(not_failed.value)
+
+
+def test_an_injected_deletion_failure_leaves_the_stack_delete_failed_until_sent_again(
+    strict_aws: EmbeddedAws,
+) -> None:
+    """DELETE_FAILED keeps the stack and its resources; DeleteStack may be sent again (API_DeleteStack)."""
+    cloudformation = strict_aws.client("cloudformation")
+    strict_aws.configure(operation_seconds=0.5)
+    cloudformation.create_stack(StackName="df", TemplateBody=queue_template())
+    eventually(lambda: _settled(strict_aws, "df"))
+    strict_aws.configure(delete_failures=["df"])
+
+    cloudformation.delete_stack(StackName="df", ClientRequestToken="delete-1")
+
+    assert eventually(lambda: _settled(strict_aws, "df")) == "DELETE_FAILED"
+    events = cloudformation.describe_stack_events(StackName="df")["StackEvents"]
+    assert events[0]["ResourceStatus"] == "DELETE_FAILED"
+    assert events[0]["ResourceStatusReason"].startswith("The following resource(s) failed to delete: [")
+    assert cloudformation.describe_stack_resources(StackName="df")["StackResources"]
+    assert strict_aws.settings()["delete_failures"] == []  # used up
+
+    cloudformation.delete_stack(StackName="df", ClientRequestToken="delete-2")
+
+    def gone() -> bool | None:
+        try:
+            _stack(strict_aws, "df")
+        except ClientError:
+            return True
+        return None
+
+    assert eventually(gone)

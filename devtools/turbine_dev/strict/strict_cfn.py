@@ -260,10 +260,14 @@ def delete_stack(self: Any, original: Any) -> Any:
     stack_id = stack.stack_id
     _operation_token(stack, request.param("ClientRequestToken"))
     _start_operation(stack, "DELETE", outputs=None)
+    fails = strict_rollbacks.delete_fails(stack.name)
 
     def finish() -> None:
         if stack_id in backend.stacks:
             stack.enable_termination_protection = False
+            if fails:
+                _delete_failed(backend, stack, strict_rollbacks.InjectedRefusal())
+                return
             try:
                 backend.delete_stack(stack_id)
             except Exception as refusal:  # whatever a service refused to delete

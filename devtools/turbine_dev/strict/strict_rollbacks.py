@@ -1,5 +1,5 @@
-"""Injected update failures of the strict embedded CloudFormation: rollbacks, UPDATE_ROLLBACK_FAILED and
-ContinueUpdateRollback. Dev and test tooling only; see docs/embedded-aws.md.
+"""Injected failures of the strict embedded CloudFormation: rollbacks, UPDATE_ROLLBACK_FAILED,
+ContinueUpdateRollback and DELETE_FAILED. Dev and test tooling only; see docs/embedded-aws.md.
 
 moto applies every update at once and never fails one. Here a failure is injected by name through the
 `update_failures` setting ("<stack name>=rollback", "<stack name>=rollback_failed", or
@@ -13,6 +13,11 @@ moto applies every update at once and never fails one. Here a failure is injecte
   refused ("Stack:<id> is in UPDATE_ROLLBACK_FAILED state and can not be updated.") until
   ContinueUpdateRollback takes it to UPDATE_ROLLBACK_COMPLETE (API_ContinueUpdateRollback).
 Every event of these operations carries the token of the request that started it (API_StackEvent).
+
+A deletion fails by name through `delete_failures` ("<stack name>", each entry once): the stack's next
+DeleteStack ends in DELETE_FAILED with its resources in place, as when a resource's service refuses
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/troubleshooting.html#troubleshooting-errors-delete-stack-fails);
+DeleteStack may be sent again (API_DeleteStack), and the next one deletes it.
 """
 
 from __future__ import annotations
@@ -46,6 +51,22 @@ def injected(stack_name: str, *outcomes: str) -> str | None:
             STATE.settings.update_failures = tuple(remaining)
             return outcome
     return None
+
+
+def delete_fails(stack_name: str) -> bool:
+    """Whether the stack's deletion just requested is to end in DELETE_FAILED (the entry is used up)."""
+    if stack_name not in STATE.settings.delete_failures:
+        return False
+    remaining = list(STATE.settings.delete_failures)
+    remaining.remove(stack_name)
+    STATE.settings.delete_failures = tuple(remaining)
+    return True
+
+
+class InjectedRefusal(Exception):
+    """What a resource's service answered to its deletion, as the stack's event quotes it."""
+
+    message = INJECTED
 
 
 def snapshot(stack: Any) -> Snapshot:
