@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,9 @@ from typing import Any
 import pytest
 
 from turbine_dev.rehearsal.creation_order import signalled_resources, stack_waves
+from turbine_dev.rehearsal.host import image
 from turbine_dev.rehearsal.host.image import airflow_venv, shipped_lock
+from turbine_dev.rehearsal.services import package_index
 from turbine_dev.tooling.airflow_options import extract, options_file
 from turbine_operator.core.render.templates import load_template
 
@@ -66,6 +69,14 @@ def test_roles_boot_in_creation_order_and_signal(report: dict[str, Any]) -> None
     assert all(
         outcome.startswith("SUCCESS") or outcome.startswith("none") for outcome in report["signals"].values()
     ), report["signals"]
+
+
+def test_airflow_is_installed_by_the_bootstraps_own_pip_command_from_the_package_index(
+    report: dict[str, Any],
+) -> None:
+    """The image's Airflow came from the bootstrap's pip command against the stand-in for pypi.org."""
+    command = package_index.bootstrap_pip_install(image.VENV_PATH, str(shipped_lock()))
+    assert report["image"]["airflow_installed_with"] == shlex.join(command)
 
 
 def test_the_shipped_airflow_options_are_those_of_the_airflow_the_lock_installs() -> None:

@@ -213,8 +213,10 @@ class Cluster:
         (upper / "etc/systemd/system.conf").write_text(
             f'[Manager]\nDefaultEnvironment="AWS_ENDPOINT_URL={self.aws.endpoint_url}"\n'
         )
-        # No package index is reachable from the VPC: every locked requirement is in the image.
-        (upper / "etc/pip.conf").write_text("[global]\nno-index = true\n")
+        # pip reaches the stand-in for pypi.org (services.package_index), which serves the lock's files
+        # only; the image already holds them all, installed by the bootstrap's own command.
+        index = f"http://{network.GATEWAY}:{network.PACKAGE_INDEX_PORT}/simple/"
+        (upper / "etc/pip.conf").write_text(f"[global]\nindex-url = {index}\n")
         devtools = str(Path(__file__).resolve().parents[2])
         operator = str(Path(__file__).resolve().parents[3] / "operator")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([devtools, operator])}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -15,9 +16,9 @@ from turbine_dev.aws.embedded_aws import DEFAULT_REGION, DUMMY_CREDENTIALS, Embe
 from turbine_dev.rehearsal.airflow_config import AIRFLOW_CONFIG
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, create_stack, load_templates
 from turbine_dev.rehearsal.host import network
-from turbine_dev.rehearsal.host.image import REPO_ROOT
+from turbine_dev.rehearsal.host.image import INSTALLED_WITH, REPO_ROOT
 from turbine_dev.rehearsal.rolling_update import roll_api_servers
-from turbine_dev.rehearsal.services import database, loadbalancer
+from turbine_dev.rehearsal.services import database, loadbalancer, package_index
 from turbine_dev.rehearsal.services.dag_repository import DagRepository, git_dag
 from turbine_dev.rehearsal.services.target_health import TARGET_HEALTH_FILE, HealthChecker
 from turbine_dev.runs.processes import ManagedProcess, terminating_signals_raise
@@ -62,9 +63,14 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
     db = None
     aws = None
     dags: DagRepository | None = None
+    services = contextlib.ExitStack()
     with terminating_signals_raise():
         try:
             aws = start_aws(workdir)
+            index = Path(os.environ["TURBINE_REHEARSAL_PACKAGE_INDEX"])
+            services.enter_context(package_index.serving(index, network.GATEWAY, network.PACKAGE_INDEX_PORT))
+            venv = Path(os.environ["TURBINE_REHEARSAL_VENV"])
+            report["image"] = {"airflow_installed_with": (venv / INSTALLED_WITH).read_text().strip()}
             dags = DagRepository(workdir)
             dags.start()
             report["git_revisions"] = [dags.commit({"rehearsal_git.py": git_dag("v1")}, "v1")]
@@ -84,7 +90,7 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
             cluster = Cluster(
                 aws=aws, workdir=workdir, master_stack=stack, outputs=outputs, parameters=parameters,
                 templates=load_templates(cfn_dir() / "templates"),
-                venv=Path(os.environ["TURBINE_REHEARSAL_VENV"]), efs=efs, dags=dags,
+                venv=venv, efs=efs, dags=dags,
             )  # fmt: skip
             port = int(parameters.get("WebServerPort", "8080"))
 
@@ -146,6 +152,7 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
                 aws.stop()
             if dags is not None:
                 dags.stop()
+            services.close()
     report.setdefault("figures", {})["rehearsal_seconds"] = round(
         time.monotonic() - started + float(os.environ.get("TURBINE_REHEARSAL_IMAGE_SECONDS", "0")), 1
     )
