@@ -27,13 +27,14 @@ def test_each_perturbation_is_one_a_user_can_make() -> None:
             if step.action == "create":
                 policy[step.name] = step.policy
             if step.action == "rerole":  # pointed back at once: the stack stays in its account
-                assert steps[index + 1].action == "unrole" and steps[index + 1].name == step.name
+                assert (steps[index + 1].action, steps[index + 1].name) == ("unrole", step.name)
             if step.failure == "delete_failed":  # only a deletion that deletes can fail
-                assert step.action == "delete" and policy[step.name] == "Delete"
+                assert (step.action, policy[step.name]) == ("delete", "Delete")
             if step.failure in ("rollback", "rollback_failed"):
                 assert step.action == "update"
             if step.perturbation == "twice":  # within one change-set computation (0.2 s at the least)
-                assert steps[index - 1].action == "update" and step.pause <= 0.3
+                assert steps[index - 1].action == "update"
+                assert step.pause <= 0.3
 
 
 def test_a_seed_replays_its_plan() -> None:
