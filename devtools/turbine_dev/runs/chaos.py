@@ -116,7 +116,8 @@ class Figures:
     churn: int = 0  # change sets created while nothing changed
     false_stalls: int = 0  # a rollback reported where the stack did not roll back
     # The perturbations carried out: retag, revisit, twice, rerole, rollback, rollback_failed,
-    # delete_failed, and retry (a spec changed after a reported rollback).
+    # delete_failed (each failure also counted "not reached" when no operation took it up before the
+    # trial's last step), and retry (a spec changed after a reported rollback).
     perturbations: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     failed_seeds: list[int] = dataclasses.field(default_factory=list)
 
@@ -464,7 +465,9 @@ class Trial:
                 time.sleep(step.pause)
                 self._perform(step)
             time.sleep(self.plan.tail)
-            # A failure injected for an operation the chaos overtook is not kept for a later one.
+            # A failure injected for an operation the chaos overtook is not kept for a later one; the
+            # figures count it as not reached.
+            self._count_unreached(self.aws.settings())
             self.aws.configure(update_failures=[], delete_failures=[])
             # At least one operator dies after the last change, wherever its start-up got to.
             last_started = cycler.starts
@@ -564,6 +567,15 @@ class Trial:
             setting, entry = "update_failures", f"{stack}={step.failure}"
         self.aws.configure(**{setting: [*self.aws.settings()[setting], entry]})
         self.perturbations[step.failure] += 1
+
+    def _count_unreached(self, settings: dict[str, Any]) -> None:
+        for entry in settings["update_failures"]:
+            stack, _, failure = entry.partition("=")
+            if stack.startswith(self.stack_prefix):
+                self.perturbations[f"{failure} not reached"] += 1
+        for stack in settings["delete_failures"]:
+            if stack.startswith(self.stack_prefix):
+                self.perturbations["delete_failed not reached"] += 1
 
     def _wait_recorded(self, name: str) -> None:
         """A user points spec.roleArn elsewhere once the stack exists (status.stackId recorded)."""
