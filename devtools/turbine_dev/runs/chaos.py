@@ -116,8 +116,8 @@ class Figures:
     churn: int = 0  # change sets created while nothing changed
     false_stalls: int = 0  # a rollback reported where the stack did not roll back
     # The perturbations carried out: retag, revisit, twice, rerole, rollback, rollback_failed,
-    # delete_failed (each failure also counted "not reached" when no operation took it up before the
-    # trial's last step), and retry (a spec changed after a reported rollback).
+    # delete_failed (each failure also counted "not reached" when no operation of the trial took it up),
+    # and retry (a spec changed after a reported rollback).
     perturbations: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     failed_seeds: list[int] = dataclasses.field(default_factory=list)
 
@@ -465,10 +465,6 @@ class Trial:
                 time.sleep(step.pause)
                 self._perform(step)
             time.sleep(self.plan.tail)
-            # A failure injected for an operation the chaos overtook is not kept for a later one; the
-            # figures count it as not reached.
-            self._count_unreached(self.aws.settings())
-            self.aws.configure(update_failures=[], delete_failures=[])
             # At least one operator dies after the last change, wherever its start-up got to.
             last_started = cycler.starts
             while (cycler.kills < MIN_KILLS or cycler.starts <= last_started) and cycler.is_alive():
@@ -484,6 +480,10 @@ class Trial:
             churn = [] if converged else self._churn()
         finally:
             final.kill()
+        # A failure injected for an operation the chaos overtook stays for the stack's next one, the last
+        # operator's included; one nothing took up is counted as not reached, and dropped.
+        self._count_unreached(self.aws.settings())
+        self.aws.configure(update_failures=[], delete_failures=[])
         configure_emulator(self.aws, fault_rate=0.0, seed=self.seed)
         stats = self.aws.stats()
         figures = Figures(
