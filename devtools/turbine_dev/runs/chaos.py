@@ -72,7 +72,11 @@ CONVERGENCE_SECONDS = 120.0
 # holds thirty looks, more than 60 s would at production pace, and a looping reconcile shows many times.
 QUIET_SECONDS = float(os.environ.get("CHAOS_QUIET_SECONDS", "15"))
 RECREATE_WAIT_SECONDS = 60.0
-SETTLED_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
+# UPDATE_ROLLBACK_COMPLETE too: "Successful return of one or more stacks to a previous working state after a
+# failed stack update" (stack status codes, User Guide), a state updates start from. A rolled-back stack whose
+# previous state is what the spec says again (maxSize A, B rolled back, A again) is converged; its
+# parameters are checked as any other's.
+SETTLED_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"})
 # A user waits this long for status.stackId before pointing spec.roleArn elsewhere (the stack exists).
 RECORDED_WAIT_SECONDS = 60.0
 # The Stalled reasons of an update the embedded AWS failed, and the stack statuses that make them true.
