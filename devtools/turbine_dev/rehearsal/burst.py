@@ -30,7 +30,13 @@ import traceback
 import urllib.error
 from typing import Any
 
-from turbine_dev.aws.metric_time import Action, DeployedLoadFunction, GroupScaling, whole_minute_after
+from turbine_dev.aws.metric_time import (
+    EXTRA_PERIODS,
+    Action,
+    DeployedLoadFunction,
+    GroupScaling,
+    whole_minute_after,
+)
 from turbine_dev.rehearsal.cluster import Cluster, Instance
 from turbine_dev.rehearsal.dag_files import BURST_TASKS, REVISION_KEY
 
@@ -202,8 +208,9 @@ class Burst:
 
     # -- metric time -------------------------------------------------------------------------------
     def metric_start(self) -> datetime.datetime:
-        """The first whole minute after both now and any minute an earlier scenario published in
-        metric time: a minute's datapoints must be this burst's alone."""
+        """A whole minute from which no alarm's evaluation range reaches back to a minute an earlier
+        scenario published in metric time: CloudWatch evaluates the most recent datapoints of its range
+        (metric_time), so the last minute of scale_out_from_zero, 1 unserved task, started a worker."""
         environ = self.function.environ
         now = datetime.datetime.now(datetime.UTC)
         reply = self.clients["cloudwatch"].get_metric_statistics(
@@ -213,8 +220,12 @@ class Burst:
             StartTime=now - datetime.timedelta(hours=6), EndTime=now + datetime.timedelta(hours=6),
             Period=60, Statistics=["SampleCount"],
         )  # fmt: skip
-        latest = max((p["Timestamp"] for p in reply.get("Datapoints", [])), default=now)
-        return whole_minute_after(max(now, latest + MINUTE))
+        latest = [p["Timestamp"] for p in reply.get("Datapoints", [])]
+        if not latest:
+            return whole_minute_after(now)
+        longest = max(int(a["EvaluationPeriods"]) * int(a["Period"]) for a in self.scaling.alarms())
+        reach = datetime.timedelta(seconds=longest) + MINUTE * (EXTRA_PERIODS + 2)
+        return whole_minute_after(max(now, max(latest) + reach))
 
     def queued_messages(self) -> int:
         sqs = self.clients["sqs"]
