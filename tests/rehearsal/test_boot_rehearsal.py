@@ -189,3 +189,49 @@ def test_a_rolling_update_keeps_a_healthy_api_server_behind_the_load_balancer(re
         report.get("rolling_update_failure"),
         figures,
     )
+
+
+def burst_figures(report: dict[str, Any]) -> dict[str, Any]:
+    figures = {k: v for k, v in report["figures"].items() if k.startswith("burst_")}
+    print("burst:", json.dumps(figures, indent=2), "\nactions:", report.get("burst_scaling_actions"))
+    return figures
+
+
+def test_a_burst_gets_the_workers_its_backlog_needs_in_the_first_decision(report: dict[str, Any]) -> None:
+    """Issue 24: 40 tasks queued at once on a worker set of at most 5 workers of 4 slots (the product's 10 x
+    16 scaled down to this machine): the first scaling decision asks for every worker the backlog needs."""
+    booted(report)
+    figures = burst_figures(report)
+    assert report["checks"].get("burst_first_decision_asks_for_the_workers_the_backlog_needs"), (
+        report.get("burst_first_decision"),
+        figures,
+        report.get("burst_failure"),
+    )
+
+
+def test_a_burst_runs_three_quarters_of_the_slots_at_once_and_every_task_succeeds_in_time(
+    report: dict[str, Any],
+) -> None:
+    """Issue 24: at least 75 % of maxSize x slots run at once, every task succeeds, none waits in the queue
+    until task_queued_timeout."""
+    booted(report)
+    figures = burst_figures(report)
+    checks = report["checks"]
+    assert checks.get("burst_concurrency_reaches_three_quarters_of_the_slots"), (
+        figures,
+        report.get("burst_failure"),
+    )
+    assert checks.get("burst_every_task_succeeded"), figures
+    assert checks.get("burst_no_task_hit_task_queued_timeout"), figures
+
+
+def test_after_a_burst_the_workers_drain_to_min_size_and_no_task_is_killed(report: dict[str, Any]) -> None:
+    """Issue 24: once the burst is done the group shrinks back to minSize, each worker it removes drained
+    first, and no task is killed."""
+    booted(report)
+    figures = burst_figures(report)
+    assert report["checks"].get("burst_drains_to_min_size_killing_no_task"), (
+        figures,
+        report.get("burst_scaling_actions"),
+        report.get("burst_failure"),
+    )

@@ -14,6 +14,7 @@ from typing import Any
 
 from turbine_dev.aws.embedded_aws import DEFAULT_REGION, DUMMY_CREDENTIALS, EmbeddedAws
 from turbine_dev.rehearsal.airflow_config import AIRFLOW_CONFIG
+from turbine_dev.rehearsal.burst import MAX_WORKERS, WORKER_SLOTS
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, create_stack, load_templates
 from turbine_dev.rehearsal.host import network
 from turbine_dev.rehearsal.host.image import INSTALLED_WITH, REPO_ROOT
@@ -29,7 +30,8 @@ MANIFEST = REPO_ROOT / "examples" / "turbine-stack.yaml"
 SIGNAL_TIMEOUT = float(os.environ.get("TURBINE_REHEARSAL_SIGNAL_TIMEOUT", "1200"))
 # Compresses the target groups' health check intervals and deregistration delay (1: as configured).
 TIME_FACTOR = float(os.environ.get("TURBINE_REHEARSAL_TIME_FACTOR", "1"))
-# "rolling-update": boot, then only the API servers' rolling update (a narrow run); empty: everything.
+# Narrow runs: "rolling-update", boot then only the API servers' rolling update; "burst", boot then only
+# the burst (turbine_dev.rehearsal.burst); empty: everything.
 ONLY = os.environ.get("TURBINE_REHEARSAL_ONLY", "")
 
 
@@ -74,9 +76,12 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
             dags = DagRepository(workdir)
             dags.start()
             report["git_revisions"] = [dags.commit({"rehearsal_git.py": git_dag("v1")}, "v1")]
+            # The worker set scaled down to what this machine runs (burst.py): the product's 16 slots a
+            # worker would make each worker of the burst hold 16 real tasks.
             stack, outputs, parameters = create_stack(
-                aws, MANIFEST, "turbine-rehearsal-bundle", {"dags": dags.spec(), "config": AIRFLOW_CONFIG}
-            )
+                aws, MANIFEST, "turbine-rehearsal-bundle", {"dags": dags.spec(), "config": AIRFLOW_CONFIG},
+                workers={"maxSize": MAX_WORKERS}, worker_slots=WORKER_SLOTS,
+            )  # fmt: skip
             secret = json.loads(
                 aws.client("secretsmanager").get_secret_value(SecretId=outputs["DatabaseSecretArn"])[
                     "SecretString"
@@ -131,11 +136,12 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
             from turbine_dev.rehearsal.scenarios import run_scenarios  # noqa: PLC0415
 
             if ONLY != "rolling-update":
-                run_scenarios(cluster, report, first_boot)
+                run_scenarios(cluster, report, first_boot, ONLY)
             # Last: it replaces the API servers the scenarios above talk to.
-            roll_api_servers(
-                cluster, checker, f"http://{network.LOAD_BALANCER}:{port}/api/v2/monitor/health", report
-            )
+            if ONLY != "burst":
+                roll_api_servers(
+                    cluster, checker, f"http://{network.LOAD_BALANCER}:{port}/api/v2/monitor/health", report
+                )
             code = 0 if all(report["checks"].values()) else 1
         except BootFailure as failure:
             report["failure"] = str(failure)

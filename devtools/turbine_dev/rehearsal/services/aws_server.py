@@ -68,6 +68,10 @@ def install_lifecycle_actions(log: Path) -> None:
 
     def complete_lifecycle_action(self: Any) -> EmptyResult:
         record(self, "CompleteLifecycleAction")
+        # A scale-in's instance, held in Terminating:Wait by the hook, now leaves the group.
+        moto_autoscaling.complete_termination(
+            self.autoscaling_backend, self._get_param("AutoScalingGroupName"), self._get_param("InstanceId")
+        )
         return EmptyResult()
 
     def record_lifecycle_action_heartbeat(self: Any) -> EmptyResult:
