@@ -75,7 +75,7 @@ def test_airflow_is_installed_by_the_bootstraps_own_pip_command_from_the_package
     report: dict[str, Any],
 ) -> None:
     """The image's Airflow came from the bootstrap's pip command against the stand-in for pypi.org."""
-    command = package_index.bootstrap_pip_install(image.VENV_PATH, str(shipped_lock()))
+    command = package_index.bootstrap_pip_install(image.VENV_PATH, "${AIRFLOW_LOCK}")
     assert report["image"]["airflow_installed_with"] == shlex.join(command)
 
 

@@ -78,7 +78,8 @@ def airflow_venv(lock: Path) -> Path:
             check=True,
             env={**os.environ, **pip},
         )
-    (building / INSTALLED_WITH).write_text(shlex.join(command) + "\n")
+    # As the script writes it: the venv is shared by checkouts that keep the lock elsewhere.
+    (building / INSTALLED_WITH).write_text(shlex.join(written) + "\n")
     building.rename(target)
     return target
 
