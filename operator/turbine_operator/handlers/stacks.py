@@ -180,7 +180,7 @@ async def follow_operation(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, 
     if runtime.listing is not None:
         runtime.listing.forget(uid)  # in flight, the stack moves by itself: the listing is for settled ones
     resource = _resource(body)
-    await in_worker_thread(runtime, lambda: _follow(runtime, resource, body, patch, settled=False))
+    await in_worker_thread(runtime, lambda: _follow(runtime, resource, body, patch, stopped, settled=False))
 
 
 def _generation(body: kopf.Body) -> int:
@@ -218,8 +218,9 @@ async def follow(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: 
     if stopped or not await _current(runtime, body, stopped):
         return
     resource = _resource(body)  # body is kopf's live view: it is current when the wait ends
+    moved = MOVED in reasons
     await in_worker_thread(
-        runtime, lambda: _follow(runtime, resource, body, patch, settled=True, moved=MOVED in reasons)
+        runtime, lambda: _follow(runtime, resource, body, patch, stopped, settled=True, moved=moved)
     )
 
 
@@ -228,6 +229,7 @@ def _follow(
     resource: StackResource,
     body: kopf.Body,
     patch: kopf.Patch,
+    stopped: kopf.DaemonStopped,
     *,
     settled: bool,
     moved: bool = False,
@@ -237,6 +239,12 @@ def _follow(
     with runtime.locks.held(resource.uid, wait=False) as acquired:
         if not acquired:
             return  # a change handler is working on this stack right now; the next tick looks again
+        if stopped:
+            # kopf stops the timers before it calls the delete handler, which works under this lock. A tick
+            # that takes the lock between two of its attempts, or after its last one forgot this stack,
+            # would reconcile the deleted TurbineStack as if it lived (its snapshot has no deletion time) and
+            # publish its metrics again after they were forgotten.
+            return
         now = datetime.datetime.now(datetime.UTC)
         # In flight: every due look reconciles. Settled: when the stack moved or the resync is due, drift
         # checks between.
