@@ -354,7 +354,15 @@ def create_stack(
     )
     deadline = time.monotonic() + 300
     while True:
-        stack = cloudformation.describe_stacks(StackName=desired.stack_name)["Stacks"][0]
+        try:
+            stack = cloudformation.describe_stacks(StackName=desired.stack_name)["Stacks"][0]
+        except cloudformation.exceptions.ClientError as error:
+            # A stack just created may not be visible to reads yet, as on AWS (eventual consistency; the
+            # strict embedded CloudFormation shows it so, turbine_dev.strict.strict_cfn).
+            if "does not exist" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+            continue
         if not stack["StackStatus"].endswith("_IN_PROGRESS") or time.monotonic() > deadline:
             break
         time.sleep(1)
