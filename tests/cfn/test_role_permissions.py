@@ -10,11 +10,8 @@ must be used by a call or justified in UNUSED.
 
 from __future__ import annotations
 
-import ast
 import functools
-import json
 import re
-import urllib.parse
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +21,7 @@ import pytest
 from test_stack_in_embedded_aws import create_master_stack
 
 from turbine_dev.strict.iam_evaluation import Decision, Request, access_denied, evaluate, granted_actions
+from turbine_dev.strict.role_permissions import UNUSED, policy_document
 
 pytestmark = pytest.mark.integration
 
@@ -35,23 +33,8 @@ ROLES = {  # role -> its logical id in the nested stacks
     "codedeploy": "CodeDeployServiceRole",
 }
 
-# Permissions no call below makes, and why each is kept. Keys: (role, action).
-UNUSED = {
-    ("worker", "sqs:SendMessage"): (
-        "kombu 5.7.0 (the lock's) re-sends what a worker received but had not acknowledged when its channel "
-        "closes (virtual/base.py QoS.restore_unacked_once -> Channel._restore -> SQS Channel._put -> "
-        "send_message), and a reject with requeue the same way (QoS.reject); without it such a task would "
-        "wait out the 12-hour visibility timeout. No rehearsed path stops a worker holding one."
-    ),
-    ("scheduler", "dynamodb:DeleteItem"): "Celery's result backend forgets a result (AsyncResult.forget)",
-    ("scheduler", "dynamodb:BatchGetItem"): "Celery's DynamoDB backend reads several results at once (mget)",
-    ("codedeploy", "ec2:RunInstances"): (
-        "CodeDeploy documents it for groups built from launch templates (how-to-create-service-role); "
-        "an in-place deployment launches nothing itself"
-    ),
-    ("codedeploy", "ec2:CreateTags"): "as ec2:RunInstances: the tags of the instances CodeDeploy launches",
-    ("codedeploy", "iam:PassRole"): "as ec2:RunInstances: the instance profile of those instances",
-}
+# Permissions no call below makes, and why each is kept: turbine_dev.strict.role_permissions.UNUSED (the
+# rehearsal's live evaluation lists the same).
 # Allowed only when spec.airflow.dags.s3 names a bucket (HasDagBucket): the stack created here has none.
 DAG_BUCKET_ACTIONS = {"s3:GetObject", "s3:ListBucket"}
 
@@ -80,7 +63,7 @@ def deployed(embedded_aws: Any) -> dict[str, Any]:
     for role, logical_id in ROLES.items():
         name = physical[logical_id]
         documents = [
-            _document(iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"])
+            policy_document(iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"])
             for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]
         ]
         # Separate AWS::IAM::Policy resources attached to the role (the worker's drain policy).
@@ -88,7 +71,7 @@ def deployed(embedded_aws: Any) -> dict[str, Any]:
             if ":aws:policy/" not in attached["PolicyArn"]:  # AWS managed ones are AWS's to scope
                 version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
                 documents.append(
-                    _document(
+                    policy_document(
                         iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)[
                             "PolicyVersion"
                         ]["Document"]
@@ -106,17 +89,6 @@ def deployed(embedded_aws: Any) -> dict[str, Any]:
         "queue": queue_arn,
         "region": embedded_aws.region,
     }
-
-
-def _document(raw: str | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(raw, Mapping):  # AWS's URL-encoded JSON, which boto3 decodes
-        return dict(raw)
-    # moto 5.2.5 keeps the policies of a role its CloudFormation created as a Python literal.
-    text = urllib.parse.unquote(raw)
-    document = dict(json.loads(text) if text.lstrip().startswith('{"') else ast.literal_eval(text))
-    # ... and an !If that gives AWS::NoValue as a None statement, where CloudFormation drops it.
-    document["Statement"] = [statement for statement in document["Statement"] if statement is not None]
-    return document
 
 
 def rehearsed_calls(deployed: Mapping[str, Any]) -> dict[str, list[tuple[Request, str]]]:

@@ -23,7 +23,7 @@ import yaml
 
 from turbine_dev.aws.embedded_aws import EmbeddedAws
 from turbine_dev.rehearsal.creation_order import signalled_resources, stack_waves
-from turbine_dev.rehearsal.host import image, network
+from turbine_dev.rehearsal.host import image, network, role_credentials
 from turbine_dev.rehearsal.host.launch import LaunchRefused, launch
 from turbine_dev.rehearsal.services.dag_repository import DagRepository
 from turbine_operator.adapters.sources import load_turbine_sources
@@ -33,6 +33,8 @@ from turbine_operator.core.render.templates import load_template
 
 CLUSTER_TEMPLATE = "turbine-cluster.yaml"
 _NESTED_TEMPLATE = re.compile(r"templates/([a-z0-9-]+\.yaml)")
+# An instance's template -> its role's part in the stack, as turbine_dev.strict.role_permissions names it.
+ROLE_LABELS = {"workerset": "worker"}
 _AWS_HOSTS = re.compile(r"[A-Za-z0-9.-]+\.(?:rds|elb)\.amazonaws\.com")
 
 
@@ -186,9 +188,17 @@ class Cluster:
         for folder in ("upper", "work", "root", "meta"):
             (state / folder).mkdir(parents=True, exist_ok=True)
         instance.address = network.instance_address(instance.index)
+        [role] = self.aws.client("iam").get_instance_profile(InstanceProfileName=launched.role_name)[
+            "InstanceProfile"
+        ]["Roles"]
+        credentials = role_credentials.issue(self.workdir, role_credentials.Session(
+            role=role["RoleName"], label=ROLE_LABELS.get(instance.role, instance.role),
+            session=instance.instance_id,
+        ))  # fmt: skip
         (state / "meta" / "imds.json").write_text(json.dumps({
             "instance_id": instance.instance_id, "region": self.aws.region, "local_ipv4": instance.address,
             "role_name": launched.role_name, "user_data": user_data, "tags": launched.metadata(),
+            "credentials": credentials,
         }))  # fmt: skip
         hostname = f"ip-{instance.address.replace('.', '-')}"
         (state / "config.json").write_text(

@@ -17,10 +17,11 @@ from turbine_dev.rehearsal.cluster import BootFailure, Cluster, create_stack, lo
 from turbine_dev.rehearsal.host import network
 from turbine_dev.rehearsal.host.image import REPO_ROOT
 from turbine_dev.rehearsal.rolling_update import roll_api_servers
-from turbine_dev.rehearsal.services import database, loadbalancer
+from turbine_dev.rehearsal.services import database, iam_enforcement, loadbalancer
 from turbine_dev.rehearsal.services.dag_repository import DagRepository, git_dag
 from turbine_dev.rehearsal.services.target_health import TARGET_HEALTH_FILE, HealthChecker
 from turbine_dev.runs.processes import ManagedProcess, terminating_signals_raise
+from turbine_dev.strict.role_permissions import policy_document
 from turbine_operator.adapters.sources import cfn_dir
 
 AWS_PORT = 4566
@@ -48,6 +49,33 @@ def start_aws(workdir: Path) -> EmbeddedAws:
 
     process.wait_until(healthy, 60, "moto-api")
     return EmbeddedAws(endpoint_url=endpoint, region=DEFAULT_REGION, process=process)
+
+
+def own_policies(aws: EmbeddedAws, role: str) -> list[dict[str, Any]]:
+    """The role's policies as the stack made them: inline, and managed ones of its own (AWS's managed
+    policies are AWS's to scope; their permissions are not listed as unused)."""
+    iam = aws.client("iam")
+    documents = [
+        policy_document(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+    ]
+    for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+        if ":aws:policy/" in attached["PolicyArn"]:
+            continue
+        version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
+        held = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)["PolicyVersion"]
+        documents.append(policy_document(held["Document"]))
+    return documents
+
+
+def iam_report(aws: EmbeddedAws, workdir: Path, report: dict[str, Any]) -> None:
+    """The IAM section, also when the rehearsal failed part way (a denied call is often why)."""
+    if "iam" in report:
+        return
+    try:
+        report["iam"] = iam_enforcement.summary(workdir, lambda role: own_policies(aws, role))
+    except Exception:  # the report must still be written
+        report["iam_failure"] = traceback.format_exc()
 
 
 def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, in order
@@ -130,9 +158,13 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
             roll_api_servers(
                 cluster, checker, f"http://{network.LOAD_BALANCER}:{port}/api/v2/monitor/health", report
             )
+            report["iam"] = iam_enforcement.summary(workdir, lambda role: own_policies(aws, role))
+            report["checks"]["no_call_denied_by_iam"] = not any(r["denied"] for r in report["iam"].values())
             code = 0 if all(report["checks"].values()) else 1
         except BootFailure as failure:
             report["failure"] = str(failure)
+        except KeyboardInterrupt as interrupted:  # SIGTERM or SIGINT: still the report, its IAM section too
+            report["failure"] = f"interrupted ({interrupted})"
         except Exception:
             report["failure"] = traceback.format_exc()
             if cluster is not None:
@@ -143,6 +175,7 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
             if db is not None:
                 db.stop()
             if aws is not None:
+                iam_report(aws, workdir, report)
                 aws.stop()
             if dags is not None:
                 dags.stop()

@@ -97,14 +97,9 @@ def lookup(state_dir: Path, path: str) -> str | None:
         return str(tags[key]) if (key := key.removeprefix("tags/instance/")) in tags else None
     if key == f"iam/security-credentials/{data['role_name']}":
         expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        # The session's own credentials (rehearsal/host/role_credentials.py), by which the embedded AWS
+        # evaluates the role's policies on each call.
         return json.dumps(
-            {
-                "Code": "Success",
-                "Type": "AWS-HMAC",
-                "AccessKeyId": "testing",
-                "SecretAccessKey": "testing",
-                "Token": "testing",
-                "Expiration": expiry,
-            }
+            {"Code": "Success", "Type": "AWS-HMAC", **data["credentials"], "Expiration": expiry}
         )
     return None

@@ -4,8 +4,9 @@ The same moto server and extensions as turbine_dev.aws.moto_server (turbine_dev.
 bound to the rehearsal network's gateway address so that instances reach it. The strict layer
 (turbine_dev.strict.strict_http) serves the CloudFormation calls and moto's own API, one at a time as it
 must; the other services are served as moto's server serves them, concurrently, since the instances'
-long polls of SQS (up to 20 s each) must not hold up every other call. Added here only: the lifecycle-hook
-actions a draining worker calls, which moto 5.2.5 lacks. They behave as AWS documents them
+long polls of SQS (up to 20 s each) must not hold up every other call. Added here only: IAM evaluated for
+every call an instance or the Lambda makes (turbine_dev.rehearsal.services.iam_enforcement), and the
+lifecycle-hook actions a draining worker calls, which moto 5.2.5 lacks. They behave as AWS documents them
 (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CompleteLifecycleAction.html,
 https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RecordLifecycleActionHeartbeat.html):
 the group must exist and hold the instance, the result must be CONTINUE or ABANDON, and each call
@@ -26,7 +27,9 @@ from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import EmptyResult
 
 from turbine_dev.aws import moto_server
+from turbine_dev.aws.embedded_aws import DUMMY_CREDENTIALS
 from turbine_dev.aws.extensions import install_all
+from turbine_dev.rehearsal.services.iam_enforcement import IamEnforcement
 from turbine_dev.rehearsal.services.target_health import TARGET_HEALTH_FILE
 from turbine_dev.strict.strict_http import StrictAwsMiddleware
 
@@ -125,7 +128,14 @@ def main(argv: list[str]) -> None:
     install_all(target_health_observations=Path(log).with_name(TARGET_HEALTH_FILE))
     install_lifecycle_actions(Path(log))
     install_signal_resource(Path(log).with_name("resource-signals.jsonl"))
-    moto_server.serve(host, int(port), RehearsalMiddleware)
+    workdir = Path(log).parent
+    moto_server.serve(
+        host,
+        int(port),
+        lambda app: IamEnforcement(
+            RehearsalMiddleware(app), workdir, [DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]]
+        ),
+    )
 
 
 if __name__ == "__main__":
