@@ -59,14 +59,18 @@ integration: binaries
 	pytest -m integration
 
 # The slow suites run side by side on the two cores: the chaos trials and the boot rehearsal (both mostly
-# waiting on their operators and instances) in one pytest, everything else in another. Exit code 5 is a
-# pytest that had nothing left to run (every test's pass reused); any other failure fails the target.
+# waiting on their operators and instances) each in a pytest of its own, everything else in a third. Exit
+# code 5 is a pytest that had nothing left to run (every test's pass reused); any other failure fails the
+# target.
 test: lint typecheck binaries
-	@other=$$(mktemp); status=0; \
-	pytest tests/chaos tests/rehearsal >"$$other" 2>&1 & slow=$$!; \
+	@chaos=$$(mktemp); rehearsal=$$(mktemp); status=0; \
+	pytest tests/chaos >"$$chaos" 2>&1 & first=$$!; \
+	pytest tests/rehearsal >"$$rehearsal" 2>&1 & second=$$!; \
 	pytest --ignore=tests/chaos --ignore=tests/rehearsal || { code=$$?; [ $$code -eq 5 ] || status=$$code; }; \
-	wait $$slow || { code=$$?; [ $$code -eq 5 ] || status=$$code; }; \
-	echo "--- the chaos trials and the boot rehearsal ---"; cat "$$other"; rm -f "$$other"; exit $$status
+	wait $$first || { code=$$?; [ $$code -eq 5 ] || status=$$code; }; \
+	wait $$second || { code=$$?; [ $$code -eq 5 ] || status=$$code; }; \
+	echo "--- the chaos trials ---"; cat "$$chaos"; echo "--- the boot rehearsal ---"; cat "$$rehearsal"; \
+	rm -f "$$chaos" "$$rehearsal"; exit $$status
 
 # The Airflow the instances install: cfn/airflow/requirements.in resolved from PyPI with hashes for
 # AL2023's python3.11 on x86_64, named after the version the bootstrap pins (see cfn/README.md); then that

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from moto import mock_aws
 
 from turbine_dev.aws.embedded_aws import EmbeddedAws
 from turbine_dev.aws.embedded_aws import embedded_aws as start_embedded_aws
@@ -25,6 +26,7 @@ pytest_plugins = ("turbine_dev.tooling.pass_cache",)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMALL_CFN = REPO_ROOT / "tests" / "fixtures" / "small-cfn"
 TEMPLATE_BUCKET = "turbine-test-templates"
+IN_PROCESS_REGION = "us-east-1"
 
 # Read when the handlers module is imported (kopf timers take their interval at registration),
 # so it must be set before any test imports turbine_operator.handlers.
@@ -77,6 +79,22 @@ def aws_environment(embedded_aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return embedded_aws
+
+
+@pytest.fixture
+def moto_in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto inside the test's own process, for tests of one service's rules or of the Lambda: fake keys,
+    us-east-1, and no AWS_ENDPOINT_URL or profile through which a call could leave the process."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": IN_PROCESS_REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        yield
 
 
 @pytest.fixture

@@ -15,11 +15,19 @@ import yaml
 from turbine_operator import __version__
 from turbine_operator.adapters.settings import NAMESPACES_ENV, OperatorSettings, SettingsError
 from turbine_operator.adapters.sources import LAMBDAS_DIR_ENV, TEMPLATES_DIR_ENV, load_turbine_sources
+from turbine_operator.core.access.tenancy import (
+    TENANTS_KEY,
+    TenantPolicy,
+    TenantPolicyError,
+    parse_tenants,
+    ungoverned,
+)
 from turbine_operator.core.airflow.airflow_users import desired_users
 from turbine_operator.core.api.crd import custom_resource_definition
 from turbine_operator.core.api.spec import TurbineStackSpec, parse_spec, spec_problems
 from turbine_operator.core.api.unknown_fields import unknown_fields
 from turbine_operator.core.errors import SpecError
+from turbine_operator.core.naming import default_stack_name
 from turbine_operator.core.plan.leadership import DEFAULT_LEASE_NAME
 from turbine_operator.core.render.dag_bundles import dag_bundle_config
 from turbine_operator.core.render.references import Fetched, Source
@@ -163,6 +171,16 @@ def _parser() -> argparse.ArgumentParser:
             " a namespace other than the TurbineStack's are ignored"
         ),
     )
+    render.add_argument(
+        "--tenants",
+        type=Path,
+        metavar="FILE",
+        help=(
+            "the tenants ConfigMap manifest the operator runs with (--tenants-config-map): the TurbineStack"
+            " is checked against its namespace's grant; its default stack name carries the tenant's"
+            " prefix"
+        ),
+    )
     return parser
 
 
@@ -248,7 +266,27 @@ def _render(options: argparse.Namespace) -> int:
     if problems:
         return _refused(options.filename, *problems)
     try:
-        spec = parse_spec(manifest.get("spec"), namespace=namespace, name=name, default_region=options.region)
+        policy = _tenant_policy(options.tenants)
+    except OSError as error:
+        return _refused(options.tenants, error.strerror or str(error))
+    except yaml.YAMLError as error:
+        return _refused(options.tenants, "not valid YAML: " + " ".join(str(error).split()))
+    except (ManifestError, TenantPolicyError) as error:
+        return _refused(options.tenants, str(error))
+    try:
+        # As the operator names a stack that names none: the default, with the tenant's prefix.
+        prefix = policy.stack_name_prefix(namespace)
+        stack_name = default_stack_name(namespace, name, prefix) if prefix else None
+        spec = parse_spec(
+            manifest.get("spec"),
+            namespace=namespace,
+            name=name,
+            default_region=options.region,
+            stack_name=stack_name,
+        )
+        if (refusal := policy.refusal(spec, namespace)) is not None:
+            return _refused(options.filename, f"{refusal} (the operator stalls it OutsideTenantGrant)")
+        spec = policy.governed(spec, namespace)
         objects = ManifestObjects()
         if options.resources:
             objects = ManifestObjects.from_folder(options.resources, placed_in)
@@ -268,6 +306,17 @@ def _render(options: argparse.Namespace) -> int:
     }
     sys.stdout.write(yaml.safe_dump(rendered, sort_keys=False, width=120))
     return 0
+
+
+def _tenant_policy(path: Path | None) -> TenantPolicy:
+    """The grants of a tenants ConfigMap manifest (ungoverned without one), as the operator reads them."""
+    if path is None:
+        return ungoverned()
+    document = yaml.safe_load(path.read_text())
+    data = document.get("data") if isinstance(document, Mapping) else None
+    if not isinstance(data, Mapping) or document.get("kind") != "ConfigMap" or TENANTS_KEY not in data:
+        raise ManifestError(f"not a ConfigMap with a data.{TENANTS_KEY} key")
+    return parse_tenants(str(data[TENANTS_KEY]), f"ConfigMap {path.name}")
 
 
 def _refused(filename: Path, *problems: str) -> int:

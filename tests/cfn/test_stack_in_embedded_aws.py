@@ -284,3 +284,20 @@ def test_a_task_queued_on_the_empty_deployed_worker_set_scales_it_out_within_the
     assert outcome.decision.seconds is not None
     assert outcome.decision.seconds <= SCALE_OUT_DECISION_BOUND
     assert outcome.desired_capacity == 1
+
+
+def test_the_deployed_scale_out_policy_targets_the_growth_threshold(embedded_aws: Any) -> None:
+    """The threshold reaches the worker set's nested stack as CloudFormation passes it, a string: the
+    embedded AWS passed the parent's resolved number on, and the nested stack's int() made 0.75 a target
+    of 0 (found by the boot rehearsal's burst, issue 24)."""
+    outputs, _ = create_master_stack(embedded_aws, {"GrowthThreshold": "0.75"})
+    autoscaling = embedded_aws.client("autoscaling")
+
+    policies = autoscaling.describe_policies(AutoScalingGroupName=outputs["WorkerAutoScalingGroupName"])
+
+    [tracking] = [
+        p["TargetTrackingConfiguration"]
+        for p in policies["ScalingPolicies"]
+        if p["PolicyType"] == "TargetTrackingScaling"
+    ]
+    assert tracking["TargetValue"] == 0.75

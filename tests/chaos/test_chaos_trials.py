@@ -15,7 +15,8 @@ import pytest
 from turbine_dev.aws.embedded_aws import EmbeddedAws
 from turbine_dev.k8s.controlplane import ControlPlane
 from turbine_dev.k8s.kube import KubeApi
-from turbine_dev.runs.chaos import Figures, Trial, chaos_seeds
+from turbine_dev.runs.chaos import Figures, Trial
+from turbine_dev.runs.chaos_plan import chaos_seeds
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("crd_installed")]
 

@@ -3,12 +3,10 @@ the tests of those rules and of the worker set's scaling in metric time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from turbine_dev.aws import moto_autoscaling
 
@@ -16,19 +14,9 @@ IN_PROCESS_REGION, WORKER_GROUP = "us-east-1", "workers"
 
 
 @pytest.fixture
-def in_process_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto in this process, with the embedded AWS's Auto Scaling rules, and no endpoint to leak to."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-        "AWS_DEFAULT_REGION": IN_PROCESS_REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+def in_process_aws(moto_in_process: None) -> None:
+    """moto in this process (tests/conftest.py), with the embedded AWS's Auto Scaling rules."""
     moto_autoscaling.install()
-    with mock_aws():
-        yield
 
 
 def create_worker_group(min_size: int, max_size: int, desired: int) -> Any:

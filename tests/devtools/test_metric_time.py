@@ -155,8 +155,8 @@ def test_a_task_queued_on_an_empty_worker_set_gets_a_worker_decided_within_the_b
 
 @pytest.mark.parametrize(
     ("tasks", "running_workers", "max_size", "slots"),
-    [(200, 2, 10, 16), (40, 1, 5, 4)],
-    ids=["production-200-tasks-10x16", "rehearsal-40-tasks-5x4"],
+    [(200, 2, 10, 16), (200, 1, 10, 16), (40, 1, 5, 4)],
+    ids=["production-200-tasks-10x16", "production-from-one-worker", "rehearsal-40-tasks-5x4"],
 )
 def test_a_backlog_gets_the_workers_it_needs_in_the_first_decision(
     aws: dict[str, Any], tasks: int, running_workers: int, max_size: int, slots: int

@@ -4,11 +4,17 @@ group's limits, and a scale-in with every instance protected lowers the desired 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto.autoscaling.models import autoscaling_backends
+from moto.core.models import DEFAULT_ACCOUNT_ID
+
+from turbine_dev.aws import moto_autoscaling
+from turbine_dev.aws.moto_autoscaling import TERMINATING
 
 from .in_process_aws import IN_PROCESS_REGION, WORKER_GROUP, create_worker_group
 
@@ -111,3 +117,63 @@ def test_a_target_tracking_policy_creates_the_alarms_that_invoke_it(
         assert low["Threshold"] == pytest.approx(0.81)
         assert low["ComparisonOperator"] == "LessThanThreshold"
         assert (low["EvaluationPeriods"], low["DatapointsToAlarm"]) == (15, 15)
+
+
+def test_a_scale_in_holds_the_instance_in_terminating_wait_until_its_lifecycle_action_completes(
+    autoscaling: Any,
+) -> None:
+    """Issue 24's burst drains the workers a scale-in chose: with a termination lifecycle hook the instance
+    stays in the group, no longer its capacity, until CompleteLifecycleAction; moto terminated it at once."""
+    autoscaling.put_lifecycle_hook(
+        AutoScalingGroupName=GROUP, LifecycleHookName="drain", LifecycleTransition=TERMINATING,
+        HeartbeatTimeout=600, DefaultResult="CONTINUE",
+    )  # fmt: skip
+    busy, idle = [i["InstanceId"] for i in _group(autoscaling)["Instances"]]
+    autoscaling.set_instance_protection(
+        AutoScalingGroupName=GROUP, InstanceIds=[busy], ProtectedFromScaleIn=True
+    )
+
+    autoscaling.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=1)
+
+    group = _group(autoscaling)
+    states = {i["InstanceId"]: i["LifecycleState"] for i in group["Instances"]}
+    assert (group["DesiredCapacity"], states) == (1, {busy: "InService", idle: "Terminating:Wait"})
+    backend = autoscaling_backends[DEFAULT_ACCOUNT_ID][REGION]
+    # In service: there is no lifecycle action to complete.
+    assert not moto_autoscaling.complete_termination(backend, GROUP, busy)
+    assert moto_autoscaling.complete_termination(backend, GROUP, idle)
+    assert [i["InstanceId"] for i in _group(autoscaling)["Instances"]] == [busy]
+    ec2 = boto3.client("ec2", region_name=REGION)
+    [reservation] = ec2.describe_instances(InstanceIds=[idle])["Reservations"]
+    assert reservation["Instances"][0]["State"]["Name"] == "terminated"
+
+
+def test_a_template_s_lifecycle_hook_specifications_are_the_group_s_hooks(in_process_aws: None) -> None:
+    template = {
+        "Resources": {
+            "Template": {"Type": "AWS::EC2::LaunchTemplate", "Properties": {"LaunchTemplateData": {
+                "ImageId": "ami-12c6146b"}}},
+            "Group": {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": {
+                "MinSize": "0", "MaxSize": "2", "AvailabilityZones": [f"{REGION}a"],
+                "LaunchTemplate": {"LaunchTemplateId": {"Ref": "Template"},
+                                   "Version": {"Fn::GetAtt": ["Template", "LatestVersionNumber"]}},
+                "LifecycleHookSpecificationList": [{
+                    "LifecycleHookName": "drain", "LifecycleTransition": TERMINATING,
+                    "HeartbeatTimeout": "900", "DefaultResult": "CONTINUE"}],
+            }},
+        }
+    }  # fmt: skip
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    cloudformation.create_stack(StackName="hooks", TemplateBody=json.dumps(template))
+    [group] = [
+        r["PhysicalResourceId"]
+        for r in cloudformation.list_stack_resources(StackName="hooks")["StackResourceSummaries"]
+        if r["LogicalResourceId"] == "Group"
+    ]
+
+    autoscaling = boto3.client("autoscaling", region_name=REGION)
+    [hook] = autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"]
+
+    assert (hook["LifecycleHookName"], hook["LifecycleTransition"], hook["HeartbeatTimeout"]) == (
+        "drain", TERMINATING, 900,
+    )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Injected update failures: rollbacks, UPDATE_ROLLBACK_FAILED and ContinueUpdateRollback.
+"""Injected failures: rollbacks, UPDATE_ROLLBACK_FAILED, ContinueUpdateRollback and DELETE_FAILED.
 
 https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ContinueUpdateRollback.html
 """
@@ -96,3 +96,95 @@ def test_a_failed_rollback_refuses_updates_until_continued(strict_aws: EmbeddedA
     with pytest.raises(ClientError) as not_failed:
         cloudformation.continue_update_rollback(StackName="rf", ClientRequestToken="cont-2")
     assert "cannot be called from current stack status" in str(not_failed.value)
+
+
+def test_an_injected_deletion_failure_leaves_the_stack_delete_failed_until_sent_again(
+    strict_aws: EmbeddedAws,
+) -> None:
+    """DELETE_FAILED keeps the stack and its resources; DeleteStack may be sent again (API_DeleteStack)."""
+    cloudformation = strict_aws.client("cloudformation")
+    strict_aws.configure(operation_seconds=0.5)
+    cloudformation.create_stack(StackName="df", TemplateBody=queue_template())
+    eventually(lambda: _settled(strict_aws, "df"))
+    strict_aws.configure(delete_failures=["df"])
+
+    cloudformation.delete_stack(StackName="df", ClientRequestToken="delete-1")
+
+    assert eventually(lambda: _settled(strict_aws, "df")) == "DELETE_FAILED"
+    events = cloudformation.describe_stack_events(StackName="df")["StackEvents"]
+    assert events[0]["ResourceStatus"] == "DELETE_FAILED"
+    assert events[0]["ResourceStatusReason"].startswith("The following resource(s) failed to delete: [")
+    assert cloudformation.describe_stack_resources(StackName="df")["StackResources"]
+    assert strict_aws.settings()["delete_failures"] == []  # used up
+
+    cloudformation.delete_stack(StackName="df", ClientRequestToken="delete-2")
+
+    def gone() -> bool | None:
+        try:
+            _stack(strict_aws, "df")
+        except ClientError:
+            return True
+        return None
+
+    assert eventually(gone)
+
+
+def _queue_named(name: str) -> str:
+    return f"Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: {name}\n"
+
+
+def _executed(aws: EmbeddedAws, stack: str, template: str, kind: str) -> Any:
+    cloudformation = aws.client("cloudformation")
+    cloudformation.create_change_set(
+        StackName=stack, ChangeSetName=f"{kind.lower()}-1", TemplateBody=template, ChangeSetType=kind
+    )
+    eventually(
+        lambda: (
+            cloudformation.describe_change_set(StackName=stack, ChangeSetName=f"{kind.lower()}-1")[
+                "ExecutionStatus"
+            ]
+            == "AVAILABLE"
+            or None
+        )
+    )
+    # Accepted, as on AWS: the resource fails in the operation, not the request (moto raised it here).
+    cloudformation.execute_change_set(StackName=stack, ChangeSetName=f"{kind.lower()}-1")
+    return cloudformation
+
+
+def _failure_events(cloudformation: Any, stack: str) -> list[tuple[str, str, str]]:
+    events = cloudformation.describe_stack_events(StackName=stack)["StackEvents"]
+    return [
+        (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason", ""))
+        for e in events
+        if e["ResourceStatus"].endswith("_FAILED")
+    ]
+
+
+def test_a_resource_its_service_refuses_fails_the_creation_which_rolls_back(strict_aws: EmbeddedAws) -> None:
+    strict_aws.configure(change_set_seconds=0.1, operation_seconds=0.5)
+    cloudformation = _executed(strict_aws, "refused", _queue_named("q" * 81), "CREATE")
+
+    assert eventually(lambda: _settled(strict_aws, "refused")) == "ROLLBACK_COMPLETE"
+    assert _failure_events(cloudformation, "refused") == [
+        ("Queue", "CREATE_FAILED", 'Resource handler returned message: "Can only include alphanumeric '
+         'characters, hyphens, or underscores. 1 to 80 in length"'),
+    ]  # fmt: skip
+    described = cloudformation.describe_change_set(StackName="refused", ChangeSetName="create-1")
+    assert described["ExecutionStatus"] == "EXECUTE_FAILED"
+
+
+def test_a_resource_its_service_refuses_fails_the_update_which_rolls_back(strict_aws: EmbeddedAws) -> None:
+    strict_aws.configure(change_set_seconds=0.1, operation_seconds=0.5)
+    cloudformation = _executed(strict_aws, "kept", _queue_named("first"), "CREATE")
+    assert eventually(lambda: _settled(strict_aws, "kept")) == "CREATE_COMPLETE"
+
+    added = "\n  Added:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: " + "q" * 81 + "\n"
+    _executed(strict_aws, "kept", _queue_named("first") + added, "UPDATE")
+
+    assert eventually(lambda: _settled(strict_aws, "kept")) == "UPDATE_ROLLBACK_COMPLETE"
+    assert [(logical, status) for logical, status, _ in _failure_events(cloudformation, "kept")] == [
+        ("Added", "CREATE_FAILED")
+    ]
+    queues = strict_aws.client("sqs").list_queues().get("QueueUrls", [])
+    assert [url.rsplit("/", 1)[-1] for url in queues] == ["first"]

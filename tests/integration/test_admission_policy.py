@@ -129,6 +129,9 @@ class Admission:
         self.prefix = f"data-team-{self.run}-"
         self.tenants = [tenant([self.tenant_namespace, self.other_tenant_namespace], self.prefix)]
         self.bindings: list[str] = []
+        # A name of its own per test: a policy deleted and created again under the same name was at times
+        # not enforced within minutes by the API server (its policy informer kept the deleted one).
+        self.policy_name = f"{example('policy.yaml')['metadata']['name']}-{self.run}"
 
     def new_namespace(self, stem: str, *, governed: bool = True) -> str:
         name = f"admission-{stem}-{self.run}"
@@ -141,13 +144,17 @@ class Admission:
         # unchecked, with no warning.
         wait_for(lambda: _schema_published(self.control_plane), 60, "the CRD's OpenAPI schema")
         self.put_grants(flat_grants(self.tenants))
-        self.admission.create_validating_admission_policy(example("policy.yaml"))
+        policy = example("policy.yaml")
+        policy["metadata"]["name"] = self.policy_name
+        self.admission.create_validating_admission_policy(policy)
         binding = example("binding.yaml")
+        binding["metadata"]["name"] += f"-{self.run}"
         binding["spec"]["paramRef"]["namespace"] = self.grants_namespace
         binding["spec"]["matchResources"]["namespaceSelector"] = {"matchLabels": {TEST_LABEL: self.run}}
         self.bind(binding)
 
     def bind(self, binding: dict[str, Any]) -> None:
+        binding["spec"]["policyName"] = self.policy_name
         self.admission.create_validating_admission_policy_binding(binding)
         self.bindings.append(binding["metadata"]["name"])
 
@@ -164,12 +171,12 @@ class Admission:
     def remove(self) -> None:
         for name in self.bindings:
             self.admission.delete_validating_admission_policy_binding(name)
-        self.admission.delete_validating_admission_policy(example("policy.yaml")["metadata"]["name"])
+        self.admission.delete_validating_admission_policy(self.policy_name)
 
     def type_warnings(self) -> list[Any]:
         """The type check of every expression against the schemas of the CRD and of ConfigMaps: an expression
         that names a field the CRD lacks is reported here (and fails only when it meets an object)."""
-        name = example("policy.yaml")["metadata"]["name"]
+        name = self.policy_name
 
         def checked() -> Any:
             policy = self.admission.read_validating_admission_policy(name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,9 @@ from typing import Any
 import pytest
 
 from turbine_dev.rehearsal.creation_order import signalled_resources, stack_waves
+from turbine_dev.rehearsal.host import image
 from turbine_dev.rehearsal.host.image import airflow_venv, shipped_lock
+from turbine_dev.rehearsal.services import package_index
 from turbine_dev.strict.role_permissions import REHEARSED_ROLES, justified_unused
 from turbine_dev.tooling.airflow_options import extract, options_file
 from turbine_operator.core.render.templates import load_template
@@ -67,6 +70,14 @@ def test_roles_boot_in_creation_order_and_signal(report: dict[str, Any]) -> None
     assert all(
         outcome.startswith("SUCCESS") or outcome.startswith("none") for outcome in report["signals"].values()
     ), report["signals"]
+
+
+def test_airflow_is_installed_by_the_bootstraps_own_pip_command_from_the_package_index(
+    report: dict[str, Any],
+) -> None:
+    """The image's Airflow came from the bootstrap's pip command against the stand-in for pypi.org."""
+    command = package_index.bootstrap_pip_install(image.VENV_PATH, "${AIRFLOW_LOCK}")
+    assert report["image"]["airflow_installed_with"] == shlex.join(command)
 
 
 def test_the_shipped_airflow_options_are_those_of_the_airflow_the_lock_installs() -> None:
@@ -214,3 +225,49 @@ def test_every_permission_a_role_holds_is_used_by_a_rehearsed_call_or_justified(
     assert {label: roles[label]["unused"] for label in REHEARSED_ROLES} == {
         label: sorted(justified_unused(label, rehearsed=True)) for label in REHEARSED_ROLES
     }
+
+
+def burst_figures(report: dict[str, Any]) -> dict[str, Any]:
+    figures = {k: v for k, v in report["figures"].items() if k.startswith("burst_")}
+    print("burst:", json.dumps(figures, indent=2), "\nactions:", report.get("burst_scaling_actions"))
+    return figures
+
+
+def test_a_burst_gets_the_workers_its_backlog_needs_in_the_first_decision(report: dict[str, Any]) -> None:
+    """Issue 24: 40 tasks queued at once on a worker set of at most 5 workers of 4 slots (the product's 10 x
+    16 scaled down to this machine): the first scaling decision asks for every worker the backlog needs."""
+    booted(report)
+    figures = burst_figures(report)
+    assert report["checks"].get("burst_first_decision_asks_for_the_workers_the_backlog_needs"), (
+        report.get("burst_first_decision"),
+        figures,
+        report.get("burst_failure"),
+    )
+
+
+def test_a_burst_runs_three_quarters_of_the_slots_at_once_and_every_task_succeeds_in_time(
+    report: dict[str, Any],
+) -> None:
+    """Issue 24: at least 75 % of maxSize x slots run at once, every task succeeds, none waits in the queue
+    until task_queued_timeout."""
+    booted(report)
+    figures = burst_figures(report)
+    checks = report["checks"]
+    assert checks.get("burst_concurrency_reaches_three_quarters_of_the_slots"), (
+        figures,
+        report.get("burst_failure"),
+    )
+    assert checks.get("burst_every_task_succeeded"), figures
+    assert checks.get("burst_no_task_hit_task_queued_timeout"), figures
+
+
+def test_after_a_burst_the_workers_drain_to_min_size_and_no_task_is_killed(report: dict[str, Any]) -> None:
+    """Issue 24: once the burst is done the group shrinks back to minSize, each worker it removes drained
+    first, and no task is killed."""
+    booted(report)
+    figures = burst_figures(report)
+    assert report["checks"].get("burst_drains_to_min_size_killing_no_task"), (
+        figures,
+        report.get("burst_scaling_actions"),
+        report.get("burst_failure"),
+    )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+from turbine_dev.rehearsal.burst import peak_concurrency
+from turbine_dev.rehearsal.cluster import with_worker_slots
 from turbine_dev.rehearsal.creation_order import signalled_resources, stack_waves
 from turbine_dev.rehearsal.host.imds import lookup
 from turbine_dev.rehearsal.host.units import expand, parse_sections, read_environment_file
@@ -69,3 +72,21 @@ def test_metadata_has_no_tags_where_the_launch_template_keeps_them_out(tmp_path:
     assert lookup(tmp_path, "/latest/meta-data/tags/instance") is None
     assert lookup(tmp_path, "/latest/meta-data/instance-id") == "i-1"
     assert lookup(tmp_path, "/latest/meta-data/iam/security-credentials/r") is not None
+
+
+def test_the_burst_s_peak_is_the_most_tasks_running_at_one_moment() -> None:
+    def ti(start: int, end: int) -> dict[str, Any]:
+        return {"start_date": f"2026-12-08T00:{start:02d}:00Z", "end_date": f"2026-12-08T00:{end:02d}:00Z"}
+
+    # Two overlap, a third starts as the first ends (not running together), a fourth never started.
+    instances = [ti(0, 2), ti(1, 3), ti(2, 4), {"start_date": None, "end_date": None}]
+    assert peak_concurrency(instances) == 2
+    assert peak_concurrency([ti(0, 5)] * 15) == 15
+
+
+def test_the_scaled_down_worker_set_changes_only_the_slots_of_a_worker() -> None:
+    template = (Path(__file__).resolve().parents[2] / "cfn/templates/turbine-cluster.yaml").read_bytes()
+    scaled = with_worker_slots(template, 4)
+    [removed] = [line for line in template.splitlines() if line not in scaled.splitlines()]
+    [added] = [line for line in scaled.splitlines() if line not in template.splitlines()]
+    assert (removed.strip(), added.strip()) == (b"Concurrency: 16", b"Concurrency: 4")

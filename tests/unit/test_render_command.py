@@ -240,3 +240,66 @@ def test_render_refuses_every_spec_the_api_server_refuses_naming_the_field(
     named = [_entries_unnamed(line.removeprefix(f"{path}: ").split(": ", 1)[0]) for line in err]
     expected = _entries_unnamed(field)
     assert any(one.startswith(expected) or expected.startswith(one) for one in named), err
+
+
+TENANTS = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: turbine-tenants, namespace: turbine-system}
+data:
+  tenants.yaml: |
+    tenants:
+      - name: data-team
+        namespaces: [default]
+        regions: [%s]
+        stackNamePrefix: data-team-
+"""
+
+
+def _render_with_tenants(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, tenants: str
+) -> tuple[int, str, str]:
+    path = tmp_path / "tenants.yaml"
+    path.write_text(tenants)
+    return render(capsys, "--resources", str(EXAMPLE), "--tenants", str(path))
+
+
+def test_with_the_tenants_config_map_the_default_stack_name_carries_the_tenants_prefix(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """As the operator names it (reconcile.py _default_named); without --tenants, no prefix."""
+    code, out, _ = _render_with_tenants(capsys, tmp_path, TENANTS % "us-east-1")
+
+    assert code == 0
+    assert yaml.safe_load(out)["stackName"] == default_stack_name("default", "airflow-extras", "data-team-")
+
+
+def test_a_spec_outside_its_tenants_grant_is_refused_naming_the_field(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = _render_with_tenants(capsys, tmp_path, TENANTS % "eu-west-1")
+
+    assert code == 2
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(f"{EXAMPLE / 'turbine-stack.yaml'}: spec.region: "), line
+    assert "tenant data-team" in line
+
+
+@pytest.mark.parametrize(
+    ("tenants", "expected"),
+    [
+        ("kind: ConfigMap\ndata: {}\n", "not a ConfigMap with a data.tenants.yaml key"),
+        ("kind: ConfigMap\ndata:\n  tenants.yaml: 'tenants: [{name: x}]'\n", "ConfigMap tenants.yaml: "),
+        ("kind: [\n", "not valid YAML"),
+    ],
+    ids=["no-grants", "invalid-grants", "invalid-yaml"],
+)
+def test_an_unreadable_tenants_config_map_is_one_line_naming_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, tenants: str, expected: str
+) -> None:
+    code, out, err = _render_with_tenants(capsys, tmp_path, tenants)
+
+    assert (code, out) == (2, "")
+    (line,) = err.splitlines()
+    assert line.startswith(f"{tmp_path / 'tenants.yaml'}: {expected}"), line

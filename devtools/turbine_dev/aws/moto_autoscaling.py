@@ -22,6 +22,15 @@ never by the product. Each patch names the AWS page it follows:
   MaxSize. As on AWS, a scale-in lowers the desired capacity even when every instance is protected
   from scale-in and then terminates none (moto already does; "Use instance scale-in protection",
   https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-instance-protection.html).
+- A group's termination lifecycle hook holds an instance a scale-in chose in Terminating:Wait, still in
+  the group and no longer counted as its capacity, until CompleteLifecycleAction (or the heartbeat
+  timeout) lets it go ("Amazon EC2 Auto Scaling lifecycle hooks",
+  https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html); moto terminates
+  it at once, so a worker could never drain, and its CompleteLifecycleAction would find no action. The
+  hooks of a template's LifecycleHookSpecificationList are the group's hooks
+  (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-autoscaling-autoscalinggroup-lifecyclehookspecification.html);
+  moto's CloudFormation drops them. `complete_termination` is what CompleteLifecycleAction then does
+  (the embedded AWS's handler calls it, turbine_dev.rehearsal.services.aws_server).
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ def install() -> None:
     backend._turbine_autoscaling = True
     _target_tracking_creates_its_alarms(backend)
     _capacity_within_the_limits(backend)
+    _termination_waits_for_the_lifecycle_hook()
 
 
 def _target_tracking_creates_its_alarms(backend: Any) -> None:
@@ -132,3 +142,59 @@ def _capacity_within_the_limits(backend: Any) -> None:
 
     backend.set_desired_capacity = set_desired_capacity
     backend.execute_policy = execute_policy
+
+
+TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+TERMINATING_WAIT = "Terminating:Wait"
+
+
+def _has_termination_hook(group: Any) -> bool:
+    return any(
+        hook.auto_scaling_group_name == group.name and hook.lifecycle_transition == TERMINATING
+        for hook in group.autoscaling_backend.lifecycle_hooks.values()
+    )
+
+
+def _termination_waits_for_the_lifecycle_hook() -> None:
+    group_class: Any = models.FakeAutoScalingGroup
+    original_set = group_class.set_desired_capacity
+    original_create = group_class.create_from_cloudformation_json.__func__
+
+    def set_desired_capacity(self: Any, new_capacity: int | None) -> None:
+        wanted = self.min_size if new_capacity is None else int(new_capacity)
+        active = self.active_instances()
+        if wanted < len(active) and _has_termination_hook(self):
+            # The instances moto would choose (unprotected, in its order), held instead of terminated;
+            # moto then counts the rest, which is the new desired capacity, and changes nothing more.
+            for state in [s for s in active if not s.protected_from_scale_in][: len(active) - wanted]:
+                state.lifecycle_state = TERMINATING_WAIT
+        original_set(self, new_capacity)
+
+    def create_from_cloudformation_json(
+        cls: Any, /, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+        region_name: str, **kwargs: Any,
+    ) -> Any:  # fmt: skip
+        group = original_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        for hook in cloudformation_json["Properties"].get("LifecycleHookSpecificationList", []):
+            group.autoscaling_backend.create_lifecycle_hook(
+                hook["LifecycleHookName"], group.name, hook["LifecycleTransition"],
+                int(hook["HeartbeatTimeout"]) if "HeartbeatTimeout" in hook else None,
+                hook.get("DefaultResult"),
+            )  # fmt: skip
+        return group
+
+    group_class.set_desired_capacity = set_desired_capacity
+    group_class.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+def complete_termination(backend: Any, group_name: str, instance_id: str) -> bool:
+    """CompleteLifecycleAction for an instance in Terminating:Wait: it leaves the group and EC2
+    terminates it. False (nothing done) for an instance not waiting to terminate."""
+    group = backend.autoscaling_groups[group_name]
+    waiting = [s for s in group.instance_states
+               if s.instance.id == instance_id and s.lifecycle_state == TERMINATING_WAIT]  # fmt: skip
+    if not waiting:
+        return False
+    group.instance_states = [s for s in group.instance_states if s not in waiting]
+    backend.ec2_backend.terminate_instances([instance_id])
+    return True

@@ -81,7 +81,11 @@ def _nested_stack_with_parent_tags(
     region_name: str,
     **kwargs: Any,
 ) -> Stack:
-    """moto's Stack.create_from_cloudformation_json, the parent's stack-level tags passed on."""
+    """moto's Stack.create_from_cloudformation_json, the parent's stack-level tags passed on, and its
+    parameters as the strings a nested stack's Parameters are ("Map of String",
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-stack.html):
+    moto passed a parent's resolved Number parameter on as a number, and the nested stack's int() of 0.9
+    made it 0 (the worker set's target tracking TargetValue, GrowthThreshold)."""
     backend = cloudformation_backends[account_id][region_name]
     parent = backend.stacks.get(kwargs.get("StackId", ""))
     properties = cloudformation_json["Properties"]
@@ -90,9 +94,18 @@ def _nested_stack_with_parent_tags(
     )
     tags = {key: value for key, value in (parent.tags if parent else {}).items()
             if not key.lower().startswith("aws:")}  # fmt: skip
+    parameters = {key: _parameter_string(value) for key, value in properties.get("Parameters", {}).items()}
     return backend.create_stack(
-        name=resource_name, template=template, parameters=properties.get("Parameters", {}), tags=tags or None
+        name=resource_name, template=template, parameters=parameters, tags=tags or None
     )
+
+
+def _parameter_string(value: Any) -> Any:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    return value
 
 
 def _generated_secret_string(backend: Any, generate: dict[str, Any]) -> str:

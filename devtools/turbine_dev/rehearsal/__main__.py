@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from turbine_dev.rehearsal.host import image
+from turbine_dev.rehearsal.services import package_index
 
 INSIDE = "TURBINE_REHEARSAL_INSIDE"
 
@@ -48,6 +49,7 @@ def main() -> int:
         **os.environ,
         INSIDE: "1",
         "TURBINE_REHEARSAL_VENV": str(venv),
+        "TURBINE_REHEARSAL_PACKAGE_INDEX": str(package_index.wheelhouse(lock, image.cache())),
         "TURBINE_REHEARSAL_IMAGE_SECONDS": f"{time.monotonic() - started:.1f}",
     }
     command = ["unshare", "--net", "--mount", "--propagation", "private", "--",

@@ -223,8 +223,10 @@ class Cluster:
         (upper / "etc/systemd/system.conf").write_text(
             f'[Manager]\nDefaultEnvironment="AWS_ENDPOINT_URL={self.aws.endpoint_url}"\n'
         )
-        # No package index is reachable from the VPC: every locked requirement is in the image.
-        (upper / "etc/pip.conf").write_text("[global]\nno-index = true\n")
+        # pip reaches the stand-in for pypi.org (services.package_index), which serves the lock's files
+        # only; the image already holds them all, installed by the bootstrap's own command.
+        index = f"http://{network.GATEWAY}:{network.PACKAGE_INDEX_PORT}/simple/"
+        (upper / "etc/pip.conf").write_text(f"[global]\nindex-url = {index}\n")
         devtools = str(Path(__file__).resolve().parents[2])
         operator = str(Path(__file__).resolve().parents[3] / "operator")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([devtools, operator])}
@@ -330,15 +332,36 @@ class Cluster:
                 os.close(instance.netns_fd)
 
 
+_WORKER_SLOTS = re.compile(rb"(\n  WorkerSlots:\n    Celery:\n      Concurrency: )\d+\n")
+
+
+def with_worker_slots(template: bytes, slots: int) -> bytes:
+    """turbine-cluster.yaml with `slots` in its WorkerSlots mapping, which every consumer of Celery's
+    worker_concurrency reads (the workers, the load function, the scheduler's limits)."""
+    changed, count = _WORKER_SLOTS.subn(rb"\g<1>" + str(slots).encode() + b"\n", template)
+    if count != 1:
+        raise BootFailure("turbine-cluster.yaml has no WorkerSlots mapping of Celery's Concurrency")
+    return changed
+
+
 def create_stack(
-    aws: EmbeddedAws, manifest: Path, bucket: str, airflow: dict[str, Any] | None = None
+    aws: EmbeddedAws,
+    manifest: Path,
+    bucket: str,
+    airflow: dict[str, Any] | None = None,
+    *,
+    workers: dict[str, Any] | None = None,
+    worker_slots: int | None = None,
 ) -> tuple[str, dict[str, str], dict[str, str]]:
     """Creates the master stack as the operator would; returns (stack name, outputs, parameters).
 
-    `airflow` adds to the manifest's spec.airflow (the rehearsal's DAG repository)."""
+    `airflow` adds to the manifest's spec.airflow (the rehearsal's DAG repository), `workers` to its
+    spec.workers; `worker_slots` replaces the template's fixed task slots per worker (a worker set scaled
+    down to what this machine can run)."""
     document = yaml.safe_load(manifest.read_text())
     document["spec"]["templateBucket"]["name"] = bucket
     document["spec"]["airflow"] = {**(document["spec"].get("airflow") or {}), **(airflow or {})}
+    document["spec"]["workers"] = {**(document["spec"].get("workers") or {}), **(workers or {})}
     spec = parse_spec(document["spec"], namespace="default", name=document["metadata"]["name"],
                       default_region=aws.region)  # fmt: skip
     desired = desired_stack(
@@ -347,7 +370,10 @@ def create_stack(
     s3 = aws.client("s3")
     s3.create_bucket(Bucket=bucket)
     for key, body in desired.bundle.files.items():
-        s3.put_object(Bucket=bucket, Key=desired.key_prefix + key, Body=body)
+        scaled = body
+        if worker_slots is not None and key.endswith(CLUSTER_TEMPLATE):
+            scaled = with_worker_slots(body, worker_slots)
+        s3.put_object(Bucket=bucket, Key=desired.key_prefix + key, Body=scaled)
     parameters = dict(desired.parameters)
     master = load_template(desired.bundle.files[desired.template_key], desired.template_key)
     for name, declared in master.get("Parameters", {}).items():

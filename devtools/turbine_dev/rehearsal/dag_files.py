@@ -4,6 +4,11 @@ Kept as text: they import Airflow, which only the instances have.
 """
 
 MARKER = "TURBINE-REHEARSAL-MARKER"
+# Where the rehearsal puts its CodeDeploy revision of DAG_FILES in the deployments bucket.
+REVISION_KEY = "rehearsal/dags.zip"
+# The burst (turbine_dev.rehearsal.burst): short tasks, all queued by one run.
+BURST_TASKS = 40
+BURST_TASK_SECONDS = 30
 
 DAG_FILES = {
     # A Celery task that prints a marker the rehearsal looks for in its remote log.
@@ -42,5 +47,24 @@ from airflow.sdk import DAG
 
 with DAG("rehearsal_long", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")):
     BashOperator(task_id="sleep", bash_command="sleep 60")
+""",
+    # The burst: BURST_TASKS tasks queued at once by one run (mapped: one task, expanded as the run starts).
+    "rehearsal_burst.py": f"""\
+import time
+
+import pendulum
+from airflow.sdk import dag, task
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False)
+def rehearsal_burst():
+    @task
+    def short(index):
+        time.sleep({BURST_TASK_SECONDS})
+
+    short.expand(index=list(range({BURST_TASKS})))
+
+
+rehearsal_burst()
 """,
 }

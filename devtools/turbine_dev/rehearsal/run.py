@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -13,11 +14,12 @@ from typing import Any
 
 from turbine_dev.aws.embedded_aws import DEFAULT_REGION, DUMMY_CREDENTIALS, EmbeddedAws
 from turbine_dev.rehearsal.airflow_config import AIRFLOW_CONFIG
+from turbine_dev.rehearsal.burst import MAX_WORKERS, WORKER_SLOTS
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, create_stack, load_templates
 from turbine_dev.rehearsal.host import network
-from turbine_dev.rehearsal.host.image import REPO_ROOT
+from turbine_dev.rehearsal.host.image import INSTALLED_WITH, REPO_ROOT
 from turbine_dev.rehearsal.rolling_update import roll_api_servers
-from turbine_dev.rehearsal.services import database, iam_enforcement, loadbalancer
+from turbine_dev.rehearsal.services import database, iam_enforcement, loadbalancer, package_index
 from turbine_dev.rehearsal.services.dag_repository import DagRepository, git_dag
 from turbine_dev.rehearsal.services.target_health import TARGET_HEALTH_FILE, HealthChecker
 from turbine_dev.runs.processes import ManagedProcess, terminating_signals_raise
@@ -29,7 +31,8 @@ MANIFEST = REPO_ROOT / "examples" / "turbine-stack.yaml"
 SIGNAL_TIMEOUT = float(os.environ.get("TURBINE_REHEARSAL_SIGNAL_TIMEOUT", "1200"))
 # Compresses the target groups' health check intervals and deregistration delay (1: as configured).
 TIME_FACTOR = float(os.environ.get("TURBINE_REHEARSAL_TIME_FACTOR", "1"))
-# "rolling-update": boot, then only the API servers' rolling update (a narrow run); empty: everything.
+# Narrow runs: "rolling-update", boot then only the API servers' rolling update; "burst", boot then only
+# the burst (turbine_dev.rehearsal.burst); empty: everything.
 ONLY = os.environ.get("TURBINE_REHEARSAL_ONLY", "")
 
 
@@ -90,15 +93,23 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
     db = None
     aws = None
     dags: DagRepository | None = None
+    services = contextlib.ExitStack()
     with terminating_signals_raise():
         try:
             aws = start_aws(workdir)
+            index = Path(os.environ["TURBINE_REHEARSAL_PACKAGE_INDEX"])
+            services.enter_context(package_index.serving(index, network.GATEWAY, network.PACKAGE_INDEX_PORT))
+            venv = Path(os.environ["TURBINE_REHEARSAL_VENV"])
+            report["image"] = {"airflow_installed_with": (venv / INSTALLED_WITH).read_text().strip()}
             dags = DagRepository(workdir)
             dags.start()
             report["git_revisions"] = [dags.commit({"rehearsal_git.py": git_dag("v1")}, "v1")]
+            # The worker set scaled down to what this machine runs (burst.py): the product's 16 slots a
+            # worker would make each worker of the burst hold 16 real tasks.
             stack, outputs, parameters = create_stack(
-                aws, MANIFEST, "turbine-rehearsal-bundle", {"dags": dags.spec(), "config": AIRFLOW_CONFIG}
-            )
+                aws, MANIFEST, "turbine-rehearsal-bundle", {"dags": dags.spec(), "config": AIRFLOW_CONFIG},
+                workers={"maxSize": MAX_WORKERS}, worker_slots=WORKER_SLOTS,
+            )  # fmt: skip
             secret = json.loads(
                 aws.client("secretsmanager").get_secret_value(SecretId=outputs["DatabaseSecretArn"])[
                     "SecretString"
@@ -112,7 +123,7 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
             cluster = Cluster(
                 aws=aws, workdir=workdir, master_stack=stack, outputs=outputs, parameters=parameters,
                 templates=load_templates(cfn_dir() / "templates"),
-                venv=Path(os.environ["TURBINE_REHEARSAL_VENV"]), efs=efs, dags=dags,
+                venv=venv, efs=efs, dags=dags,
             )  # fmt: skip
             port = int(parameters.get("WebServerPort", "8080"))
 
@@ -153,11 +164,12 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
             from turbine_dev.rehearsal.scenarios import run_scenarios  # noqa: PLC0415
 
             if ONLY != "rolling-update":
-                run_scenarios(cluster, report, first_boot)
+                run_scenarios(cluster, report, first_boot, ONLY)
             # Last: it replaces the API servers the scenarios above talk to.
-            roll_api_servers(
-                cluster, checker, f"http://{network.LOAD_BALANCER}:{port}/api/v2/monitor/health", report
-            )
+            if ONLY != "burst":
+                roll_api_servers(
+                    cluster, checker, f"http://{network.LOAD_BALANCER}:{port}/api/v2/monitor/health", report
+                )
             report["iam"] = iam_enforcement.summary(workdir, lambda role: own_policies(aws, role))
             report["checks"]["no_call_denied_by_iam"] = not any(r["denied"] for r in report["iam"].values())
             code = 0 if all(report["checks"].values()) else 1
@@ -179,6 +191,7 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
                 aws.stop()
             if dags is not None:
                 dags.stop()
+            services.close()
     report.setdefault("figures", {})["rehearsal_seconds"] = round(
         time.monotonic() - started + float(os.environ.get("TURBINE_REHEARSAL_IMAGE_SECONDS", "0")), 1
     )

@@ -10,9 +10,9 @@ converged, exactly one stack per TurbineStack, no orphaned stack, no stack touch
 then, of issue 25, that nothing creates a change set for QUIET_SECONDS while neither a spec nor a stack
 changes (a replayed token or an accepted empty change set used to loop unseen).
 
-Besides maxSize updates, the users retag stacks (only tags change: an update CloudFormation executes with
-no resource changes) and revisit a change set under the Manual policy (maxSize B, C, then B again before
-going back to Auto, the edits often faster than a change set is computed).
+What the users do is planned in turbine_dev.runs.chaos_plan. A TurbineStack whose update the embedded AWS
+rolled back must say so (Stalled UpdateRolledBack, its stack rolled back indeed), and its user then
+changes the spec to try again, as the condition's message asks.
 """
 
 from __future__ import annotations
@@ -32,9 +32,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from turbine_dev.aws.embedded_aws import EmbeddedAws
 from turbine_dev.k8s.controlplane import ControlPlane
 from turbine_dev.k8s.kube import KubeApi, condition_of
+from turbine_dev.runs.chaos_plan import OTHER_ACCOUNT, OTHER_ACCOUNT_ROLE, Step, plan_trial
 from turbine_dev.runs.operator_process import start_operator_process
 from turbine_dev.runs.probes import turbine_stack
 from turbine_dev.runs.processes import ManagedProcess
@@ -47,7 +50,6 @@ from turbine_operator.core.naming import (
     namespace_segment,
 )
 
-DEFAULT_TRIALS = 20
 FAULT_RATE = 0.3
 # Of the injected 5xx and dropped connections, the share applied with the response lost.
 LOSE_RESPONSE_RATE = 0.5
@@ -70,7 +72,17 @@ CONVERGENCE_SECONDS = 120.0
 # holds thirty looks, more than 60 s would at production pace, and a looping reconcile shows many times.
 QUIET_SECONDS = float(os.environ.get("CHAOS_QUIET_SECONDS", "15"))
 RECREATE_WAIT_SECONDS = 60.0
-SETTLED_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
+# UPDATE_ROLLBACK_COMPLETE too: "Successful return of one or more stacks to a previous working state after a
+# failed stack update" (stack status codes, User Guide), a state updates start from. A rolled-back stack whose
+# previous state is what the spec says again (maxSize A, B rolled back, A again) is converged; its
+# parameters are checked as any other's.
+SETTLED_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"})
+# A user waits this long for status.stackId before pointing spec.roleArn elsewhere (the stack exists).
+RECORDED_WAIT_SECONDS = 60.0
+# The Stalled reasons of an update the embedded AWS failed, and the stack statuses that make them true.
+ROLLED_BACK_REASONS = frozenset({"UpdateRolledBack", "UpdateRollbackFailed"})
+ROLLED_BACK_STATUSES = frozenset({"UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED"})
+MAX_RETRIES_PER_STACK = 3  # spec changes after a rollback, per TurbineStack
 BYSTANDER_TEMPLATE = json.dumps(
     {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -84,102 +96,6 @@ OTHER_OWNER_TAGS = {
     OWNER_NAME_TAG: "theirs",
     OWNER_UID_TAG: "00000000-0000-4000-8000-000000000000",
 }
-
-
-# ---------------------------------------------------------------------------------------------- the plan
-
-
-def chaos_seeds() -> list[int]:
-    """`CHAOS_SEED=<n>` replays one trial; else `CHAOS_TRIALS` (default 20) seeds from `CHAOS_FIRST_SEED`
-    (default 1), so the trials can be split between sessions."""
-    if os.environ.get("CHAOS_SEED"):
-        return [int(os.environ["CHAOS_SEED"])]
-    first = int(os.environ.get("CHAOS_FIRST_SEED", "1"))
-    return list(range(first, first + int(os.environ.get("CHAOS_TRIALS", str(DEFAULT_TRIALS)))))
-
-
-@dataclasses.dataclass(frozen=True)
-class Step:
-    """One change a user makes, after `pause` seconds."""
-
-    pause: float
-    action: str  # create | update | delete | retag | manual (updatePolicy Manual) | auto (back to Auto)
-    name: str
-    max_size: int = 0
-    policy: str = "Delete"
-    stack_name: str | None = None  # an explicit spec.stackName (the intruder's)
-    tags: tuple[tuple[str, str], ...] = ()  # retag: spec.tags
-
-
-@dataclasses.dataclass(frozen=True)
-class TrialPlan:
-    seed: int
-    steps: tuple[Step, ...]
-    tail: float  # seconds of chaos after the last step
-
-
-def plan_trial(seed: int, bystander_stack: str) -> TrialPlan:
-    """Creates of two or three TurbineStacks, then updates, deletes and re-creates in a random order.
-
-    In some trials an "intruder" TurbineStack names another team's stack in spec.stackName and is
-    deleted with deletionPolicy Delete: the other team's stack must come out untouched.
-    """
-    rng = random.Random(seed)  # noqa: S311 - reproducible, not a secret
-    names = ["alpha", "bravo", "charlie"][: rng.choice([2, 3])]
-    steps: list[Step] = []
-    live: dict[str, int] = {}  # name -> workers.maxSize
-    policy: dict[str, str] = {}
-    for name in names:
-        live[name], policy[name] = rng.randint(1, 9), rng.choice(["Delete", "Retain"])
-        steps.append(Step(rng.uniform(0, 1.0), "create", name, live[name], policy[name]))
-    intruder = rng.random() < 0.4
-    if intruder:
-        steps.insert(
-            rng.randint(0, len(steps)),
-            Step(rng.uniform(0, 1.0), "create", "intruder", 3, "Delete", stack_name=bystander_stack),
-        )
-    for _ in range(rng.randint(3, 5)):
-        # A name retained in AWS is not re-created: its new object would rightly refuse the old stack.
-        recreatable = sorted(name for name in names if name not in live and policy[name] == "Delete")
-        choices = ["update"] * 3 * bool(live) + ["delete"] * bool(live) + ["recreate"] * bool(recreatable)
-        choices += ["retag", "revisit"] * bool(live)
-        if not choices:
-            break
-        action, pause = rng.choice(choices), rng.uniform(0.2, 2.5)
-        if action == "retag":
-            name = rng.choice(sorted(live))
-            tags = (("team", rng.choice(["data", "ml", "platform"])), ("chaos-round", str(len(steps))))
-            steps.append(Step(pause, "retag", name, tags=tags))
-        elif action == "revisit":
-            steps += _revisit(rng, rng.choice(sorted(live)), live, pause)
-        elif action == "update":
-            name = rng.choice(sorted(live))
-            live[name] = rng.choice([size for size in range(1, 10) if size != live[name]])
-            steps.append(Step(pause, "update", name, live[name]))
-        elif action == "delete":
-            name = rng.choice(sorted(live))
-            del live[name]
-            steps.append(Step(pause, "delete", name))
-        else:
-            name = rng.choice(recreatable)
-            live[name], policy[name] = rng.randint(1, 9), "Delete"
-            steps.append(Step(pause, "create", name, live[name], policy[name]))
-    if intruder:
-        steps.append(Step(rng.uniform(0.2, 2.0), "delete", "intruder"))
-    return TrialPlan(seed, tuple(steps), tail=rng.uniform(0.5, 3.0))
-
-
-def _revisit(rng: random.Random, name: str, live: dict[str, int], pause: float) -> list[Step]:
-    """Under Manual, maxSize B, then C, then B again, then back to Auto: B's change set is deleted as stale
-    when C's is created, and wanted again under its old name (issue 25's reported loop: 10 -> 7 -> 5 -> 7)."""
-    b, c = rng.sample([size for size in range(1, 10) if size != live[name]], 2)
-    live[name] = b
-    return [
-        Step(pause, "manual", name, b),
-        Step(rng.uniform(0.1, 2.0), "update", name, c),
-        Step(rng.uniform(0.1, 2.0), "update", name, b),
-        Step(rng.uniform(0.5, 3.0), "auto", name),
-    ]
 
 
 # ------------------------------------------------------------------------------------------- the figures
@@ -202,6 +118,11 @@ class Figures:
     touched_by_non_owner: int = 0
     crashes: int = 0
     churn: int = 0  # change sets created while nothing changed
+    false_stalls: int = 0  # a rollback reported where the stack did not roll back
+    # The perturbations carried out: retag, revisit, twice, rerole, rollback, rollback_failed,
+    # delete_failed (each failure also counted "not reached" when no operation of the trial took it up),
+    # and retry (a spec changed after a reported rollback).
+    perturbations: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     failed_seeds: list[int] = dataclasses.field(default_factory=list)
 
     def count(self, violations: list[str]) -> None:
@@ -214,6 +135,7 @@ class Figures:
         self.touched_by_non_owner += kinds["touched by a non-owner"]
         self.crashes += kinds["crash"]
         self.churn += kinds["churn"]
+        self.false_stalls += kinds["false stall"]
 
     def add(self, other: Figures) -> None:
         for field in dataclasses.fields(self):
@@ -227,6 +149,9 @@ class Figures:
 
     def lines(self) -> list[str]:
         faults = ", ".join(f"{kind} {count}" for kind, count in sorted(self.faults.items())) or "none"
+        perturbations = (
+            ", ".join(f"{kind} {count}" for kind, count in sorted(self.perturbations.items())) or "none"
+        )
         return [
             f"chaos: {self.trials} trials, {self.operator_starts} operator starts, "
             f"{self.timer_kills + self.mutation_kills} SIGKILLs ({self.timer_kills} at random moments, "
@@ -235,7 +160,8 @@ class Figures:
             f"chaos: non-converged {self.non_converged}, duplicates {self.duplicates}, "
             f"orphans {self.orphans}, missing stacks {self.missing}, "
             f"touched by a non-owner {self.touched_by_non_owner}, operator crashes {self.crashes}, "
-            f"change sets while nothing changed {self.churn}",
+            f"change sets while nothing changed {self.churn}, false rollback stalls {self.false_stalls}",
+            f"chaos: perturbations {perturbations}",
             f"chaos: failed seeds {self.failed_seeds or 'none'}",
         ]
 
@@ -508,6 +434,7 @@ class Trial:
         self.bucket = bucket
         self.logs = logs
         self.namespace = f"chaos-{seed}-{uuid.uuid4().hex[:6]}"
+        self.stack_prefix = namespace_segment(self.namespace)  # this trial's default stack names start so
         self.bystander = f"{self.namespace}-bystander"
         self.plan = plan_trial(seed, self.bystander)
         self.events = EventLog(logs / "harness.log")
@@ -517,6 +444,11 @@ class Trial:
         self.incarnations: list[Incarnation] = []
         self.expected: dict[str, int] = {}  # live name -> workers.maxSize
         self.expected_tags: dict[str, dict[str, str]] = {}  # live name -> spec.tags
+        self.perturbations: collections.Counter[str] = collections.Counter()
+        # name -> how often its spec was changed after a reported rollback
+        self.retries: collections.Counter[str] = collections.Counter()
+        self.false_stalls: list[str] = []
+        self._rng = random.Random(seed * 104729 + 3)  # noqa: S311 - the retries' sizes; reproducible
 
     def run(self) -> TrialResult:
         self.kube.create_namespace(self.namespace)
@@ -552,6 +484,10 @@ class Trial:
             churn = [] if converged else self._churn()
         finally:
             final.kill()
+        # A failure injected for an operation the chaos overtook stays for the stack's next one, the last
+        # operator's included; one nothing took up is counted as not reached, and dropped.
+        self._count_unreached(self.aws.settings())
+        self.aws.configure(update_failures=[], delete_failures=[])
         configure_emulator(self.aws, fault_rate=0.0, seed=self.seed)
         stats = self.aws.stats()
         figures = Figures(
@@ -561,8 +497,9 @@ class Trial:
             mutation_kills=cycler.mutation_kills,
             aws_calls=total_calls(stats) - total_calls(before_stats),
             faults=faults_by_kind(stats) - faults_by_kind(before_stats),
+            perturbations=self.perturbations,
         )
-        violations = stuck + churn + [f"crash: {crash}" for crash in cycler.crashes]
+        violations = stuck + churn + self.false_stalls + [f"crash: {crash}" for crash in cycler.crashes]
         violations += [violation for violation in self._check(converged, bystander_before) if violation]
         figures.count(violations)
         if violations:
@@ -576,36 +513,81 @@ class Trial:
 
     def _perform(self, step: Step) -> None:
         self.events(f"user: {step}")
+        if step.failure:
+            self._inject(step)
+        if step.perturbation:
+            self.perturbations[step.perturbation] += 1
         if step.action == "create":
-            self._wait_gone(step.name)
-            spec: dict[str, Any] = {"workers": {"maxSize": step.max_size}, "deletionPolicy": step.policy}
-            if step.stack_name:
-                spec["stackName"] = step.stack_name
-            body = self.kube.create_stack(self.namespace, turbine_stack(step.name, self.bucket, **spec))
-            created = datetime.datetime.fromisoformat(body["metadata"]["creationTimestamp"])
-            self.incarnations.append(
-                Incarnation(step.name, body["metadata"]["uid"], created, step.policy, bool(step.stack_name))
-            )
-            if not step.stack_name:
-                self.expected[step.name] = step.max_size
-        elif step.action in ("update", "manual"):
-            patch: dict[str, Any] = {"workers": {"maxSize": step.max_size}}
-            if step.action == "manual":
-                patch["updatePolicy"] = "Manual"
-            self.kube.patch_stack(self.namespace, step.name, {"spec": patch})
-            self.expected[step.name] = step.max_size
-        elif step.action == "auto":
-            self.kube.patch_stack(self.namespace, step.name, {"spec": {"updatePolicy": "Auto"}})
-        elif step.action == "retag":
-            self.kube.patch_stack(self.namespace, step.name, {"spec": {"tags": dict(step.tags)}})
-            self.expected_tags[step.name] = dict(step.tags)
+            self._create(step)
+        elif step.action == "delete":
+            self._delete(step)
         else:
-            self.kube.delete_stack(self.namespace, step.name)
-            self.expected.pop(step.name, None)
-            self.expected_tags.pop(step.name, None)
-            for incarnation in self.incarnations:
-                if incarnation.name == step.name:
-                    incarnation.deleted = True
+            self.kube.patch_stack(self.namespace, step.name, {"spec": self._spec_change(step)})
+
+    def _create(self, step: Step) -> None:
+        self._wait_gone(step.name)
+        spec: dict[str, Any] = {"workers": {"maxSize": step.max_size}, "deletionPolicy": step.policy}
+        if step.stack_name:
+            spec["stackName"] = step.stack_name
+        body = self.kube.create_stack(self.namespace, turbine_stack(step.name, self.bucket, **spec))
+        created = datetime.datetime.fromisoformat(body["metadata"]["creationTimestamp"])
+        self.incarnations.append(
+            Incarnation(step.name, body["metadata"]["uid"], created, step.policy, bool(step.stack_name))
+        )
+        if not step.stack_name:
+            self.expected[step.name] = step.max_size
+
+    def _spec_change(self, step: Step) -> dict[str, Any]:
+        if step.action in ("update", "manual"):
+            self.expected[step.name] = step.max_size
+            manual = {"updatePolicy": "Manual"} if step.action == "manual" else {}
+            return {"workers": {"maxSize": step.max_size}, **manual}
+        if step.action == "auto":
+            return {"updatePolicy": "Auto"}
+        if step.action == "retag":
+            self.expected_tags[step.name] = dict(step.tags)
+            return {"tags": dict(step.tags)}
+        if step.action == "rerole":
+            self._wait_recorded(step.name)
+            return {"roleArn": OTHER_ACCOUNT_ROLE}
+        if step.action == "unrole":
+            return {"roleArn": None}  # a merge patch's null removes the field
+        raise ValueError(f"no such step: {step.action}")
+
+    def _delete(self, step: Step) -> None:
+        self.kube.delete_stack(self.namespace, step.name)
+        self.expected.pop(step.name, None)
+        self.expected_tags.pop(step.name, None)
+        for incarnation in self.incarnations:
+            if incarnation.name == step.name:
+                incarnation.deleted = True
+
+    def _inject(self, step: Step) -> None:
+        """The embedded AWS fails the stack's next update or deletion as the step says."""
+        stack = default_stack_name(self.namespace, step.name)
+        if step.failure == "delete_failed":
+            setting, entry = "delete_failures", stack
+        else:
+            setting, entry = "update_failures", f"{stack}={step.failure}"
+        self.aws.configure(**{setting: [*self.aws.settings()[setting], entry]})
+        self.perturbations[step.failure] += 1
+
+    def _count_unreached(self, settings: dict[str, Any]) -> None:
+        for entry in settings["update_failures"]:
+            stack, _, failure = entry.partition("=")
+            if stack.startswith(self.stack_prefix):
+                self.perturbations[f"{failure} not reached"] += 1
+        for stack in settings["delete_failures"]:
+            if stack.startswith(self.stack_prefix):
+                self.perturbations["delete_failed not reached"] += 1
+
+    def _wait_recorded(self, name: str) -> None:
+        """A user points spec.roleArn elsewhere once the stack exists (status.stackId recorded)."""
+        deadline = time.monotonic() + RECORDED_WAIT_SECONDS
+        while not ((self.kube.get_stack(self.namespace, name) or {}).get("status") or {}).get("stackId"):
+            if time.monotonic() > deadline:
+                raise TrialStuck(f"{name} recorded no status.stackId within {RECORDED_WAIT_SECONDS:.0f} s")
+            time.sleep(0.2)
 
     def _wait_gone(self, name: str) -> None:
         """A re-created name waits until the previous object's finalizer was released, as kubectl would."""
@@ -649,10 +631,52 @@ class Trial:
         deadline = time.monotonic() + CONVERGENCE_SECONDS
         while True:
             problems = self._not_converged()
+            if problems and self._retry_rolled_back():
+                deadline = max(deadline, time.monotonic() + CONVERGENCE_SECONDS / 2)
+                continue
             if not problems or time.monotonic() > deadline:
                 self.events(f"convergence: {problems or 'every TurbineStack converged'}")
                 return problems
             time.sleep(0.5)
+
+    def _retry_rolled_back(self) -> bool:
+        """Changes the spec of each TurbineStack that reports its update rolled back, as the message asks,
+        once the stack shows it did roll back; a report the stack contradicts is a false stall."""
+        retried = False
+        for name in sorted(self.expected):
+            body = self.kube.get_stack(self.namespace, name) or {}
+            stalled = condition_of(body, "Stalled") or {}
+            reason = stalled.get("reason")
+            current = body.get("status", {}).get("observedGeneration") == body["metadata"]["generation"]
+            if not (stalled.get("status") == "True" and reason in ROLLED_BACK_REASONS and current):
+                continue
+            status = self._stack_status(default_stack_name(self.namespace, name))
+            if status not in ROLLED_BACK_STATUSES:
+                self.false_stalls.append(f"false stall: {name} reports {reason}, its stack is {status}")
+                continue
+            if self.retries[name] >= MAX_RETRIES_PER_STACK:
+                continue
+            self.retries[name] += 1
+            self.perturbations["retry"] += 1
+            size = self._rng.choice([size for size in range(1, 10) if size != self.expected[name]])
+            self.events(f"user: {name} reports {reason} ({status}); maxSize {size} to try again")
+            self.kube.patch_stack(self.namespace, name, {"spec": {"workers": {"maxSize": size}}})
+            self.expected[name] = size
+            retried = True
+        return retried
+
+    def _stack_status(self, stack_name: str) -> str | None:
+        """The stack's status, read through the faults the last operator still runs under."""
+        for _ in range(20):
+            try:
+                stacks = self.cfn.describe_stacks(StackName=stack_name)["Stacks"]
+            except Exception as error:
+                if "does not exist" in str(error):
+                    return None
+                time.sleep(0.2)
+                continue
+            return str(stacks[0]["StackStatus"]) if stacks else None
+        return None
 
     def _churn(self) -> list[str]:
         """CreateChangeSet calls while every TurbineStack is converged and nothing changes (none expected)."""
@@ -687,6 +711,11 @@ class Trial:
         violations += [
             f"duplicate: {count} live stacks are named {name}" for name, count in named.items() if count > 1
         ]
+        violations += [
+            f"duplicate: {stack['StackName']} ({stack['StackStatus']}) was created in account "
+            f"{OTHER_ACCOUNT}, where spec.roleArn pointed for a while"
+            for stack in self._stacks_in_other_account()
+        ]
         touched = self._bystander_changes(bystander_before)
         if touched:
             violations.append(f"touched by a non-owner: {self.bystander}: {touched}")
@@ -698,7 +727,7 @@ class Trial:
         Untagged, it is judged by its name: the REVIEW_IN_PROGRESS stub a CREATE change set leaves
         carries no tags in moto. A stub of a name only ever deleted with Retain is retained, not orphaned.
         """
-        name = stack["StackName"].removeprefix(f"{self.namespace}-")
+        name = stack["StackName"].removeprefix(self.stack_prefix)
         same = [i for i in self.incarnations if i.name == name and not i.intruder]
         shown = f"{stack['StackName']} ({stack['StackStatus']}, owner tag {uid!r})"
         if uid == "" and any(not i.deleted for i in same):
@@ -772,7 +801,7 @@ class Trial:
         lines = []
         for page in self.cfn.get_paginator("list_stacks").paginate():
             for summary in page["StackSummaries"]:
-                if summary["StackName"].startswith(f"{self.namespace}-"):
+                if summary["StackName"].startswith(self.stack_prefix):
                     stack_events = self.cfn.describe_stack_events(StackName=summary["StackId"])["StackEvents"]
                     lines += [
                         f"{e['Timestamp']} {summary['StackId']} {e['LogicalResourceId']} "
@@ -795,8 +824,27 @@ class Trial:
             and stack["StackName"] != self.bystander
             and (
                 _tags(stack).get(OWNER_NAMESPACE_TAG) == self.namespace
-                or stack["StackName"].startswith(f"{self.namespace}-")
+                or stack["StackName"].startswith(self.stack_prefix)
             )
+        ]
+
+    def _stacks_in_other_account(self) -> list[dict[str, Any]]:
+        """This trial's stacks in the account spec.roleArn pointed at (none may exist)."""
+        credentials = self.aws.client("sts").assume_role(
+            RoleArn=OTHER_ACCOUNT_ROLE, RoleSessionName="chaos-check"
+        )["Credentials"]
+        cfn = boto3.client(
+            "cloudformation",
+            endpoint_url=self.aws.endpoint_url,
+            region_name=self.aws.region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+        return [
+            stack
+            for stack in _all_stacks(cfn)
+            if stack["StackStatus"] != "DELETE_COMPLETE" and stack["StackName"].startswith(self.stack_prefix)
         ]
 
     def _create_bystander(self) -> None:

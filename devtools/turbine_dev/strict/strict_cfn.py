@@ -53,7 +53,9 @@ from typing import Any
 
 from moto.cloudformation import models, responses
 from moto.cloudformation.exceptions import AlreadyExistsException, CloudFormationError, ValidationError
+from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, EmptyResult
+from werkzeug.exceptions import HTTPException
 
 from turbine_dev.aws.moto_extensions import ChangeSetNotFound
 from turbine_dev.strict import strict_rollbacks
@@ -260,10 +262,14 @@ def delete_stack(self: Any, original: Any) -> Any:
     stack_id = stack.stack_id
     _operation_token(stack, request.param("ClientRequestToken"))
     _start_operation(stack, "DELETE", outputs=None)
+    fails = strict_rollbacks.delete_fails(stack.name)
 
     def finish() -> None:
         if stack_id in backend.stacks:
             stack.enable_termination_protection = False
+            if fails:
+                _delete_failed(backend, stack, strict_rollbacks.InjectedRefusal())
+                return
             try:
                 backend.delete_stack(stack_id)
             except Exception as refusal:  # whatever a service refused to delete
@@ -441,13 +447,30 @@ def execute_change_set(self: Any, original: Any) -> Any:
     kind = change_set.change_set_type
     before, snapshot = [] if kind == "CREATE" else stack.outputs, strict_rollbacks.snapshot(stack)
     _operation_token(stack, request.param("ClientRequestToken"))
-    backend.execute_change_set(change_set_name=change_set_id, stack_name=stack.stack_id)
+    try:
+        backend.execute_change_set(change_set_name=change_set_id, stack_name=stack.stack_id)
+    except (ServiceException, HTTPException) as service_refusal:  # moto's two kinds of service errors
+        refusal: Exception | None = service_refusal  # a resource's service refused: the operation fails
+    else:
+        refusal = None
     if kind == "UPDATE":
         # AWS marks the start of every operation a user asked for (moto only a creation's).
         started = [event for event in stack.events if event.resource_status == "UPDATE_IN_PROGRESS"]
         started[-1].resource_status_reason = "User Initiated"
     _start_operation(stack, kind, outputs=before)
-    if kind == "UPDATE" and (outcome := strict_rollbacks.injected(stack.name, "rollback", "rollback_failed")):
+    if refusal is not None and kind == "CREATE":
+        strict_rollbacks.fail_creation(stack, refusal, change_set)
+    elif refusal is not None:
+        message = strict_rollbacks.refused_resource_message(refusal)
+        failed = strict_rollbacks.unmade_resource(stack, change_set)
+        # A resource the update adds fails its creation; one it replaces or changes, its update.
+        status = "UPDATE_FAILED" if failed in snapshot.resources else "CREATE_FAILED"
+        strict_rollbacks.fail_update(
+            stack, snapshot, "rollback", change_set, message=message, resource=(failed, status)
+        )
+    elif kind == "UPDATE" and (
+        outcome := strict_rollbacks.injected(stack.name, "rollback", "rollback_failed")
+    ):
         strict_rollbacks.fail_update(stack, snapshot, outcome, change_set)
     now, seconds = STATE.now(), STATE.settings.operation_seconds
     STATE.change_sets[change_set_id] = Overlay([], execution=[(now + seconds, "EXECUTE_IN_PROGRESS")])

@@ -55,6 +55,9 @@ class Settings:
     # "<stack name>=rollback|rollback_failed|continue_failed": the stack's next update (or continued
     # rollback) fails so, each entry once (turbine_dev.strict.strict_rollbacks).
     update_failures: tuple[str, ...] = ()
+    # "<stack name>": the stack's next DeleteStack ends in DELETE_FAILED, each entry once
+    # (turbine_dev.strict.strict_rollbacks).
+    delete_failures: tuple[str, ...] = ()
     lose_response_rate: float = 0.0
     kill_delay_seconds: float = 0.05
 
@@ -65,7 +68,7 @@ class Settings:
             raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
         for name, given in changes.items():
             value: Any
-            if name in ("fault_kinds", "fault_services", "update_failures"):
+            if name in ("fault_kinds", "fault_services", "update_failures", "delete_failures"):
                 value = tuple(given)
                 if name == "fault_kinds" and not set(value) <= set(FAULT_KINDS):
                     raise ValueError(f"fault_kinds must be among {FAULT_KINDS}")

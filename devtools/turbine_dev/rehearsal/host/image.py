@@ -2,7 +2,9 @@
 and the operating-system commands that turbine_dev.rehearsal.host.standin stands in for.
 
 Installs are cached under $XDG_CACHE_HOME/turbine-operator/rehearsal/ (~/.cache by default), keyed
-by what they are built from (the lock's hash), so only the first run on a machine pays for them.
+by what they are built from (the lock's hash, and the bootstrap's pip command for Airflow), so only the
+first run on a machine pays for them. Airflow is installed by the bootstrap's own pip command against the
+rehearsal's package index (turbine_dev.rehearsal.services.package_index).
 The Airflow venv is built at the path instances use (/opt/airflow/venv, bind-mounted in a private
 mount namespace), because a venv's scripts name their interpreter by absolute path.
 """
@@ -11,12 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from turbine_dev.rehearsal.host import standin
+from turbine_dev.rehearsal.services import package_index
 from turbine_dev.tooling.caches import cache_dir
 from turbine_operator.adapters.sources import cfn_dir
 
@@ -24,6 +28,7 @@ REPO_ROOT = Path(__file__).resolve().parents[4]
 INSTANCE_PYTHON = "/usr/bin/python3.11"  # AL2023's python3.11; Debian's here
 AWSCLI = "awscli==1.46.3"
 VENV_PATH = "/opt/airflow/venv"
+INSTALLED_WITH = "turbine-rehearsal-installed-with"  # in the venv: the command that installed it
 
 
 def cache() -> Path:
@@ -47,20 +52,34 @@ def uv() -> str:
 
 
 def airflow_venv(lock: Path) -> Path:
-    key = hashlib.sha256(lock.read_bytes()).hexdigest()[:16]
+    """Airflow as the bootstrap installs it: its own pip command (read from the script), run with the
+    instance's python against the rehearsal's package index of the lock's files. Built once per lock and
+    command; instances then find every locked requirement satisfied."""
+    command = package_index.bootstrap_pip_install(VENV_PATH, str(lock))
+    # Keyed by the command as the script writes it, not by where this checkout keeps the lock.
+    written = package_index.bootstrap_pip_install(VENV_PATH, "${AIRFLOW_LOCK}")
+    key = hashlib.sha256(lock.read_bytes() + "\0".join(written).encode()).hexdigest()[:16]
     target = cache() / f"airflow-{key}"
     if target.is_dir():
         return target
+    index = package_index.wheelhouse(lock, cache())
     building = target.with_name(target.name + ".building")
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
-    script = (
-        f"set -e; mount -t tmpfs tmpfs /opt; mkdir -p {VENV_PATH}; mount --bind {building} {VENV_PATH};"
-        f" {INSTANCE_PYTHON} -m venv {VENV_PATH};"
-        f" {uv()} pip install --quiet --link-mode=copy --python {VENV_PATH}/bin/python"
-        f" --require-hashes -r {lock}"
-    )
-    subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c", script], check=True)
+    with package_index.serving(index, "127.0.0.1") as url:
+        script = (
+            f"set -e; mount -t tmpfs tmpfs /opt; mkdir -p {VENV_PATH}; mount --bind {building} {VENV_PATH};"
+            f" {INSTANCE_PYTHON} -m venv {VENV_PATH}; {shlex.join(command)}"
+        )
+        # Only the index stands in for pypi.org: no pip configuration or cache of this machine takes part.
+        pip = {"PIP_INDEX_URL": url, "PIP_CONFIG_FILE": os.devnull, "PIP_NO_CACHE_DIR": "1"}
+        subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "bash", "-c", script],
+            check=True,
+            env={**os.environ, **pip},
+        )
+    # As the script writes it: the venv is shared by checkouts that keep the lock elsewhere.
+    (building / INSTALLED_WITH).write_text(shlex.join(written) + "\n")
     building.rename(target)
     return target
 

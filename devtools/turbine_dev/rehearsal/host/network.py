@@ -13,6 +13,7 @@ LOAD_BALANCER = "10.213.0.2"  # the load balancers' stand-in
 PREFIX = 24
 BRIDGE = "rehearsal0"
 IMDS = "169.254.169.254"
+PACKAGE_INDEX_PORT = 3141  # the stand-in for pypi.org (services.package_index), on the gateway
 
 
 def _ip(*args: str) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import EmptyResult
 
-from turbine_dev.aws import moto_server
+from turbine_dev.aws import moto_autoscaling, moto_server
 from turbine_dev.aws.embedded_aws import DUMMY_CREDENTIALS
 from turbine_dev.aws.extensions import install_all
 from turbine_dev.rehearsal.services.iam_enforcement import IamEnforcement
@@ -68,6 +68,10 @@ def install_lifecycle_actions(log: Path) -> None:
 
     def complete_lifecycle_action(self: Any) -> EmptyResult:
         record(self, "CompleteLifecycleAction")
+        # A scale-in's instance, held in Terminating:Wait by the hook, now leaves the group.
+        moto_autoscaling.complete_termination(
+            self.autoscaling_backend, self._get_param("AutoScalingGroupName"), self._get_param("InstanceId")
+        )
         return EmptyResult()
 
     def record_lifecycle_action_heartbeat(self: Any) -> EmptyResult:
