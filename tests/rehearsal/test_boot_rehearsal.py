@@ -192,6 +192,15 @@ def test_a_rolling_update_keeps_a_healthy_api_server_behind_the_load_balancer(re
     )
 
 
+def test_the_master_database_secret_is_read_at_boot_only(report: dict[str, Any]) -> None:
+    """Issue 24: once booted, every scheduler and API server runs with its run profile (it took it after the
+    migration), and the master database secret is refused to the credentials the metadata service hands it;
+    the boot roles read it (no call of theirs is denied: test_no_aws_call_...)."""
+    booted(report)
+    print("boot profiles:", json.dumps(report["boot_profiles"], indent=2))
+    assert report["checks"]["master_secret_at_boot_only"], report["boot_profiles"]
+
+
 def _iam(report: dict[str, Any]) -> dict[str, Any]:
     # Not `booted`: a call the role refuses is often why a boot failed, and this names it.
     assert "iam" in report, report.get("iam_failure") or report.get("failure")

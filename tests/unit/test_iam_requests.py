@@ -28,6 +28,9 @@ QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:turbine-tasks"
 GROUP_ARN = f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:0a1b:autoScalingGroupName/workers"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:db-AbCdEf"
 STACK_ARN = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/workerset/0a1b-2c3d"
+BOOT_PROFILE = f"arn:aws:iam::{ACCOUNT}:instance-profile/scheduler-boot"
+RUN_PROFILE = f"arn:aws:iam::{ACCOUNT}:instance-profile/scheduler"
+RUN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/scheduler"
 
 
 class FakeResolver:
@@ -45,6 +48,12 @@ class FakeResolver:
 
     def stack_arn(self, region: str, stack: str) -> str | None:
         return STACK_ARN if stack == "workerset" else None
+
+    def profile_association(self, region: str, association_id: str) -> tuple[str, str] | None:
+        return ("i-0scheduler", BOOT_PROFILE) if association_id == "iip-assoc-1" else None
+
+    def profile_role(self, profile: str) -> tuple[str, str] | None:
+        return (RUN_PROFILE, RUN_ROLE) if profile in (RUN_PROFILE, "run") else None
 
     def policies(self, role_name: str) -> list[dict[str, Any]]:
         return self.held.get(role_name, [])
@@ -194,6 +203,29 @@ CASES: list[tuple[str, Callable[[Any], object], list[Request]]] = [
         [Request("s3:PutObject", "arn:aws:s3:::logs/k")],
     ),
     ("sts", lambda c: c.get_caller_identity(), []),
+    (
+        "ec2",
+        lambda c: c.describe_iam_instance_profile_associations(
+            Filters=[{"Name": "instance-id", "Values": ["i-0scheduler"]}]
+        ),
+        [Request("ec2:DescribeIamInstanceProfileAssociations", "*")],
+    ),
+    # On the instance, with the profile asked for and the one it replaces; and the new profile's role is
+    # passed to EC2 (iam:PassRole).
+    (
+        "ec2",
+        lambda c: c.replace_iam_instance_profile_association(
+            AssociationId="iip-assoc-1", IamInstanceProfile={"Arn": RUN_PROFILE}
+        ),
+        [
+            Request(
+                "ec2:ReplaceIamInstanceProfileAssociation",
+                f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0scheduler",
+                {"ec2:InstanceProfile": BOOT_PROFILE, "ec2:NewInstanceProfile": RUN_PROFILE},
+            ),
+            Request("iam:PassRole", RUN_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"}),
+        ],
+    ),
 ]
 
 
@@ -205,7 +237,7 @@ def test_a_request_maps_to_the_action_and_resource_iam_evaluates(
 
 
 UNMAPPED: list[tuple[str, Callable[[Any], object]]] = [
-    ("ec2", lambda c: c.describe_instances()),  # a service the mapping does not know
+    ("ec2", lambda c: c.describe_instances()),  # an EC2 operation the mapping does not know
     ("s3", lambda c: c.get_object_acl(Bucket="logs", Key="k")),  # a sub-resource it does not know
     ("s3", lambda c: c.copy_object(Bucket="logs", Key="k", CopySource="other/k")),
     ("s3", lambda c: c.list_buckets()),

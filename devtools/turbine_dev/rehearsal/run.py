@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from turbine_dev.aws.embedded_aws import DEFAULT_REGION, DUMMY_CREDENTIALS, EmbeddedAws
+from turbine_dev.rehearsal import boot_profiles
 from turbine_dev.rehearsal.airflow_config import AIRFLOW_CONFIG
 from turbine_dev.rehearsal.burst import MAX_WORKERS, WORKER_SLOTS
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, create_stack, load_templates
@@ -161,6 +162,10 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
                 for instance in cluster.instances
                 if instance.role == "workerset"
             ]
+            report["boot_profiles"] = boot_profiles.after_boot(cluster, outputs["DatabaseSecretArn"])
+            report["checks"]["master_secret_at_boot_only"] = boot_profiles.master_secret_at_boot_only(
+                report["boot_profiles"]
+            )
             from turbine_dev.rehearsal.scenarios import run_scenarios  # noqa: PLC0415
 
             if ONLY != "rolling-update":

@@ -82,6 +82,14 @@ class Resolver(Protocol):
 
     def stack_arn(self, region: str, stack: str) -> str | None: ...
 
+    def profile_association(self, region: str, association_id: str) -> tuple[str, str] | None:
+        """(instance id, ARN of the profile associated now) of an instance profile association."""
+        ...
+
+    def profile_role(self, profile: str) -> tuple[str, str] | None:
+        """(profile ARN, ARN of its role) of an instance profile, named or by ARN."""
+        ...
+
 
 def iam_requests(request: HttpRequest, account: str, resolver: Resolver) -> list[Request]:
     """The IAM requests `request` makes (all must be allowed), or Unmapped."""
@@ -287,6 +295,36 @@ def _sts(call: _Call) -> list[Request]:
     raise Unmapped(call.action, "an STS operation not mapped")
 
 
+# EC2 (the instance profile of a running instance): "Actions, resources, and condition keys for Amazon EC2"
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html):
+# DescribeIamInstanceProfileAssociations supports no resource-level permission;
+# ReplaceIamInstanceProfileAssociation acts on the instance, arn:aws:ec2:region:account:instance/<id>, with
+# the condition keys ec2:InstanceProfile (the profile associated now) and ec2:NewInstanceProfile (the one it
+# asks for). It also passes the new profile's role to EC2: "Grant permissions to attach an IAM role to an
+# instance" (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/permission-to-pass-iam-roles.html) lists
+# iam:PassRole, evaluated with iam:PassedToService ec2.amazonaws.com
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html).
+def _ec2(call: _Call) -> list[Request]:
+    if call.operation == "DescribeIamInstanceProfileAssociations":
+        return call.one("*")
+    if call.operation != "ReplaceIamInstanceProfileAssociation":
+        raise Unmapped(call.action, "an EC2 operation not mapped")
+    association = call.resolver.profile_association(call.region, call.param("AssociationId"))
+    if association is None:
+        raise Unmapped(call.action, f"no association {call.params['AssociationId']}")
+    instance, current = association
+    asked = call.params.get("IamInstanceProfile.Arn") or call.params.get("IamInstanceProfile.Name")
+    profile = call.resolver.profile_role(str(asked or ""))
+    if profile is None:
+        raise Unmapped(call.action, f"no instance profile {asked}")
+    new_profile, role = profile
+    context = {"ec2:InstanceProfile": current, "ec2:NewInstanceProfile": new_profile}
+    return [
+        Request(call.action, call.arn("ec2", f"instance/{instance}"), context),
+        Request("iam:PassRole", role, {"iam:PassedToService": "ec2.amazonaws.com"}),
+    ]
+
+
 _SERVICES = {
     "sqs": _sqs,
     "dynamodb": _dynamodb,
@@ -298,6 +336,7 @@ _SERVICES = {
     "elasticloadbalancing": _elasticloadbalancing,
     "logs": _logs,
     "sts": _sts,
+    "ec2": _ec2,
 }
 
 # S3: "Required permissions for Amazon S3 API operations"

@@ -47,6 +47,10 @@ _KOMBU_QUEUE_URL = (
     "(kombu/transport/SQS Channel._update_queue_cache); it never calls GetQueueUrl, as the rehearsal's "
     "scheduler and worker showed: a candidate for removal from the template, once that change is rehearsed"
 )
+_FAILED_BOOT = (
+    "the user data signals FAILURE with the boot role when the bootstrap failed before it took the run "
+    "profile; every boot succeeds here"
+)
 NOT_REHEARSED: dict[tuple[str, str], str] = {
     ("scheduler", "s3:GetObjectVersion"): _REVISION_VERSION,
     ("webserver", "s3:GetObjectVersion"): _REVISION_VERSION,
@@ -59,13 +63,15 @@ NOT_REHEARSED: dict[tuple[str, str], str] = {
         "Lambda's runtime writes the function's logs; the rehearsal runs the handler in its own process"
     ),
     ("cluster-load", "logs:PutLogEvents"): "as logs:CreateLogStream",
+    ("scheduler-boot", "cloudformation:SignalResource"): _FAILED_BOOT,
+    ("webserver-boot", "cloudformation:SignalResource"): _FAILED_BOOT,
     ("scheduler", "sqs:GetQueueUrl"): _KOMBU_QUEUE_URL,
     ("worker", "sqs:GetQueueUrl"): _KOMBU_QUEUE_URL,
 }
 
 # The roles whose calls the rehearsal evaluates: the instances' and the Lambda's. (CodeDeploy's service role
 # is CodeDeploy's own; the rehearsal stands in for CodeDeploy with the harness.)
-REHEARSED_ROLES = ("scheduler", "webserver", "worker", "cluster-load")
+REHEARSED_ROLES = ("scheduler-boot", "scheduler", "webserver-boot", "webserver", "worker", "cluster-load")
 
 
 def policy_document(raw: str | Mapping[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,15 @@ import threading
 from pathlib import Path
 
 REGISTRY = "role-credentials.json"
+# The label of each instance role by its logical id in the templates. The scheduler and the API servers boot
+# with a role of their own, which alone reads the database secrets, and then take their run role.
+LABELS = {
+    "SchedulerBootRole": "scheduler-boot",
+    "SchedulerRole": "scheduler",
+    "WebserverBootRole": "webserver-boot",
+    "WebserverRole": "webserver",
+    "WorkerRole": "worker",
+}
 _lock = threading.Lock()
 
 

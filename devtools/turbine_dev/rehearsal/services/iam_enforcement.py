@@ -33,6 +33,7 @@ from turbine_dev.strict.iam_evaluation import ACCESS_DENIED_CODES, Decision, Req
 from turbine_dev.strict.role_permissions import policy_document, unused_actions
 
 CALLS = "iam-calls.jsonl"
+PROBE = ":probe"  # the label suffix of the harness's probes (rehearsal/boot_profiles.py)
 ACCOUNT = "123456789012"  # moto's default account, the stack's
 _JSON_SERVICES = {"sqs", "dynamodb", "secretsmanager", "ssm", "logs", "cloudwatch"}
 
@@ -74,6 +75,20 @@ class MotoResolver:
                 return str(found.stack_id)
         return None
 
+    def profile_association(self, region: str, association_id: str) -> tuple[str, str] | None:
+        associations = self._backend("ec2", self.account, region).iam_instance_profile_associations
+        for instance_id, association in list(associations.items()):
+            if association.association_id == association_id:
+                return str(instance_id), str(association.iam_instance_profile.arn)
+        return None
+
+    def profile_role(self, profile: str) -> tuple[str, str] | None:
+        iam = self._backend("iam", self.account, "global")
+        for found in list(iam.instance_profiles.values()):
+            if profile in (found.name, found.arn) and len(found.roles) == 1:
+                return str(found.arn), str(found.roles[0].arn)
+        return None
+
     def policies(self, role_name: str) -> list[dict[str, Any]]:
         """The role's inline and managed policies (the default version), as moto's IAM holds them."""
         iam = self._backend("iam", self.account, "global")
@@ -107,6 +122,13 @@ def refusal(
         if service == "sqs":  # SQS's JSON protocol keeps its query error codes (awsQueryCompatible)
             headers.append(("x-amzn-query-error", f"{code};Sender"))
         return "400 Bad Request", headers, body
+    if service == "ec2":
+        # EC2's query protocol: UnauthorizedOperation under Response/Errors, whichever permission was missing
+        # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html).
+        body = ("<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized "
+                f"to perform this operation. {_xml(message)}</Message></Error></Errors>"
+                f"<RequestID>{request_id}</RequestID></Response>").encode()  # fmt: skip
+        return "403 Forbidden", [*headers, ("Content-Type", "text/xml")], body
     body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{_xml(message)}</Message>"
             f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>").encode()  # fmt: skip
     return "403 Forbidden", [*headers, ("Content-Type", "text/xml")], body
@@ -221,6 +243,8 @@ def summary(workdir: Path, own_policies: Callable[[str], list[dict[str, Any]]]) 
     roles: dict[str, Any] = {}
     counts: dict[str, collections.Counter[tuple[str, str]]] = collections.defaultdict(collections.Counter)
     for entry in entries:
+        if entry["label"].endswith(PROBE):
+            continue  # the harness's own probes (rehearsal/boot_profiles.py), not a call of the stack's
         role = roles.setdefault(entry["label"], {"role": entry["role"], "calls": 0, "denied": []})
         role["calls"] += 1
         if entry["allowed"]:
