@@ -235,7 +235,6 @@ def rehearsed_calls(deployed: Mapping[str, Any]) -> dict[str, list[tuple[Request
         (Request("sqs:DeleteMessage", queue), "kombu: acknowledge"),
         (Request("sqs:ChangeMessageVisibility", queue), "kombu: reject without requeue / backoff"),
         (Request("dynamodb:PutItem", table()), "Celery DynamoDB backend: store a result"),
-        (Request("dynamodb:UpdateItem", table()), "Celery DynamoDB backend: update a result"),
         (Request("autoscaling:SetInstanceHealth", worker_group), "user data: a failed boot"),
         (Request("autoscaling:DescribeAutoScalingInstances", "*"), "turbine-worker-drain.sh: its own group"),
         (Request("autoscaling:SetInstanceProtection", worker_group), "turbine-worker-drain.sh: protect"),

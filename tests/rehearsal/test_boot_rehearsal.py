@@ -222,18 +222,25 @@ def test_no_aws_call_an_instance_or_the_lambda_makes_is_denied_by_its_role(repor
 def test_every_permission_a_role_holds_is_used_by_a_rehearsed_call_or_justified(
     report: dict[str, Any],
 ) -> None:
-    """The actions each role's own policies grant that no call of the rehearsal used are exactly those
-    turbine_dev.strict.role_permissions justifies: UNUSED (no call makes them) and NOT_REHEARSED (a path the
-    rehearsal does not take)."""
+    """The actions each role's own policies grant that no call of the rehearsal used are those
+    turbine_dev.strict.role_permissions justifies: all of UNUSED (no call makes them) and NOT_REHEARSED (a
+    path the rehearsal does not take), and perhaps some of TIMING (a path it takes or not, by timing)."""
     roles = _iam(report)
     for label in REHEARSED_ROLES:
-        justified = justified_unused(label, rehearsed=True)
+        justified = justified_unused(label, rehearsed=True, timing=True)
         print(f"{label}: unused {roles[label]['unused']}")
         for action in roles[label]["unused"]:
             print(f"  {action}: {justified.get(action, 'NOT JUSTIFIED')}")
-    assert {label: roles[label]["unused"] for label in REHEARSED_ROLES} == {
-        label: sorted(justified_unused(label, rehearsed=True)) for label in REHEARSED_ROLES
+    unjustified = {
+        label: sorted(set(roles[label]["unused"]) - set(justified_unused(label, rehearsed=True, timing=True)))
+        for label in REHEARSED_ROLES
     }
+    assert unjustified == {label: [] for label in REHEARSED_ROLES}
+    used_after_all = {
+        label: sorted(set(justified_unused(label, rehearsed=True)) - set(roles[label]["unused"]))
+        for label in REHEARSED_ROLES
+    }
+    assert used_after_all == {label: [] for label in REHEARSED_ROLES}, "used, yet justified as unused"
 
 
 def burst_figures(report: dict[str, Any]) -> dict[str, Any]:
