@@ -39,7 +39,8 @@ def after_boot(cluster: Cluster, master_secret_arn: str) -> dict[str, dict[str, 
             Filters=[{"Name": "instance-id", "Values": [instance.instance_id]}]
         )["IamInstanceProfileAssociations"]
         session = cluster.profile_sessions(instance)[association["IamInstanceProfile"]["Arn"]]
-        probe = role_credentials.Session(session.role, session.label + PROBE, instance.instance_id)
+        # A session of its own: the instance's key would be recorded under the instance's label.
+        probe = role_credentials.Session(session.role, session.label + PROBE, instance.instance_id + PROBE)
         credentials = role_credentials.issue(cluster.workdir, probe)
         secrets: Any = boto3.client(
             "secretsmanager",
