@@ -63,6 +63,16 @@ NOT_REHEARSED: dict[tuple[str, str], str] = {
         "Lambda's runtime writes the function's logs; the rehearsal runs the handler in its own process"
     ),
     ("cluster-load", "logs:PutLogEvents"): "as logs:CreateLogStream",
+    ("scheduler", "s3:ListBucket"): (
+        "the CodeDeploy agent lists the revision's bucket; the rehearsal's stand-in for the agent downloads "
+        "the revision with `aws s3 cp` (rehearsal/host/standin.py). Until the scheduler took a run role of "
+        "its own, the boot's `aws s3 sync` of the scripts used the action"
+    ),
+    ("webserver", "secretsmanager:GetSecretValue"): (
+        "the API server reads the DAG repository's connection (turbine_dags) when it builds a DAG version's "
+        "bundle URL or an import error's path (DagVersion.bundle_url, ParseImportError.full_file_path: "
+        "DagBundlesManager builds the git bundle); the rehearsal's API calls ask for neither"
+    ),
     ("scheduler-boot", "cloudformation:SignalResource"): _FAILED_BOOT,
     ("webserver-boot", "cloudformation:SignalResource"): _FAILED_BOOT,
     ("scheduler", "sqs:GetQueueUrl"): _KOMBU_QUEUE_URL,
