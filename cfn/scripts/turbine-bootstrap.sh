@@ -272,6 +272,41 @@ instance_id() {
     curl -fsS -H "X-aws-ec2-metadata-token: ${token}" "${imds}/latest/meta-data/instance-id"
 }
 
+# The master database secret is for the migration only. The instance booted with a profile whose role
+# reads it (the template's <Role>BootRole); once migrated, it takes the run profile, whose role reads no
+# database or signing secret, and waits until the metadata service hands out that role's credentials, so
+# that every later call is made with them. The association changes asynchronously ("associating"), and
+# credentials already issued for the boot role stay valid until they expire: none is kept on disk.
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/permission-to-pass-iam-roles.html
+take_run_profile() {
+  local id current imds=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254} token role=''
+  local deadline=$((SECONDS + 300))
+  id=$(retry 5 5 instance_id) || return 1
+  # A retry after a lost answer finds the run profile already associated, and replaces nothing.
+  until current=$(aws ec2 describe-iam-instance-profile-associations \
+    --filters "Name=instance-id,Values=${id}" "Name=state,Values=associating,associated" \
+    --query 'IamInstanceProfileAssociations[0].[AssociationId,IamInstanceProfile.Arn]' --output text) &&
+    { [[ ${current#*$'\t'} == "${TURBINE_RUN_INSTANCE_PROFILE_ARN}" ]] ||
+      aws ec2 replace-iam-instance-profile-association --association-id "${current%%$'\t'*}" \
+        --iam-instance-profile "Arn=${TURBINE_RUN_INSTANCE_PROFILE_ARN}" >/dev/null; }; do
+    if ((SECONDS > deadline)); then
+      log "could not take the run profile"
+      return 1
+    fi
+    sleep 5
+  done
+  until [[ ${role} == "${TURBINE_RUN_ROLE}" ]]; do
+    if ((SECONDS > deadline)); then
+      log "the metadata service still serves ${role:-no role}, not ${TURBINE_RUN_ROLE}"
+      return 1
+    fi
+    sleep 2
+    token=$(curl -fsS -X PUT "${imds}/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 60') &&
+      role=$(curl -fsS -H "X-aws-ec2-metadata-token: ${token}" "${imds}/latest/meta-data/iam/security-credentials/")
+  done
+  log "running as ${TURBINE_RUN_ROLE}"
+}
+
 # CloudFormation retires the next old API server as soon as this one signals, so it signals only
 # once every target group of the webserver reports it healthy: an answer on 127.0.0.1 says
 # nothing of the load balancer, which routes to a new target only after its own passing check.
@@ -297,6 +332,7 @@ wait_until_in_service() {
 
 setup_webserver() {
   migrate_database
+  take_run_profile
   install_units airflow-api-server.service
   systemctl enable --now airflow-api-server.service
   wait_until_healthy "http://127.0.0.1:${TURBINE_WEB_SERVER_PORT}/api/v2/monitor/health"
@@ -305,6 +341,7 @@ setup_webserver() {
 
 setup_scheduler() {
   migrate_database
+  take_run_profile
   # Whichever role migrated first created default_pool, with Airflow's 128 slots if it was not this
   # one; MaxGroupSize may have changed since. Tasks without a pool of their own take its slots.
   as_airflow pools set default_pool "$(task_slots)" "Default pool"

@@ -10,11 +10,8 @@ must be used by a call or justified in UNUSED.
 
 from __future__ import annotations
 
-import ast
 import functools
-import json
 import re
-import urllib.parse
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,34 +21,22 @@ import pytest
 from test_stack_in_embedded_aws import create_master_stack
 
 from turbine_dev.strict.iam_evaluation import Decision, Request, access_denied, evaluate, granted_actions
+from turbine_dev.strict.role_permissions import UNUSED, policy_document
 
 pytestmark = pytest.mark.integration
 
 ROLES = {  # role -> its logical id in the nested stacks
+    "scheduler-boot": "SchedulerBootRole",
     "scheduler": "SchedulerRole",
+    "webserver-boot": "WebserverBootRole",
     "webserver": "WebserverRole",
     "worker": "WorkerRole",
     "cluster-load": "ClusterLoadFunctionRole",
     "codedeploy": "CodeDeployServiceRole",
 }
 
-# Permissions no call below makes, and why each is kept. Keys: (role, action).
-UNUSED = {
-    ("worker", "sqs:SendMessage"): (
-        "kombu 5.7.0 (the lock's) re-sends what a worker received but had not acknowledged when its channel "
-        "closes (virtual/base.py QoS.restore_unacked_once -> Channel._restore -> SQS Channel._put -> "
-        "send_message), and a reject with requeue the same way (QoS.reject); without it such a task would "
-        "wait out the 12-hour visibility timeout. No rehearsed path stops a worker holding one."
-    ),
-    ("scheduler", "dynamodb:DeleteItem"): "Celery's result backend forgets a result (AsyncResult.forget)",
-    ("scheduler", "dynamodb:BatchGetItem"): "Celery's DynamoDB backend reads several results at once (mget)",
-    ("codedeploy", "ec2:RunInstances"): (
-        "CodeDeploy documents it for groups built from launch templates (how-to-create-service-role); "
-        "an in-place deployment launches nothing itself"
-    ),
-    ("codedeploy", "ec2:CreateTags"): "as ec2:RunInstances: the tags of the instances CodeDeploy launches",
-    ("codedeploy", "iam:PassRole"): "as ec2:RunInstances: the instance profile of those instances",
-}
+# Permissions no call below makes, and why each is kept: turbine_dev.strict.role_permissions.UNUSED (the
+# rehearsal's live evaluation lists the same).
 # Allowed only when spec.airflow.dags.s3 names a bucket (HasDagBucket): the stack created here has none.
 DAG_BUCKET_ACTIONS = {"s3:GetObject", "s3:ListBucket"}
 
@@ -80,7 +65,7 @@ def deployed(embedded_aws: Any) -> dict[str, Any]:
     for role, logical_id in ROLES.items():
         name = physical[logical_id]
         documents = [
-            _document(iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"])
+            policy_document(iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"])
             for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]
         ]
         # Separate AWS::IAM::Policy resources attached to the role (the worker's drain policy).
@@ -88,7 +73,7 @@ def deployed(embedded_aws: Any) -> dict[str, Any]:
             if ":aws:policy/" not in attached["PolicyArn"]:  # AWS managed ones are AWS's to scope
                 version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
                 documents.append(
-                    _document(
+                    policy_document(
                         iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)[
                             "PolicyVersion"
                         ]["Document"]
@@ -108,17 +93,6 @@ def deployed(embedded_aws: Any) -> dict[str, Any]:
     }
 
 
-def _document(raw: str | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(raw, Mapping):  # AWS's URL-encoded JSON, which boto3 decodes
-        return dict(raw)
-    # moto 5.2.5 keeps the policies of a role its CloudFormation created as a Python literal.
-    text = urllib.parse.unquote(raw)
-    document = dict(json.loads(text) if text.lstrip().startswith('{"') else ast.literal_eval(text))
-    # ... and an !If that gives AWS::NoValue as a None statement, where CloudFormation drops it.
-    document["Statement"] = [statement for statement in document["Statement"] if statement is not None]
-    return document
-
-
 def rehearsed_calls(deployed: Mapping[str, Any]) -> dict[str, list[tuple[Request, str]]]:
     """Every call each role makes, with where it is made."""
     outputs, physical = deployed["outputs"], deployed["physical"]
@@ -133,12 +107,14 @@ def rehearsed_calls(deployed: Mapping[str, Any]) -> dict[str, list[tuple[Request
 
     logs, deployments = outputs["LogsBucketName"], outputs["DeploymentsBucketName"]
     queue = deployed["queue"]
-    boot = [
+    scripts = [
         (Request("s3:ListBucket", s3(bundle), {"s3:prefix": f"{prefix}scripts/"}), "user data: aws s3 sync"),
         (
             Request("s3:GetObject", s3(bundle, f"{prefix}scripts/turbine-bootstrap.sh")),
             "user data: aws s3 sync",
         ),
+    ]
+    boot = [
         (
             Request("s3:GetObject", s3(logs, "logs/dag_id=x/run_id=y/task_id=z/attempt=1.log")),
             "S3 task logs (read)",
@@ -184,11 +160,40 @@ def rehearsed_calls(deployed: Mapping[str, Any]) -> dict[str, list[tuple[Request
             "cloudformation:SignalResource", deployed["stacks"][group_stack]
         ), "user data: cfn-signal"
 
+    def take_run_profile(kind: str) -> list[tuple[Request, str]]:
+        """What the boot role of `kind` (Scheduler, Webserver) needs to take the run profile."""
+        profile = f"arn:aws:iam::{account}:instance-profile/"
+        context = {
+            "ec2:InstanceProfile": profile + physical[f"{kind}BootInstanceProfile"],
+            "ec2:NewInstanceProfile": profile + physical[f"{kind}InstanceProfile"],
+        }
+        instance = f"arn:aws:ec2:{region}:{account}:instance/i-0123456789abcdef0"
+        return [
+            (Request("ec2:DescribeIamInstanceProfileAssociations", "*"), "take_run_profile: its association"),
+            (Request("ec2:ReplaceIamInstanceProfileAssociation", instance, context), "take_run_profile"),
+            (
+                Request(
+                    "iam:PassRole",
+                    f"arn:aws:iam::{account}:role/{physical[f'{kind}Role']}",
+                    {"iam:PassedToService": "ec2.amazonaws.com"},
+                ),
+                "take_run_profile: the run profile's role",
+            ),
+        ]
+
+    def booting(kind: str) -> list[tuple[Request, str]]:
+        # Until migrated: the scripts, the database and signing secrets, the master one included.
+        return [
+            *scripts,
+            *database_roles,
+            *migration,
+            *take_run_profile(kind),
+            (signal(f"{kind}Group")[0], "user data: cfn-signal of a boot that failed before the run profile"),
+        ]
+
     scheduler = [
         *boot,
         *celery,
-        *database_roles,
-        *migration,
         signal("SchedulerGroup"),
         (
             Request("s3:PutObject", s3(logs, "logs/dag_id=x/run_id=y/task_id=z/attempt=1.log")),
@@ -210,8 +215,6 @@ def rehearsed_calls(deployed: Mapping[str, Any]) -> dict[str, list[tuple[Request
     ]
     webserver = [
         *boot,
-        *database_roles,
-        *migration,
         (
             Request("elasticloadbalancing:DescribeTargetHealth", "*"),
             "turbine-bootstrap.sh: signal once the target groups route to it",
@@ -221,6 +224,7 @@ def rehearsed_calls(deployed: Mapping[str, Any]) -> dict[str, list[tuple[Request
     group = f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:0a1b2c3d-uuid:autoScalingGroupName/"
     worker_group = group + physical["WorkerGroup"]
     worker = [
+        *scripts,
         *boot,
         *celery,
         (
@@ -231,7 +235,6 @@ def rehearsed_calls(deployed: Mapping[str, Any]) -> dict[str, list[tuple[Request
         (Request("sqs:DeleteMessage", queue), "kombu: acknowledge"),
         (Request("sqs:ChangeMessageVisibility", queue), "kombu: reject without requeue / backoff"),
         (Request("dynamodb:PutItem", table()), "Celery DynamoDB backend: store a result"),
-        (Request("dynamodb:UpdateItem", table()), "Celery DynamoDB backend: update a result"),
         (Request("autoscaling:SetInstanceHealth", worker_group), "user data: a failed boot"),
         (Request("autoscaling:DescribeAutoScalingInstances", "*"), "turbine-worker-drain.sh: its own group"),
         (Request("autoscaling:SetInstanceProtection", worker_group), "turbine-worker-drain.sh: protect"),
@@ -258,7 +261,9 @@ def rehearsed_calls(deployed: Mapping[str, Any]) -> dict[str, list[tuple[Request
         ),
     ]
     return {
+        "scheduler-boot": booting("Scheduler"),
         "scheduler": scheduler,
+        "webserver-boot": booting("Webserver"),
         "webserver": webserver,
         "worker": worker,
         "cluster-load": cluster_load,
@@ -281,7 +286,7 @@ def _bundle(deployed: Mapping[str, Any]) -> tuple[str, str]:
     # The bundle's bucket and prefix, as the scheduler's policy was rendered with them.
     (statement,) = [
         s
-        for policy in deployed["policies"]["scheduler"]
+        for policy in deployed["policies"]["scheduler-boot"]
         for s in policy["Statement"]
         if s.get("Sid") == "ReadBootstrapScripts"
     ]
@@ -290,7 +295,9 @@ def _bundle(deployed: Mapping[str, Any]) -> tuple[str, str]:
     return bucket, rest.removesuffix("scripts/*")
 
 
-@pytest.mark.parametrize("role", ["scheduler", "webserver", "worker", "cluster-load"])
+@pytest.mark.parametrize(
+    "role", ["scheduler-boot", "scheduler", "webserver-boot", "webserver", "worker", "cluster-load"]
+)
 def test_every_call_of_a_role_is_allowed(deployed: dict[str, Any], calls: Any, role: str) -> None:
     refused = [
         f"{source}: {request.action} on {request.resource}"
@@ -334,6 +341,48 @@ def test_workers_are_refused_what_they_do_not_need(deployed: dict[str, Any], cal
     ).allowed
 
 
+@pytest.mark.parametrize("kind", ["Scheduler", "Webserver"])
+def test_only_the_boot_role_reads_the_database_secrets_and_it_can_take_only_the_run_profile(
+    deployed: dict[str, Any], kind: str
+) -> None:
+    """Issue 24: the master database secret at boot only. The run role, which the instance takes once the
+    database is migrated, reads no database or signing secret; the boot role may replace its profile with the
+    run profile, and with no profile of another role, since it may pass the run role only."""
+    physical, account, region = deployed["physical"], deployed["queue"].split(":")[4], deployed["region"]
+    label = kind.lower()
+    boot, run = deployed["policies"][f"{label}-boot"], deployed["policies"][label]
+    for secret in (
+        "DatabaseSecret",
+        "DatabaseAppSecret",
+        "FernetKeySecret",
+        "ApiSecretKeySecret",
+        "JwtSecret",
+    ):
+        request = Request("secretsmanager:GetSecretValue", physical[secret])
+        assert evaluate(boot, request).allowed, secret
+        assert evaluate(run, request) == Decision(allowed=False), secret
+    profile, role = f"arn:aws:iam::{account}:instance-profile/", f"arn:aws:iam::{account}:role/"
+    instance = f"arn:aws:ec2:{region}:{account}:instance/i-0123456789abcdef0"
+
+    def replace(policies: list[dict[str, Any]], new_profile: str, its_role: str) -> bool:
+        # What EC2 asks IAM for a replacement (strict/iam_requests.py _ec2): the action on the instance, and
+        # passing the new profile's role to EC2.
+        context = {"ec2:InstanceProfile": profile + physical[f"{kind}BootInstanceProfile"],
+                   "ec2:NewInstanceProfile": profile + new_profile}  # fmt: skip
+        return all(
+            evaluate(policies, request).allowed
+            for request in (
+                Request("ec2:ReplaceIamInstanceProfileAssociation", instance, context),
+                Request("iam:PassRole", role + its_role, {"iam:PassedToService": "ec2.amazonaws.com"}),
+            )
+        )
+
+    assert replace(boot, physical[f"{kind}InstanceProfile"], physical[f"{kind}Role"])
+    assert not replace(boot, "Administrator", "Administrator")
+    assert not replace(boot, physical[f"{kind}BootInstanceProfile"], physical[f"{kind}BootRole"])
+    assert not replace(run, physical[f"{kind}InstanceProfile"], physical[f"{kind}Role"])
+
+
 def test_the_codedeploy_role_launches_only_from_the_stacks_templates(deployed: dict[str, Any]) -> None:
     policies, physical = deployed["policies"]["codedeploy"], deployed["physical"]
     account, region = deployed["queue"].split(":")[4], deployed["region"]
@@ -366,19 +415,32 @@ def test_the_codedeploy_role_launches_only_from_the_stacks_templates(deployed: d
 # cannot call AWS unseen.
 REPO = Path(__file__).resolve().parents[2]
 CALLERS = {
-    "cfn/scripts/turbine-bootstrap.sh": ("scheduler", "webserver", "worker"),
+    "cfn/scripts/turbine-bootstrap.sh": (
+        "scheduler-boot",
+        "scheduler",
+        "webserver-boot",
+        "webserver",
+        "worker",
+    ),
     "cfn/scripts/turbine-dags-connection.sh": ("scheduler",),
     "cfn/scripts/turbine-worker-drain.sh": ("worker",),
     "cfn/scripts/turbine-airflow-users.py": ("scheduler",),
     "cfn/scripts/turbine-dag-report.py": ("scheduler",),
     "cfn/scripts/turbine-migrate-database.py": (),  # PostgreSQL only
-    "cfn/templates/turbine-scheduler.yaml": ("scheduler",),  # its user data
-    "cfn/templates/turbine-webserver.yaml": ("webserver",),
+    "cfn/templates/turbine-scheduler.yaml": ("scheduler-boot", "scheduler"),  # its user data
+    "cfn/templates/turbine-webserver.yaml": ("webserver-boot", "webserver"),
     "cfn/templates/turbine-workerset.yaml": ("worker",),
     "lambdas/turbine_cluster_load.py": ("cluster-load",),
 }
 # Calls of the shared bootstrap made on one role's path only: the api-server waits for its target groups.
-ROLE_PATHS = {"elasticloadbalancing:DescribeTargetHealth": ("webserver",)}
+# Until the database is migrated, the scheduler and the api-servers run with their boot role: it reads the
+# database secrets and takes the run profile; the run role reads none of them.
+_BOOTING = ("scheduler-boot", "webserver-boot")
+ROLE_PATHS = {
+    "elasticloadbalancing:DescribeTargetHealth": ("webserver",),
+    "ec2:DescribeIamInstanceProfileAssociations": _BOOTING,
+    "ec2:ReplaceIamInstanceProfileAssociation": _BOOTING,
+}
 # The AWS CLI's service names that are not IAM's action prefix.
 CLI_PREFIXES = {"elbv2": "elasticloadbalancing"}
 # High-level commands and tools that are not one API operation.

@@ -21,6 +21,7 @@ from turbine_dev.rehearsal.creation_order import signalled_resources, stack_wave
 from turbine_dev.rehearsal.host import image
 from turbine_dev.rehearsal.host.image import airflow_venv, shipped_lock
 from turbine_dev.rehearsal.services import package_index
+from turbine_dev.strict.role_permissions import REHEARSED_ROLES, justified_unused
 from turbine_dev.tooling.airflow_options import extract, options_file
 from turbine_operator.core.render.templates import load_template
 
@@ -189,6 +190,57 @@ def test_a_rolling_update_keeps_a_healthy_api_server_behind_the_load_balancer(re
         report.get("rolling_update_failure"),
         figures,
     )
+
+
+def test_the_master_database_secret_is_read_at_boot_only(report: dict[str, Any]) -> None:
+    """Issue 24: once booted, every scheduler and API server runs with its run profile (it took it after the
+    migration), and the master database secret is refused to the credentials the metadata service hands it;
+    the boot roles read it (no call of theirs is denied: test_no_aws_call_...)."""
+    booted(report)
+    print("boot profiles:", json.dumps(report["boot_profiles"], indent=2))
+    assert report["checks"]["master_secret_at_boot_only"], report["boot_profiles"]
+
+
+def _iam(report: dict[str, Any]) -> dict[str, Any]:
+    # Not `booted`: a call the role refuses is often why a boot failed, and this names it.
+    assert "iam" in report, report.get("iam_failure") or report.get("failure")
+    roles: dict[str, Any] = report["iam"]
+    assert sorted(set(REHEARSED_ROLES) - set(roles)) == [], "a role made no AWS call at all"
+    return roles
+
+
+def test_no_aws_call_an_instance_or_the_lambda_makes_is_denied_by_its_role(report: dict[str, Any]) -> None:
+    """Issue 24: the embedded AWS evaluates each role's policies, as the stack created them, on every call
+    signed with its credentials (services/iam_enforcement.py); a call a role does not allow, or one the
+    evaluation cannot map, fails with AWS's AccessDenied."""
+    roles = _iam(report)
+    for label, role in sorted(roles.items()):
+        print(f"{label}: {role['calls']} calls evaluated, {len(role['allowed'])} distinct allowed")
+    assert {label: role["denied"] for label, role in roles.items() if role["denied"]} == {}
+
+
+def test_every_permission_a_role_holds_is_used_by_a_rehearsed_call_or_justified(
+    report: dict[str, Any],
+) -> None:
+    """The actions each role's own policies grant that no call of the rehearsal used are those
+    turbine_dev.strict.role_permissions justifies: all of UNUSED (no call makes them) and NOT_REHEARSED (a
+    path the rehearsal does not take), and perhaps some of TIMING (a path it takes or not, by timing)."""
+    roles = _iam(report)
+    for label in REHEARSED_ROLES:
+        justified = justified_unused(label, rehearsed=True, timing=True)
+        print(f"{label}: unused {roles[label]['unused']}")
+        for action in roles[label]["unused"]:
+            print(f"  {action}: {justified.get(action, 'NOT JUSTIFIED')}")
+    unjustified = {
+        label: sorted(set(roles[label]["unused"]) - set(justified_unused(label, rehearsed=True, timing=True)))
+        for label in REHEARSED_ROLES
+    }
+    assert unjustified == {label: [] for label in REHEARSED_ROLES}
+    used_after_all = {
+        label: sorted(set(justified_unused(label, rehearsed=True)) - set(roles[label]["unused"]))
+        for label in REHEARSED_ROLES
+    }
+    assert used_after_all == {label: [] for label in REHEARSED_ROLES}, "used, yet justified as unused"
 
 
 def burst_figures(report: dict[str, Any]) -> dict[str, Any]:

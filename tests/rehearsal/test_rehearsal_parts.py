@@ -47,24 +47,30 @@ def test_unit_sections_keep_repeated_keys_and_environment_files_lose_their_quote
     assert expand(["run", "${A}", "$B"], {"A": "1", "B": "2"}) == ["run", "1", "2"]
 
 
+CREDENTIALS = {"AccessKeyId": "ASIA0123456789ABCDEF", "SecretAccessKey": "s", "Token": "t"}
+PROFILE = "arn:aws:iam::123456789012:instance-profile/p"
+PROFILES = {"launch_profile": PROFILE, "profiles": {PROFILE: {"role_name": "r", "credentials": CREDENTIALS}}}
+
+
 def test_metadata_answers_the_lifecycle_state_the_harness_sets(tmp_path: Path) -> None:
-    data = {"instance_id": "i-1", "region": "us-east-1", "local_ipv4": "10.0.0.1", "role_name": "r",
-            "user_data": "#!/bin/bash", "tags": {"team": "data"}}  # fmt: skip
+    data = {"instance_id": "i-1", "region": "us-east-1", "local_ipv4": "10.0.0.1", "user_data": "#!/bin/bash",
+            "tags": {"team": "data"}, **PROFILES}  # fmt: skip
     (tmp_path / "imds.json").write_text(json.dumps(data))
     assert lookup(tmp_path, "/latest/meta-data/autoscaling/target-lifecycle-state") == "InService"
     (tmp_path / "target-lifecycle-state").write_text("Terminated\n")
     assert lookup(tmp_path, "/latest/meta-data/autoscaling/target-lifecycle-state") == "Terminated"
     assert lookup(tmp_path, "/latest/meta-data/tags/instance") == "team"
     assert lookup(tmp_path, "/latest/meta-data/tags/instance/team") == "data"
-    assert (
-        json.loads(lookup(tmp_path, "/latest/meta-data/iam/security-credentials/r") or "")["Code"]
-        == "Success"
-    )
+    assert lookup(tmp_path, "/latest/meta-data/iam/security-credentials/") == "r"
+    served = json.loads(lookup(tmp_path, "/latest/meta-data/iam/security-credentials/r") or "")
+    assert served["Code"] == "Success"
+    # The session's own credentials, by which the embedded AWS knows its role (host/role_credentials.py).
+    assert {key: served[key] for key in CREDENTIALS} == CREDENTIALS
 
 
 def test_metadata_has_no_tags_where_the_launch_template_keeps_them_out(tmp_path: Path) -> None:
-    data = {"instance_id": "i-1", "region": "us-east-1", "local_ipv4": "10.0.0.1", "role_name": "r",
-            "user_data": "#!/bin/bash", "tags": None}  # fmt: skip
+    data = {"instance_id": "i-1", "region": "us-east-1", "local_ipv4": "10.0.0.1", "user_data": "#!/bin/bash",
+            "tags": None, **PROFILES}  # fmt: skip
     (tmp_path / "imds.json").write_text(json.dumps(data))
     assert lookup(tmp_path, "/latest/meta-data/tags/instance") is None
     assert lookup(tmp_path, "/latest/meta-data/instance-id") == "i-1"

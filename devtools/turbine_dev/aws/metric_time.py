@@ -179,6 +179,10 @@ def load_function() -> ModuleType:
     return sys.modules[name]
 
 
+# (execution role ARN, function name) -> the sqs, autoscaling and cloudwatch clients the function calls with.
+RoleClients = Callable[[str, str], Mapping[str, Any]]
+
+
 @dataclasses.dataclass(frozen=True)
 class DeployedLoadFunction:
     """The load function a stack deployed, with the environment the stack gave it, run in this process
@@ -188,15 +192,20 @@ class DeployedLoadFunction:
     clients: Mapping[str, Any]
 
     @classmethod
-    def of_group(cls, clients: Mapping[str, Any], group: str) -> DeployedLoadFunction:
-        """The function of the stack whose worker group is `group` (`clients` also needs lambda)."""
+    def of_group(
+        cls, clients: Mapping[str, Any], group: str, as_role: RoleClients | None = None
+    ) -> DeployedLoadFunction:
+        """The function of the stack whose worker group is `group` (`clients` also needs lambda). With
+        `as_role`, the function calls AWS with the clients it gives for the function's execution role (ARN)
+        and name, as Lambda runs it with that role's credentials; else with `clients`."""
         [function] = [
             f
             for f in clients["lambda"].list_functions()["Functions"]
             if f["Handler"] == "turbine_cluster_load.handler"
             and f["Environment"]["Variables"]["AUTO_SCALING_GROUP_NAME"] == group
         ]
-        return cls(function["Environment"]["Variables"], clients)
+        own = clients if as_role is None else as_role(function["Role"], function["FunctionName"])
+        return cls(function["Environment"]["Variables"], own)
 
     def __call__(self, now: datetime.datetime | None = None) -> Any:
         clock = (lambda: now) if now is not None else (lambda: datetime.datetime.now(datetime.UTC))
@@ -317,11 +326,13 @@ class GroupScaling:
         return invocations
 
 
-def deployed_scale_out(clients: Mapping[str, Any], group: str, since: datetime.datetime) -> ScaleOut:
+def deployed_scale_out(
+    clients: Mapping[str, Any], group: str, since: datetime.datetime, as_role: RoleClients | None = None
+) -> ScaleOut:
     """What the deployed worker set does about its queue from `since`: its load function, alarms and
     policies in simulated metric time, up to the first scaling action. `clients` holds lambda,
-    cloudwatch, autoscaling and sqs clients of the stack's AWS."""
-    function = DeployedLoadFunction.of_group(clients, group)
+    cloudwatch, autoscaling and sqs clients of the stack's AWS; `as_role`: see DeployedLoadFunction."""
+    function = DeployedLoadFunction.of_group(clients, group, as_role)
     scaling = GroupScaling(clients, group, function)
     invocations = scaling.run(since, bool)
     if not scaling.actions:

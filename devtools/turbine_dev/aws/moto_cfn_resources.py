@@ -33,6 +33,12 @@ before the embedded AWS serves requests. What it adds:
   ("Delete stack fails", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/troubleshooting.html#troubleshooting-errors-delete-stack-fails).
   moto retries every resource in set order and raises whichever failed last, so with some hash seeds a
   protected database's stack failed with "The vpc ... has dependencies" instead of RDS's refusal.
+* `AWS::DynamoDB::Table` keeps its `TimeToLiveSpecification`: moto's CloudFormation drops it and the table
+  answers DescribeTimeToLive DISABLED, where CloudFormation enables TTL on the attribute named
+  (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-dynamodb-table-timetolivespecification.html).
+  Celery's DynamoDB result backend then called UpdateTimeToLive at every start, which the instance roles
+  rightly do not allow (the boot rehearsal's live IAM evaluation refused it); on AWS it finds TTL enabled on
+  its attribute and changes nothing.
 
 Each resource is created in moto's own service backend, so tests can read it back (for
 instance the generated secrets through `GetSecretValue`).
@@ -51,6 +57,7 @@ from moto.cloudformation.utils import get_stack_from_s3_url
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.codedeploy.models import codedeploy_backends
 from moto.core.common_models import CloudFormationModel
+from moto.dynamodb.models.table import Table
 from moto.logs.models import LogGroup
 from moto.rds.models import DBInstance
 from moto.secretsmanager.models import secretsmanager_backends
@@ -370,6 +377,25 @@ def _database_keeps_its_protection() -> None:
     DBInstance.create_from_cloudformation_json = create_protected  # type: ignore[method-assign]
 
 
+def _table_keeps_its_time_to_live() -> None:
+    create = Table.create_from_cloudformation_json
+    if getattr(create, "keeps_time_to_live", False):
+        return
+
+    def create_with_time_to_live(
+        resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Table:
+        table = create(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        specification = cloudformation_json["Properties"].get("TimeToLiveSpecification") or {}
+        # Booleans arrive as text when they come from a parameter or an !If.
+        if str(specification.get("Enabled", False)).lower() == "true":
+            table.ttl = {"TimeToLiveStatus": "ENABLED", "AttributeName": specification["AttributeName"]}
+        return table
+
+    create_with_time_to_live.keeps_time_to_live = True  # type: ignore[attr-defined]
+    Table.create_from_cloudformation_json = create_with_time_to_live  # type: ignore[method-assign]
+
+
 def _refusal_first(errors: list[Exception]) -> Exception:
     """The refusal CloudFormation would report: a service's own refusal before any dependency violation
     it caused (a VPC still holding the refused database's subnets)."""
@@ -403,6 +429,7 @@ def _delete_resources(self: parsing.ResourceMap) -> None:
 def install() -> None:
     """Idempotent. The resource models above registered themselves by subclassing."""
     _database_keeps_its_protection()
+    _table_keeps_its_time_to_live()
     parsing.ResourceMap.delete = _delete_resources  # type: ignore[method-assign]
     Stack.get_cfn_attribute = _nested_stack_attribute  # type: ignore[attr-defined]
     Stack.create_from_cloudformation_json = classmethod(_nested_stack_with_parent_tags)  # type: ignore[assignment,method-assign]

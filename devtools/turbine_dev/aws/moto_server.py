@@ -11,24 +11,16 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
-from turbine_dev.aws import (
-    moto_autoscaling,
-    moto_cfn_resources,
-    moto_drift,
-    moto_extensions,
-    moto_resource_names,
-    moto_route53_alias,
-    moto_sqs,
-    moto_target_health,
-    moto_update_policy,
-)
-from turbine_dev.strict import strict_cfn, strict_request_limits
+from turbine_dev.aws.extensions import install_all
 from turbine_dev.strict.strict_http import StrictAwsMiddleware
+
+WsgiApp = Callable[..., Iterable[bytes]]
 
 
 class _Dispatcher(DomainDispatcherApplication):
@@ -50,25 +42,20 @@ def _exit(signum: int, frame: Any) -> None:
     sys.exit(0)
 
 
-def main(argv: list[str]) -> None:
-    port = int(argv[0]) if argv else 5000
+def serve(host: str, port: int, wrap: Callable[[WsgiApp], WsgiApp] = StrictAwsMiddleware) -> None:
+    """Serves moto's application, wrapped by `wrap`, on host:port until SIGTERM or SIGINT (the extensions
+    are installed by then: `turbine_dev.aws.extensions.install_all`)."""
     os.environ.setdefault("MOTO_PORT", str(port))  # as moto's server does: Lambda callbacks find it
-    moto_extensions.install()
-    moto_autoscaling.install()
-    moto_sqs.install()
-    moto_cfn_resources.install()
-    moto_drift.install()
-    moto_resource_names.install()
-    moto_update_policy.install()
-    moto_route53_alias.install()
-    moto_target_health.install()
-    strict_cfn.install()
-    strict_request_limits.install()
     signal.signal(signal.SIGTERM, _exit)
     signal.signal(signal.SIGINT, _exit)
     app = _Dispatcher(create_backend_app)
     app.debug = True  # type: ignore[attr-defined]  # as moto's server: errors answer with their cause
-    run_simple("127.0.0.1", port, StrictAwsMiddleware(app), threaded=True, request_handler=MotoRequestHandler)
+    run_simple(host, port, wrap(app), threaded=True, request_handler=MotoRequestHandler)
+
+
+def main(argv: list[str]) -> None:
+    install_all()
+    serve("127.0.0.1", int(argv[0]) if argv else 5000)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import yaml
 
 from turbine_dev.aws.embedded_aws import EmbeddedAws
 from turbine_dev.rehearsal.creation_order import signalled_resources, stack_waves
-from turbine_dev.rehearsal.host import image, network
+from turbine_dev.rehearsal.host import image, network, role_credentials
 from turbine_dev.rehearsal.host.launch import LaunchRefused, launch
 from turbine_dev.rehearsal.services.dag_repository import DagRepository
 from turbine_operator.adapters.sources import load_turbine_sources
@@ -33,6 +33,7 @@ from turbine_operator.core.render.templates import load_template
 
 CLUSTER_TEMPLATE = "turbine-cluster.yaml"
 _NESTED_TEMPLATE = re.compile(r"templates/([a-z0-9-]+\.yaml)")
+# An instance's template -> its role's part in the stack, as turbine_dev.strict.role_permissions names it.
 _AWS_HOSTS = re.compile(r"[A-Za-z0-9.-]+\.(?:rds|elb)\.amazonaws\.com")
 
 
@@ -186,9 +187,21 @@ class Cluster:
         for folder in ("upper", "work", "root", "meta"):
             (state / folder).mkdir(parents=True, exist_ok=True)
         instance.address = network.instance_address(instance.index)
+        # EC2 associates the launch template's profile with the instance; the instance may replace it
+        # (turbine-bootstrap.sh take_run_profile), and the metadata service then serves the other role's
+        # credentials: each profile of the instance's stack gets its session's now.
+        self.aws.client("ec2").associate_iam_instance_profile(
+            IamInstanceProfile={"Arn": launched.profile_arn}, InstanceId=instance.instance_id
+        )
+        profiles = {
+            arn: {"role_name": session.role,
+                  "credentials": role_credentials.issue(self.workdir, session)}
+            for arn, session in self.profile_sessions(instance).items()
+        }  # fmt: skip
         (state / "meta" / "imds.json").write_text(json.dumps({
             "instance_id": instance.instance_id, "region": self.aws.region, "local_ipv4": instance.address,
-            "role_name": launched.role_name, "user_data": user_data, "tags": launched.metadata(),
+            "user_data": user_data, "tags": launched.metadata(), "aws_endpoint": self.aws.endpoint_url,
+            "launch_profile": launched.profile_arn, "profiles": profiles,
         }))  # fmt: skip
         hostname = f"ip-{instance.address.replace('.', '-')}"
         (state / "config.json").write_text(
@@ -240,6 +253,26 @@ class Cluster:
         instance.booted_at = time.time()
         (state / "meta" / "network-ready").touch()
         self.instances.append(instance)
+
+    def profile_sessions(self, instance: Instance) -> dict[str, role_credentials.Session]:
+        """profile ARN -> the session of its role on `instance`, for every instance profile of its stack."""
+        cloudformation, iam = self.aws.client("cloudformation"), self.aws.client("iam")
+        resources = cloudformation.list_stack_resources(StackName=instance.stack_name)[
+            "StackResourceSummaries"
+        ]
+        roles = {r["PhysicalResourceId"]: r["LogicalResourceId"] for r in resources
+                 if r["ResourceType"] == "AWS::IAM::Role"}  # fmt: skip
+        sessions = {}
+        for resource in resources:
+            if resource["ResourceType"] != "AWS::IAM::InstanceProfile":
+                continue
+            profile = iam.get_instance_profile(InstanceProfileName=resource["PhysicalResourceId"])
+            [role] = profile["InstanceProfile"]["Roles"]
+            label = role_credentials.LABELS[roles[role["RoleName"]]]
+            sessions[profile["InstanceProfile"]["Arn"]] = role_credentials.Session(
+                role=role["RoleName"], label=label, session=instance.instance_id
+            )
+        return sessions
 
     def wait_for_signal(self, instance: Instance, resource: str, timeout: float) -> float:
         """Seconds from boot to the instance's SUCCESS signal; fails with its log otherwise."""
@@ -380,7 +413,15 @@ def create_stack(
     )
     deadline = time.monotonic() + 300
     while True:
-        stack = cloudformation.describe_stacks(StackName=desired.stack_name)["Stacks"][0]
+        try:
+            stack = cloudformation.describe_stacks(StackName=desired.stack_name)["Stacks"][0]
+        except cloudformation.exceptions.ClientError as error:
+            # A stack just created may not be visible to reads yet, as on AWS (eventual consistency; the
+            # strict embedded CloudFormation shows it so, turbine_dev.strict.strict_cfn).
+            if "does not exist" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+            continue
         if not stack["StackStatus"].endswith("_IN_PROGRESS") or time.monotonic() > deadline:
             break
         time.sleep(1)

@@ -13,16 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from turbine_dev.aws.embedded_aws import DEFAULT_REGION, DUMMY_CREDENTIALS, EmbeddedAws
+from turbine_dev.rehearsal import boot_profiles
 from turbine_dev.rehearsal.airflow_config import AIRFLOW_CONFIG
 from turbine_dev.rehearsal.burst import MAX_WORKERS, WORKER_SLOTS
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, create_stack, load_templates
 from turbine_dev.rehearsal.host import network
 from turbine_dev.rehearsal.host.image import INSTALLED_WITH, REPO_ROOT
 from turbine_dev.rehearsal.rolling_update import roll_api_servers
-from turbine_dev.rehearsal.services import database, loadbalancer, package_index
+from turbine_dev.rehearsal.services import database, iam_enforcement, loadbalancer, package_index
 from turbine_dev.rehearsal.services.dag_repository import DagRepository, git_dag
 from turbine_dev.rehearsal.services.target_health import TARGET_HEALTH_FILE, HealthChecker
 from turbine_dev.runs.processes import ManagedProcess, terminating_signals_raise
+from turbine_dev.strict.role_permissions import policy_document
 from turbine_operator.adapters.sources import cfn_dir
 
 AWS_PORT = 4566
@@ -51,6 +53,33 @@ def start_aws(workdir: Path) -> EmbeddedAws:
 
     process.wait_until(healthy, 60, "moto-api")
     return EmbeddedAws(endpoint_url=endpoint, region=DEFAULT_REGION, process=process)
+
+
+def own_policies(aws: EmbeddedAws, role: str) -> list[dict[str, Any]]:
+    """The role's policies as the stack made them: inline, and managed ones of its own (AWS's managed
+    policies are AWS's to scope; their permissions are not listed as unused)."""
+    iam = aws.client("iam")
+    documents = [
+        policy_document(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+    ]
+    for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+        if ":aws:policy/" in attached["PolicyArn"]:
+            continue
+        version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
+        held = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)["PolicyVersion"]
+        documents.append(policy_document(held["Document"]))
+    return documents
+
+
+def iam_report(aws: EmbeddedAws, workdir: Path, report: dict[str, Any]) -> None:
+    """The IAM section, also when the rehearsal failed part way (a denied call is often why)."""
+    if "iam" in report:
+        return
+    try:
+        report["iam"] = iam_enforcement.summary(workdir, lambda role: own_policies(aws, role))
+    except Exception:  # the report must still be written
+        report["iam_failure"] = traceback.format_exc()
 
 
 def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, in order
@@ -133,6 +162,10 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
                 for instance in cluster.instances
                 if instance.role == "workerset"
             ]
+            report["boot_profiles"] = boot_profiles.after_boot(cluster, outputs["DatabaseSecretArn"])
+            report["checks"]["master_secret_at_boot_only"] = boot_profiles.master_secret_at_boot_only(
+                report["boot_profiles"]
+            )
             from turbine_dev.rehearsal.scenarios import run_scenarios  # noqa: PLC0415
 
             if ONLY != "rolling-update":
@@ -142,9 +175,13 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
                 roll_api_servers(
                     cluster, checker, f"http://{network.LOAD_BALANCER}:{port}/api/v2/monitor/health", report
                 )
+            report["iam"] = iam_enforcement.summary(workdir, lambda role: own_policies(aws, role))
+            report["checks"]["no_call_denied_by_iam"] = not any(r["denied"] for r in report["iam"].values())
             code = 0 if all(report["checks"].values()) else 1
         except BootFailure as failure:
             report["failure"] = str(failure)
+        except KeyboardInterrupt as interrupted:  # SIGTERM or SIGINT: still the report, its IAM section too
+            report["failure"] = f"interrupted ({interrupted})"
         except Exception:
             report["failure"] = traceback.format_exc()
             if cluster is not None:
@@ -155,6 +192,7 @@ def rehearse(  # noqa: PLR0912, PLR0915 - the rehearsal from start to teardown, 
             if db is not None:
                 db.stop()
             if aws is not None:
+                iam_report(aws, workdir, report)
                 aws.stop()
             if dags is not None:
                 dags.stop()

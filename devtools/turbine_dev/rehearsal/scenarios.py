@@ -22,12 +22,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from turbine_dev.aws.metric_time import deployed_scale_out
 from turbine_dev.rehearsal.airflow_config import config_reaches_every_role
 from turbine_dev.rehearsal.burst import burst
 from turbine_dev.rehearsal.cluster import BootFailure, Cluster, Instance
 from turbine_dev.rehearsal.dag_files import DAG_FILES, MARKER, REVISION_KEY
 from turbine_dev.rehearsal.git_dags import dags_follow_the_repository, publish_credentials
+from turbine_dev.rehearsal.host import role_credentials
 from turbine_dev.rehearsal.users import users_follow_the_spec
 
 
@@ -351,7 +354,9 @@ def scale_out_from_zero(cluster: Cluster, api: Api, run_id: str, report: dict[st
     clients["autoscaling"].update_auto_scaling_group(AutoScalingGroupName=group, MinSize=0, DesiredCapacity=0)
     instance = api.call("GET", f"/api/v2/dags/rehearsal_celery/dagRuns/{run_id}/taskInstances/hello")
     queued_at = datetime.datetime.fromisoformat(instance.get("queued_when") or instance["start_date"])
-    outcome = deployed_scale_out(clients, group, queued_at)
+    outcome = deployed_scale_out(
+        clients, group, queued_at, as_role=lambda role, name: _as_role(cluster, role, name)
+    )
     figures["scale_out_decision_seconds_of_metric_time"] = outcome.decision.seconds
     figures["scale_out_decision_bound_seconds"] = SCALE_OUT_DECISION_BOUND
     report["scale_out_from_zero"] = {
@@ -365,6 +370,26 @@ def scale_out_from_zero(cluster: Cluster, api: Api, run_id: str, report: dict[st
     checks["queued_task_on_empty_workers_scales_out_within_bound"] = (
         seconds is not None and seconds <= SCALE_OUT_DECISION_BOUND and outcome.desired_capacity == 1
     )
+
+
+def _as_role(cluster: Cluster, role_arn: str, function: str) -> dict[str, Any]:
+    """The clients the load function calls AWS with: its execution role's credentials, as Lambda gives them,
+    so that the embedded AWS evaluates the role's policies on each call (services/iam_enforcement.py)."""
+    credentials = role_credentials.issue(
+        cluster.workdir,
+        role_credentials.Session(role=role_arn.rpartition("/")[2], label="cluster-load", session=function),
+    )
+    return {
+        name: boto3.client(
+            name,
+            endpoint_url=cluster.aws.endpoint_url,
+            region_name=cluster.aws.region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["Token"],
+        )
+        for name in ("sqs", "autoscaling", "cloudwatch")
+    }
 
 
 def _default(cluster: Cluster, name: str) -> str:

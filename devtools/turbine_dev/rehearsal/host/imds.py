@@ -64,6 +64,33 @@ def serve(state_dir: Path, address: str = ADDRESS, port: int = 80) -> ThreadingH
     return server
 
 
+def associated_profile(data: dict[str, Any]) -> str:
+    """The instance profile EC2 associates with the instance now: the launch template's, until the instance
+    replaces it (ReplaceIamInstanceProfileAssociation). The metadata service hands out the credentials of
+    that profile's role ("IAM roles for Amazon EC2": iam/security-credentials/<role name>)."""
+    endpoint = data.get("aws_endpoint")
+    if not endpoint:  # an instance of a test, with no embedded AWS
+        return str(data["launch_profile"])
+    import boto3  # noqa: PLC0415 - only where there is an embedded AWS to ask
+
+    from turbine_dev.aws.embedded_aws import DUMMY_CREDENTIALS  # noqa: PLC0415
+
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=endpoint,
+        region_name=data["region"],
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    associations = ec2.describe_iam_instance_profile_associations(
+        Filters=[
+            {"Name": "instance-id", "Values": [data["instance_id"]]},
+            {"Name": "state", "Values": ["associated"]},
+        ]
+    )["IamInstanceProfileAssociations"]
+    return str(associations[0]["IamInstanceProfile"]["Arn"]) if associations else str(data["launch_profile"])
+
+
 def lookup(state_dir: Path, path: str) -> str | None:
     data = json.loads((state_dir / "imds.json").read_text())
     if path == "/latest/user-data":
@@ -86,25 +113,24 @@ def lookup(state_dir: Path, path: str) -> str | None:
         "autoscaling/target-lifecycle-state": lifecycle.read_text().strip()
         if lifecycle.is_file()
         else "InService",
-        "iam/security-credentials/": data["role_name"],
-        "iam/security-credentials": data["role_name"],
     }
+    if key.startswith("iam/security-credentials"):
+        profile = data["profiles"][associated_profile(data)]
+        role = profile["role_name"]
+        if key.rstrip("/") == "iam/security-credentials":
+            return str(role)
+        if key == f"iam/security-credentials/{role}":
+            expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+            # The session's own credentials (rehearsal/host/role_credentials.py), by which the embedded AWS
+            # evaluates the role's policies on each call.
+            return json.dumps(
+                {"Code": "Success", "Type": "AWS-HMAC", **profile["credentials"], "Expiration": expiry}
+            )
+        return None
     if key in simple:
         return str(simple[key])
     if key == "tags/instance" and tags is not None:
         return "\n".join(tags)
     if key.startswith("tags/instance/") and tags is not None:
         return str(tags[key]) if (key := key.removeprefix("tags/instance/")) in tags else None
-    if key == f"iam/security-credentials/{data['role_name']}":
-        expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
-        return json.dumps(
-            {
-                "Code": "Success",
-                "Type": "AWS-HMAC",
-                "AccessKeyId": "testing",
-                "SecretAccessKey": "testing",
-                "Token": "testing",
-                "Expiration": expiry,
-            }
-        )
     return None

@@ -26,7 +26,7 @@ class LaunchRefused(AssertionError):
 @dataclasses.dataclass(frozen=True)
 class Launch:
     user_data: str
-    role_name: str
+    profile_arn: str  # the launch template's instance profile, which EC2 associates at launch
     tags: dict[str, str]
     metadata_tags: bool
 
@@ -52,7 +52,7 @@ def launch(aws: Any, stack: str, group_logical_id: str, group: str) -> Launch:
         LaunchTemplateId=template["LaunchTemplateId"], Versions=[str(template.get("Version") or "$Latest")]
     )["LaunchTemplateVersions"]
     data = version["LaunchTemplateData"]
-    profile = data.get("IamInstanceProfile", {}).get("Arn", "profile/instance").rsplit("/", 1)[-1]
+    profile = str(data.get("IamInstanceProfile", {}).get("Arn", ""))
     stack_id, tags_of_stack = stack_tags(aws.client("cloudformation"), stack)
     tags = instance_tags.instance_tags(
         launch_template_tags={
@@ -77,7 +77,7 @@ def launch(aws: Any, stack: str, group_logical_id: str, group: str) -> Launch:
         raise LaunchRefused(group, instance_tags.failed_launch_activity(refused))
     return Launch(
         user_data=base64.b64decode(data["UserData"]).decode(),
-        role_name=profile,
+        profile_arn=profile,
         tags=tags,
         metadata_tags=metadata_tags,
     )

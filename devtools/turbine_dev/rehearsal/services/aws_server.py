@@ -1,8 +1,12 @@
 """The embedded AWS of the rehearsal: `python -m turbine_dev.rehearsal.services.aws_server HOST PORT LOG`.
 
-The same moto server and extensions as turbine_dev.aws.moto_server, bound to the rehearsal network's
-gateway address so that instances reach it, plus the lifecycle-hook actions a draining worker
-calls, which moto 5.2.5 lacks. They behave as AWS documents them
+The same moto server and extensions as turbine_dev.aws.moto_server (turbine_dev.aws.extensions.install_all),
+bound to the rehearsal network's gateway address so that instances reach it. The strict layer
+(turbine_dev.strict.strict_http) serves the CloudFormation calls and moto's own API, one at a time as it
+must; the other services are served as moto's server serves them, concurrently, since the instances'
+long polls of SQS (up to 20 s each) must not hold up every other call. Added here only: IAM evaluated for
+every call an instance or the Lambda makes (turbine_dev.rehearsal.services.iam_enforcement), and the
+lifecycle-hook actions a draining worker calls, which moto 5.2.5 lacks. They behave as AWS documents them
 (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CompleteLifecycleAction.html,
 https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RecordLifecycleActionHeartbeat.html):
 the group must exist and hold the instance, the result must be CONTINUE or ABANDON, and each call
@@ -12,30 +16,26 @@ is recorded (one JSON line per call in LOG) so that the rehearsal can see when t
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from moto import server
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import EmptyResult
 
-from turbine_dev.aws import (
-    moto_autoscaling,
-    moto_cfn_resources,
-    moto_drift,
-    moto_extensions,
-    moto_resource_names,
-    moto_route53_alias,
-    moto_sqs,
-    moto_target_health,
-    moto_update_policy,
-)
+from turbine_dev.aws import moto_autoscaling, moto_server
+from turbine_dev.aws.embedded_aws import DUMMY_CREDENTIALS
+from turbine_dev.aws.extensions import install_all
+from turbine_dev.rehearsal.services.iam_enforcement import IamEnforcement
 from turbine_dev.rehearsal.services.target_health import TARGET_HEALTH_FILE
+from turbine_dev.strict.strict_http import StrictAwsMiddleware
 
 _lock = threading.Lock()
+# The credential scope of a Signature Version 4 request to CloudFormation.
+_CLOUDFORMATION = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/cloudformation/aws4_request")
 
 
 def install_lifecycle_actions(log: Path) -> None:
@@ -109,23 +109,37 @@ def install_signal_resource(log: Path) -> None:
     CloudFormationResponse.signal_resource = signal_resource  # type: ignore[attr-defined]
 
 
+class RehearsalMiddleware:
+    """CloudFormation and moto's API through the strict layer (its lock, clock and deferred work), the other
+    services straight to moto."""
+
+    def __init__(self, app: moto_server.WsgiApp) -> None:
+        self.app = app
+        self.strict = StrictAwsMiddleware(app)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(("/moto-api", "/_turbine/")):
+            return self.strict(environ, start_response)
+        if _CLOUDFORMATION.search(environ.get("HTTP_AUTHORIZATION", "")):
+            return self.strict(environ, start_response)
+        return self.app(environ, start_response)
+
+
 def main(argv: list[str]) -> None:
     host, port, log = argv
-    moto_extensions.install()
-    # Names CloudFormation generates within each type's limits, as in the tests' embedded AWS: moto's own
-    # broke the database identifier once the default stack name grew (t<length>-<namespace>-<name>).
-    moto_resource_names.install()
-    moto_autoscaling.install()
-    moto_sqs.install()
-    moto_cfn_resources.install()
-    moto_drift.install()
-    moto_update_policy.install()
-    moto_route53_alias.install()
     # What the load balancer stand-in's health checks saw (turbine_dev.rehearsal.services.loadbalancer).
-    moto_target_health.install(Path(log).with_name(TARGET_HEALTH_FILE))
+    install_all(target_health_observations=Path(log).with_name(TARGET_HEALTH_FILE))
     install_lifecycle_actions(Path(log))
     install_signal_resource(Path(log).with_name("resource-signals.jsonl"))
-    server.main(["--host", host, "--port", port])
+    workdir = Path(log).parent
+    moto_server.serve(
+        host,
+        int(port),
+        lambda app: IamEnforcement(
+            RehearsalMiddleware(app), workdir, [DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]]
+        ),
+    )
 
 
 if __name__ == "__main__":
