@@ -49,7 +49,8 @@ def test_unit_sections_keep_repeated_keys_and_environment_files_lose_their_quote
 
 CREDENTIALS = {"AccessKeyId": "ASIA0123456789ABCDEF", "SecretAccessKey": "s", "Token": "t"}
 PROFILE = "arn:aws:iam::123456789012:instance-profile/p"
-PROFILES = {"launch_profile": PROFILE, "profiles": {PROFILE: {"role_name": "r", "credentials": CREDENTIALS}}}
+LAUNCH_PROFILES: dict[str, Any] = {PROFILE: {"role_name": "r", "credentials": CREDENTIALS}}
+PROFILES: dict[str, Any] = {"launch_profile": PROFILE, "profiles": LAUNCH_PROFILES}
 
 
 def test_metadata_answers_the_lifecycle_state_the_harness_sets(tmp_path: Path) -> None:
@@ -66,6 +67,22 @@ def test_metadata_answers_the_lifecycle_state_the_harness_sets(tmp_path: Path) -
     assert served["Code"] == "Success"
     # The session's own credentials, by which the embedded AWS knows its role (host/role_credentials.py).
     assert {key: served[key] for key in CREDENTIALS} == CREDENTIALS
+
+
+def test_metadata_serves_the_role_of_the_profile_associated_now(tmp_path: Path) -> None:
+    # An instance that replaced its launch profile (ReplaceIamInstanceProfileAssociation) gets the other
+    # role's credentials; the association is looked up beside the request path, never in it (Association).
+    run = "arn:aws:iam::123456789012:instance-profile/run"
+    other = {"AccessKeyId": "ASIAFEDCBA9876543210", "SecretAccessKey": "s2", "Token": "t2"}
+    profiles = {**LAUNCH_PROFILES, run: {"role_name": "run-role", "credentials": other}}
+    data = {"instance_id": "i-1", "region": "us-east-1", "local_ipv4": "10.0.0.1", "user_data": "",
+            "tags": None, "launch_profile": PROFILE, "profiles": profiles}  # fmt: skip
+    (tmp_path / "imds.json").write_text(json.dumps(data))
+    assert lookup(tmp_path, "/latest/meta-data/iam/security-credentials/") == "r"
+    assert lookup(tmp_path, "/latest/meta-data/iam/security-credentials/", run) == "run-role"
+    assert lookup(tmp_path, "/latest/meta-data/iam/security-credentials/r", run) is None
+    served = json.loads(lookup(tmp_path, "/latest/meta-data/iam/security-credentials/run-role", run) or "")
+    assert {key: served[key] for key in other} == other
 
 
 def test_metadata_has_no_tags_where_the_launch_template_keeps_them_out(tmp_path: Path) -> None:

@@ -33,7 +33,6 @@ from turbine_operator.core.render.templates import load_template
 
 CLUSTER_TEMPLATE = "turbine-cluster.yaml"
 _NESTED_TEMPLATE = re.compile(r"templates/([a-z0-9-]+\.yaml)")
-# An instance's template -> its role's part in the stack, as turbine_dev.strict.role_permissions names it.
 _AWS_HOSTS = re.compile(r"[A-Za-z0-9.-]+\.(?:rds|elb)\.amazonaws\.com")
 
 

@@ -10,6 +10,7 @@ https://docs.aws.amazon.com/autoscaling/ec2/userguide/retrieving-target-lifecycl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
@@ -21,8 +22,36 @@ from typing import Any
 ADDRESS = "169.254.169.254"
 
 
+# How often the stand-in asks the embedded AWS which profile the instance has. The SDKs give the metadata
+# service one second per credentials request (botocore's default), so a request never waits for AWS: it is
+# answered from the last look, as EC2 applies a replaced association asynchronously too.
+ASSOCIATION_POLL_SECONDS = 1.0
+
+
+class Association:
+    """The instance profile associated with the instance, as last seen (associated_profile)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        data = json.loads((state_dir / "imds.json").read_text())
+        self.profile = str(data["launch_profile"])
+        # Only an instance whose stack has another profile may change it: the others never ask.
+        if data.get("aws_endpoint") and len(data.get("profiles") or {}) > 1:
+            threading.Thread(target=self._follow, args=(data,), daemon=True).start()
+
+    def _follow(self, data: dict[str, Any]) -> None:
+        ec2 = None
+        while True:
+            # The embedded AWS busy or not up yet: the last answer stands, and the next look comes soon.
+            with contextlib.suppress(Exception):
+                ec2 = ec2 or _ec2_client(data)
+                self.profile = associated_profile(ec2, data)
+            time.sleep(ASSOCIATION_POLL_SECONDS)
+
+
 def serve(state_dir: Path, address: str = ADDRESS, port: int = 80) -> ThreadingHTTPServer:
     tokens: dict[str, float] = {}
+    association = Association(state_dir)
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
@@ -53,7 +82,7 @@ def serve(state_dir: Path, address: str = ADDRESS, port: int = 80) -> ThreadingH
             if tokens.get(token, 0) < time.monotonic():
                 self._reply(401, "Unauthorized")
                 return
-            answer = lookup(state_dir, self.path.split("?")[0])
+            answer = lookup(state_dir, self.path.split("?")[0], association.profile)
             if answer is None:
                 self._reply(404, "Not Found")
             else:
@@ -64,24 +93,24 @@ def serve(state_dir: Path, address: str = ADDRESS, port: int = 80) -> ThreadingH
     return server
 
 
-def associated_profile(data: dict[str, Any]) -> str:
-    """The instance profile EC2 associates with the instance now: the launch template's, until the instance
-    replaces it (ReplaceIamInstanceProfileAssociation). The metadata service hands out the credentials of
-    that profile's role ("IAM roles for Amazon EC2": iam/security-credentials/<role name>)."""
-    endpoint = data.get("aws_endpoint")
-    if not endpoint:  # an instance of a test, with no embedded AWS
-        return str(data["launch_profile"])
+def _ec2_client(data: dict[str, Any]) -> Any:
     import boto3  # noqa: PLC0415 - only where there is an embedded AWS to ask
 
     from turbine_dev.aws.embedded_aws import DUMMY_CREDENTIALS  # noqa: PLC0415
 
-    ec2 = boto3.client(
+    return boto3.client(
         "ec2",
-        endpoint_url=endpoint,
+        endpoint_url=data["aws_endpoint"],
         region_name=data["region"],
         aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )
+
+
+def associated_profile(ec2: Any, data: dict[str, Any]) -> str:
+    """The instance profile EC2 associates with the instance now: the launch template's, until the instance
+    replaces it (ReplaceIamInstanceProfileAssociation). The metadata service hands out the credentials of
+    that profile's role ("IAM roles for Amazon EC2": iam/security-credentials/<role name>)."""
     associations = ec2.describe_iam_instance_profile_associations(
         Filters=[
             {"Name": "instance-id", "Values": [data["instance_id"]]},
@@ -91,7 +120,9 @@ def associated_profile(data: dict[str, Any]) -> str:
     return str(associations[0]["IamInstanceProfile"]["Arn"]) if associations else str(data["launch_profile"])
 
 
-def lookup(state_dir: Path, path: str) -> str | None:
+def lookup(state_dir: Path, path: str, profile: str | None = None) -> str | None:
+    """The answer to `path`; `profile`: the instance profile associated now (Association), by default the
+    launch template's."""
     data = json.loads((state_dir / "imds.json").read_text())
     if path == "/latest/user-data":
         return str(data["user_data"])
@@ -115,8 +146,8 @@ def lookup(state_dir: Path, path: str) -> str | None:
         else "InService",
     }
     if key.startswith("iam/security-credentials"):
-        profile = data["profiles"][associated_profile(data)]
-        role = profile["role_name"]
+        served = data["profiles"][profile or data["launch_profile"]]
+        role = served["role_name"]
         if key.rstrip("/") == "iam/security-credentials":
             return str(role)
         if key == f"iam/security-credentials/{role}":
@@ -124,7 +155,7 @@ def lookup(state_dir: Path, path: str) -> str | None:
             # The session's own credentials (rehearsal/host/role_credentials.py), by which the embedded AWS
             # evaluates the role's policies on each call.
             return json.dumps(
-                {"Code": "Success", "Type": "AWS-HMAC", **profile["credentials"], "Expiration": expiry}
+                {"Code": "Success", "Type": "AWS-HMAC", **served["credentials"], "Expiration": expiry}
             )
         return None
     if key in simple:
