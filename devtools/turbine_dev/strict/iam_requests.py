@@ -298,10 +298,11 @@ def _sts(call: _Call) -> list[Request]:
 # EC2 (the instance profile of a running instance): "Actions, resources, and condition keys for Amazon EC2"
 # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html):
 # DescribeIamInstanceProfileAssociations supports no resource-level permission;
-# ReplaceIamInstanceProfileAssociation acts on the instance, arn:aws:ec2:region:account:instance/<id>, with
-# the condition keys ec2:InstanceProfile (the profile associated now) and ec2:NewInstanceProfile (the one it
-# asks for). It also passes the new profile's role to EC2: "Grant permissions to attach an IAM role to an
-# instance" (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/permission-to-pass-iam-roles.html) lists
+# ReplaceIamInstanceProfileAssociation acts on the instance, arn:aws:ec2:region:account:instance/<id>. The
+# context carries ec2:InstanceProfile (the profile associated now) and ec2:NewInstanceProfile (the one it asks
+# for), which the templates do not rely on (docs/aws-rules.md, IAM and CodeDeploy). It also passes the new
+# profile's role to EC2: "Grant permissions to attach an IAM role to an instance"
+# (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/permission-to-pass-iam-roles.html) lists
 # iam:PassRole, evaluated with iam:PassedToService ec2.amazonaws.com
 # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html).
 def _ec2(call: _Call) -> list[Request]:

@@ -2,8 +2,9 @@
 evaluation (tests/cfn/test_role_permissions.py) and the rehearsal's live one (tests/rehearsal).
 
 UNUSED: held, and made by no call of the scripts, the software they run or the Lambda. NOT_REHEARSED: made by
-a real call (test_role_permissions.py lists it) on a path the boot rehearsal does not take. A role's
-permissions that the rehearsal's calls leave unused must be exactly those of both.
+a real call (test_role_permissions.py lists it) on a path the boot rehearsal does not take. TIMING: made on
+a rehearsed path that a given run may or may not take. A role's permissions that the rehearsal's calls leave
+unused must be all those of UNUSED and NOT_REHEARSED, and perhaps some of TIMING.
 """
 
 from __future__ import annotations
