@@ -49,13 +49,27 @@ class EmbeddedAws:
             **DUMMY_CREDENTIALS,
         }
 
-    def client(self, service_name: str, region: str | None = None, config: Config | None = None) -> Any:
+    def client(
+        self,
+        service_name: str,
+        region: str | None = None,
+        config: Config | None = None,
+        session: tuple[str, str, str] | None = None,
+    ) -> Any:
+        """A client of this embedded AWS, signed with the harness's key, or with `session`'s temporary
+        credentials (access key id, secret access key, session token)."""
+        key, secret, token = session or (
+            DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            None,
+        )
         return boto3.client(
             service_name,  # type: ignore[call-overload]
             endpoint_url=self.endpoint_url,
             region_name=region or self.region,
-            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
             config=config,
         )
 

@@ -47,6 +47,7 @@ instance the generated secrets through `GetSecretValue`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 from moto.autoscaling.models import autoscaling_backends
@@ -359,41 +360,34 @@ def _log_group_attribute(self: LogGroup, attribute_name: str) -> str:
     raise UnformattedGetAttTemplateException()
 
 
-def _database_keeps_its_protection() -> None:
-    create = DBInstance.create_from_cloudformation_json
-    if getattr(create, "keeps_protection", False):
+def _after_creation(model: Any, adjust: Callable[[Any, dict[str, Any]], None]) -> None:
+    """Makes `model`'s creation from a template also apply `adjust(created, Properties)`: what moto's own
+    creation drops. Installed once, however often install() runs."""
+    create = model.create_from_cloudformation_json
+    marker = f"turbine_{adjust.__name__}"
+    if getattr(create, marker, False):
         return
 
-    def create_protected(
+    def create_and_adjust(
         resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
-    ) -> DBInstance:
-        database = create(resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        # Booleans arrive as text when they come from a parameter or an !If.
-        protection = cloudformation_json["Properties"].get("DeletionProtection", False)
-        database.deletion_protection = str(protection).lower() == "true"
-        return database
+    ) -> Any:
+        created = create(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        adjust(created, cloudformation_json["Properties"])
+        return created
 
-    create_protected.keeps_protection = True  # type: ignore[attr-defined]
-    DBInstance.create_from_cloudformation_json = create_protected  # type: ignore[method-assign]
+    setattr(create_and_adjust, marker, True)
+    model.create_from_cloudformation_json = create_and_adjust
 
 
-def _table_keeps_its_time_to_live() -> None:
-    create = Table.create_from_cloudformation_json
-    if getattr(create, "keeps_time_to_live", False):
-        return
+# Booleans arrive as text when they come from a parameter or an !If.
+def _keep_deletion_protection(database: DBInstance, properties: dict[str, Any]) -> None:
+    database.deletion_protection = str(properties.get("DeletionProtection", False)).lower() == "true"
 
-    def create_with_time_to_live(
-        resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
-    ) -> Table:
-        table = create(resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        specification = cloudformation_json["Properties"].get("TimeToLiveSpecification") or {}
-        # Booleans arrive as text when they come from a parameter or an !If.
-        if str(specification.get("Enabled", False)).lower() == "true":
-            table.ttl = {"TimeToLiveStatus": "ENABLED", "AttributeName": specification["AttributeName"]}
-        return table
 
-    create_with_time_to_live.keeps_time_to_live = True  # type: ignore[attr-defined]
-    Table.create_from_cloudformation_json = create_with_time_to_live  # type: ignore[method-assign]
+def _keep_time_to_live(table: Table, properties: dict[str, Any]) -> None:
+    specification = properties.get("TimeToLiveSpecification") or {}
+    if str(specification.get("Enabled", False)).lower() == "true":
+        table.ttl = {"TimeToLiveStatus": "ENABLED", "AttributeName": specification["AttributeName"]}
 
 
 def _refusal_first(errors: list[Exception]) -> Exception:
@@ -428,8 +422,8 @@ def _delete_resources(self: parsing.ResourceMap) -> None:
 
 def install() -> None:
     """Idempotent. The resource models above registered themselves by subclassing."""
-    _database_keeps_its_protection()
-    _table_keeps_its_time_to_live()
+    _after_creation(DBInstance, _keep_deletion_protection)
+    _after_creation(Table, _keep_time_to_live)
     parsing.ResourceMap.delete = _delete_resources  # type: ignore[method-assign]
     Stack.get_cfn_attribute = _nested_stack_attribute  # type: ignore[attr-defined]
     Stack.create_from_cloudformation_json = classmethod(_nested_stack_with_parent_tags)  # type: ignore[assignment,method-assign]

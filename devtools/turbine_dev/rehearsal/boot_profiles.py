@@ -10,9 +10,6 @@ session is labelled `<role>:probe`, which the IAM summary leaves out of what the
 
 from __future__ import annotations
 
-from typing import Any
-
-import boto3
 from botocore.exceptions import ClientError
 
 from turbine_dev.rehearsal.cluster import Cluster
@@ -42,13 +39,9 @@ def after_boot(cluster: Cluster, master_secret_arn: str) -> dict[str, dict[str, 
         # A session of its own: the instance's key would be recorded under the instance's label.
         probe = role_credentials.Session(session.role, session.label + PROBE, instance.instance_id + PROBE)
         credentials = role_credentials.issue(cluster.workdir, probe)
-        secrets: Any = boto3.client(
+        secrets = cluster.aws.client(
             "secretsmanager",
-            endpoint_url=cluster.aws.endpoint_url,
-            region_name=cluster.aws.region,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["Token"],
+            session=(credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["Token"]),
         )
         try:
             secrets.get_secret_value(SecretId=master_secret_arn)

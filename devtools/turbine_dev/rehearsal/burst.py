@@ -22,8 +22,6 @@ import dataclasses
 import datetime
 import json
 import math
-import signal
-import subprocess
 import threading
 import time
 import traceback
@@ -187,7 +185,7 @@ class Burst:
                 if worker.told_at is None:
                     worker.told_at, worker.running_when_told = time.time(), running.get(worker.hostname, 0)
                 worker.stopped_at = time.time()
-                threading.Thread(target=_stop, args=(instance,), daemon=True).start()
+                threading.Thread(target=instance.terminate, daemon=True).start()
 
     def retire_drained(self) -> None:
         """Workers an earlier scenario drained (their lifecycle action completed) leave the group and stop:
@@ -204,7 +202,7 @@ class Burst:
                     ShouldDecrementDesiredCapacity=states[instance.instance_id] == "InService",
                 )
             if instance.process is not None and instance.process.poll() is None:
-                _stop(instance)
+                instance.terminate()
 
     # -- metric time -------------------------------------------------------------------------------
     def metric_start(self) -> datetime.datetime:
@@ -386,16 +384,6 @@ def _wait_for_dag(airflow: Airflow) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(3)
-
-
-def _stop(instance: Instance) -> None:
-    """EC2's termination of an instance: its init is told to stop, then it is gone."""
-    assert instance.process is not None
-    instance.process.send_signal(signal.SIGTERM)
-    try:
-        instance.process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        instance.process.kill()
 
 
 def burst(cluster: Cluster, api: Any, report: dict[str, Any]) -> None:

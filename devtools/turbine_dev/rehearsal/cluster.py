@@ -60,6 +60,15 @@ class Instance:
     def meta(self) -> Path:
         return self.state / "meta"
 
+    def terminate(self) -> None:
+        """EC2's termination of the instance: its init is told to stop, then it is gone."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
     @property
     def role(self) -> str:
         return self.template.removeprefix("turbine-").removesuffix(".yaml")

@@ -13,8 +13,6 @@ report gives the fewest healthy API servers seen during the roll and how long it
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import threading
 import time
 import urllib.error
@@ -61,15 +59,6 @@ def _group_instances(cluster: Cluster, group: str) -> set[str]:
     return {item["InstanceId"] for item in described["Instances"]}
 
 
-def _terminate(old: Instance) -> None:
-    assert old.process is not None
-    old.process.send_signal(signal.SIGTERM)
-    try:
-        old.process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        old.process.kill()
-
-
 def roll_api_servers(cluster: Cluster, checker: HealthChecker, ui_url: str, report: dict[str, Any]) -> None:
     checks, figures = report["checks"], report["figures"]
     autoscaling = cluster.aws.client("autoscaling")
@@ -99,7 +88,7 @@ def roll_api_servers(cluster: Cluster, checker: HealthChecker, ui_url: str, repo
             )  # fmt: skip
             cluster.launch(replacement)
             # The old instance stops once its connections drained (the target group's delay).
-            threading.Timer(checker_delay(checker), _terminate, args=(old,)).start()
+            threading.Timer(checker_delay(checker), old.terminate).start()
             cluster.wait_for_signal(replacement, RESOURCE, timeout=1500)
     except BootFailure as failure:
         report["rolling_update_failure"] = str(failure)

@@ -22,8 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from turbine_dev.aws.metric_time import deployed_scale_out
 from turbine_dev.rehearsal.airflow_config import config_reaches_every_role
 from turbine_dev.rehearsal.burst import burst
@@ -379,17 +377,8 @@ def _as_role(cluster: Cluster, role_arn: str, function: str) -> dict[str, Any]:
         cluster.workdir,
         role_credentials.Session(role=role_arn.rpartition("/")[2], label="cluster-load", session=function),
     )
-    return {
-        name: boto3.client(
-            name,
-            endpoint_url=cluster.aws.endpoint_url,
-            region_name=cluster.aws.region,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["Token"],
-        )
-        for name in ("sqs", "autoscaling", "cloudwatch")
-    }
+    session = (credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["Token"])
+    return {name: cluster.aws.client(name, session=session) for name in ("sqs", "autoscaling", "cloudwatch")}
 
 
 def _default(cluster: Cluster, name: str) -> str:

@@ -32,8 +32,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from turbine_dev.aws.embedded_aws import EmbeddedAws
 from turbine_dev.k8s.controlplane import ControlPlane
 from turbine_dev.k8s.kube import KubeApi, condition_of
@@ -833,13 +831,9 @@ class Trial:
         credentials = self.aws.client("sts").assume_role(
             RoleArn=OTHER_ACCOUNT_ROLE, RoleSessionName="chaos-check"
         )["Credentials"]
-        cfn = boto3.client(
+        cfn = self.aws.client(
             "cloudformation",
-            endpoint_url=self.aws.endpoint_url,
-            region_name=self.aws.region,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
+            session=(credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]),
         )
         return [
             stack
