@@ -47,16 +47,18 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	mypy operator/turbine_operator devtools/turbine_dev lambdas tests bench
 
+# `|| [ $$? -eq 5 ]`: exit code 5 is a pytest that had nothing left to run, every test's pass reused on
+# these exact inputs (tests/conftest.py), as `make test` counts it too.
 unit: $(INSTALLED)
-	pytest -m 'not integration and not rehearsal and not image'
+	pytest -m 'not integration and not rehearsal and not image' || [ $$? -eq 5 ]
 
 # Boots every instance role from its own user data with real Airflow (root; see
 # devtools/turbine_dev/rehearsal). `make test` runs it too.
 rehearsal: $(INSTALLED)
-	pytest -m rehearsal tests/rehearsal
+	pytest -m rehearsal tests/rehearsal || [ $$? -eq 5 ]
 
 integration: binaries
-	pytest -m integration
+	pytest -m integration || [ $$? -eq 5 ]
 
 # The slow suites run side by side on the two cores: the chaos trials and the boot rehearsal (both mostly
 # waiting on their operators and instances) each in a pytest of its own, everything else in a third. Exit
